@@ -1,0 +1,474 @@
+"""The captured graph as plain data: what capture produces and every renderer reads.
+
+Nothing here imports torch, so a saved ``.json`` capture can be re-rendered on a
+machine without it. Node ids are assigned breadth-first from the outputs, so the
+same snippet always gives the same ids and byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, cast
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Edge",
+    "Graph",
+    "GraphFormatError",
+    "Meta",
+    "Node",
+    "NodeKind",
+    "Pass",
+    "Saved",
+    "Scalar",
+    "Source",
+    "Stats",
+    "TensorData",
+]
+
+SCHEMA_VERSION = 1
+
+NodeKind = Literal["op", "leaf", "tensor", "output"]
+PassKind = Literal["backward", "grad"]
+Scalar = Union[float, int, bool, complex]
+
+_NODE_KINDS: tuple[NodeKind, ...] = ("op", "leaf", "tensor", "output")
+_PASS_KINDS: tuple[PassKind, ...] = ("backward", "grad")
+
+
+class GraphFormatError(ValueError):
+    """A JSON document is not a gradviz graph this version can read."""
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of a tensor too large to keep whole (or of any numeric tensor).
+
+    ``min``/``max``/``mean``/``std`` are over the finite elements (None when there
+    are none, or when they make no sense for the dtype); ``nan`` and ``inf`` count
+    the elements that are not finite.
+    """
+
+    min: float | None
+    max: float | None
+    mean: float | None
+    std: float | None
+    nan: int = 0
+    inf: int = 0
+
+
+@dataclass(frozen=True)
+class TensorData:
+    """A tensor's metadata and its numbers, detached from torch.
+
+    ``data`` holds every element in row-major order when the tensor is small;
+    for large tensors it is None and ``stats`` summarizes them.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str
+    device: str = "cpu"
+    data: tuple[Scalar, ...] | None = None
+    stats: Stats | None = None
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The snippet line that made a tensor (the file is ``Graph.meta.snippet``)."""
+
+    line: int
+    code: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One value an op saved for its backward: a tensor, or a scalar attribute.
+
+    ``ref`` is the id of the graph node whose tensor this is, when it is one of
+    them (``self`` of a ``mul`` is its first input). ``freed`` marks a saved
+    tensor that backward had released before it could be read.
+    """
+
+    name: str
+    tensor: TensorData | None = None
+    value: str | None = None
+    ref: int | None = None
+    freed: bool = False
+
+
+@dataclass(frozen=True)
+class Node:
+    """A tensor (leaf, intermediate or output) or an op of the autograd graph.
+
+    Op nodes stand for one autograd node (``grad_fn``) each, leaves for one
+    ``AccumulateGrad``; intermediate and output tensors are the outputs of ops
+    that something used. ``grad`` is a leaf's ``.grad`` after the last backward
+    pass, or the gradient that flowed into an intermediate tensor; ``grad_passes``
+    says how many backward passes added into it.
+    """
+
+    id: int
+    kind: NodeKind
+    names: tuple[str, ...] = ()
+    op: str | None = None
+    autograd: str | None = None
+    call: str | None = None
+    value: TensorData | None = None
+    grad: TensorData | None = None
+    grad_passes: int = 0
+    param: bool = False
+    source: Source | None = None
+    saved: tuple[Saved, ...] = ()
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.kind != "op"
+
+    @property
+    def name(self) -> str | None:
+        """The first name the snippet gave this tensor, if any."""
+        return self.names[0] if self.names else None
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Data flowing forward: from a tensor into an op, or from an op to its output.
+
+    ``slot`` is the op's input position (``next_functions`` index) for an input
+    edge and the ``output_nr`` for an output edge. ``grad`` is the gradient that
+    the op sent back along an input edge during backward.
+    """
+
+    src: int
+    dst: int
+    slot: int = 0
+    grad: TensorData | None = None
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One call of ``backward()`` / ``torch.autograd.grad`` whose graph is shown."""
+
+    index: int
+    kind: PassKind
+    roots: tuple[int, ...]
+    line: int | None = None
+    retain_graph: bool = False
+    create_graph: bool = False
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Where a capture came from."""
+
+    snippet: str
+    torch: str = ""
+    gradviz: str = ""
+    passes_total: int = 0
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The captured autograd graph, ready for transforms and renderers."""
+
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    outputs: tuple[int, ...]
+    passes: tuple[Pass, ...] = ()
+    meta: Meta = field(default_factory=lambda: Meta(snippet=""))
+
+    def node(self, node_id: int) -> Node:
+        node = self.nodes[node_id]
+        if node.id != node_id:  # ids are positions unless a transform renumbered
+            return next(n for n in self.nodes if n.id == node_id)
+        return node
+
+    def by_name(self, name: str) -> Node:
+        """The tensor node the snippet called ``name``; KeyError if none."""
+        for node in self.nodes:
+            if name in node.names:
+                return node
+        raise KeyError(name)
+
+    def inputs(self, node_id: int) -> list[Edge]:
+        """Edges into ``node_id``, in slot order."""
+        return sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.slot)
+
+    def ops(self) -> Iterator[Node]:
+        return (n for n in self.nodes if n.kind == "op")
+
+    def tensors(self) -> Iterator[Node]:
+        return (n for n in self.nodes if n.kind != "op")
+
+    # -- JSON ---------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "gradviz.graph",
+            "version": SCHEMA_VERSION,
+            "meta": _drop_empty(
+                {
+                    "snippet": self.meta.snippet,
+                    "torch": self.meta.torch,
+                    "gradviz": self.meta.gradviz,
+                    "passes_total": self.meta.passes_total,
+                    "partial": self.meta.partial,
+                }
+            ),
+            "outputs": list(self.outputs),
+            "passes": [_pass_to_dict(p) for p in self.passes],
+            "nodes": [_node_to_dict(n) for n in self.nodes],
+            "edges": [_edge_to_dict(e) for e in self.edges],
+        }
+
+    def to_json(self) -> str:
+        """Deterministic JSON text (same graph, same bytes)."""
+        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Graph:
+        if data.get("schema") != "gradviz.graph":
+            raise GraphFormatError("not a gradviz graph: 'schema' is not \"gradviz.graph\"")
+        version = data.get("version")
+        if version != SCHEMA_VERSION:
+            raise GraphFormatError(
+                f"graph schema version {version!r} is not supported (this gradviz reads "
+                f"version {SCHEMA_VERSION})"
+            )
+        try:
+            meta = data.get("meta", {})
+            return cls(
+                nodes=tuple(_node_from_dict(n) for n in data["nodes"]),
+                edges=tuple(_edge_from_dict(e) for e in data["edges"]),
+                outputs=tuple(int(i) for i in data["outputs"]),
+                passes=tuple(_pass_from_dict(p) for p in data.get("passes", ())),
+                meta=Meta(
+                    snippet=str(meta.get("snippet", "")),
+                    torch=str(meta.get("torch", "")),
+                    gradviz=str(meta.get("gradviz", "")),
+                    passes_total=int(meta.get("passes_total", 0)),
+                    partial=bool(meta.get("partial", False)),
+                ),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GraphFormatError(f"malformed gradviz graph: {exc!r}") from exc
+
+    @classmethod
+    def from_json(cls, text: str) -> Graph:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GraphFormatError(f"not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise GraphFormatError("not a gradviz graph: the document is not an object")
+        return cls.from_dict(data)
+
+
+# -- (de)serialization helpers ------------------------------------------------
+
+
+def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
+    """Leave out None, False, 0-length and default fields to keep big graphs small."""
+    return {k: v for k, v in d.items() if v is not None and v is not False and v != [] and v != ""}
+
+
+def _scalar_to_json(x: Scalar) -> Any:
+    if isinstance(x, complex):
+        return [_float_to_json(x.real), _float_to_json(x.imag)]
+    if isinstance(x, float):
+        return _float_to_json(x)
+    return x
+
+
+def _float_to_json(x: float) -> float | str:
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _scalar_from_json(x: Any) -> Scalar:
+    if isinstance(x, list):
+        return complex(_float_from_json(x[0]), _float_from_json(x[1]))
+    if isinstance(x, str):
+        return _float_from_json(x)
+    if isinstance(x, bool | int | float):
+        return x
+    raise TypeError(f"not a tensor element: {x!r}")
+
+
+def _float_from_json(x: Any) -> float:
+    if isinstance(x, str):
+        if x not in ("nan", "inf", "-inf"):
+            raise ValueError(f"not a number: {x!r}")
+        return float(x)
+    return float(x)
+
+
+def _opt_float(x: Any) -> float | None:
+    return None if x is None else _float_from_json(x)
+
+
+def _tensor_to_dict(t: TensorData | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    out: dict[str, Any] = {"shape": list(t.shape), "dtype": t.dtype, "device": t.device}
+    if t.data is not None:
+        out["data"] = [_scalar_to_json(x) for x in t.data]
+    if t.stats is not None:
+        s = t.stats
+        out["stats"] = {
+            "min": None if s.min is None else _float_to_json(s.min),
+            "max": None if s.max is None else _float_to_json(s.max),
+            "mean": None if s.mean is None else _float_to_json(s.mean),
+            "std": None if s.std is None else _float_to_json(s.std),
+            "nan": s.nan,
+            "inf": s.inf,
+        }
+    return out
+
+
+def _tensor_from_dict(d: Mapping[str, Any] | None) -> TensorData | None:
+    if d is None:
+        return None
+    stats = d.get("stats")
+    data = d.get("data")
+    return TensorData(
+        shape=tuple(int(s) for s in d["shape"]),
+        dtype=str(d["dtype"]),
+        device=str(d.get("device", "cpu")),
+        data=None if data is None else tuple(_scalar_from_json(x) for x in data),
+        stats=None
+        if stats is None
+        else Stats(
+            min=_opt_float(stats.get("min")),
+            max=_opt_float(stats.get("max")),
+            mean=_opt_float(stats.get("mean")),
+            std=_opt_float(stats.get("std")),
+            nan=int(stats.get("nan", 0)),
+            inf=int(stats.get("inf", 0)),
+        ),
+    )
+
+
+def _node_to_dict(n: Node) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "id": n.id,
+            "kind": n.kind,
+            "names": list(n.names),
+            "op": n.op,
+            "autograd": n.autograd,
+            "call": n.call,
+            "value": _tensor_to_dict(n.value),
+            "grad": _tensor_to_dict(n.grad),
+            "grad_passes": n.grad_passes or None,
+            "param": n.param,
+            "source": None if n.source is None else {"line": n.source.line, "code": n.source.code},
+            "saved": [
+                _drop_empty(
+                    {
+                        "name": s.name,
+                        "tensor": _tensor_to_dict(s.tensor),
+                        "value": s.value,
+                        "ref": s.ref,
+                        "freed": s.freed,
+                    }
+                )
+                for s in n.saved
+            ],
+        }
+    )
+
+
+def _node_from_dict(d: Mapping[str, Any]) -> Node:
+    kind = d["kind"]
+    if kind not in _NODE_KINDS:
+        raise ValueError(f"unknown node kind {kind!r}")
+    src = d.get("source")
+    return Node(
+        id=int(d["id"]),
+        kind=cast(NodeKind, kind),
+        names=tuple(str(x) for x in d.get("names", ())),
+        op=d.get("op"),
+        autograd=d.get("autograd"),
+        call=d.get("call"),
+        value=_tensor_from_dict(d.get("value")),
+        grad=_tensor_from_dict(d.get("grad")),
+        grad_passes=int(d.get("grad_passes", 0)),
+        param=bool(d.get("param", False)),
+        source=None if src is None else Source(line=int(src["line"]), code=str(src["code"])),
+        saved=tuple(
+            Saved(
+                name=str(s["name"]),
+                tensor=_tensor_from_dict(s.get("tensor")),
+                value=s.get("value"),
+                ref=s.get("ref"),
+                freed=bool(s.get("freed", False)),
+            )
+            for s in d.get("saved", ())
+        ),
+    )
+
+
+def _edge_to_dict(e: Edge) -> dict[str, Any]:
+    out: dict[str, Any] = {"src": e.src, "dst": e.dst, "slot": e.slot}
+    if e.grad is not None:
+        out["grad"] = _tensor_to_dict(e.grad)
+    return out
+
+
+def _edge_from_dict(d: Mapping[str, Any]) -> Edge:
+    return Edge(
+        src=int(d["src"]),
+        dst=int(d["dst"]),
+        slot=int(d.get("slot", 0)),
+        grad=_tensor_from_dict(d.get("grad")),
+    )
+
+
+def _pass_to_dict(p: Pass) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "index": p.index,
+            "kind": p.kind,
+            "roots": list(p.roots),
+            "line": p.line,
+            "retain_graph": p.retain_graph,
+            "create_graph": p.create_graph,
+        }
+    )
+
+
+def _pass_from_dict(d: Mapping[str, Any]) -> Pass:
+    kind = d["kind"]
+    if kind not in _PASS_KINDS:
+        raise ValueError(f"unknown pass kind {kind!r}")
+    line = d.get("line")
+    return Pass(
+        index=int(d["index"]),
+        kind=cast(PassKind, kind),
+        roots=tuple(int(r) for r in d["roots"]),
+        line=None if line is None else int(line),
+        retain_graph=bool(d.get("retain_graph", False)),
+        create_graph=bool(d.get("create_graph", False)),
+    )
+
+
+def unflatten(data: Sequence[Scalar], shape: Sequence[int]) -> Any:
+    """Nested lists of ``data`` in ``shape`` (row-major), a bare scalar for shape ()."""
+    if not shape:
+        return data[0]
+    if len(shape) == 1:
+        return list(data)
+    step = math.prod(shape[1:])
+    return [unflatten(data[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
