@@ -1,0 +1,186 @@
+"""Run a snippet file the way ``python snippet.py ARGS`` would, and put everything back.
+
+Stdlib only: this module is imported before torch is. The snippet runs in a fresh
+``__main__`` module that gradviz owns, so its variables survive even when it
+raises; that is how the graph built up to a failure can still be named and drawn.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tokenize
+import traceback
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradviz.errors import SnippetError, SnippetSyntaxError
+
+__all__ = ["Snippet", "SnippetResult", "format_snippet_traceback", "load_snippet", "run_snippet"]
+
+_GRADVIZ_DIR = str(Path(__file__).resolve().parent) + os.sep
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A snippet that was read and compiled, ready to run."""
+
+    path: Path
+    code: types.CodeType
+
+    @property
+    def filename(self) -> str:
+        """The file name frames of this snippet carry (``co_filename``)."""
+        return self.code.co_filename
+
+
+@dataclass
+class SnippetResult:
+    """What running a snippet left behind.
+
+    ``error`` is the exception that ended the run (None when it finished), and
+    ``exit_code`` what ``python snippet.py`` would have exited with.
+    """
+
+    namespace: dict[str, object]
+    error: BaseException | None
+    exit_code: int
+
+    @property
+    def failed(self) -> bool:
+        """True when the snippet raised (SystemExit with a nonzero code included)."""
+        return self.exit_code != 0
+
+
+def load_snippet(path: str | os.PathLike[str]) -> Snippet:
+    """Read and compile a snippet, turning every way it can be unusable into a clear error."""
+    p = Path(path)
+    if not p.exists():
+        raise SnippetError(f"{p}: no such file", hint="check the path; run it from its folder?")
+    if p.is_dir():
+        raise SnippetError(f"{p}: is a folder, not a Python file", hint="name the .py file in it")
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise SnippetError(f"{p}: cannot read: {exc.strerror}") from exc
+    if b"\0" in raw:
+        raise SnippetError(
+            f"{p}: is a binary file, not Python source", hint="gradviz runs .py snippets"
+        )
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        source = raw.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        raise SnippetError(
+            f"{p}: is not valid text in its encoding ({exc})",
+            hint="save it as UTF-8, or declare its encoding with a '# -*- coding: ... -*-' line",
+        ) from exc
+    try:
+        code = compile(source, str(p), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise SnippetSyntaxError(_describe_syntax_error(exc, p)) from exc
+    except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
+        raise SnippetError(f"{p}: cannot be compiled: {exc}") from exc
+    return Snippet(path=p, code=code)
+
+
+def _describe_syntax_error(exc: SyntaxError, path: Path) -> str:
+    where = f"{path}:{exc.lineno or '?'}"
+    if exc.offset:
+        where += f":{exc.offset}"
+    lines = [f"{where}: {type(exc).__name__}: {exc.msg}"]
+    if exc.text:
+        text = exc.text.rstrip("\n")
+        stripped = text.lstrip()
+        lines.append(f"    {stripped}")
+        if exc.offset:
+            caret_at = max(exc.offset - 1 - (len(text) - len(stripped)), 0)
+            lines.append("    " + " " * caret_at + "^")
+    return "\n".join(lines)
+
+
+def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
+    """Execute ``snippet`` as ``__main__`` with ``sys.argv = [path, *argv]``.
+
+    The interpreter (``sys.argv``, ``sys.path``, ``sys.modules['__main__']``) is
+    restored afterwards, whatever the snippet did. Exceptions are caught and
+    returned, never raised, except that a KeyboardInterrupt is also reported as
+    exit code 130 like Python's own.
+    """
+    module = types.ModuleType("__main__")
+    module.__dict__.update(
+        {
+            "__file__": str(snippet.path),
+            "__builtins__": __builtins__,
+            "__spec__": None,
+            "__package__": None,
+            "__cached__": None,
+        }
+    )
+    saved_main = sys.modules.get("__main__")
+    saved_argv = sys.argv[:]
+    saved_path = sys.path[:]
+    sys.modules["__main__"] = module
+    sys.argv[:] = [str(snippet.path), *argv]
+    if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
+        sys.path.insert(0, str(snippet.path.resolve().parent))
+    error: BaseException | None = None
+    exit_code = 0
+    try:
+        exec(snippet.code, module.__dict__)
+    except SystemExit as exc:
+        exit_code = _system_exit_code(exc)
+        error = exc if exit_code else None
+    except KeyboardInterrupt as exc:
+        error, exit_code = exc, 130
+    except BaseException as exc:
+        error, exit_code = exc, 1
+    finally:
+        sys.argv[:] = saved_argv
+        sys.path[:] = saved_path
+        if saved_main is not None:
+            sys.modules["__main__"] = saved_main
+        else:  # pragma: no cover - there is always a __main__ under the CLI
+            sys.modules.pop("__main__", None)
+    return SnippetResult(namespace=module.__dict__, error=error, exit_code=exit_code)
+
+
+def _system_exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1  # Python prints a non-int code to stderr and exits 1
+
+
+def format_snippet_traceback(error: BaseException, snippet: Snippet) -> str:
+    """The traceback Python would print, without gradviz's own frames.
+
+    Frames before the snippet's first frame (gradviz's runner) and gradviz frames
+    in the middle (its recorder sits between the snippet and torch) are dropped;
+    library frames the snippet called into are kept, as Python would show them.
+    """
+    if isinstance(error, SystemExit):
+        return f"{error.code}\n" if error.code is not None else ""
+    te = traceback.TracebackException.from_exception(error)
+    _trim(te, snippet.filename, set())
+    return "".join(te.format())
+
+
+def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> None:
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    frames = list(te.stack)
+    first = next((i for i, f in enumerate(frames) if f.filename == filename), None)
+    if first is not None:
+        frames = frames[first:]
+    kept = [f for f in frames if not f.filename.startswith(_GRADVIZ_DIR)]
+    te.stack = traceback.StackSummary.from_list(kept)
+    for chained in (te.__cause__, te.__context__):
+        if chained is not None:
+            _trim(chained, filename, seen)
