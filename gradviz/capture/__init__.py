@@ -1,0 +1,144 @@
+"""Run a snippet under the recorder and turn what autograd built into a Graph.
+
+This package is the only part of gradviz that imports torch. Everything it hands
+back is plain data (``gradviz.model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from gradviz import __version__
+from gradviz.capture.build import GraphBuilder, RootPass
+from gradviz.capture.naming import NamedTensor, named_tensors
+from gradviz.capture.recorder import AutogradNode, Recorder, gradient_edge, walk
+from gradviz.errors import NoGraphError, TargetError
+from gradviz.execute import Snippet, SnippetResult, run_snippet
+from gradviz.model import Graph, Meta
+
+__all__ = ["CaptureResult", "capture_snippet"]
+
+
+@dataclass
+class CaptureResult:
+    """The graph (None when there is none, with ``no_graph`` saying why) and the run."""
+
+    graph: Graph | None
+    run: SnippetResult
+    no_graph: NoGraphError | None = None
+
+
+def capture_snippet(
+    snippet: Snippet, argv: Sequence[str] = (), targets: Sequence[str] = ()
+) -> CaptureResult:
+    """Run ``snippet`` as ``__main__`` and capture the autograd graph of its outputs.
+
+    The outputs are the ``targets`` when given (variable or parameter names),
+    else the tensors passed to ``backward()``/``torch.autograd.grad`` in the
+    passes whose gradients are still in place, else the snippet's tensors that
+    have a ``grad_fn`` and feed no other of its tensors.
+    """
+    recorder = Recorder(snippet.filename)
+    with recorder.recording():
+        run = run_snippet(snippet, argv)
+    named = named_tensors(run.namespace)
+    builder = GraphBuilder(snippet.filename, named)
+    try:
+        passes = [
+            RootPass(p.index, p.kind, p.roots, p.line, p.retain_graph, p.create_graph)
+            for p in recorder.live_passes()
+        ]
+        if targets:
+            roots = _target_roots(named, targets)
+        elif passes:
+            roots = list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
+        else:
+            roots = _unconsumed(named)
+        if not roots:
+            return CaptureResult(None, run, _why_no_graph(named, recorder))
+        meta = Meta(
+            snippet=snippet.path.name,
+            torch=torch.__version__,
+            gradviz=__version__,
+            passes_total=len(recorder.passes),
+            partial=run.failed and not isinstance(run.error, SystemExit),
+        )
+        graph = builder.build(roots, passes, meta)
+    finally:
+        builder.release()
+    return CaptureResult(graph, run)
+
+
+def _target_roots(
+    named: Sequence[NamedTensor], targets: Sequence[str]
+) -> list[tuple[AutogradNode, int]]:
+    by_name = {e.name: e for e in reversed(named)}
+    roots: list[tuple[AutogradNode, int]] = []
+    for name in targets:
+        entry = by_name.get(name)
+        if entry is None:
+            known = ", ".join(dict.fromkeys(e.name for e in named)) or "none"
+            raise TargetError(
+                f"--target {name}: the snippet has no tensor named {name!r}",
+                hint=f"tensors it has: {_shorten(known)}",
+            )
+        edge = gradient_edge(entry.tensor)
+        if edge is None:
+            raise TargetError(
+                f"--target {name}: {name} does not require grad, so autograd recorded "
+                "nothing for it",
+                hint="pick a tensor computed from one with requires_grad=True",
+            )
+        roots.append(edge)
+    return list(dict.fromkeys(roots))
+
+
+def _unconsumed(named: Sequence[NamedTensor]) -> list[tuple[AutogradNode, int]]:
+    """Namespace tensors with a grad_fn whose output no other captured op consumes."""
+    candidates = [
+        (e.tensor.grad_fn, e.tensor.output_nr) for e in named if e.tensor.grad_fn is not None
+    ]
+    consumed: set[tuple[int, int]] = set()
+    for node in walk([n for n, _ in candidates]):
+        for nxt, nr in node.next_functions:
+            if nxt is not None:
+                consumed.add((id(nxt), nr))
+    return list(dict.fromkeys((n, nr) for n, nr in candidates if (id(n), nr) not in consumed))
+
+
+def _why_no_graph(named: Sequence[NamedTensor], recorder: Recorder) -> NoGraphError:
+    if any(e.tensor.requires_grad for e in named):
+        if recorder.ops_seen:
+            return NoGraphError(
+                "the snippet's tensors that require grad feed no graph it kept",
+                hint="were the results detached, or left in a function's local variables? "
+                "call .backward() on the result, or keep it in a global variable",
+            )
+        return NoGraphError(
+            "tensors require grad, but no operation on them was recorded",
+            hint="did the computation run under torch.no_grad() or inference_mode(), "
+            "or on .detach()ed tensors?",
+        )
+    if recorder.ops_seen:
+        return NoGraphError(
+            "the snippet built a graph but kept none of it when it finished",
+            hint="its tensors were local to a function: call .backward() there, keep the "
+            "result in a global variable, or pass --target NAME",
+        )
+    if named:
+        return NoGraphError(
+            "no tensor requires grad, so autograd recorded no graph",
+            hint="create the inputs with requires_grad=True, e.g. "
+            "torch.tensor(2.0, requires_grad=True)",
+        )
+    return NoGraphError(
+        "the snippet made no tensors that autograd could track",
+        hint="create tensors with requires_grad=True and compute with them",
+    )
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,268 @@
+"""Turn the autograd graph behind some root tensors, and what was recorded on it, into a Graph.
+
+The walk is exactly torch's: from each root's ``grad_fn`` along
+``next_functions``, every node once. Each op node becomes an ``op``, each
+``AccumulateGrad`` a ``leaf``, and each op output that something consumes (or
+that is a root) a ``tensor``/``output`` node between them. Ids are handed out
+breadth-first from the roots, so they do not depend on memory addresses.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+
+from gradviz.capture.naming import NamedTensor
+from gradviz.capture.recorder import (
+    KEY,
+    AutogradNode,
+    LeafRecord,
+    NodeRecord,
+    gradient_edge,
+    is_leaf_node,
+)
+from gradviz.capture.saved import SavedRecord, read_saved
+from gradviz.capture.tensors import StorageKey, storage_key, to_data
+from gradviz.model import Edge, Graph, Meta, Node, NodeKind, Pass, Saved, Source
+
+__all__ = ["GraphBuilder", "RootPass", "op_name"]
+
+_BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+def op_name(node: AutogradNode) -> str:
+    """A short op name from the autograd node: ``AddmmBackward0`` -> ``addmm``.
+
+    Custom ``autograd.Function`` classes keep their own name (``MyReLU``).
+    """
+    name = type(node).__name__
+    if isinstance(node, torch.autograd.function.BackwardCFunction):
+        return _BACKWARD_SUFFIX.sub("", name) or name
+    stem = _BACKWARD_SUFFIX.sub("", name) or name
+    return _CAMEL.sub("_", stem).lower()
+
+
+@dataclass(frozen=True)
+class RootPass:
+    """A backward pass as the builder needs it: its roots and how it was called."""
+
+    index: int
+    kind: str
+    roots: Sequence[tuple[AutogradNode, int]]
+    line: int | None
+    retain_graph: bool
+    create_graph: bool
+
+
+_TensorKey = tuple[int, int]  # (id(grad_fn), output_nr); (id(AccumulateGrad), -1) for leaves
+
+
+class GraphBuilder:
+    """Builds one Graph; holds every node object it touched until ``release()``."""
+
+    def __init__(self, filename: str, named: Sequence[NamedTensor]) -> None:
+        self.filename = filename
+        self._held: deque[object] = deque()
+        self._names: dict[_TensorKey, list[str]] = {}
+        self._params: set[int] = set()
+        for entry in named:
+            edge = gradient_edge(entry.tensor)
+            if edge is None:
+                continue
+            node, nr = edge
+            self._held.append(node)
+            key = (id(node), -1 if is_leaf_node(node) else nr)
+            names = self._names.setdefault(key, [])
+            if entry.name not in names:
+                names.append(entry.name)
+            if entry.param:
+                self._params.add(id(entry.tensor))
+
+    def build(
+        self,
+        roots: Sequence[tuple[AutogradNode, int]],
+        passes: Sequence[RootPass],
+        meta: Meta,
+    ) -> Graph:
+        nodes: list[Node] = []
+        edges: list[Edge] = []
+        ids: dict[tuple[str, int, int], int] = {}
+        keys: dict[StorageKey, int] = {}
+        saved_of: dict[int, list[SavedRecord]] = {}
+        queue: deque[tuple[str, AutogradNode, int]] = deque()
+        root_keys = {(id(n), -1 if is_leaf_node(n) else nr) for n, nr in roots}
+
+        def visit(kind: str, node: AutogradNode, nr: int) -> int:
+            key = (kind, id(node), nr)
+            found = ids.get(key)
+            if found is not None:
+                return found
+            new_id = len(nodes)
+            ids[key] = new_id
+            self._held.append(node)
+            nodes.append(self._make_node(new_id, kind, node, nr, root_keys, keys))
+            if kind != "leaf":
+                queue.append((kind, node, nr))
+            return new_id
+
+        def visit_tensor(node: AutogradNode, nr: int) -> int:
+            if is_leaf_node(node):
+                return visit("leaf", node, -1)
+            return visit("tensor", node, nr)
+
+        outputs = [visit_tensor(n, nr) for n, nr in roots]
+        while queue:
+            kind, node, nr = queue.popleft()
+            if kind == "tensor":
+                op_id = visit("op", node, 0)
+                edges.append(Edge(src=op_id, dst=ids[(kind, id(node), nr)], slot=nr))
+                continue
+            rec = _node_rec(node)
+            op_id = ids[("op", id(node), 0)]
+            for slot, (nxt, nxt_nr) in enumerate(node.next_functions):
+                if nxt is None:
+                    continue
+                src = visit_tensor(nxt, nxt_nr)
+                grad = rec.edge_grads.get(slot) if rec else None
+                edges.append(Edge(src=src, dst=op_id, slot=slot, grad=grad))
+            saved_of[op_id] = self._saved(node, rec)
+        resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys) for n in nodes]
+        root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
+        shown = tuple(
+            Pass(
+                index=p.index,
+                kind="grad" if p.kind == "grad" else "backward",
+                roots=tuple(
+                    root_ids[(id(n), nr)] for n, nr in p.roots if (id(n), nr) in root_ids
+                ),
+                line=p.line,
+                retain_graph=p.retain_graph,
+                create_graph=p.create_graph,
+            )
+            for p in passes
+        )
+        return Graph(
+            nodes=tuple(resolved),
+            edges=tuple(edges),
+            outputs=tuple(dict.fromkeys(outputs)),
+            passes=tuple(p for p in shown if p.roots),
+            meta=meta,
+        )
+
+    def _make_node(
+        self,
+        node_id: int,
+        kind: str,
+        node: AutogradNode,
+        nr: int,
+        root_keys: set[_TensorKey],
+        keys: dict[StorageKey, int],
+    ) -> Node:
+        if kind == "leaf":
+            return self._leaf(node_id, node, (id(node), -1) in root_keys, keys)
+        rec = _node_rec(node)
+        source = self._source(rec.line if rec else None)
+        if kind == "op":
+            return Node(
+                id=node_id,
+                kind="op",
+                op=op_name(node),
+                autograd=type(node).__name__,
+                call=rec.call if rec else None,
+                source=source,
+            )
+        if rec is not None:
+            key = rec.keys.get(nr)
+            if key is not None:
+                keys.setdefault(key, node_id)
+        tensor_kind: NodeKind = "output" if (id(node), nr) in root_keys else "tensor"
+        return Node(
+            id=node_id,
+            kind=tensor_kind,
+            names=tuple(self._names.get((id(node), nr), ())),
+            value=rec.outputs.get(nr) if rec else None,
+            grad=rec.grads.get(nr) if rec else None,
+            grad_passes=len(rec.grad_passes.get(nr, ())) if rec else 0,
+            source=source,
+        )
+
+    def _leaf(
+        self, node_id: int, acc: AutogradNode, is_root: bool, keys: dict[StorageKey, int]
+    ) -> Node:
+        var: torch.Tensor = acc.variable
+        rec = acc.metadata.get(KEY)
+        rec = rec if isinstance(rec, LeafRecord) else None
+        value = rec.value if rec and rec.value is not None else to_data(var)
+        if rec and rec.grad is not None:
+            grad, passes = rec.grad, rec.passes
+        elif var.grad is not None:
+            grad, passes = to_data(var.grad), 1
+        else:
+            grad, passes = None, 0
+        key = storage_key(var)
+        if key is not None:
+            keys.setdefault(key, node_id)
+        return Node(
+            id=node_id,
+            kind="leaf",
+            names=tuple(self._names.get((id(acc), -1), ())),
+            autograd=type(acc).__name__,
+            value=value,
+            grad=grad,
+            grad_passes=passes,
+            param=isinstance(var, torch.nn.Parameter) or id(var) in self._params,
+        )
+
+    @staticmethod
+    def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
+        """Saved values read before backward freed them, else read now."""
+        if rec is not None and rec.saved is not None:
+            return rec.saved
+        return read_saved(node)
+
+    def _source(self, line: int | None) -> Source | None:
+        if line is None:
+            return None
+        return Source(line=line, code=linecache.getline(self.filename, line).strip())
+
+    def release(self) -> None:
+        """Drop the node objects, first held first (roots before what they feed).
+
+        Freeing a long chain that Python has touched can overflow the C stack when
+        it happens all at once from the far end; letting go root first frees it
+        link by link.
+        """
+        while self._held:
+            self._held.popleft()
+
+
+def _node_rec(node: AutogradNode) -> NodeRecord | None:
+    rec = node.metadata.get(KEY)
+    return rec if isinstance(rec, NodeRecord) else None
+
+
+def _resolve_saved(
+    node: Node, saved: Sequence[SavedRecord], keys: dict[StorageKey, int]
+) -> Node:
+    """Attach saved values, each linked to the graph tensor whose memory it is."""
+    if not saved:
+        return node
+    return replace(
+        node,
+        saved=tuple(
+            Saved(
+                name=s.name,
+                tensor=s.tensor,
+                value=s.value,
+                ref=None if s.key is None else keys.get(s.key),
+                freed=s.freed,
+            )
+            for s in saved
+        ),
+    )

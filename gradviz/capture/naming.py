@@ -1,0 +1,67 @@
+"""Names from the snippet: its variables, and its modules' parameter paths.
+
+After the snippet ran, its ``__main__`` namespace maps the names it used to the
+tensors it kept. Parameters are named as the user would write them, from the
+variable holding the module: ``model.fc1.weight``, ``net.0.bias``.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["NamedTensor", "named_tensors"]
+
+_MAX_CONTAINER = 64
+
+
+@dataclass(frozen=True)
+class NamedTensor:
+    name: str
+    tensor: torch.Tensor
+    param: bool
+
+
+def named_tensors(namespace: Mapping[str, object]) -> list[NamedTensor]:
+    """Every tensor the namespace reaches, with the name the snippet would use for it.
+
+    Variables come first, in the order the snippet defined them; then module
+    parameters; then items of lists, tuples and dicts one level deep. A tensor
+    reached several ways gets several entries.
+    """
+    direct: list[NamedTensor] = []
+    params: list[NamedTensor] = []
+    items: list[NamedTensor] = []
+    for var, obj in list(namespace.items()):
+        if var.startswith("__") or isinstance(obj, types.ModuleType | type):
+            continue
+        if isinstance(obj, torch.Tensor):
+            direct.append(NamedTensor(var, obj, isinstance(obj, torch.nn.Parameter)))
+        elif isinstance(obj, torch.nn.Module):
+            params.extend(
+                NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj)
+            )
+        else:
+            items.extend(_container_items(var, obj))
+    return direct + params + items
+
+
+def _parameters(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    try:
+        yield from module.named_parameters()
+    except Exception:  # a half-built module from a snippet that raised
+        return
+
+
+def _container_items(var: str, obj: object) -> Iterator[NamedTensor]:
+    if isinstance(obj, list | tuple) and len(obj) <= _MAX_CONTAINER:
+        for i, x in enumerate(obj):
+            if isinstance(x, torch.Tensor):
+                yield NamedTensor(f"{var}[{i}]", x, isinstance(x, torch.nn.Parameter))
+    elif isinstance(obj, dict) and len(obj) <= _MAX_CONTAINER:
+        for k, x in obj.items():
+            if isinstance(x, torch.Tensor) and isinstance(k, str | int):
+                yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter))

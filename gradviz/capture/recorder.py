@@ -1,0 +1,436 @@
+"""Watch a snippet run: every torch call, every backward pass, every gradient.
+
+Three things feed the capture, all without touching the user's code:
+
+- a ``TorchFunctionMode`` sees each torch call with its outputs, so each output's
+  autograd node gets its forward value and the snippet line that made it;
+- ``torch.autograd.backward`` and ``torch.autograd.grad`` are wrapped (``Tensor.
+  backward`` looks the former up at call time), so each pass is seen *before*
+  it frees saved tensors: the graph is walked, saved tensors are read and a hook
+  is put on every node to record the gradients flowing through it;
+- after a pass, each leaf's ``.grad`` is read, and how many passes have
+  accumulated into it since it was last reset.
+
+What is recorded lives in each autograd node's own ``metadata`` dict, so it goes
+away with the graph: a training loop does not pile up records of graphs long
+freed. Only the passes still shown keep their root nodes alive.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Literal
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from gradviz.capture.saved import SavedRecord, read_saved
+from gradviz.capture.tensors import StorageKey, add_data, storage_key, to_data
+from gradviz.model import TensorData
+
+__all__ = ["LeafRecord", "NodeRecord", "PassRecord", "Recorder", "gradient_edge", "walk"]
+
+KEY = "gradviz"
+AutogradNode = Any  # torch.autograd.graph.Node; its C++ subclasses are not typed
+
+
+@dataclass
+class NodeRecord:
+    """What gradviz learned about one op node (a ``grad_fn``)."""
+
+    outputs: dict[int, TensorData] = field(default_factory=dict)
+    keys: dict[int, StorageKey | None] = field(default_factory=dict)
+    call: str | None = None
+    line: int | None = None
+    saved: list[SavedRecord] | None = None
+    grads: dict[int, TensorData] = field(default_factory=dict)
+    grad_passes: dict[int, set[int]] = field(default_factory=dict)
+    edge_grads: dict[int, TensorData] = field(default_factory=dict)
+    edge_passes: dict[int, set[int]] = field(default_factory=dict)
+    hooked: bool = False
+
+    def add_grad(self, nr: int, grad: torch.Tensor, pass_index: int) -> None:
+        _accumulate(self.grads, self.grad_passes, nr, to_data(grad), pass_index)
+
+    def add_edge_grad(self, slot: int, grad: torch.Tensor, pass_index: int) -> None:
+        _accumulate(self.edge_grads, self.edge_passes, slot, to_data(grad), pass_index)
+
+
+def _accumulate(
+    store: dict[int, TensorData],
+    passes: dict[int, set[int]],
+    slot: int,
+    data: TensorData,
+    pass_index: int,
+) -> None:
+    seen = passes.setdefault(slot, set())
+    if slot in store and pass_index not in seen:
+        store[slot] = add_data(store[slot], data)
+    elif slot not in store:
+        store[slot] = data
+    else:  # the same pass again (a node run twice): keep the sum torch would give
+        store[slot] = add_data(store[slot], data)
+    seen.add(pass_index)
+
+
+@dataclass
+class LeafRecord:
+    """What gradviz learned about one leaf (an ``AccumulateGrad`` node)."""
+
+    value: TensorData | None = None
+    grad: TensorData | None = None
+    passes: int = 0
+    grad_ref: tuple[int, int] | None = None
+
+
+@dataclass
+class PassRecord:
+    """One backward pass; ``roots`` keeps its graph alive while the pass is shown."""
+
+    index: int
+    kind: Literal["backward", "grad"]
+    roots: list[tuple[AutogradNode, int]]
+    leaves: dict[int, AutogradNode]
+    line: int | None
+    retain_graph: bool
+    create_graph: bool
+    live: bool = True
+
+
+def node_record(node: AutogradNode) -> NodeRecord:
+    md = node.metadata
+    rec = md.get(KEY)
+    if rec is None:
+        rec = md[KEY] = NodeRecord()
+    return rec  # type: ignore[no-any-return]
+
+
+def leaf_record(acc: AutogradNode) -> LeafRecord:
+    md = acc.metadata
+    rec = md.get(KEY)
+    if rec is None:
+        rec = md[KEY] = LeafRecord()
+    return rec  # type: ignore[no-any-return]
+
+
+def is_leaf_node(node: AutogradNode) -> bool:
+    return type(node).__name__ == "AccumulateGrad"
+
+
+def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
+    """The autograd node and output number behind ``t`` (a leaf's AccumulateGrad)."""
+    if t.grad_fn is not None:
+        return t.grad_fn, t.output_nr
+    if not t.requires_grad:
+        return None
+    edge = torch.autograd.graph.get_gradient_edge(t)
+    return edge.node, edge.output_nr
+
+
+def snippet_line(frame: FrameType | None, filename: str) -> int | None:
+    """The line of the innermost frame, from ``frame`` outwards, that runs the snippet."""
+    while frame is not None:
+        if frame.f_code.co_filename == filename:
+            return frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def walk(roots: Sequence[AutogradNode]) -> list[AutogradNode]:
+    """Every node reachable from ``roots`` through ``next_functions``, roots first.
+
+    Iterative (a recursive walk dies near depth 1000), breadth-first, each node
+    once. The returned list holds the node objects so that their ids stay valid.
+    """
+    seen: set[int] = set()
+    order: list[AutogradNode] = []
+    for root in roots:
+        if id(root) not in seen:
+            seen.add(id(root))
+            order.append(root)
+    i = 0
+    while i < len(order):
+        for nxt, _ in order[i].next_functions:
+            if nxt is not None and id(nxt) not in seen:
+                seen.add(id(nxt))
+                order.append(nxt)
+        i += 1
+    return order
+
+
+_SETITEM = torch.Tensor.__setitem__
+_BACKWARD_SIG = inspect.signature(torch.autograd.backward)
+_GRAD_SIG = inspect.signature(torch.autograd.grad)
+
+
+def _tensors(x: object) -> list[torch.Tensor]:
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, Sequence):
+        return [t for t in x if isinstance(t, torch.Tensor)]
+    return []
+
+
+class Recorder(TorchFunctionMode):
+    """Records a snippet's ops and backward passes; use ``with recorder.recording():``."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__()
+        self.filename = filename
+        self.passes: list[PassRecord] = []
+        self.ops_seen = 0
+        self.internal_errors: list[str] = []
+        self._busy = False
+        self._active = False
+        self._current_pass = -1
+
+    # -- forward: every torch call ---------------------------------------------
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        out = func(*args, **(kwargs or {}))
+        if self._busy:
+            return out
+        self._busy = True
+        try:
+            self._record(func, args, out)
+        except Exception as exc:  # never let gradviz break the user's code
+            self.internal_errors.append(f"{getattr(func, '__name__', func)}: {exc!r}")
+        finally:
+            self._busy = False
+        return out
+
+    def _record(self, func: Callable[..., Any], args: Sequence[Any], out: Any) -> None:
+        if isinstance(out, torch.Tensor):
+            outs: Sequence[Any] = (out,)
+        elif isinstance(out, tuple | list):
+            outs = out
+        elif out is None and func is _SETITEM and args and isinstance(args[0], torch.Tensor):
+            outs = (args[0],)  # in place: x[0] = 1 rewrote x's grad_fn to CopySlices
+        else:
+            outs = ()
+        line: int | None = None
+        call = None
+        for t in outs:
+            if not isinstance(t, torch.Tensor):
+                continue
+            grad_fn = t.grad_fn
+            if grad_fn is None:
+                continue
+            if line is None:
+                line = snippet_line(sys._getframe(1), self.filename)
+                call = _call_name(func)
+            rec = node_record(grad_fn)
+            nr = t.output_nr
+            rec.outputs[nr] = to_data(t)
+            rec.keys[nr] = storage_key(t)
+            rec.call = call
+            rec.line = line
+            self.ops_seen += 1
+        # Tensors made where no torch call was seen (a custom autograd.Function's
+        # apply, internals of a compiled region) get their value when first used.
+        for t in args:
+            if isinstance(t, torch.Tensor) and t.grad_fn is not None:
+                rec = node_record(t.grad_fn)
+                nr = t.output_nr
+                if nr not in rec.outputs:
+                    rec.outputs[nr] = to_data(t)
+                    rec.keys[nr] = storage_key(t)
+
+    # -- backward: every pass ----------------------------------------------------
+
+    @contextmanager
+    def recording(self) -> Iterator[Recorder]:
+        """Install the mode and the backward wrappers; undo both on the way out."""
+        orig_backward = torch.autograd.backward
+        orig_grad = torch.autograd.grad
+        recorder = self
+
+        def backward(*args: Any, **kwargs: Any) -> Any:
+            bound = _BACKWARD_SIG.bind(*args, **kwargs)
+            a = bound.arguments
+            create = bool(a.get("create_graph", False))
+            retain = a.get("retain_graph")
+            recorder._begin("backward", a["tensors"], create if retain is None else retain, create)
+            try:
+                return orig_backward(*args, **kwargs)
+            finally:
+                recorder._end_backward()
+
+        def grad(*args: Any, **kwargs: Any) -> Any:
+            bound = _GRAD_SIG.bind(*args, **kwargs)
+            a = bound.arguments
+            create = bool(a.get("create_graph", False))
+            retain = a.get("retain_graph")
+            recorder._begin("grad", a["outputs"], create if retain is None else retain, create)
+            result = None
+            try:
+                result = orig_grad(*args, **kwargs)
+                return result
+            finally:
+                recorder._end_grad(_tensors(a["inputs"]), result)
+
+        torch.autograd.backward = backward
+        torch.autograd.grad = grad
+        self._active = True
+        try:
+            with self:
+                yield self
+        finally:
+            self._active = False
+            torch.autograd.backward = orig_backward
+            torch.autograd.grad = orig_grad
+
+    def _begin(
+        self, kind: Literal["backward", "grad"], tensors: object, retain: bool, create: bool
+    ) -> None:
+        self._busy = True
+        try:
+            line = snippet_line(sys._getframe(1), self.filename)
+            roots = [e for e in (gradient_edge(t) for t in _tensors(tensors)) if e is not None]
+            index = len(self.passes)
+            leaves: dict[int, AutogradNode] = {}
+            reset: set[int] = set()
+            for node in walk([n for n, _ in roots]):
+                if is_leaf_node(node):
+                    leaves[id(node)] = node
+                    if self._prepare_leaf(node, kind):
+                        reset.add(id(node))
+                else:
+                    self._prepare_op(node)
+            for earlier in self.passes:
+                if earlier.live and _superseded(earlier, leaves, reset):
+                    earlier.live = False
+                    earlier.roots = []
+                    earlier.leaves = {}
+            self.passes.append(
+                PassRecord(index, kind, roots, leaves, line, bool(retain), bool(create))
+            )
+            self._current_pass = index
+        except Exception as exc:
+            self.internal_errors.append(f"backward: {exc!r}")
+        finally:
+            self._busy = False
+
+    def _prepare_leaf(self, acc: AutogradNode, kind: str) -> bool:
+        """Snapshot a leaf's value; True when its ``.grad`` was reset since our last look."""
+        rec = leaf_record(acc)
+        var = acc.variable
+        rec.value = to_data(var)
+        if kind != "backward":
+            return False
+        g = var.grad
+        if g is None or rec.grad_ref != (id(g), g._version):
+            rec.passes = 0
+            rec.grad = None
+            return True
+        return False
+
+    def _prepare_op(self, node: AutogradNode) -> None:
+        rec = node_record(node)
+        if rec.saved is None or any(s.freed for s in rec.saved):
+            rec.saved = read_saved(node)
+        if not rec.hooked:
+            node.register_hook(self._hook_for(rec))
+            rec.hooked = True
+
+    def _hook_for(self, rec: NodeRecord) -> Callable[[Any, Any], None]:
+        recorder = self
+
+        def hook(grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
+            if not recorder._active:
+                return
+            busy = recorder._busy
+            recorder._busy = True
+            try:
+                index = recorder._current_pass
+                for nr, g in enumerate(grad_outputs):
+                    if isinstance(g, torch.Tensor):
+                        rec.add_grad(nr, g, index)
+                for slot, g in enumerate(grad_inputs):
+                    if isinstance(g, torch.Tensor):
+                        rec.add_edge_grad(slot, g, index)
+            except Exception as exc:
+                recorder.internal_errors.append(f"hook: {exc!r}")
+            finally:
+                recorder._busy = busy
+
+        return hook
+
+    def _end_backward(self) -> None:
+        self._busy = True
+        try:
+            if not self.passes:
+                return
+            for acc in self.passes[-1].leaves.values():
+                rec = leaf_record(acc)
+                g = acc.variable.grad
+                if g is None or rec.grad_ref == (id(g), g._version):
+                    continue  # this pass did not reach it (``inputs=`` left it out)
+                rec.grad = to_data(g)
+                rec.passes += 1
+                rec.grad_ref = (id(g), g._version)
+        except Exception as exc:
+            self.internal_errors.append(f"after backward: {exc!r}")
+        finally:
+            self._busy = False
+
+    def _end_grad(self, inputs: list[torch.Tensor], result: Sequence[Any] | None) -> None:
+        """``autograd.grad`` returns gradients instead of writing ``.grad``: record them."""
+        if result is None:
+            return
+        self._busy = True
+        try:
+            index = self._current_pass
+            for t, g in zip(inputs, result, strict=False):
+                if not isinstance(g, torch.Tensor):
+                    continue
+                edge = gradient_edge(t)
+                if edge is None:
+                    continue
+                node, nr = edge
+                if is_leaf_node(node):
+                    rec = leaf_record(node)
+                    rec.grad, rec.passes, rec.grad_ref = to_data(g), 1, None
+                else:
+                    op = node_record(node)
+                    if index not in op.grad_passes.get(nr, set()):
+                        op.add_grad(nr, g, index)
+        except Exception as exc:
+            self.internal_errors.append(f"after grad: {exc!r}")
+        finally:
+            self._busy = False
+
+    def live_passes(self) -> list[PassRecord]:
+        return [p for p in self.passes if p.live and p.roots]
+
+
+def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set[int]) -> bool:
+    """Whether a new pass replaces ``earlier`` in the picture.
+
+    A backward pass is replaced once a later backward pass finds one of its
+    leaves' gradients reset (``zero_grad()`` in a training loop); gradients that
+    still accumulate (two micro-batches) keep both passes on show. A
+    ``torch.autograd.grad`` pass writes no ``.grad``, so any later pass over one
+    of its leaves replaces it.
+    """
+    if earlier.kind == "grad":
+        return any(k in leaves for k in earlier.leaves)
+    return any(k in reset for k in earlier.leaves)
+
+
+def _call_name(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__name__", None) or type(func).__name__
+    if name.startswith("__") and name.endswith("__"):
+        name = name[2:-2]
+    return name

@@ -1,0 +1,76 @@
+"""Read what an autograd node saved for backward, before backward frees it.
+
+Built-in nodes expose ``_saved_<name>`` attributes (tensors, tuples, ints,
+floats, sizes); custom ``autograd.Function`` nodes expose ``saved_tensors``.
+Reading a tensor attribute after a plain backward raises RuntimeError: that is
+recorded as "freed", not as an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+
+from gradviz.capture.tensors import StorageKey, storage_key, to_data
+from gradviz.model import TensorData
+
+__all__ = ["SavedRecord", "read_saved"]
+
+
+@dataclass(frozen=True)
+class SavedRecord:
+    """One saved value as captured; ``key`` links a tensor to the graph node it is."""
+
+    name: str
+    tensor: TensorData | None = None
+    key: StorageKey | None = None
+    value: str | None = None
+    freed: bool = False
+
+
+@cache
+def _saved_attrs(node_type: type) -> tuple[str, ...]:
+    return tuple(sorted(a for a in dir(node_type) if a.startswith("_saved_")))
+
+
+def read_saved(node: object) -> list[SavedRecord]:
+    """Everything ``node`` saved, in a stable order (attribute name)."""
+    records: list[SavedRecord] = []
+    if isinstance(node, torch.autograd.function.BackwardCFunction):
+        try:
+            tensors = node.saved_tensors
+        except RuntimeError:
+            return [SavedRecord(name="saved_tensors", freed=True)]
+        for i, t in enumerate(tensors):
+            records.append(_tensor_record(f"saved_tensors[{i}]", t))
+        return records
+    for attr in _saved_attrs(type(node)):
+        name = attr.removeprefix("_saved_")
+        try:
+            value = getattr(node, attr)
+        except RuntimeError:
+            records.append(SavedRecord(name=name, freed=True))
+            continue
+        if isinstance(value, torch.Tensor):
+            records.append(_tensor_record(name, value))
+        elif isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
+            records.extend(_tensor_record(f"{name}[{i}]", t) for i, t in enumerate(value))
+        else:
+            records.append(SavedRecord(name=name, value=_describe(value)))
+    return records
+
+
+def _tensor_record(name: str, t: torch.Tensor | None) -> SavedRecord:
+    if t is None:
+        return SavedRecord(name=name, value="None")
+    return SavedRecord(name=name, tensor=to_data(t), key=storage_key(t))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.dtype):
+        return str(value).removeprefix("torch.")
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_describe(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)

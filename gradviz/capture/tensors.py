@@ -1,0 +1,91 @@
+"""Turn torch tensors into ``TensorData``: every number when small, a summary when large.
+
+This runs on every op the snippet makes, so it stays cheap: a small tensor costs
+one ``tolist()``; a large one a few reductions and never a copy, so capturing a
+big model does not double its memory.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gradviz.model import Scalar, Stats, TensorData
+
+__all__ = ["FULL_LIMIT", "add_data", "storage_key", "to_data"]
+
+FULL_LIMIT = 256
+"""Tensors with at most this many elements keep every value; larger ones a summary."""
+
+StorageKey = tuple[int, int, tuple[int, ...], tuple[int, ...]]
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def to_data(t: torch.Tensor) -> TensorData:
+    """Snapshot ``t`` (detached, on any device) as plain Python data."""
+    shape = tuple(t.shape)
+    dtype = dtype_name(t.dtype)
+    device = str(t.device)
+    if t.layout != torch.strided or t.device.type == "meta" or _is_fake(t):
+        return TensorData(shape=shape, dtype=dtype, device=device)
+    x = t.detach()
+    numel = x.numel()
+    try:
+        if numel <= FULL_LIMIT:
+            data: tuple[Scalar, ...] = tuple(x.reshape(-1).tolist())
+            return TensorData(shape=shape, dtype=dtype, device=device, data=data)
+        return TensorData(shape=shape, dtype=dtype, device=device, stats=_stats(x))
+    except RuntimeError:  # exotic tensor types that refuse to be read
+        return TensorData(shape=shape, dtype=dtype, device=device)
+
+
+def _is_fake(t: torch.Tensor) -> bool:
+    return type(t).__name__ in {"FakeTensor", "FunctionalTensor"}
+
+
+def _stats(x: torch.Tensor) -> Stats:
+    if x.is_complex():
+        x = x.abs()
+    if not x.is_floating_point():
+        x = x.double()
+    finite = torch.isfinite(x)
+    n_finite = int(finite.sum())
+    numel = x.numel()
+    nan = 0 if n_finite == numel else int(torch.isnan(x).sum())
+    inf = numel - n_finite - nan
+    if n_finite < numel:
+        x = x[finite]
+    if n_finite == 0:
+        return Stats(min=None, max=None, mean=None, std=None, nan=nan, inf=inf)
+    lo, hi = torch.aminmax(x)
+    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    mean = float(xf.mean())
+    std = float(xf.std()) if n_finite > 1 else None
+    return Stats(min=float(lo), max=float(hi), mean=mean, std=std, nan=nan, inf=inf)
+
+
+def add_data(a: TensorData, b: TensorData) -> TensorData:
+    """Elementwise sum of two snapshots of the same tensor (gradient of two passes).
+
+    Large tensors were only summarized, and summaries do not add: the later one is
+    kept, and the caller records how many passes there were.
+    """
+    if a.data is None or b.data is None or a.shape != b.shape:
+        return b
+    summed = tuple(x + y for x, y in zip(a.data, b.data, strict=True))
+    return TensorData(shape=b.shape, dtype=b.dtype, device=b.device, data=summed)
+
+
+def storage_key(t: torch.Tensor) -> StorageKey | None:
+    """What identifies a tensor's memory: saved tensors are new objects over it."""
+    try:
+        return (
+            t.untyped_storage().data_ptr(),
+            t.storage_offset(),
+            tuple(t.shape),
+            tuple(t.stride()),
+        )
+    except (RuntimeError, NotImplementedError):
+        return None
