@@ -1,0 +1,40 @@
+"""What every renderer is: a small object that turns a Graph into text or bytes.
+
+Renderers never print and never write files; the CLI owns the console and the
+output file, so a failed render leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from gradviz.model import Graph
+
+__all__ = ["RenderOptions", "Renderer"]
+
+Direction = Literal["forward", "backward"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Choices that shape a picture, shared by the DOT-based renderers.
+
+    ``direction``: ``forward`` draws data flowing from inputs to outputs;
+    ``backward`` draws edges the way autograd walks them, from the outputs down.
+    """
+
+    direction: Direction = "forward"
+    max_items: int = 6
+    precision: int = 4
+    dot_timeout: float = 60.0
+
+
+class Renderer(Protocol):
+    """Turns a Graph into the bytes or text of one output format."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    binary: bool
+
+    def render(self, graph: Graph) -> str | bytes: ...

@@ -1,0 +1,173 @@
+"""Graph -> Graphviz DOT text, with HTML-like labels that carry the numbers.
+
+The text is written directly rather than through ``graphviz.Digraph``: its
+per-statement quoting is 6-20x slower, which matters at tens of thousands of
+nodes, and the two escapes needed here (DOT strings, HTML-like labels) are
+small and tested against hostile names.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gradviz.display import format_shape, tensor_lines
+from gradviz.model import Edge, Graph, Node, TensorData
+from gradviz.renderers.base import RenderOptions
+from gradviz.renderers.theme import LIGHT, Palette, Theme
+
+__all__ = ["DotRenderer", "dot_quote", "html_escape"]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def dot_quote(text: str) -> str:
+    """A DOT double-quoted string that means exactly ``text``."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return '"' + _CONTROL.sub("\ufffd", escaped) + '"'
+
+
+def html_escape(text: str) -> str:
+    """Text safe inside a Graphviz HTML-like label (an XML fragment): no markup gets through."""
+    text = _CONTROL.sub("\ufffd", text).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#39;")
+    )
+
+
+class DotRenderer:
+    """Renders a Graph as DOT; image renderers pipe this text through ``dot``."""
+
+    suffixes = (".dot", ".gv")
+    binary = False
+
+    def __init__(
+        self, name: str = "dot", options: RenderOptions | None = None, theme: Theme = LIGHT
+    ) -> None:
+        self.name = name
+        self.options = options or RenderOptions()
+        self.theme = theme
+
+    def render(self, graph: Graph) -> str:
+        t = self.theme
+        forward = self.options.direction == "forward"
+        out = [
+            "digraph gradviz {",
+            f"  graph [rankdir=TB, ordering={'in' if forward else 'out'}, "
+            f"bgcolor={dot_quote(t.background)}, pad=0.2, nodesep=0.3, ranksep=0.35, "
+            f"fontname={dot_quote(t.font)}, fontcolor={dot_quote(t.muted)}];",
+            f"  node [fontname={dot_quote(t.font)}, fontsize=11, penwidth=1];",
+            f"  edge [color={dot_quote(t.edge)}, arrowsize=0.7, penwidth=1.1];",
+        ]
+        if graph.meta.partial:
+            out.append(
+                "  label="
+                + dot_quote("partial graph: the snippet raised before it finished")
+                + ", labelloc=t;"
+            )
+        snippet = graph.meta.snippet
+        for node in graph.nodes:
+            out.append(f"  n{node.id} [{self._node_attrs(node, snippet)}];")
+        for edge in graph.edges:
+            out.append(self._edge(edge, forward))
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    # -- nodes ------------------------------------------------------------------
+
+    def _node_attrs(self, node: Node, snippet: str) -> str:
+        tooltip = self._tooltip(node, snippet)
+        if node.kind == "op":
+            p = self.theme.op
+            label = f"<B>{html_escape(node.op or '?')}</B>"
+            if node.autograd:
+                label += (
+                    f'<BR/><FONT POINT-SIZE="8" COLOR="{p.border}">'
+                    f"{html_escape(node.autograd)}</FONT>"
+                )
+            return (
+                f'shape=box, style="rounded,filled", fillcolor="{p.fill}", color="{p.border}", '
+                f'fontcolor="{p.text}", margin="0.12,0.04", height=0.3, '
+                f"label=<{label}>, tooltip={dot_quote(tooltip)}"
+            )
+        return f"shape=plain, label=<{self._tensor_table(node)}>, tooltip={dot_quote(tooltip)}"
+
+    def _palette(self, node: Node) -> tuple[Palette, str, int]:
+        t = self.theme
+        if node.kind == "output":
+            return t.output, "output", 2
+        if node.kind == "leaf":
+            return (t.param, "param", 1) if node.param else (t.leaf, "leaf", 1)
+        return t.tensor, "", 1
+
+    def _tensor_table(self, node: Node) -> str:
+        t = self.theme
+        palette, tag, border = self._palette(node)
+        title = ", ".join(node.names)
+        head = f"<B>{html_escape(title)}</B>  " if title else ""
+        shape = node.value.shape if node.value else None
+        head += f'<FONT COLOR="{t.muted}">{html_escape(self._shape_text(node.value))}</FONT>'
+        if shape is None and not title:
+            head = f'<FONT COLOR="{t.muted}">tensor</FONT>'
+        tag_cell = (
+            f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="8" COLOR="{palette.border}">{tag}</FONT></TD>'
+            if tag
+            else "<TD></TD>"
+        )
+        rows = [f'<TR><TD ALIGN="LEFT" COLSPAN="2">{head}</TD>{tag_cell}</TR>']
+        rows.append(self._data_row("value", node.value, t.text, missing="not recorded"))
+        grad_label = "grad" if node.grad_passes <= 1 else f"grad Σ{node.grad_passes}"
+        rows.append(self._data_row(grad_label, node.grad, t.grad, missing="not computed"))
+        return (
+            f'<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+            f'STYLE="ROUNDED" BGCOLOR="{palette.fill}" COLOR="{palette.border}">'
+            + "".join(rows)
+            + "</TABLE>"
+        )
+
+    @staticmethod
+    def _shape_text(value: TensorData | None) -> str:
+        if value is None:
+            return ""
+        text = format_shape(value.shape)
+        if value.dtype != "float32":
+            text += f" {value.dtype}"
+        if value.device != "cpu":
+            text += f" {value.device}"
+        return text
+
+    def _data_row(self, label: str, data: TensorData | None, color: str, missing: str) -> str:
+        t = self.theme
+        if data is None:
+            body = f'<I><FONT COLOR="{t.muted}">{missing}</FONT></I>'
+        else:
+            lines = tensor_lines(data, self.options.max_items, self.options.precision)
+            body = '<BR ALIGN="LEFT"/>'.join(html_escape(line) for line in lines)
+            body = f'<FONT FACE="{t.mono}" COLOR="{color}">{body}<BR ALIGN="LEFT"/></FONT>'
+        return (
+            f'<TR><TD ALIGN="LEFT" VALIGN="TOP"><FONT POINT-SIZE="9" COLOR="{t.muted}">'
+            f'{label}</FONT></TD><TD ALIGN="LEFT" BALIGN="LEFT" COLSPAN="2">{body}</TD></TR>'
+        )
+
+    @staticmethod
+    def _tooltip(node: Node, snippet: str) -> str:
+        parts = []
+        if node.names:
+            parts.append(", ".join(node.names))
+        if node.autograd:
+            parts.append(node.autograd)
+        if node.source:
+            parts.append(f"{snippet}:{node.source.line}  {node.source.code}")
+        return "\n".join(parts)
+
+    # -- edges ------------------------------------------------------------------
+
+    @staticmethod
+    def _edge(edge: Edge, forward: bool) -> str:
+        if forward:
+            return f"  n{edge.src} -> n{edge.dst};"
+        return f"  n{edge.dst} -> n{edge.src};"
