@@ -1,0 +1,222 @@
+"""The ``gradviz`` command line.
+
+Imports only click and the standard library at module level: ``gradviz --help``
+must not pay for torch. Each command checks what it can before running the
+snippet (file, output format, Graphviz), so mistakes fail in milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from gradviz import __version__
+
+if TYPE_CHECKING:
+    from gradviz.capture import CaptureResult
+    from gradviz.execute import Snippet
+    from gradviz.model import Graph
+    from gradviz.renderers.base import Renderer, RenderOptions
+
+__all__ = ["cli", "main"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="gradviz")
+def cli() -> None:
+    """See the autograd graph PyTorch builds for your code, with the numbers on it.
+
+    \b
+      gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json)
+    """
+
+
+def _format_names() -> list[str]:
+    return ["svg", "png", "pdf", "dot", "json"]
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("snippet", type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file; its suffix picks the format. Default: SNIPPET's name with .svg, here.",
+)
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(_format_names()), help="Format, whatever -o says."
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Draw the graph of this variable (repeatable). Default: what backward() was called on.",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["forward", "backward"]),
+    default="forward",
+    show_default=True,
+    help="forward: inputs to outputs; backward: the way autograd walks, from the outputs.",
+)
+@click.option(
+    "--partial", is_flag=True, help="If the snippet raises, still draw the graph it built."
+)
+def run(
+    snippet: Path,
+    args: tuple[str, ...],
+    output: Path | None,
+    fmt: str | None,
+    targets: tuple[str, ...],
+    direction: str,
+    partial: bool,
+) -> None:
+    """Run SNIPPET as `python SNIPPET ARGS` would and draw the autograd graph of its outputs.
+
+    Each tensor shows its name, shape, value and gradient; each op its name.
+    Arguments for the snippet go after `--`:
+
+    \b
+      gradviz run train.py -o graph.png -- --lr 0.1
+    """
+    from gradviz.errors import OutputError
+    from gradviz.renderers import format_for, make_renderer
+    from gradviz.renderers.base import RenderOptions
+
+    out_format = format_for(fmt, output)
+    if output is None:
+        output = Path(snippet.stem + out_format.suffixes[0]) if snippet.suffix else None
+    if output is None:
+        raise OutputError(f"{snippet}: cannot name an output after it", hint="pass -o FILE")
+    _check_not_input(output, snippet)
+    if out_format.needs_dot:
+        _require_dot()
+    loaded = _load(snippet)
+    result = _capture(loaded, args, targets, partial)
+    graph = result.graph
+    assert graph is not None
+    options = RenderOptions(direction="backward" if direction == "backward" else "forward")
+    renderer = make_renderer(out_format, options)
+    data = _render_keeping_dot(renderer, graph, output, options)
+    from gradviz.output import write_atomic
+
+    write_atomic(output, data)
+    click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
+    _exit_like_snippet(result)
+
+
+def _check_not_input(output: Path, snippet: Path) -> None:
+    from gradviz.errors import OutputError
+
+    try:
+        same = output.resolve() == snippet.resolve()
+    except OSError:
+        same = False
+    if same:
+        raise OutputError(
+            f"{output}: is the snippet itself; refusing to overwrite it",
+            hint="choose another -o file, e.g. graph.svg",
+        )
+
+
+def _require_dot() -> None:
+    from gradviz.errors import DotError
+    from gradviz.renderers.image import DOT_INSTALL_HINT, dot_available
+
+    if not dot_available():
+        raise DotError("Graphviz's 'dot' program is not installed", hint=DOT_INSTALL_HINT)
+
+
+def _load(snippet: Path) -> Snippet:
+    from gradviz.execute import load_snippet
+
+    return load_snippet(snippet)
+
+
+def _capture(
+    snippet: Snippet, args: Sequence[str], targets: Sequence[str], partial: bool
+) -> CaptureResult:
+    """Run and capture; report a failing snippet the way Python would, then decide."""
+    from gradviz.capture import capture_snippet
+    from gradviz.execute import format_snippet_traceback
+
+    result = capture_snippet(snippet, args, targets)
+    run = result.run
+    if run.error is not None and not isinstance(run.error, SystemExit):
+        sys.stderr.write(format_snippet_traceback(run.error, snippet))
+        if isinstance(run.error, KeyboardInterrupt):
+            click.echo("gradviz: interrupted", err=True)
+            sys.exit(130)
+        if not partial or result.graph is None:
+            click.echo(
+                f"gradviz: {snippet.path} raised {type(run.error).__name__}; nothing was drawn"
+                + ("" if partial else " (--partial draws the graph it had built)"),
+                err=True,
+            )
+            sys.exit(run.exit_code)
+    elif isinstance(run.error, SystemExit) and run.error.code not in (None, 0):
+        text = format_snippet_traceback(run.error, snippet)
+        if not isinstance(run.error.code, int):
+            sys.stderr.write(text)
+    if result.graph is None:
+        assert result.no_graph is not None
+        raise result.no_graph
+    return result
+
+
+def _render_keeping_dot(
+    renderer: Renderer, graph: Graph, output: Path, options: RenderOptions
+) -> bytes | str:
+    """Render; if Graphviz fails, write the DOT beside the output so nothing is lost."""
+    from gradviz.errors import DotError
+    from gradviz.output import write_atomic
+    from gradviz.renderers.dot import DotRenderer
+
+    try:
+        return renderer.render(graph)
+    except DotError as exc:
+        if renderer.name in ("dot", "json"):
+            raise
+        keep = output.with_suffix(".dot")
+        write_atomic(keep, DotRenderer("dot", options).render(graph))
+        exc.hint = f"the graph was written to {keep}; " + (exc.hint or "")
+        raise
+
+
+def _describe(graph: Graph) -> str:
+    counts = {"leaf": 0, "op": 0, "output": 0}
+    for node in graph.nodes:
+        if node.kind in counts:
+            counts[node.kind] += 1
+    passes = len(graph.passes)
+    parts = [
+        f"{len(graph.nodes)} nodes: {_plural(counts['leaf'], 'leaf', 'leaves')}, "
+        f"{_plural(counts['op'], 'op')}, {_plural(counts['output'], 'output')}",
+        f"{passes} backward pass{'es' if passes != 1 else ''}" if passes else "no backward pass",
+    ]
+    if graph.meta.partial:
+        parts.append("partial")
+    return "; ".join(parts)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _exit_like_snippet(result: CaptureResult) -> None:
+    code = result.run.exit_code
+    if code:
+        sys.exit(code)
+
+
+def main() -> None:
+    """Entry point of the ``gradviz`` console script."""
+    cli(prog_name="gradviz")
