@@ -1,0 +1,79 @@
+"""Helpers shared by the tests: capture a snippet, walk torch's own graph."""
+
+from __future__ import annotations
+
+import math
+import runpy
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gradviz.capture import CaptureResult, capture_snippet
+from gradviz.execute import load_snippet
+from gradviz.model import Graph, Node, TensorData, unflatten
+
+
+def capture(path: Path, targets: Sequence[str] = (), argv: Sequence[str] = ()) -> CaptureResult:
+    return capture_snippet(load_snippet(path), argv, targets)
+
+
+def graph_of(path: Path, targets: Sequence[str] = (), argv: Sequence[str] = ()) -> Graph:
+    result = capture(path, targets, argv)
+    assert result.graph is not None, result.no_graph
+    return result.graph
+
+
+def plain_run(path: Path) -> dict[str, Any]:
+    """The snippet's globals after running it with plain Python (no gradviz)."""
+    return runpy.run_path(str(path), run_name="__main__")
+
+
+def torch_walk(tensors: Sequence[Any]) -> tuple[Counter[str], int]:
+    """Node type names (with multiplicity) and the edge count of torch's own graph."""
+    stack = [t.grad_fn for t in tensors if t.grad_fn is not None]
+    seen: set[int] = set()
+    names: Counter[str] = Counter()
+    edges = 0
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        names[type(node).__name__] += 1
+        for nxt, _ in node.next_functions:
+            if nxt is not None:
+                edges += 1
+                stack.append(nxt)
+    return names, edges
+
+
+def graph_walk(graph: Graph) -> tuple[Counter[str], int]:
+    """The same two figures read off a captured Graph."""
+    names: Counter[str] = Counter(
+        n.autograd for n in graph.nodes if n.kind == "op" or n.kind == "leaf" and n.autograd
+    )
+    op_ids = {n.id for n in graph.ops()}
+    edges = sum(1 for e in graph.edges if e.dst in op_ids)
+    return names, edges
+
+
+def values(data: TensorData | None) -> Any:
+    """Nested lists (or a scalar) of a TensorData, for comparison with tensor.tolist()."""
+    assert data is not None and data.data is not None
+    return unflatten(data.data, data.shape)
+
+
+def close(a: Any, b: Any, tol: float = 1e-5) -> bool:
+    """Nested lists equal within a relative tolerance."""
+    if isinstance(a, list | tuple):
+        return (
+            isinstance(b, list | tuple)
+            and len(a) == len(b)
+            and all(close(x, y, tol) for x, y in zip(a, b, strict=True))
+        )
+    return math.isclose(float(a), float(b), rel_tol=tol, abs_tol=tol)
+
+
+def named(graph: Graph, name: str) -> Node:
+    return graph.by_name(name)

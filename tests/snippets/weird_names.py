@@ -1,0 +1,5 @@
+import torch
+
+globals()['a<b>&"c"'] = torch.tensor(1.0, requires_grad=True)
+café = torch.tensor(2.0, requires_grad=True)
+y = globals()['a<b>&"c"'] * café

@@ -1,0 +1,241 @@
+"""Capture is faithful to torch: the same graph, the same numbers as plain torch gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import SAMPLES, SNIPPETS
+from helpers import capture, close, graph_of, graph_walk, named, plain_run, torch_walk, values
+
+from gradviz.errors import NoGraphError, TargetError
+
+
+def test_lecture_example_is_drawn_with_its_numbers() -> None:
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    a = torch.tensor([[2.0, 3.0]], requires_grad=True)
+    b = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    c = a * b
+    c.retain_grad()
+    d = c.sum()
+    d.backward()
+
+    na, nb, nc, nd = (named(g, n) for n in "abcd")
+    assert (na.kind, nb.kind, nc.kind, nd.kind) == ("leaf", "leaf", "tensor", "output")
+    assert g.outputs == (nd.id,)
+    assert values(na.value) == a.tolist() and values(nb.value) == b.tolist()
+    assert values(nc.value) == c.tolist() and values(nd.value) == d.item()
+    assert values(na.grad) == a.grad.tolist() == b.tolist()  # d(sum(a*b))/da = b
+    assert values(nb.grad) == b.grad.tolist() == a.tolist()
+    assert values(nc.grad) == c.grad.tolist()
+    assert values(nd.grad) == 1.0
+    assert (na.value.shape, na.value.dtype, na.value.device) == ((1, 2), "float32", "cpu")
+    # a -> mul, b -> mul, mul -> c, c -> sum, sum -> d
+    mul = next(n for n in g.ops() if n.op == "mul")
+    total = next(n for n in g.ops() if n.op == "sum")
+    assert {(e.src, e.dst) for e in g.edges} == {
+        (na.id, mul.id),
+        (nb.id, mul.id),
+        (mul.id, nc.id),
+        (nc.id, total.id),
+        (total.id, nd.id),
+    }
+    assert [e.slot for e in g.inputs(mul.id)] == [0, 1]
+    assert [e.src for e in g.inputs(mul.id)] == [na.id, nb.id]
+    assert (mul.autograd, total.autograd) == ("MulBackward0", "SumBackward0")
+    assert nc.source is not None and nc.source.code == "c = a * b" and nc.source.line == 10
+    assert len(g.passes) == 1 and g.passes[0].roots == (nd.id,) and g.passes[0].line == 14
+
+
+ROOTED = [
+    (SAMPLES / "autograd_basics.py", ["d"]),
+    (SAMPLES / "mlp_step.py", ["loss"]),
+    (SAMPLES / "dynamic_loop.py", ["y"]),
+    (SAMPLES / "grad_accumulation.py", ["first", "second"]),
+    (SAMPLES / "nonscalar_backward.py", ["y"]),
+    (SNIPPETS / "views.py", ["loss"]),
+    (SNIPPETS / "multi_output.py", ["out"]),
+    (SNIPPETS / "reuse.py", ["y"]),
+    (SNIPPETS / "custom_function.py", ["y"]),
+    (SNIPPETS / "training_loop.py", ["loss"]),
+    (SNIPPETS / "retain.py", ["out"]),
+]
+
+
+@pytest.mark.parametrize(("path", "roots"), ROOTED, ids=lambda x: getattr(x, "stem", None))
+def test_graph_is_exactly_torchs_graph(path: Path, roots: list[str]) -> None:
+    ns = plain_run(path)
+    expected_names, expected_edges = torch_walk([ns[r] for r in roots])
+    names, edges = graph_walk(graph_of(path))
+    assert names == expected_names
+    assert edges == expected_edges
+
+
+def test_mlp_step_numbers_match_plain_torch() -> None:
+    g = graph_of(SAMPLES / "mlp_step.py")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
+    )
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    x, y = torch.randn(5, 3), torch.randn(5, 1)
+    prediction = model(x)
+    prediction.retain_grad()
+    loss = torch.nn.functional.mse_loss(prediction, y)
+    loss.backward()
+
+    for name, p in model.named_parameters():
+        node = named(g, f"model.{name}")
+        assert node.kind == "leaf" and node.param
+        # the value drawn is the one the forward pass used, not the one after step()
+        assert close(values(node.value), before[name].tolist())
+        assert close(values(node.grad), p.grad.tolist())
+    assert close(values(named(g, "prediction").value), prediction.tolist())
+    assert close(values(named(g, "prediction").grad), prediction.grad.tolist())
+    assert close(values(named(g, "loss").value), loss.item())
+    addmm = [n for n in g.ops() if n.autograd == "AddmmBackward0"]
+    assert len(addmm) == 2 and all(n.call == "linear" for n in addmm)
+
+
+def test_gradients_accumulated_over_two_backward_calls() -> None:
+    g = graph_of(SAMPLES / "grad_accumulation.py")
+    w = named(g, "w")
+    assert values(w.grad) == [5.0, 0.0]  # [3, 4] + 2 * w
+    assert w.grad_passes == 2
+    assert [g.node(i).names for i in g.outputs] == [("first",), ("second",)]
+    assert [p.index for p in g.passes] == [0, 1]
+
+
+def test_training_loop_shows_the_last_step_only() -> None:
+    g = graph_of(SNIPPETS / "training_loop.py")
+    ns = plain_run(SNIPPETS / "training_loop.py")
+    assert g.meta.passes_total == 4
+    assert [p.index for p in g.passes] == [3]
+    w = named(g, "w")
+    assert close(values(w.grad), ns["w"].grad.tolist())
+    assert w.grad_passes == 1
+    # w as the last forward pass saw it: the final w minus the last SGD step
+    assert close(values(w.value), (ns["w"] + 0.1 * ns["w"].grad).tolist())
+
+
+def test_without_backward_gradients_are_not_computed() -> None:
+    g = graph_of(SAMPLES / "dynamic_graph.py")
+    z, x, y = named(g, "z"), named(g, "x"), named(g, "y")
+    assert g.outputs == (z.id,) and z.kind == "output"
+    assert values(z.value) == 6.0
+    assert z.grad is None and x.grad is None and y.grad is None
+    assert g.passes == ()
+
+
+def test_target_picks_the_graph_of_a_variable() -> None:
+    g = graph_of(SAMPLES / "autograd_basics.py", targets=["c"])
+    assert [g.node(i).names for i in g.outputs] == [("c",)]
+    assert sorted(n.name or n.op or "" for n in g.nodes) == ["a", "b", "c", "mul"]
+
+
+def test_target_errors_name_what_exists() -> None:
+    with pytest.raises(TargetError, match="no tensor named 'nope'") as info:
+        capture(SAMPLES / "autograd_basics.py", targets=["nope"])
+    assert info.value.hint and "a, b, c, d" in info.value.hint
+    with pytest.raises(TargetError, match="does not require grad"):
+        capture(SNIPPETS / "no_grad.py", targets=["y"])
+
+
+def test_autograd_grad_records_the_returned_gradient() -> None:
+    g = graph_of(SNIPPETS / "autograd_grad.py")
+    ns = plain_run(SNIPPETS / "autograd_grad.py")
+    assert ns["x"].grad is None  # autograd.grad writes no .grad ...
+    assert values(named(g, "x").grad) == ns["dx"].tolist() == [3.0, 12.0, 27.0]  # ... gradviz shows it
+    assert [p.kind for p in g.passes] == ["grad"]
+
+
+def test_double_backward_through_create_graph() -> None:
+    g = graph_of(SNIPPETS / "double_backward.py")
+    assert values(named(g, "x").grad) == 18.0  # d(3x^2)/dx at 3
+    assert values(named(g, "dy").value) == 27.0
+    assert "MulBackward1" in {n.autograd for n in g.ops()}
+
+
+def test_retain_graph_passes_add_up_on_intermediates() -> None:
+    g = graph_of(SNIPPETS / "retain.py")
+    h, x = named(g, "h"), named(g, "x")
+    assert values(h.grad) == [2.0, 2.0] and h.grad_passes == 2
+    assert values(x.grad) == [4.0, 4.0] and x.grad_passes == 2
+
+
+def test_tensor_used_three_times_gets_three_edges_and_summed_grad() -> None:
+    g = graph_of(SNIPPETS / "reuse.py")
+    x = named(g, "x")
+    assert sum(1 for e in g.edges if e.src == x.id) == 3
+    assert values(x.grad) == 7.0  # d(x*x + x)/dx at 3
+    mul = next(n for n in g.ops() if n.op == "mul")
+    # each edge carries what that use contributed: x * x sends 3 and 3
+    assert [values(e.grad) for e in g.inputs(mul.id)] == [3.0, 3.0]
+
+
+def test_saved_tensors_point_at_the_tensors_they_are() -> None:
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    mul = next(n for n in g.ops() if n.op == "mul")
+    saved = {s.name: s for s in mul.saved}
+    assert saved["self"].ref == named(g, "a").id
+    assert saved["other"].ref == named(g, "b").id
+    assert values(saved["other"].tensor) == [[1.0, 2.0]]
+    total = next(n for n in g.ops() if n.op == "sum")
+    assert {s.name: s.value for s in total.saved} == {"self_sym_sizes": "(1, 2)"}
+
+
+def test_in_place_and_views_keep_torchs_nodes() -> None:
+    g = graph_of(SNIPPETS / "views.py")
+    ops = {n.autograd for n in g.ops()}
+    assert {"CopySlices", "ViewBackward0", "TBackward0"} <= ops
+    ns = plain_run(SNIPPETS / "views.py")
+    assert values(named(g, "y").value) == [10.0, 2.0, 3.0, 4.0]
+    assert values(named(g, "x").grad) == ns["x"].grad.tolist()
+
+
+def test_custom_function_node_and_its_saved_tensor() -> None:
+    g = graph_of(SNIPPETS / "custom_function.py")
+    op = next(n for n in g.ops() if n.autograd == "SquareBackward")
+    assert op.op == "Square"
+    assert [s.ref for s in op.saved] == [named(g, "x").id]
+    assert values(named(g, "x").grad) == [2.0, -4.0]
+    out = g.node(g.inputs(next(n.id for n in g.ops() if n.op == "sum"))[0].src)
+    assert values(out.value) == [1.0, 4.0]  # the Function's output, seen when it was used
+
+
+def test_multi_output_ops_are_one_node() -> None:
+    g = graph_of(SNIPPETS / "multi_output.py")
+    split = next(n for n in g.ops() if n.op == "split")
+    (edge,) = [e for e in g.edges if e.src == split.id]
+    assert edge.slot == 1 and g.node(edge.dst).names == ("parts[1]",)
+    assert values(named(g, "x").grad) == [[0.0, 1.0], [2.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ("no_grad.py", "no tensor requires grad"),
+        ("under_no_grad.py", "no operation on them was recorded"),
+        ("in_function.py", "kept none of it"),
+    ],
+)
+def test_no_graph_says_why(snippet: str, message: str) -> None:
+    result = capture(SNIPPETS / snippet)
+    assert result.graph is None
+    assert isinstance(result.no_graph, NoGraphError)
+    assert message in result.no_graph.message
+
+
+def test_partial_graph_when_the_snippet_raises() -> None:
+    result = capture(SNIPPETS / "raises.py")
+    assert isinstance(result.run.error, RuntimeError) and result.run.exit_code == 1
+    assert result.graph is not None and result.graph.meta.partial
+    assert values(named(result.graph, "h").value) == [[3.0] * 3] * 2
+
+
+def test_capture_leaves_torch_as_it_found_it() -> None:
+    backward, grad = torch.autograd.backward, torch.autograd.grad
+    capture(SAMPLES / "autograd_basics.py")
+    assert torch.autograd.backward is backward and torch.autograd.grad is grad
+    assert not torch.overrides._get_current_function_mode_stack()  # type: ignore[attr-defined]
