@@ -47,29 +47,49 @@ def capture_snippet(
     named = named_tensors(run.namespace)
     builder = GraphBuilder(snippet.filename, named)
     try:
-        passes = [
-            RootPass(p.index, p.kind, p.roots, p.line, p.retain_graph, p.create_graph)
-            for p in recorder.live_passes()
-        ]
-        if targets:
-            roots = _target_roots(named, targets)
-        elif passes:
-            roots = list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
-        else:
-            roots = _unconsumed(named)
-        if not roots:
-            return CaptureResult(None, run, _why_no_graph(named, recorder))
-        meta = Meta(
-            snippet=snippet.path.name,
-            torch=torch.__version__,
-            gradviz=__version__,
-            passes_total=len(recorder.passes),
-            partial=run.failed and not isinstance(run.error, SystemExit),
-        )
-        graph = builder.build(roots, passes, meta)
+        outcome = _build(builder, recorder, named, targets, snippet, run)
     finally:
+        # A long chain that Python has walked can overflow the C stack when it is
+        # freed all at once (torch 2.13). So the user's tensors go first, then the
+        # nodes gradviz holds, root first, each freeing only itself.
+        named.clear()
+        run.namespace.clear()
+        recorder.release()
         builder.release()
-    return CaptureResult(graph, run)
+    if isinstance(outcome, NoGraphError):
+        return CaptureResult(None, run, outcome)
+    return CaptureResult(outcome, run)
+
+
+def _build(
+    builder: GraphBuilder,
+    recorder: Recorder,
+    named: Sequence[NamedTensor],
+    targets: Sequence[str],
+    snippet: Snippet,
+    run: SnippetResult,
+) -> Graph | NoGraphError:
+    """Pick the roots and build; every node reference it takes dies with its frame."""
+    passes = [
+        RootPass(p.index, p.kind, p.roots, p.line, p.retain_graph, p.create_graph)
+        for p in recorder.live_passes()
+    ]
+    if targets:
+        roots = _target_roots(named, targets)
+    elif passes:
+        roots = list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
+    else:
+        roots = _unconsumed(named)
+    if not roots:
+        return _why_no_graph(named, recorder)
+    meta = Meta(
+        snippet=snippet.path.name,
+        torch=torch.__version__,
+        gradviz=__version__,
+        passes_total=len(recorder.passes),
+        partial=run.failed and not isinstance(run.error, SystemExit),
+    )
+    return builder.build(roots, passes, meta)
 
 
 def _target_roots(

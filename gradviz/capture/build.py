@@ -138,9 +138,7 @@ class GraphBuilder:
             Pass(
                 index=p.index,
                 kind="grad" if p.kind == "grad" else "backward",
-                roots=tuple(
-                    root_ids[(id(n), nr)] for n, nr in p.roots if (id(n), nr) in root_ids
-                ),
+                roots=tuple(root_ids[(id(n), nr)] for n, nr in p.roots if (id(n), nr) in root_ids),
                 line=p.line,
                 retain_graph=p.retain_graph,
                 create_graph=p.create_graph,
@@ -247,9 +245,7 @@ def _node_rec(node: AutogradNode) -> NodeRecord | None:
     return rec if isinstance(rec, NodeRecord) else None
 
 
-def _resolve_saved(
-    node: Node, saved: Sequence[SavedRecord], keys: dict[StorageKey, int]
-) -> Node:
+def _resolve_saved(node: Node, saved: Sequence[SavedRecord], keys: dict[StorageKey, int]) -> Node:
     """Attach saved values, each linked to the graph tensor whose memory it is."""
     if not saved:
         return node

@@ -41,9 +41,7 @@ def named_tensors(namespace: Mapping[str, object]) -> list[NamedTensor]:
         if isinstance(obj, torch.Tensor):
             direct.append(NamedTensor(var, obj, isinstance(obj, torch.nn.Parameter)))
         elif isinstance(obj, torch.nn.Module):
-            params.extend(
-                NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj)
-            )
+            params.extend(NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj))
         else:
             items.extend(_container_items(var, obj))
     return direct + params + items

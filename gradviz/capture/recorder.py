@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,7 +100,16 @@ class PassRecord:
     line: int | None
     retain_graph: bool
     create_graph: bool
+    held: deque[AutogradNode] = field(default_factory=deque)
     live: bool = True
+
+    def release(self) -> None:
+        """Let go of this pass's graph, root first (see ``GraphBuilder.release``)."""
+        self.live = False
+        self.roots = []
+        self.leaves = {}
+        while self.held:
+            self.held.popleft()
 
 
 def node_record(node: AutogradNode) -> NodeRecord:
@@ -301,7 +311,8 @@ class Recorder(TorchFunctionMode):
             index = len(self.passes)
             leaves: dict[int, AutogradNode] = {}
             reset: set[int] = set()
-            for node in walk([n for n, _ in roots]):
+            order = walk([n for n, _ in roots])
+            for node in order:
                 if is_leaf_node(node):
                     leaves[id(node)] = node
                     if self._prepare_leaf(node, kind):
@@ -310,11 +321,11 @@ class Recorder(TorchFunctionMode):
                     self._prepare_op(node)
             for earlier in self.passes:
                 if earlier.live and _superseded(earlier, leaves, reset):
-                    earlier.live = False
-                    earlier.roots = []
-                    earlier.leaves = {}
+                    earlier.release()
             self.passes.append(
-                PassRecord(index, kind, roots, leaves, line, bool(retain), bool(create))
+                PassRecord(
+                    index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
+                )
             )
             self._current_pass = index
         except Exception as exc:
@@ -413,6 +424,11 @@ class Recorder(TorchFunctionMode):
 
     def live_passes(self) -> list[PassRecord]:
         return [p for p in self.passes if p.live and p.roots]
+
+    def release(self) -> None:
+        """Drop every node this recorder holds; call once the user's tensors are gone."""
+        for p in self.passes:
+            p.release()
 
 
 def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set[int]) -> bool:

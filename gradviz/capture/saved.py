@@ -9,7 +9,6 @@ recorded as "freed", not as an error.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
 import torch
 
@@ -30,9 +29,17 @@ class SavedRecord:
     freed: bool = False
 
 
-@cache
+_ATTRS: dict[type, tuple[str, ...]] = {}
+
+
 def _saved_attrs(node_type: type) -> tuple[str, ...]:
-    return tuple(sorted(a for a in dir(node_type) if a.startswith("_saved_")))
+    """The ``_saved_*`` attribute names of a node class (``dir`` is slow: once per class)."""
+    names = _ATTRS.get(node_type)
+    if names is None:
+        names = _ATTRS[node_type] = tuple(
+            sorted(a for a in dir(node_type) if a.startswith("_saved_"))
+        )
+    return names
 
 
 def read_saved(node: object) -> list[SavedRecord]:

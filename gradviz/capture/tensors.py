@@ -83,7 +83,7 @@ def storage_key(t: torch.Tensor) -> StorageKey | None:
     try:
         return (
             t.untyped_storage().data_ptr(),
-            t.storage_offset(),
+            int(t.storage_offset()),
             tuple(t.shape),
             tuple(t.stride()),
         )
