@@ -87,19 +87,16 @@ def run(
     \b
       gradviz run train.py -o graph.png -- --lr 0.1
     """
-    from gradviz.errors import OutputError
     from gradviz.renderers import format_for, make_renderer
     from gradviz.renderers.base import RenderOptions
 
+    loaded = _load(snippet)
     out_format = format_for(fmt, output)
     if output is None:
-        output = Path(snippet.stem + out_format.suffixes[0]) if snippet.suffix else None
-    if output is None:
-        raise OutputError(f"{snippet}: cannot name an output after it", hint="pass -o FILE")
+        output = Path(snippet.stem + out_format.suffixes[0])
     _check_not_input(output, snippet)
     if out_format.needs_dot:
         _require_dot()
-    loaded = _load(snippet)
     result = _capture(loaded, args, targets, partial)
     graph = result.graph
     assert graph is not None

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, cast
+from typing import Any, Literal, cast
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -33,7 +33,7 @@ SCHEMA_VERSION = 1
 
 NodeKind = Literal["op", "leaf", "tensor", "output"]
 PassKind = Literal["backward", "grad"]
-Scalar = Union[float, int, bool, complex]
+Scalar = float | int | bool | complex
 
 _NODE_KINDS: tuple[NodeKind, ...] = ("op", "leaf", "tensor", "output")
 _PASS_KINDS: tuple[PassKind, ...] = ("backward", "grad")

@@ -29,7 +29,9 @@ class OutputFormat:
 
 
 FORMATS: tuple[OutputFormat, ...] = (
-    OutputFormat("svg", (".svg",), False, True, "image:ImageRenderer", "vector image (slides, web)"),
+    OutputFormat(
+        "svg", (".svg",), False, True, "image:ImageRenderer", "vector image (slides, web)"
+    ),
     OutputFormat("png", (".png",), True, True, "image:ImageRenderer", "bitmap image"),
     OutputFormat("pdf", (".pdf",), True, True, "image:ImageRenderer", "PDF (LaTeX, Beamer)"),
     OutputFormat("dot", (".dot", ".gv"), False, False, "dot:DotRenderer", "Graphviz source"),

@@ -17,7 +17,7 @@ from gradviz.renderers.theme import LIGHT, Palette, Theme
 
 __all__ = ["DotRenderer", "dot_quote", "html_escape"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")  # not allowed in XML
 
 
 def dot_quote(text: str) -> str:

@@ -45,7 +45,9 @@ def run_dot(source: str, fmt: str, timeout: float, extra: tuple[str, ...] = ()) 
             hint="draw fewer nodes (--target NAME), or write -o graph.dot and lay it out yourself",
         ) from None
     except OSError as exc:
-        raise DotError(f"could not run Graphviz's dot: {exc.strerror}", hint=DOT_INSTALL_HINT) from exc
+        raise DotError(
+            f"could not run Graphviz's dot: {exc.strerror}", hint=DOT_INSTALL_HINT
+        ) from exc
     if proc.returncode != 0 or not proc.stdout:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = message[-1] if message else f"exit code {proc.returncode}"
