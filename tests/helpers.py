@@ -51,7 +51,7 @@ def torch_walk(tensors: Sequence[Any]) -> tuple[Counter[str], int]:
 def graph_walk(graph: Graph) -> tuple[Counter[str], int]:
     """The same two figures read off a captured Graph."""
     names: Counter[str] = Counter(
-        n.autograd for n in graph.nodes if n.kind == "op" or n.kind == "leaf" and n.autograd
+        n.autograd for n in graph.nodes if n.kind == "op" or (n.kind == "leaf" and n.autograd)
     )
     op_ids = {n.id for n in graph.ops()}
     edges = sum(1 for e in graph.edges if e.dst in op_ids)

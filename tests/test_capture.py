@@ -75,9 +75,7 @@ def test_graph_is_exactly_torchs_graph(path: Path, roots: list[str]) -> None:
 def test_mlp_step_numbers_match_plain_torch() -> None:
     g = graph_of(SAMPLES / "mlp_step.py")
     torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
-    )
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     x, y = torch.randn(5, 3), torch.randn(5, 1)
     prediction = model(x)
@@ -146,7 +144,9 @@ def test_autograd_grad_records_the_returned_gradient() -> None:
     g = graph_of(SNIPPETS / "autograd_grad.py")
     ns = plain_run(SNIPPETS / "autograd_grad.py")
     assert ns["x"].grad is None  # autograd.grad writes no .grad ...
-    assert values(named(g, "x").grad) == ns["dx"].tolist() == [3.0, 12.0, 27.0]  # ... gradviz shows it
+    assert (
+        values(named(g, "x").grad) == ns["dx"].tolist() == [3.0, 12.0, 27.0]
+    )  # ... gradviz shows it
     assert [p.kind for p in g.passes] == ["grad"]
 
 

@@ -1,0 +1,168 @@
+"""The command line: exit codes, messages on stderr, formats from -o, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES, SNIPPETS
+
+from gradviz.cli import cli
+from gradviz.model import Graph
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_run_writes_json_named_by_suffix(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, err = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.json")
+    assert code == 0
+    assert "Gradient of a:\ntensor([[1., 2.]])" in out  # the snippet's own prints, on stdout
+    assert err.strip() == (
+        "gradviz: wrote g.json (6 nodes: 2 leaves, 2 ops, 1 output; 1 backward pass)"
+    )
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    assert {n for node in graph.nodes for n in node.names} == {"a", "b", "c", "d"}
+
+
+@pytest.mark.dot
+def test_default_output_is_the_snippets_name_as_svg(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(runner, "run", str(SAMPLES / "dynamic_graph.py"))
+    assert code == 0
+    assert (in_tmp / "dynamic_graph.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_format_flag_wins_over_suffix(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.txt", "-f", "dot")
+    assert code == 0
+    assert (in_tmp / "g.txt").read_text().startswith("digraph gradviz {")
+
+
+def test_missing_output_folder_is_created(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "a/b/g.json")
+    assert code == 0 and (in_tmp / "a" / "b" / "g.json").exists()
+
+
+def test_snippet_arguments_follow_a_double_dash(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, _ = run(runner, "run", str(SNIPPETS / "argv.py"), "-o", "g.json", "--", "3", "-o")
+    assert code == 0 and "argv ['3', '-o']" in out
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    assert graph.by_name("y").value is not None
+    assert graph.by_name("y").value.data == (6.0,)
+
+
+def test_target_option(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(
+        runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.json", "--target", "c"
+    )
+    assert code == 0
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    assert [graph.node(i).names for i in graph.outputs] == [("c",)]
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["run", "nope.py"], 3, "gradviz: error: nope.py: no such file"),
+        (["run", "."], 3, "is a folder"),
+        (["run", str(SAMPLES / "autograd_basics.py"), "-o", "g.bmp"], 7, "'.bmp' is not an output"),
+        (["run", str(SNIPPETS / "no_grad.py"), "-o", "g.json"], 5, "no tensor requires grad"),
+        (
+            ["run", str(SAMPLES / "autograd_basics.py"), "-o", "g.json", "--target", "zz"],
+            8,
+            "no tensor named 'zz'",
+        ),
+    ],
+)
+def test_errors_are_one_message_with_an_exit_code(
+    runner: CliRunner, in_tmp: Path, args: list[str], exit_code: int, message: str
+) -> None:
+    code, _, err = run(runner, *args)
+    assert code == exit_code
+    assert message in err
+    assert "Traceback" not in err
+    assert err.startswith("gradviz: error: ")
+
+
+def test_syntax_error_exit_code_and_location(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "bad.py").write_text("import torch\nx = torch.ones(2\n")
+    code, _, err = run(runner, "run", "bad.py", "-o", "g.json")
+    assert code == 4
+    assert err.startswith("gradviz: error: bad.py:2:")
+    assert "^" in err and "Traceback" not in err
+
+
+def test_snippet_exception_shows_its_own_traceback_and_exits_1(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    code, _, err = run(runner, "run", str(SNIPPETS / "raises.py"), "-o", "g.json")
+    assert code == 1
+    assert 'raises.py", line 5, in project' in err
+    assert "gradviz/" not in err and "gradviz\\" not in err  # no frame of gradviz's own code
+    assert "nothing was drawn (--partial draws the graph it had built)" in err
+    assert not (in_tmp / "g.json").exists()
+
+
+def test_partial_draws_what_was_built_and_still_exits_1(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(runner, "run", str(SNIPPETS / "raises.py"), "-o", "g.json", "--partial")
+    assert code == 1
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    assert graph.meta.partial and graph.by_name("h").kind == "output"
+
+
+def test_system_exit_code_is_passed_on_after_writing(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(runner, "run", str(SNIPPETS / "exits.py"), "-o", "g.json")
+    assert code == 3
+    assert json.loads((in_tmp / "g.json").read_text())["schema"] == "gradviz.graph"
+
+
+def test_output_that_is_the_snippet_is_refused(runner: CliRunner, in_tmp: Path) -> None:
+    snippet = in_tmp / "s.py"
+    shutil.copy(SAMPLES / "autograd_basics.py", snippet)
+    before = snippet.read_bytes()
+    code, _, err = run(runner, "run", "s.py", "-o", "s.py", "-f", "json")
+    assert code == 7 and "refusing to overwrite" in err
+    assert snippet.read_bytes() == before
+
+
+def test_missing_dot_fails_fast_but_dot_and_json_still_work(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(in_tmp))
+    code, out, err = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.svg")
+    assert code == 6
+    assert "'dot' program is not installed" in err and "apt-get install graphviz" in err
+    assert out == ""  # it failed before running the snippet
+    code, _, _ = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.dot")
+    assert code == 0 and (in_tmp / "g.dot").exists()
+
+
+@pytest.mark.dot
+def test_failing_dot_keeps_the_dot_source(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = in_tmp / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Error: out of memory' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    (in_tmp / "g.svg").write_text("old picture")
+    code, _, err = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.svg")
+    assert code == 6
+    assert "dot failed: Error: out of memory" in err
+    assert "written to g.dot" in err
+    assert (in_tmp / "g.dot").read_text().startswith("digraph gradviz {")
+    assert (in_tmp / "g.svg").read_text() == "old picture"  # not truncated, not replaced
+    assert not list(in_tmp.glob(".g.svg.*"))  # no temporary file left behind
+
+
+def test_help_lists_the_commands(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "--help")
+    assert code == 0 and "run" in out
+    code, out, _ = run(runner, "run", "--help")
+    assert code == 0 and "--target" in out and "--direction" in out

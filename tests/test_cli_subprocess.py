@@ -1,0 +1,93 @@
+"""A few real runs of the installed `gradviz` command and of `python -m gradviz`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SAMPLES, SNIPPETS
+
+from gradviz.model import Graph
+
+GRADVIZ = shutil.which("gradviz") or str(Path(sys.executable).with_name("gradviz"))
+
+
+def test_console_script_renders_the_lecture_example(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [GRADVIZ, "run", str(SAMPLES / "autograd_basics.py"), "-o", str(tmp_path / "g.json")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "Gradient of a:",
+        "tensor([[1., 2.]])",
+        "Gradient of b:",
+        "tensor([[2., 3.]])",
+    ]
+    graph = Graph.from_json((tmp_path / "g.json").read_text())
+    assert graph.by_name("a").grad is not None
+
+
+def test_python_dash_m_reports_a_raising_snippet(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradviz",
+            "run",
+            str(SNIPPETS / "raises.py"),
+            "-o",
+            str(tmp_path / "g.svg"),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Traceback (most recent call last):")
+    assert "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in proc.stderr
+    assert "/gradviz/" not in proc.stderr
+    assert not (tmp_path / "g.svg").exists()
+
+
+CHAIN = """
+import torch
+x = torch.tensor(1.0, requires_grad=True)
+for epoch in range({epochs}):
+    x.grad = None
+    y = x
+    for _ in range(50_000):
+        y = y * 1.0001
+    {finish}
+"""
+
+
+@pytest.mark.parametrize(
+    ("epochs", "finish", "nodes"),
+    [
+        (1, "y.backward()", 100_001),
+        (1, "pass  # no backward: the graph is walked from the variables", 100_001),
+        (3, "y.backward()  # each pass replaces the last, whose graph is freed mid-run", 100_001),
+    ],
+    ids=["backward", "no-backward", "training-loop"],
+)
+def test_deep_chain_exits_cleanly(tmp_path: Path, epochs: int, finish: str, nodes: int) -> None:
+    """Freeing a 50,000-step chain that Python walked can overflow the C stack (exit 139)."""
+    snippet = tmp_path / "chain.py"
+    snippet.write_text(CHAIN.format(epochs=epochs, finish=finish))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gradviz", "run", str(snippet), "-o", str(tmp_path / "g.dot")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"({nodes} nodes" in proc.stderr

@@ -1,0 +1,101 @@
+"""A snippet runs as `python snippet.py ARGS` would, and the interpreter is put back."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import SNIPPETS
+
+from gradviz.errors import SnippetError, SnippetSyntaxError
+from gradviz.execute import format_snippet_traceback, load_snippet, run_snippet
+
+
+def test_runs_as_main_with_argv_path_and_file(capsys: pytest.CaptureFixture[str]) -> None:
+    snippet = load_snippet(SNIPPETS / "argv.py")
+    result = run_snippet(snippet, ["2.5", "--flag"])
+    out = capsys.readouterr().out.splitlines()
+    assert "name __main__" in out
+    assert "argv ['2.5', '--flag']" in out
+    assert f"path0 {SNIPPETS}" in out
+    assert f"file {SNIPPETS / 'argv.py'}" in out
+    assert result.exit_code == 0 and result.error is None
+    assert result.namespace["scale"] == 2.5
+
+
+def test_interpreter_state_is_restored() -> None:
+    argv, path, main = sys.argv[:], sys.path[:], sys.modules["__main__"]
+    run_snippet(load_snippet(SNIPPETS / "argv.py"), ["1"])
+    run_snippet(load_snippet(SNIPPETS / "raises.py"))
+    assert sys.argv == argv and sys.path == path and sys.modules["__main__"] is main
+
+
+def test_namespace_survives_an_exception() -> None:
+    result = run_snippet(load_snippet(SNIPPETS / "raises.py"))
+    assert isinstance(result.error, RuntimeError)
+    assert result.exit_code == 1 and "h" in result.namespace
+
+
+def test_traceback_keeps_only_the_snippets_frames() -> None:
+    snippet = load_snippet(SNIPPETS / "raises.py")
+    result = run_snippet(snippet)
+    assert result.error is not None
+    text = format_snippet_traceback(result.error, snippet)
+    assert text.startswith("Traceback (most recent call last):")
+    assert f'File "{snippet.filename}", line 10, in <module>' in text
+    assert f'File "{snippet.filename}", line 5, in project' in text
+    assert "gradviz" not in text.replace(str(SNIPPETS), "")
+    assert text.rstrip().endswith(
+        "RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3 and 5x5)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("import sys\nsys.exit(0)\n", 0),
+        ("import sys\nsys.exit()\n", 0),
+        ("import sys\nsys.exit(4)\n", 4),
+        ("import sys\nsys.exit('bye')\n", 1),
+        ("raise KeyboardInterrupt\n", 130),
+        ("raise ValueError('x')\n", 1),
+    ],
+)
+def test_exit_codes_like_python(tmp_path: Path, source: str, code: int) -> None:
+    path = tmp_path / "s.py"
+    path.write_text(source)
+    assert run_snippet(load_snippet(path)).exit_code == code
+
+
+def test_missing_folder_and_binary_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SnippetError, match="no such file"):
+        load_snippet(tmp_path / "nope.py")
+    with pytest.raises(SnippetError, match="is a folder"):
+        load_snippet(tmp_path)
+    binary = tmp_path / "b.py"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0")
+    with pytest.raises(SnippetError, match="binary"):
+        load_snippet(binary)
+
+
+def test_encodings_follow_pep_263(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.py"
+    latin.write_bytes("# -*- coding: latin-1 -*-\nname = 'café'\n".encode("latin-1"))
+    assert run_snippet(load_snippet(latin)).namespace["name"] == "café"
+    broken = tmp_path / "broken.py"
+    broken.write_bytes("name = 'café'\n".encode("latin-1"))
+    with pytest.raises(SnippetError, match="not valid text") as info:
+        load_snippet(broken)
+    assert info.value.hint and "UTF-8" in info.value.hint
+
+
+def test_syntax_error_names_file_line_column_with_a_caret(tmp_path: Path) -> None:
+    path = tmp_path / "bad.py"
+    path.write_text("x = 1\ny = (x +\n")
+    with pytest.raises(SnippetSyntaxError) as info:
+        load_snippet(path)
+    first, *rest = info.value.message.splitlines()
+    assert first.startswith(f"{path}:2:")
+    assert "SyntaxError" in first
+    assert rest[0].strip() == "y = (x +" and rest[1].strip() == "^"

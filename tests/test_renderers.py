@@ -1,0 +1,154 @@
+"""Every renderer's output parses and says what the graph holds; DOT and JSON match goldens."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pydot
+import pytest
+from conftest import SAMPLES, SNIPPETS, Golden
+from helpers import graph_of
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradviz.model import Edge, Graph, Meta, Node, TensorData
+from gradviz.renderers import FORMATS, format_for, make_renderer
+from gradviz.renderers.base import RenderOptions
+from gradviz.renderers.dot import DotRenderer, dot_quote
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Node name -> the visible text of its label; and the edges, as pydot reads them."""
+    (graph,) = pydot.graph_from_dot_data(text)
+    labels = {}
+    for node in graph.get_nodes():
+        label = node.get("label")
+        if node.get_name() in ("graph", "node", "edge") or label is None:
+            continue
+        assert label.startswith("<<") and label.endswith(">>"), label
+        root = ET.fromstring(f"<root>{label[1:-1]}</root>")  # well-formed, or this raises
+        labels[node.get_name()] = " ".join(s.strip() for s in root.itertext() if s.strip())
+    edges = [(e.get_source(), e.get_destination()) for e in graph.get_edges()]
+    return labels, edges
+
+
+def svg_texts(svg: str) -> dict[str, str]:
+    """Graphviz node id (the DOT name, in <title>) -> all the text drawn in that node."""
+    root = ET.fromstring(svg)
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "node":
+            title = g.find(f"{SVG}title")
+            assert title is not None and title.text
+            out[title.text] = " ".join(t.text or "" for t in g.iter(f"{SVG}text"))
+    return out
+
+
+def test_dot_labels_carry_names_values_and_grads() -> None:
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    labels, edges = parse_dot(DotRenderer().render(g))
+    a = g.by_name("a")
+    assert labels[f"n{a.id}"] == "a 1×2 leaf value [[2., 3.]] grad [[1., 2.]]"
+    assert labels[f"n{g.by_name('d').id}"] == "d scalar output value 8. grad 1."
+    mul = next(n for n in g.ops() if n.op == "mul")
+    assert labels[f"n{mul.id}"] == "mul MulBackward0"
+    assert (f"n{a.id}", f"n{mul.id}") in edges  # forward: data flows from a into mul
+
+
+def test_backward_direction_reverses_every_edge() -> None:
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    _, forward = parse_dot(DotRenderer().render(g))
+    _, backward = parse_dot(DotRenderer(options=RenderOptions(direction="backward")).render(g))
+    assert sorted(backward) == sorted((b, a) for a, b in forward)
+
+
+def test_gradients_not_computed_are_said_so_never_zero() -> None:
+    g = graph_of(SAMPLES / "dynamic_graph.py")
+    labels, _ = parse_dot(DotRenderer().render(g))
+    assert labels[f"n{g.by_name('z').id}"] == "z scalar output value 6. grad not computed"
+    assert labels[f"n{g.by_name('x').id}"] == "x scalar leaf value 2. grad not computed"
+
+
+def test_accumulated_gradients_show_their_pass_count() -> None:
+    g = graph_of(SAMPLES / "grad_accumulation.py")
+    labels, _ = parse_dot(DotRenderer().render(g))
+    assert labels[f"n{g.by_name('w').id}"] == "w 2 leaf value [1., -2.] grad Σ2 [5., 0.]"
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.py")), ids=lambda p: p.stem)
+def test_samples_match_their_goldens(path: Path, golden: Golden) -> None:
+    g = graph_of(path)
+    golden.check(f"{path.stem}.dot", DotRenderer().render(g))
+    golden.check(f"{path.stem}.json", g.to_json())
+
+
+@pytest.mark.dot
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f.needs_dot], ids=lambda f: f.name)
+def test_images_render(fmt: object) -> None:
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    renderer = make_renderer(fmt, RenderOptions())  # type: ignore[arg-type]
+    data = renderer.render(g)
+    if renderer.name == "svg":
+        assert isinstance(data, str)
+        texts = svg_texts(data)
+        assert "[[2., 3.]]" in texts[f"n{g.by_name('a').id}"]
+        assert "mul" in texts[f"n{next(n.id for n in g.ops() if n.op == 'mul')}"]
+    elif renderer.name == "png":
+        assert isinstance(data, bytes) and data.startswith(b"\x89PNG\r\n\x1a\n")
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert 200 < width < 3000 and 200 < height < 3000
+    else:
+        assert isinstance(data, bytes) and data.startswith(b"%PDF-")
+
+
+@pytest.mark.dot
+def test_hostile_names_are_escaped_in_dot_and_svg() -> None:
+    g = graph_of(SNIPPETS / "weird_names.py")
+    labels, _ = parse_dot(DotRenderer().render(g))
+    texts = svg_texts(make_renderer(format_for("svg", None), RenderOptions()).render(g))  # type: ignore[arg-type]
+    weird = g.by_name('a<b>&"c"')
+    assert labels[f"n{weird.id}"].startswith('a<b>&"c" scalar leaf')
+    assert texts[f"n{weird.id}"].startswith('a<b>&"c"')
+    assert texts[f"n{g.by_name('café').id}"].startswith("café")
+
+
+names = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names, names)
+def test_any_name_gives_dot_that_parses_to_the_same_text(name: str, op: str) -> None:
+    value = TensorData(shape=(1,), dtype="float32", data=(1.0,))
+    graph = Graph(
+        nodes=(
+            Node(id=0, kind="output", names=(name,), value=value),
+            Node(id=1, kind="op", op=op, autograd="XBackward0"),
+        ),
+        edges=(Edge(src=1, dst=0),),
+        outputs=(0,),
+        meta=Meta(snippet=name),
+    )
+    labels, edges = parse_dot(DotRenderer().render(graph))
+    assert edges == [("n1", "n0")]
+    expected = " ".join(
+        re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]", "\ufffd", name).split()
+    )
+    assert " ".join(labels["n0"].split()).startswith(expected)
+
+
+def test_dot_quote_round_trips_through_pydot() -> None:
+    for text in ["plain", 'with "quotes"', "back\\slash", "two\nlines", "{braces} [x]; <y>"]:
+        (graph,) = pydot.graph_from_dot_data(f"digraph {{ a [tooltip={dot_quote(text)}]; }}")
+        node = next(n for n in graph.get_nodes() if n.get_name() == "a")
+        assert node.get("tooltip") == dot_quote(text)
+
+
+def test_format_is_picked_from_the_suffix_or_the_flag() -> None:
+    assert format_for(None, Path("g.SVG")).name == "svg"
+    assert format_for(None, Path("g.gv")).name == "dot"
+    assert format_for("png", Path("g.svg")).name == "png"
+    assert format_for(None, None).name == "svg"
