@@ -47,9 +47,9 @@ class GraphFormatError(ValueError):
 class Stats:
     """Summary of a tensor too large to keep whole (or of any numeric tensor).
 
-    ``min``/``max``/``mean``/``std`` are over the finite elements (None when there
-    are none, or when they make no sense for the dtype); ``nan`` and ``inf`` count
-    the elements that are not finite.
+    ``min``/``max``/``mean``/``std`` and the L2 ``norm`` are over the finite
+    elements (None when there are none); ``nan`` and ``inf`` count the elements
+    that are not finite. Complex tensors are summarized by their magnitudes.
     """
 
     min: float | None
@@ -58,6 +58,7 @@ class Stats:
     std: float | None
     nan: int = 0
     inf: int = 0
+    norm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,8 +231,28 @@ class Graph:
         }
 
     def to_json(self) -> str:
-        """Deterministic JSON text (same graph, same bytes)."""
-        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        """Deterministic JSON text (same graph, same bytes), one node or edge per line.
+
+        One item a line keeps files of 100,000 nodes compact and their diffs
+        (goldens, captures kept in a deck) readable.
+        """
+        data = self.to_dict()
+        lines = ["{"]
+        keys = list(data)
+        for i, key in enumerate(keys):
+            end = "," if i < len(keys) - 1 else ""
+            value = data[key]
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                lines.append(f"  {_dump(key)}: [")
+                lines.extend(
+                    f"    {_dump(item)}{',' if j < len(value) - 1 else ''}"
+                    for j, item in enumerate(value)
+                )
+                lines.append(f"  ]{end}")
+            else:
+                lines.append(f"  {_dump(key)}: {_dump(value)}{end}")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Graph:
@@ -273,6 +294,10 @@ class Graph:
 
 
 # -- (de)serialization helpers ------------------------------------------------
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
 
 
 def _drop_empty(d: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +359,8 @@ def _tensor_to_dict(t: TensorData | None) -> dict[str, Any] | None:
             "nan": s.nan,
             "inf": s.inf,
         }
+        if s.norm is not None:
+            out["stats"]["norm"] = _float_to_json(s.norm)
     return out
 
 
@@ -356,6 +383,7 @@ def _tensor_from_dict(d: Mapping[str, Any] | None) -> TensorData | None:
             std=_opt_float(stats.get("std")),
             nan=int(stats.get("nan", 0)),
             inf=int(stats.get("inf", 0)),
+            norm=_opt_float(stats.get("norm")),
         ),
     )
 
