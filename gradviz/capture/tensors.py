@@ -7,6 +7,8 @@ big model does not double its memory.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from gradviz.model import Scalar, Stats, TensorData
@@ -46,24 +48,53 @@ def _is_fake(t: torch.Tensor) -> bool:
 
 
 def _stats(x: torch.Tensor) -> Stats:
+    """Summary in three reductions and one sync; the slow, exact path only for nan/inf.
+
+    ``std`` comes from the sum and the sum of squares, in float64 on the host:
+    cheaper than ``torch.std`` (this runs for every large tensor of every op).
+    When the mean dwarfs the spread, that formula cancels badly, so the exact
+    ``torch.std`` is used instead.
+    """
     if x.is_complex():
         x = x.abs()
     if not x.is_floating_point():
         x = x.double()
-    finite = torch.isfinite(x)
-    n_finite = int(finite.sum())
-    numel = x.numel()
-    nan = 0 if n_finite == numel else int(torch.isnan(x).sum())
-    inf = numel - n_finite - nan
-    if n_finite < numel:
-        x = x[finite]
-    if n_finite == 0:
+    elif x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    flat = x.reshape(-1)
+    lo, hi = torch.aminmax(flat)
+    lo_f, hi_f, total, squares = torch.stack([lo, hi, flat.sum(), torch.dot(flat, flat)]).tolist()
+    n = flat.numel()
+    if not (math.isfinite(lo_f) and math.isfinite(hi_f)):
+        return _stats_non_finite(flat)
+    mean = total / n
+    var = max(squares - n * mean * mean, 0.0) / (n - 1)
+    if var < 1e-4 * mean * mean:  # cancellation: ask torch for the exact value
+        var = float(flat.double().var())
+    return Stats(
+        min=lo_f, max=hi_f, mean=mean, std=math.sqrt(var), norm=math.sqrt(squares), nan=0, inf=0
+    )
+
+
+def _stats_non_finite(flat: torch.Tensor) -> Stats:
+    finite_mask = torch.isfinite(flat)
+    nan = int(torch.isnan(flat).sum())
+    finite = flat[finite_mask]
+    inf = flat.numel() - finite.numel() - nan
+    if finite.numel() == 0:
         return Stats(min=None, max=None, mean=None, std=None, nan=nan, inf=inf)
-    lo, hi = torch.aminmax(x)
-    xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-    mean = float(xf.mean())
-    std = float(xf.std()) if n_finite > 1 else None
-    return Stats(min=float(lo), max=float(hi), mean=mean, std=std, nan=nan, inf=inf)
+    f = finite.double()
+    lo, hi = torch.aminmax(f)
+    std = float(f.std()) if f.numel() > 1 else None
+    return Stats(
+        min=float(lo),
+        max=float(hi),
+        mean=float(f.mean()),
+        std=std,
+        norm=float(torch.linalg.vector_norm(f)),
+        nan=nan,
+        inf=inf,
+    )
 
 
 def add_data(a: TensorData, b: TensorData) -> TensorData:
