@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ class NodeRecord:
     grad_passes: dict[int, set[int]] = field(default_factory=dict)
     edge_grads: dict[int, TensorData] = field(default_factory=dict)
     edge_passes: dict[int, set[int]] = field(default_factory=dict)
+    edge_slots: frozenset[int] = frozenset()
     hooked: bool = False
 
     def add_grad(self, nr: int, grad: torch.Tensor, pass_index: int) -> None:
@@ -310,15 +311,13 @@ class Recorder(TorchFunctionMode):
             roots = [e for e in (gradient_edge(t) for t in _tensors(tensors)) if e is not None]
             index = len(self.passes)
             leaves: dict[int, AutogradNode] = {}
-            reset: set[int] = set()
             order = walk([n for n, _ in roots])
+            reset, accumulating, known, uses = self._survey(order, kind)
             for node in order:
                 if is_leaf_node(node):
                     leaves[id(node)] = node
-                    if self._prepare_leaf(node, kind):
-                        reset.add(id(node))
                 else:
-                    self._prepare_op(node)
+                    self._prepare_op(node, known, uses, accumulating)
             for earlier in self.passes:
                 if earlier.live and _superseded(earlier, leaves, reset):
                     earlier.release()
@@ -332,6 +331,36 @@ class Recorder(TorchFunctionMode):
             self.internal_errors.append(f"backward: {exc!r}")
         finally:
             self._busy = False
+
+    def _survey(
+        self, order: Sequence[AutogradNode], kind: str
+    ) -> tuple[set[int], set[int], set[StorageKey], Counter[tuple[int, int]]]:
+        """One look over a pass's graph before backward runs.
+
+        Returns the leaves whose ``.grad`` was reset since gradviz last saw them,
+        those that keep accumulating from an earlier pass, the storage of every
+        tensor the graph will show, and how many uses each op output has.
+        """
+        reset: set[int] = set()
+        accumulating: set[int] = set()
+        known: set[StorageKey] = set()
+        uses: Counter[tuple[int, int]] = Counter()
+        for node in order:
+            if is_leaf_node(node):
+                was_reset = self._prepare_leaf(node, kind)
+                (reset if was_reset else accumulating).add(id(node))
+                key = storage_key(node.variable)
+                if key is not None:
+                    known.add(key)
+                continue
+            rec = node.metadata.get(KEY)
+            if isinstance(rec, NodeRecord):
+                known.update(k for k in rec.keys.values() if k is not None)
+            for nxt, nr in node.next_functions:
+                if nxt is not None:
+                    uses[(id(nxt), nr)] += 1
+        accumulating = {k for k in accumulating if k not in reset}
+        return reset, accumulating, known, uses
 
     def _prepare_leaf(self, acc: AutogradNode, kind: str) -> bool:
         """Snapshot a leaf's value; True when its ``.grad`` was reset since our last look."""
@@ -347,10 +376,27 @@ class Recorder(TorchFunctionMode):
             return True
         return False
 
-    def _prepare_op(self, node: AutogradNode) -> None:
+    def _prepare_op(
+        self,
+        node: AutogradNode,
+        known: set[StorageKey],
+        uses: Counter[tuple[int, int]],
+        accumulating: set[int],
+    ) -> None:
+        """Read saved tensors before backward frees them, and hook the node.
+
+        The gradient along an edge is kept only where it tells something the
+        tensor's own gradient does not: when the tensor has several uses, or
+        when a leaf adds up several passes.
+        """
         rec = node_record(node)
         if rec.saved is None or any(s.freed for s in rec.saved):
-            rec.saved = read_saved(node)
+            rec.saved = read_saved(node, known)
+        rec.edge_slots = frozenset(
+            slot
+            for slot, (nxt, nr) in enumerate(node.next_functions)
+            if nxt is not None and (uses[(id(nxt), nr)] > 1 or id(nxt) in accumulating)
+        )
         if not rec.hooked:
             node.register_hook(self._hook_for(rec))
             rec.hooked = True
@@ -368,7 +414,8 @@ class Recorder(TorchFunctionMode):
                 for nr, g in enumerate(grad_outputs):
                     if isinstance(g, torch.Tensor):
                         rec.add_grad(nr, g, index)
-                for slot, g in enumerate(grad_inputs):
+                for slot in rec.edge_slots:
+                    g = grad_inputs[slot]
                     if isinstance(g, torch.Tensor):
                         rec.add_edge_grad(slot, g, index)
             except Exception as exc:

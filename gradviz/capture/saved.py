@@ -8,6 +8,7 @@ recorded as "freed", not as an error.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import torch
@@ -42,8 +43,12 @@ def _saved_attrs(node_type: type) -> tuple[str, ...]:
     return names
 
 
-def read_saved(node: object) -> list[SavedRecord]:
-    """Everything ``node`` saved, in a stable order (attribute name)."""
+def read_saved(node: object, known: Collection[StorageKey] = ()) -> list[SavedRecord]:
+    """Everything ``node`` saved, in a stable order (attribute name).
+
+    A saved tensor whose memory is one of the ``known`` graph tensors keeps only
+    its key (the graph node shows its numbers); others are summarized here.
+    """
     records: list[SavedRecord] = []
     if isinstance(node, torch.autograd.function.BackwardCFunction):
         try:
@@ -51,7 +56,7 @@ def read_saved(node: object) -> list[SavedRecord]:
         except RuntimeError:
             return [SavedRecord(name="saved_tensors", freed=True)]
         for i, t in enumerate(tensors):
-            records.append(_tensor_record(f"saved_tensors[{i}]", t))
+            records.append(_tensor_record(f"saved_tensors[{i}]", t, known))
         return records
     for attr in _saved_attrs(type(node)):
         name = attr.removeprefix("_saved_")
@@ -61,18 +66,21 @@ def read_saved(node: object) -> list[SavedRecord]:
             records.append(SavedRecord(name=name, freed=True))
             continue
         if isinstance(value, torch.Tensor):
-            records.append(_tensor_record(name, value))
+            records.append(_tensor_record(name, value, known))
         elif isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
-            records.extend(_tensor_record(f"{name}[{i}]", t) for i, t in enumerate(value))
+            records.extend(_tensor_record(f"{name}[{i}]", t, known) for i, t in enumerate(value))
         else:
             records.append(SavedRecord(name=name, value=_describe(value)))
     return records
 
 
-def _tensor_record(name: str, t: torch.Tensor | None) -> SavedRecord:
+def _tensor_record(name: str, t: torch.Tensor | None, known: Collection[StorageKey]) -> SavedRecord:
     if t is None:
         return SavedRecord(name=name, value="None")
-    return SavedRecord(name=name, tensor=to_data(t), key=storage_key(t))
+    key = storage_key(t)
+    if key is not None and key in known:
+        return SavedRecord(name=name, key=key)
+    return SavedRecord(name=name, tensor=to_data(t), key=key)
 
 
 def _describe(value: object) -> str:
