@@ -6,6 +6,7 @@ back is plain data (``gradviz.model``).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,20 +43,27 @@ def capture_snippet(
     have a ``grad_fn`` and feed no other of its tensors.
     """
     recorder = Recorder(snippet.filename)
-    with recorder.recording():
-        run = run_snippet(snippet, argv)
-    named = named_tensors(run.namespace)
-    builder = GraphBuilder(snippet.filename, named)
+    # What exists now (torch's own objects, by the hundred thousand) never needs
+    # collecting: frozen, it stays out of the full collections that the many
+    # small records made while the snippet runs would otherwise trigger.
+    gc.freeze()
     try:
-        outcome = _build(builder, recorder, named, targets, snippet, run)
+        with recorder.recording():
+            run = run_snippet(snippet, argv)
+        named = named_tensors(run.namespace)
+        builder = GraphBuilder(snippet.filename, named)
+        try:
+            outcome = _build(builder, recorder, named, targets, snippet, run)
+        finally:
+            # A long chain that Python has walked can overflow the C stack when it
+            # is freed all at once (torch 2.13). So the user's tensors go first,
+            # then the nodes gradviz holds, root first, each freeing only itself.
+            named.clear()
+            run.namespace.clear()
+            recorder.release()
+            builder.release()
     finally:
-        # A long chain that Python has walked can overflow the C stack when it is
-        # freed all at once (torch 2.13). So the user's tensors go first, then the
-        # nodes gradviz holds, root first, each freeing only itself.
-        named.clear()
-        run.namespace.clear()
-        recorder.release()
-        builder.release()
+        gc.unfreeze()
     if isinstance(outcome, NoGraphError):
         return CaptureResult(None, run, outcome)
     return CaptureResult(outcome, run)
