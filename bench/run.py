@@ -1,0 +1,175 @@
+"""Benchmarks: what gradviz costs, as ratios against a baseline run in the same process.
+
+Each workload is a snippet written to a temporary folder. For each one:
+
+- capture overhead: ``capture_snippet`` (run under the recorder, walk, build the
+  Graph) against running the same snippet plainly with ``run_snippet``;
+- walk + model: building the Graph against a bare iterative walk of
+  ``next_functions`` over the same graph;
+- render: DOT text, and SVG through Graphviz's ``dot``.
+
+Times are the best of several runs. Results are printed and written to
+bench/results.md. Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from gradviz.capture import capture_snippet
+from gradviz.execute import load_snippet, run_snippet
+from gradviz.renderers.dot import DotRenderer
+from gradviz.renderers.image import dot_available, run_dot
+
+WORKLOADS: dict[str, str] = {
+    "lecture": """
+import torch
+a = torch.tensor([[2.0, 3.0]], requires_grad=True)
+b = torch.tensor([[1.0, 2.0]], requires_grad=True)
+c = a * b
+d = c.sum()
+d.backward()
+""",
+    "mlp (8 layers, 256 wide, batch 64)": """
+import torch
+from torch import nn
+torch.manual_seed(0)
+layers = []
+for _ in range(8):
+    layers += [nn.Linear(256, 256), nn.ReLU()]
+model = nn.Sequential(*layers, nn.Linear(256, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(64, 256), torch.randint(0, 10, (64,))
+for _ in range(3):
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    opt.step()
+""",
+    "scalar chain N=1,000": """
+import torch
+x = torch.tensor(1.0, requires_grad=True)
+y = x
+for _ in range(1000):
+    y = y * 1.0001
+y.backward()
+""",
+    "scalar chain N=10,000": """
+import torch
+x = torch.tensor(1.0, requires_grad=True)
+y = x
+for _ in range(10000):
+    y = y * 1.0001
+y.backward()
+""",
+}
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bare_walk(path: Path) -> tuple[float, float]:
+    """Plain run, then (time of a bare iterative walk of its output's graph, plain run time)."""
+    snippet = load_snippet(path)
+    start = time.perf_counter()
+    result = run_snippet(snippet)
+    plain = time.perf_counter() - start
+    roots = [
+        v.grad_fn
+        for v in result.namespace.values()
+        if isinstance(v, torch.Tensor) and v.grad_fn is not None
+    ]
+    start = time.perf_counter()
+    seen: set[int] = set()
+    order = list(roots)
+    for node in order:
+        for nxt, _ in node.next_functions:
+            if nxt is not None and id(nxt) not in seen:
+                seen.add(id(nxt))
+                order.append(nxt)
+    walk = time.perf_counter() - start
+    del order, roots
+    result.namespace.clear()
+    return walk, plain
+
+
+def measure(name: str, source: str, folder: Path) -> dict[str, str]:
+    path = folder / (name.split()[0] + ".py")
+    path.write_text(source)
+    snippet = load_snippet(path)
+    repeat = 5 if "10,000" not in name else 2
+
+    def plain() -> None:
+        run_snippet(snippet).namespace.clear()
+
+    def captured() -> None:
+        capture_snippet(snippet)
+
+    t_plain = best(plain, repeat)
+    t_capture = best(captured, repeat)
+    graph = capture_snippet(snippet).graph
+    assert graph is not None
+    walk, _ = bare_walk(path)
+    dot_text = DotRenderer().render(graph)
+    t_dot = best(lambda: DotRenderer().render(graph), repeat)
+    t_svg = best(lambda: run_dot(dot_text, "svg", 600), 1) if dot_available() else float("nan")
+    ops = sum(1 for n in graph.nodes if n.kind == "op")
+    return {
+        "workload": name,
+        "nodes": f"{len(graph.nodes):,} ({ops:,} ops)",
+        "plain run": f"{t_plain * 1e3:.1f} ms",
+        "gradviz capture": f"{t_capture * 1e3:.1f} ms",
+        "capture / plain": f"{t_capture / t_plain:.2f}x",
+        "bare walk": f"{walk * 1e3:.2f} ms",
+        "DOT text": f"{t_dot * 1e3:.1f} ms",
+        "dot -Tsvg": f"{t_svg:.2f} s",
+    }
+
+
+def main() -> None:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, source in WORKLOADS.items():
+            rows.append(measure(name, source, Path(tmp)))
+            print(" | ".join(rows[-1].values()), flush=True)
+    header = list(rows[0])
+    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table += ["| " + " | ".join(r[h] for h in header) + " |" for r in rows]
+    machine = (
+        f"{platform.machine()}, {torch.get_num_threads()} torch threads, Python "
+        f"{sys.version.split()[0]}, torch {torch.__version__}"
+    )
+    text = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Measured by `make bench` on {machine}. Times are the best of several runs;",
+            "*capture / plain* is the whole `capture_snippet` (run under the recorder, walk,",
+            "build the Graph) against running the same snippet plainly, in the same process.",
+            "",
+            *table,
+            "",
+        ]
+    )
+    out = Path(__file__).with_name("results.md")
+    out.write_text(text)
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()
