@@ -14,7 +14,6 @@ import click
 __all__ = [
     "DotError",
     "GradvizError",
-    "InputError",
     "NoGraphError",
     "OutputError",
     "SnippetError",
@@ -75,9 +74,3 @@ class TargetError(GradvizError):
     """``--target NAME`` names nothing usable in the snippet."""
 
     exit_code = 8
-
-
-class InputError(GradvizError):
-    """A graph file given to gradviz is not a readable gradviz capture."""
-
-    exit_code = 9
