@@ -197,6 +197,7 @@ class Recorder(TorchFunctionMode):
         self.ops_seen = 0
         self.internal_errors: list[str] = []
         self._busy = False
+        self._in_pass = False
         self._active = False
         self._current_pass = -1
 
@@ -268,27 +269,35 @@ class Recorder(TorchFunctionMode):
         recorder = self
 
         def backward(*args: Any, **kwargs: Any) -> Any:
+            if recorder._in_pass:  # torch re-dispatching the call we are already in
+                return orig_backward(*args, **kwargs)
             bound = _BACKWARD_SIG.bind(*args, **kwargs)
             a = bound.arguments
             create = bool(a.get("create_graph", False))
             retain = a.get("retain_graph")
             recorder._begin("backward", a["tensors"], create if retain is None else retain, create)
+            recorder._in_pass = True
             try:
                 return orig_backward(*args, **kwargs)
             finally:
+                recorder._in_pass = False
                 recorder._end_backward()
 
         def grad(*args: Any, **kwargs: Any) -> Any:
+            if recorder._in_pass:
+                return orig_grad(*args, **kwargs)
             bound = _GRAD_SIG.bind(*args, **kwargs)
             a = bound.arguments
             create = bool(a.get("create_graph", False))
             retain = a.get("retain_graph")
             recorder._begin("grad", a["outputs"], create if retain is None else retain, create)
             result = None
+            recorder._in_pass = True
             try:
                 result = orig_grad(*args, **kwargs)
                 return result
             finally:
+                recorder._in_pass = False
                 recorder._end_grad(_tensors(a["inputs"]), result)
 
         torch.autograd.backward = backward
