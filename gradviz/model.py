@@ -93,8 +93,10 @@ class Saved:
     """One value an op saved for its backward: a tensor, or a scalar attribute.
 
     ``ref`` is the id of the graph node whose tensor this is, when it is one of
-    them (``self`` of a ``mul`` is its first input). ``freed`` marks a saved
-    tensor that backward had released before it could be read.
+    them (``self`` of a ``mul`` is its first input); ``label`` the snippet's
+    name for a saved tensor that is not in the graph (the input ``x`` of a
+    layer, a target ``y``). ``freed`` marks a saved tensor that backward had
+    released before it could be read.
     """
 
     name: str
@@ -102,6 +104,7 @@ class Saved:
     value: str | None = None
     ref: int | None = None
     freed: bool = False
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,7 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
                         "value": s.value,
                         "ref": s.ref,
                         "freed": s.freed,
+                        "label": s.label,
                     }
                 )
                 for s in n.saved
@@ -442,6 +446,7 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
                 value=s.get("value"),
                 ref=s.get("ref"),
                 freed=bool(s.get("freed", False)),
+                label=s.get("label"),
             )
             for s in d.get("saved", ())
         ),

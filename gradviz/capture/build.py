@@ -71,7 +71,11 @@ class GraphBuilder:
         self._held: deque[object] = deque()
         self._names: dict[_TensorKey, list[str]] = {}
         self._params: set[int] = set()
+        self._key_names: dict[StorageKey, str] = {}
         for entry in named:
+            memory = storage_key(entry.tensor)
+            if memory is not None:
+                self._key_names.setdefault(memory, entry.name)
             edge = gradient_edge(entry.tensor)
             if edge is None:
                 continue
@@ -132,7 +136,7 @@ class GraphBuilder:
                 grad = rec.edge_grads.get(slot) if rec else None
                 edges.append(Edge(src=src, dst=op_id, slot=slot, grad=grad))
             saved_of[op_id] = self._saved(node, rec)
-        resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys) for n in nodes]
+        resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys, self._key_names) for n in nodes]
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
             Pass(
@@ -245,8 +249,13 @@ def _node_rec(node: AutogradNode) -> NodeRecord | None:
     return rec if isinstance(rec, NodeRecord) else None
 
 
-def _resolve_saved(node: Node, saved: Sequence[SavedRecord], keys: dict[StorageKey, int]) -> Node:
-    """Attach saved values, each linked to the graph tensor whose memory it is."""
+def _resolve_saved(
+    node: Node,
+    saved: Sequence[SavedRecord],
+    keys: dict[StorageKey, int],
+    key_names: dict[StorageKey, str],
+) -> Node:
+    """Attach saved values, each linked to the graph tensor whose memory it is, or named."""
     if not saved:
         return node
     return replace(
@@ -258,6 +267,7 @@ def _resolve_saved(node: Node, saved: Sequence[SavedRecord], keys: dict[StorageK
                 value=s.value,
                 ref=None if s.key is None else keys.get(s.key),
                 freed=s.freed,
+                label=None if s.key is None or s.key in keys else key_names.get(s.key),
             )
             for s in saved
         ),
