@@ -1,0 +1,410 @@
+"""The chain rule of each op, as formulas that can be both shown and evaluated.
+
+Each formula is a Python expression over a few symbols:
+
+- ``grad``: the gradient arriving at the op's output (``y.grad`` for ``y = f(x)``);
+- ``result``: the op's output; ``self``, ``other``, ``mat1``... : its inputs, in
+  the order of the autograd node's ``next_functions`` (torch's own names, from
+  its derivatives.yaml);
+- the scalar attributes the node saved (``alpha``, ``dim``, ``exponent``...);
+- helper functions named in ``gradviz.explain.evaluate`` (``sum_to``,
+  ``expand_as``...), which give the formulas their exact meaning.
+
+``gradviz explain`` shows them with the snippet's names and numbers put in;
+the tests evaluate the very same strings with torch on random inputs and
+compare them with the gradients torch computes. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["RULES", "Rule"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one autograd node turns its output's gradient into its inputs' gradients.
+
+    ``inputs`` names the ``next_functions`` slots (``"tensors*"`` for a
+    variable number, as in ``cat``). ``local`` is the elementwise derivative
+    ``∂result/∂input`` where there is one (None for matrix, reduction and shape
+    ops, whose Jacobian is not a single factor); ``chain`` the input's
+    gradient contribution. ``when`` names saved attributes and the values the
+    formulas assume (``reduction == 1`` is the default ``'mean'``).
+    """
+
+    op: str
+    forward: str
+    inputs: tuple[str, ...]
+    chain: tuple[str, ...]
+    local: tuple[str | None, ...] = ()
+    when: Mapping[str, str] = field(default_factory=dict)
+    note: str | None = None
+
+    def local_for(self, slot: int) -> str | None:
+        return self.local[slot] if slot < len(self.local) else None
+
+    def chain_for(self, slot: int) -> str:
+        return self.chain[min(slot, len(self.chain) - 1)]
+
+    def input_symbol(self, slot: int) -> str:
+        name = self.inputs[min(slot, len(self.inputs) - 1)]
+        return name.rstrip("*")
+
+    @property
+    def variadic(self) -> bool:
+        return bool(self.inputs) and self.inputs[-1].endswith("*")
+
+
+def _unary(op: str, forward: str, local: str, chain: str | None = None) -> Rule:
+    return Rule(op, forward, ("self",), (chain or f"grad * {local}",), (local,))
+
+
+_SHAPE = "reshape_as(grad, self)"
+
+RULES: dict[str, Rule] = {
+    # -- arithmetic (broadcasting sums the gradient back to the input's shape) --
+    "AddBackward0": Rule(
+        "add",
+        "result = self + alpha * other",
+        ("self", "other"),
+        ("sum_to(grad, self)", "sum_to(grad * alpha, other)"),
+        ("1", "alpha"),
+    ),
+    "SubBackward0": Rule(
+        "sub",
+        "result = self - alpha * other",
+        ("self", "other"),
+        ("sum_to(grad, self)", "sum_to(-grad * alpha, other)"),
+        ("1", "-alpha"),
+    ),
+    "RsubBackward1": Rule(
+        "rsub", "result = other - alpha * self", ("self",), ("-grad * alpha",), ("-alpha",)
+    ),
+    "MulBackward0": Rule(
+        "mul",
+        "result = self * other",
+        ("self", "other"),
+        ("sum_to(grad * other, self)", "sum_to(grad * self, other)"),
+        ("other", "self"),
+    ),
+    "DivBackward0": Rule(
+        "div",
+        "result = self / other",
+        ("self", "other"),
+        ("sum_to(grad / other, self)", "sum_to(-grad * self / other ** 2, other)"),
+        ("1 / other", "-self / other ** 2"),
+    ),
+    "NegBackward0": _unary("neg", "result = -self", "-1", "-grad"),
+    "PowBackward0": _unary("pow", "result = self ** exponent", "exponent * self ** (exponent - 1)"),
+    "PowBackward1": Rule(
+        "pow",
+        "result = self ** exponent",
+        ("self", "exponent"),
+        (
+            "sum_to(grad * exponent * self ** (exponent - 1), self)",
+            "sum_to(grad * result * log(self), exponent)",
+        ),
+        ("exponent * self ** (exponent - 1)", "result * log(self)"),
+    ),
+    # -- elementwise functions ---------------------------------------------------
+    "ExpBackward0": _unary("exp", "result = exp(self)", "result"),
+    "LogBackward0": _unary("log", "result = log(self)", "1 / self", "grad / self"),
+    "SqrtBackward0": _unary(
+        "sqrt", "result = sqrt(self)", "1 / (2 * result)", "grad / (2 * result)"
+    ),
+    "AbsBackward0": _unary("abs", "result = abs(self)", "sign(self)"),
+    "SinBackward0": _unary("sin", "result = sin(self)", "cos(self)"),
+    "CosBackward0": _unary("cos", "result = cos(self)", "-sin(self)"),
+    "TanhBackward0": _unary("tanh", "result = tanh(self)", "(1 - result ** 2)"),
+    "SigmoidBackward0": _unary("sigmoid", "result = sigmoid(self)", "result * (1 - result)"),
+    "ReluBackward0": _unary("relu", "result = max(self, 0)", "(result > 0)"),
+    "LeakyReluBackward0": _unary(
+        "leaky_relu",
+        "result = where(self > 0, self, negative_slope * self)",
+        "where(self > 0, 1.0, negative_slope)",
+    ),
+    "GeluBackward0": Rule(
+        "gelu",
+        "result = self * Phi(self)",
+        ("self",),
+        ("grad * (Phi(self) + self * phi(self))",),
+        ("Phi(self) + self * phi(self)",),
+        when={"approximate": "'none'"},
+        note="Phi and phi are the standard normal CDF and density",
+    ),
+    "SiluBackward0": _unary(
+        "silu", "result = self * sigmoid(self)", "sigmoid(self) * (1 + self * (1 - sigmoid(self)))"
+    ),
+    "ClampBackward1": _unary(
+        "clamp", "result = min(max(self, min), max)", "in_range(self, min, max)"
+    ),
+    "ClampMinBackward0": _unary("clamp_min", "result = max(self, min)", "(self >= min)"),
+    "WhereBackward0": Rule(
+        "where",
+        "result = where(condition, self, other)",
+        ("self", "other"),
+        ("sum_to(where(condition, grad, 0.0), self)", "sum_to(where(condition, 0.0, grad), other)"),
+        ("condition", "~condition"),
+    ),
+    # -- reductions ----------------------------------------------------------------
+    "SumBackward0": Rule(
+        "sum", "result = sum(self)", ("self",), ("expand_as(grad, self)",), ("1",)
+    ),
+    "SumBackward1": Rule(
+        "sum",
+        "result = sum(self, dim)",
+        ("self",),
+        ("expand_as(grad, self, dim, keepdim)",),
+        note="every element gets the gradient of the sum it went into",
+    ),
+    "MeanBackward0": Rule(
+        "mean",
+        "result = sum(self) / numel(self)",
+        ("self",),
+        ("expand_as(grad, self) / numel(self)",),
+        ("1 / numel(self)",),
+    ),
+    "MeanBackward1": Rule(
+        "mean",
+        "result = mean(self, dim)",
+        ("self",),
+        ("expand_as(grad, self, dim, keepdim) / count(self, dim)",),
+        note="every element gets its share of the gradient of the mean it went into",
+    ),
+    "MaxBackward1": Rule(
+        "max",
+        "result = max(self)",
+        ("self",),
+        ("grad * (self == result) / sum(self == result)",),
+        ("(self == result) / sum(self == result)",),
+        note="ties share the gradient evenly",
+    ),
+    "MinBackward1": Rule(
+        "min",
+        "result = min(self)",
+        ("self",),
+        ("grad * (self == result) / sum(self == result)",),
+        ("(self == result) / sum(self == result)",),
+        note="ties share the gradient evenly",
+    ),
+    "MaxBackward0": Rule(
+        "max",
+        "result, indices = max(self, dim)",
+        ("self",),
+        ("scatter_back(grad, self, dim, indices, keepdim)",),
+        note="the gradient goes only to the element that was the max",
+    ),
+    "MinBackward0": Rule(
+        "min",
+        "result, indices = min(self, dim)",
+        ("self",),
+        ("scatter_back(grad, self, dim, indices, keepdim)",),
+        note="the gradient goes only to the element that was the min",
+    ),
+    "AmaxBackward0": Rule(
+        "amax",
+        "result = amax(self, dim)",
+        ("self",),
+        ("share_among_max(grad, self, result, dim, keepdim)",),
+        note="ties share the gradient evenly",
+    ),
+    "AminBackward0": Rule(
+        "amin",
+        "result = amin(self, dim)",
+        ("self",),
+        ("share_among_max(grad, self, result, dim, keepdim)",),
+        note="ties share the gradient evenly",
+    ),
+    "LinalgVectorNormBackward0": Rule(
+        "norm",
+        "result = sqrt(sum(self ** 2))",
+        ("self",),
+        ("grad * self / result",),
+        ("self / result",),
+        when={"ord": "2", "dim": "None"},
+    ),
+    "SoftmaxBackward0": Rule(
+        "softmax",
+        "result = exp(self) / sum(exp(self), dim)",
+        ("self",),
+        ("result * (grad - sum(grad * result, dim, keepdim=True))",),
+    ),
+    "LogSoftmaxBackward0": Rule(
+        "log_softmax",
+        "result = self - log(sum(exp(self), dim))",
+        ("self",),
+        ("grad - exp(result) * sum(grad, dim, keepdim=True)",),
+    ),
+    # -- linear algebra --------------------------------------------------------------
+    "MmBackward0": Rule(
+        "mm", "result = self @ mat2", ("self", "mat2"), ("grad @ mat2.T", "self.T @ grad")
+    ),
+    "AddmmBackward0": Rule(
+        "addmm",
+        "result = beta * self + alpha * (mat1 @ mat2)",
+        ("self", "mat1", "mat2"),
+        ("sum_to(beta * grad, self)", "alpha * (grad @ mat2.T)", "alpha * (mat1.T @ grad)"),
+        note="nn.Linear: self is the bias, mat1 the input, mat2 the weight transposed",
+    ),
+    "BmmBackward0": Rule(
+        "bmm", "result = self @ mat2", ("self", "mat2"), ("grad @ mat2.mT", "self.mT @ grad")
+    ),
+    "MvBackward0": Rule(
+        "mv", "result = self @ vec", ("self", "vec"), ("outer(grad, vec)", "self.T @ grad")
+    ),
+    "DotBackward0": Rule(
+        "dot",
+        "result = sum(self * tensor)",
+        ("self", "tensor"),
+        ("grad * tensor", "grad * self"),
+        ("tensor", "self"),
+    ),
+    # -- shapes: the gradient goes back through the inverse rearrangement ---------------
+    "TBackward0": Rule("t", "result = self.T", ("self",), ("grad.T",)),
+    "TransposeBackward0": Rule(
+        "transpose",
+        "result = self.transpose(dim0, dim1)",
+        ("self",),
+        ("grad.transpose(dim0, dim1)",),
+    ),
+    "PermuteBackward0": Rule(
+        "permute", "result = self.permute(dims)", ("self",), ("grad.permute(inverse(dims))",)
+    ),
+    "ViewBackward0": Rule("view", "result = self.view(shape)", ("self",), (_SHAPE,)),
+    "UnsafeViewBackward0": Rule("view", "result = self.view(shape)", ("self",), (_SHAPE,)),
+    "ReshapeAliasBackward0": Rule("reshape", "result = self.reshape(shape)", ("self",), (_SHAPE,)),
+    "SqueezeBackward0": Rule("squeeze", "result = self.squeeze()", ("self",), (_SHAPE,)),
+    "SqueezeBackward1": Rule("squeeze", "result = self.squeeze(dim)", ("self",), (_SHAPE,)),
+    "SqueezeBackward2": Rule("squeeze", "result = self.squeeze(dims)", ("self",), (_SHAPE,)),
+    "UnsqueezeBackward0": Rule("unsqueeze", "result = self.unsqueeze(dim)", ("self",), (_SHAPE,)),
+    "ExpandBackward0": Rule(
+        "expand", "result = self.expand(shape)", ("self",), ("sum_to(grad, self)",)
+    ),
+    "CloneBackward0": Rule("clone", "result = self.clone()", ("self",), ("grad",), ("1",)),
+    "ToCopyBackward0": Rule("to", "result = self.to(dtype)", ("self",), ("grad",), ("1",)),
+    "CatBackward0": Rule(
+        "cat",
+        "result = cat(tensors, dim)",
+        ("tensors*",),
+        ("piece(grad, dim, tensors, i)",),
+        note="each input gets the slice of the gradient where it was placed",
+    ),
+    "StackBackward0": Rule(
+        "stack", "result = stack(tensors, dim)", ("tensors*",), ("grad.select(dim, i)",)
+    ),
+    "SelectBackward0": Rule(
+        "select",
+        "result = self.select(dim, index)",
+        ("self",),
+        ("place(grad, self, dim, index)",),
+        note="zeros everywhere but where the element was taken",
+    ),
+    "SliceBackward0": Rule(
+        "slice",
+        "result = self[start:end:step] along dim",
+        ("self",),
+        ("place_slice(grad, self, dim, start, end, step)",),
+        note="zeros everywhere but the slice",
+    ),
+    "IndexBackward0": Rule(
+        "index",
+        "result = self[indices]",
+        ("self",),
+        ("index_back(grad, self, indices)",),
+        note="rows picked twice get both gradients",
+    ),
+    # -- losses (default reduction 'mean', no class weights) -----------------------------
+    "MseLossBackward0": Rule(
+        "mse_loss",
+        "result = mean((self - target) ** 2)",
+        ("self", "target"),
+        (
+            "2 * (self - target) * grad / numel(self)",
+            "-2 * (self - target) * grad / numel(self)",
+        ),
+        ("2 * (self - target) / numel(self)", "-2 * (self - target) / numel(self)"),
+        when={"reduction": "1"},
+    ),
+    "NllLossBackward0": Rule(
+        "nll_loss",
+        "result = -mean(self[i, target[i]])",
+        ("self",),
+        ("-one_hot(target, self) * grad / total_weight",),
+        when={"reduction": "1", "weight": "None"},
+        note="with log_softmax before it, this is cross_entropy",
+    ),
+    "BinaryCrossEntropyBackward0": Rule(
+        "binary_cross_entropy",
+        "result = -mean(target * log(self) + (1 - target) * log(1 - self))",
+        ("self", "target"),
+        (
+            "grad * (self - target) / (self * (1 - self)) / numel(self)",
+            "grad * (log(1 - self) - log(self)) / numel(self)",
+        ),
+        when={"reduction": "1", "weight": "None"},
+    ),
+    "BinaryCrossEntropyWithLogitsBackward0": Rule(
+        "binary_cross_entropy_with_logits",
+        "result = mean(bce(sigmoid(self), target))",
+        ("self", "target"),
+        ("grad * (sigmoid(self) - target) / numel(self)", "-grad * self / numel(self)"),
+        when={"reduction": "1", "weight": "None", "pos_weight": "None"},
+    ),
+    # -- layers ----------------------------------------------------------------------------
+    "ConvolutionBackward0": Rule(
+        "conv2d",
+        "result = conv2d(input, weight, bias, stride, padding, dilation, groups)",
+        ("input", "weight", "bias"),
+        (
+            "conv2d_input_grad(grad, input, weight, stride, padding, dilation, groups)",
+            "conv2d_weight_grad(grad, input, weight, stride, padding, dilation, groups)",
+            "sum(grad, (0, 2, 3))",
+        ),
+        when={"transposed": "False"},
+        note="the input gradient is a transposed convolution of grad with the weight",
+    ),
+    "NativeBatchNormBackward0": Rule(
+        "batch_norm",
+        "result = weight * xhat(input, result1, result2) + bias",
+        ("input", "weight", "bias"),
+        (
+            "per_channel(weight * result2, input) * (grad - mean_c(grad) - "
+            "xhat(input, result1, result2) * mean_c(grad * xhat(input, result1, result2)))",
+            "sum_c(grad * xhat(input, result1, result2))",
+            "sum_c(grad)",
+        ),
+        when={"training": "True"},
+        note="result1, result2: the batch mean and 1/std; xhat the normalized input",
+    ),
+    "NativeLayerNormBackward0": Rule(
+        "layer_norm",
+        "result = weight * (input - result1) * result2 + bias",
+        ("input", "weight", "bias"),
+        (
+            "result2 * (grad * weight - mean_n(grad * weight, normalized_shape) - "
+            "(input - result1) * result2 * "
+            "mean_n(grad * weight * (input - result1) * result2, normalized_shape))",
+            "sum_lead(grad * (input - result1) * result2, normalized_shape)",
+            "sum_lead(grad, normalized_shape)",
+        ),
+        note="result1, result2: each row's mean and 1/std",
+    ),
+    "NativeDropoutBackward0": Rule(
+        "dropout",
+        "result = self * result1 / (1 - p)",
+        ("self",),
+        ("grad * result1 / (1 - p)",),
+        ("result1 / (1 - p)",),
+        note="result1 is the mask of the elements kept; they are scaled up by 1 / (1 - p)",
+    ),
+    "EmbeddingBackward0": Rule(
+        "embedding",
+        "result = weight[indices]",
+        ("weight",),
+        ("embedding_back(grad, indices, weight)",),
+        note="each row of the table gets the gradients of every place it was looked up",
+    ),
+}
