@@ -1,0 +1,440 @@
+"""The chain rule of one run, told node by node: from each output down to its leaves.
+
+``tell(graph)`` turns a captured Graph into a ``Story``: a header (which
+backward passes ran) and one tree per output. Each step is a tensor; under it
+stands the rule of the op that consumed it, with this run's names and numbers,
+and below it the tensors its own op was made from. A tensor used twice is told
+once; later uses point back to it, and its first telling shows how the uses'
+contributions add up to its gradient. The Story is plain data with style tags;
+``gradviz.renderers.tree`` draws it with rich and ``markdown`` writes it as notes.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gradviz.display import format_shape, tensor_lines
+from gradviz.explain.formula import render_formula, symbols_in
+from gradviz.explain.rules import RULES, Rule
+from gradviz.model import Edge, Graph, Node, Scalar, TensorData
+
+__all__ = ["Line", "Span", "Step", "Story", "tell"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of text and how it reads: name, code, op, value, grad, math, muted, note."""
+
+    text: str
+    style: str = ""
+
+
+Line = tuple[Span, ...]
+
+
+@dataclass
+class Step:
+    head: Line
+    body: list[Line] = field(default_factory=list)
+    children: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class Story:
+    header: list[Line]
+    trees: list[Step]
+    omitted: int = 0
+    depth: int | None = None
+
+
+MAX_ITEMS = 4
+"""Elements shown per row of a tensor: explanations must stay readable at 80 columns."""
+
+
+def _values(t: TensorData | None, missing: str) -> str:
+    """A tensor's numbers on one short line: a matrix keeps its first and last rows."""
+    if t is None:
+        return missing
+    rows = 2 if len(t.shape) == 2 and t.shape[0] > 3 else MAX_ITEMS
+    lines = tensor_lines(t, max_items=MAX_ITEMS) if rows == MAX_ITEMS else _two_rows(t)
+    if t.data is None and t.stats is not None:
+        return "(" + "; ".join(lines) + ")"
+    return " ".join(line.strip() for line in lines)
+
+
+def _two_rows(t: TensorData) -> list[str]:
+    lines = tensor_lines(t, max_items=MAX_ITEMS)
+    if len(lines) <= 3:
+        return lines
+    return [lines[0], "…", lines[-1]]
+
+
+class _Teller:
+    def __init__(self, graph: Graph, depth: int | None) -> None:
+        self.g = graph
+        self.depth = depth
+        self.inputs: dict[int, list[Edge]] = defaultdict(list)
+        self.uses: dict[int, list[Edge]] = defaultdict(list)
+        self.producer: dict[int, int] = {}
+        self.output_of: dict[int, int] = {}
+        for e in graph.edges:
+            if graph.node(e.src).kind == "op":
+                self.producer[e.dst] = e.src
+                self.output_of.setdefault(e.src, e.dst)
+            else:
+                self.inputs[e.dst].append(e)
+                self.uses[e.src].append(e)
+        for edges in self.inputs.values():
+            edges.sort(key=lambda e: e.slot)
+        self.told: set[int] = set()
+        self.omitted = 0
+        self.pass_of_op = self._passes_of_ops()
+        self.labels: dict[int, str] = {}
+
+    # -- names ------------------------------------------------------------------
+
+    def label(self, node_id: int) -> str:
+        """The snippet's name, else an expression of its inputs' names (``mul(x, x)``)."""
+        if node_id in self.labels:
+            return self.labels[node_id]
+        node = self.g.node(node_id)
+        text = node.names[0] if node.names else ""
+        if not text:
+            op = self.producer.get(node_id)
+            if op is None:
+                text = f"t{node_id}"
+            else:
+                args = [self.label(e.src) for e in self.inputs.get(op, [])]
+                name = self.g.node(op).op or "op"
+                text = f"{name}({', '.join(args)})"
+                if len(text) > 28:
+                    text = f"{name}#{node_id}"
+        self.labels[node_id] = text
+        return text
+
+    def _passes_of_ops(self) -> dict[int, int]:
+        """For each op, the (1-based) number of the first shown pass that reaches it."""
+        found: dict[int, int] = {}
+        for number, p in enumerate(self.g.passes, start=1):
+            stack = list(p.roots)
+            seen: set[int] = set()
+            while stack:
+                nid = stack.pop()
+                if nid in seen:
+                    continue
+                seen.add(nid)
+                op = self.producer.get(nid)
+                if op is not None:
+                    found.setdefault(op, number)
+                    stack.extend(e.src for e in self.inputs.get(op, []))
+        return found
+
+    # -- lines ------------------------------------------------------------------
+
+    def head(self, node: Node) -> Line:
+        label = self.label(node.id)
+        spans: list[Span] = [Span(label, "name")]
+        if node.source is not None:
+            code = _without_comment(node.source.code)
+            if code.startswith(label) and code[len(label) :].lstrip().startswith("="):
+                spans.append(Span(code[len(label) :], "code"))  # "c = a * b": name it once
+            elif code:
+                spans.append(Span(f"  {code}", "code"))
+            spans.append(Span(f"  {self.g.meta.snippet}:{node.source.line}", "muted"))
+        if node.kind == "leaf":
+            spans.append(Span("  param" if node.param else "  leaf", "tag"))
+        elif node.kind == "output":
+            spans.append(Span("  output", "tag"))
+        op = self.producer.get(node.id)
+        if op is not None:
+            spans.append(Span(f"  {self.g.node(op).op}", "op"))
+        if node.value is not None:
+            spans.append(Span(f"  {format_shape(node.value.shape)}", "muted"))
+        spans.append(Span("  value ", "muted"))
+        spans.append(Span(_values(node.value, "not recorded"), "value"))
+        spans.append(Span("  grad ", "muted"))
+        spans.append(Span(_values(node.grad, "not computed"), "grad"))
+        if node.grad_passes > 1:
+            spans.append(Span(f" (sum of {node.grad_passes} backward passes)", "muted"))
+        return tuple(spans)
+
+    def contribution(self, edge: Edge) -> TensorData | None:
+        """What flowed back along ``edge``: recorded, or the tensor's grad if it has one use."""
+        if edge.grad is not None:
+            return edge.grad
+        src = self.g.node(edge.src)
+        uses = self.uses.get(edge.src, [])
+        if len(uses) == 1 and src.grad_passes <= 1:
+            return src.grad
+        missing = [e for e in uses if e.grad is None]
+        if len(missing) == 1 and src.grad is not None and src.grad.data is not None:
+            return _remainder(src.grad, [e.grad for e in uses if e.grad is not None])
+        return None
+
+    def rule_lines(self, edge: Edge) -> list[Line]:
+        """How the op that consumed the tensor passed it its gradient (one use)."""
+        op = self.g.node(edge.dst)
+        out_id = self.output_of.get(op.id)
+        out = self.label(out_id) if out_id is not None else "out"
+        child = self.label(edge.src)
+        flowed = self.contribution(edge)
+        flowed_text = _values(flowed, "not computed") if self.g.passes else "not computed"
+        rule = RULES.get(op.autograd or "")
+        unmet = self._unmet(rule, op) if rule else None
+        if rule is None or unmet:
+            why = unmet or f"gradviz has no rule for {op.autograd}"
+            return [
+                (
+                    Span(f"{op.op}: ", "op"),
+                    Span(f"{why}; ", "muted"),
+                    Span(f"{child}.grad", "math"),
+                    Span(" got ", "muted"),
+                    Span(flowed_text, "grad"),
+                )
+            ]
+        names, values, unbroadcast = self._symbols(rule, op, out_id, edge)
+        forward = rule.forward.removeprefix("result = ")
+        lines: list[Line] = [
+            (
+                Span(f"{op.op}: ", "op"),
+                Span(f"{out} = {render_formula(forward, names, values)}", "math")
+                if _parses(forward)
+                else Span(f"{out} = {forward}", "math"),
+            )
+        ]
+        local = rule.local_for(edge.slot)
+        if local is not None:
+            shown = render_formula(local, names, values, unbroadcast)
+            spans = [Span(f"  ∂{out}/∂{child} = {shown}", "math")]
+            number = self._symbol_value(local, rule, op, edge)
+            if number is not None and number != shown:
+                spans.append(Span(f" = {number}", "value"))
+            lines.append(tuple(spans))
+        chain = render_formula(rule.chain_for(edge.slot), names, values, unbroadcast)
+        lines.append(
+            (
+                Span(f"  {child}.grad", "math"),
+                Span(" += " if len(self.uses.get(edge.src, [])) > 1 else " = ", "math"),
+                Span(chain, "math"),
+                Span(" = ", "math"),
+                Span(flowed_text, "grad"),
+            )
+        )
+        if rule.note:
+            lines.append((Span(f"  ({rule.note})", "muted"),))
+        return lines
+
+    @staticmethod
+    def _unmet(rule: Rule, op: Node) -> str | None:
+        saved = {s.name: s for s in op.saved}
+        for attr, expected in rule.when.items():
+            s = saved.get(attr)
+            have = s.value if s is not None and s.value is not None else ("tensor" if s else None)
+            if have is not None and have != expected:
+                return f"its rule assumes {attr}={expected}, this one has {attr}={have}"
+        return None
+
+    def _symbols(
+        self, rule: Rule, op: Node, out_id: int | None, edge: Edge
+    ) -> tuple[dict[str, str], dict[str, str], set[str]]:
+        out = self.label(out_id) if out_id is not None else "out"
+        names: dict[str, str] = {"grad": f"{out}.grad", "result": out}
+        values: dict[str, str] = {}
+        unbroadcast: set[str] = set()
+        out_value = self.g.node(out_id).value if out_id is not None else None
+        out_shape = out_value.shape if out_value is not None else None
+        by_slot = {e.slot: e for e in self.inputs.get(op.id, [])}
+        if rule.variadic:
+            symbol = rule.input_symbol(0)
+            names[symbol] = "[" + ", ".join(self.label(e.src) for e in by_slot.values()) + "]"
+            values["i"] = str(edge.slot)
+        else:
+            for slot, symbol in enumerate(rule.inputs):
+                e = by_slot.get(slot)
+                if e is None:
+                    continue
+                names[symbol] = self.label(e.src)
+                shape = self.g.node(e.src).value
+                if out_shape is not None and shape is not None and shape.shape == out_shape:
+                    unbroadcast.add(symbol)
+        for s in op.saved:
+            if s.name in names:
+                continue
+            if s.value is not None:
+                values[s.name] = s.value
+            elif s.ref is not None:
+                names[s.name] = self.label(s.ref)
+            elif s.label is not None:
+                names[s.name] = s.label
+            elif s.tensor is not None:
+                tiny = s.tensor.data is not None and s.tensor.numel <= MAX_ITEMS
+                names[s.name] = _values(s.tensor, s.name) if tiny else s.name
+                if out_shape is not None and s.tensor.shape == out_shape:
+                    unbroadcast.add(s.name)
+        return names, values, unbroadcast
+
+    def _symbol_value(self, local: str, rule: Rule, op: Node, edge: Edge) -> str | None:
+        """The number of a local derivative that is a single tensor symbol (``∂c/∂a = b``)."""
+        symbols = symbols_in(local)
+        if len(symbols) != 1 or local.strip() != next(iter(symbols)):
+            return None
+        symbol = symbols.pop()
+        by_slot = {e.slot: e for e in self.inputs.get(op.id, [])}
+        for slot, name in enumerate(rule.inputs):
+            if name == symbol and slot in by_slot:
+                return _values(self.g.node(by_slot[slot].src).value, "not recorded")
+        if symbol == "result" and op.id in self.output_of:
+            return _values(self.g.node(self.output_of[op.id]).value, "not recorded")
+        for s in op.saved:
+            if s.name == symbol and s.tensor is not None:
+                return _values(s.tensor, "not recorded")
+            if s.name == symbol and s.ref is not None:
+                return _values(self.g.node(s.ref).value, "not recorded")
+        return None
+
+    def sum_line(self, node: Node) -> Line | None:
+        """For a tensor with several uses: the contributions that add up to its gradient."""
+        uses = self.uses.get(node.id, [])
+        if len(uses) < 2 or node.grad is None:
+            return None
+        parts = []
+        for e in uses:
+            flowed = self.contribution(e)
+            text = _values(flowed, "?")
+            number = self.pass_of_op.get(e.dst)
+            if len(self.g.passes) > 1 and number is not None:
+                text += f" (pass {number})"
+            parts.append(text)
+        return (
+            Span(f"{self.label(node.id)} is used {len(uses)} times; ", "muted"),
+            Span(f"{self.label(node.id)}.grad = ", "math"),
+            Span(" + ".join(parts), "grad"),
+            Span(" = ", "math"),
+            Span(_values(node.grad, "not computed"), "grad"),
+        )
+
+    # -- the walk -----------------------------------------------------------------
+
+    def tell(self, node_id: int, via: Edge | None, level: int) -> Step:
+        node = self.g.node(node_id)
+        if node_id in self.told:
+            step = Step(head=(Span(self.label(node_id), "name"), Span("  (see above)", "muted")))
+            if via is not None:
+                step.body = self.rule_lines(via)
+            return step
+        self.told.add(node_id)
+        step = Step(head=self.head(node))
+        if via is not None:
+            step.body = self.rule_lines(via)
+        total = self.sum_line(node)
+        if total is not None:
+            step.body.append(total)
+        op = self.producer.get(node_id)
+        if op is None:
+            return step
+        if self.depth is not None and level >= self.depth:
+            self.omitted += self._count_below(op)
+            return step
+        for edge in self.inputs.get(op, []):
+            step.children.append(self.tell(edge.src, edge, level + 1))
+        return step
+
+    def _count_below(self, op: int) -> int:
+        """Tensors under ``op`` that no step has told yet (and will not, at this depth)."""
+        stack = [e.src for e in self.inputs.get(op, [])]
+        seen: set[int] = set()
+        while stack:
+            nid = stack.pop()
+            if nid in seen or nid in self.told:
+                continue
+            seen.add(nid)
+            producer = self.producer.get(nid)
+            if producer is not None:
+                stack.extend(e.src for e in self.inputs.get(producer, []))
+        return len(seen)
+
+    def header(self) -> list[Line]:
+        g = self.g
+        if not g.passes:
+            return [
+                (
+                    Span("No backward pass ran: ", "note"),
+                    Span("values are shown; gradients were not computed.", "muted"),
+                )
+            ]
+        lines: list[Line] = []
+        total = g.meta.passes_total
+        if len(g.passes) > 1:
+            lines.append(
+                (
+                    Span(f"{len(g.passes)} backward passes", "note"),
+                    Span(" add into the same .grad:", "muted"),
+                )
+            )
+        for number, p in enumerate(g.passes, start=1):
+            call = "backward()" if p.kind == "backward" else "torch.autograd.grad()"
+            roots = ", ".join(self.label(r) for r in p.roots)
+            where = f" at {g.meta.snippet}:{p.line}" if p.line else ""
+            prefix = f"pass {number}: " if len(g.passes) > 1 else ""
+            extra = " (returns gradients; .grad is not written)" if p.kind == "grad" else ""
+            lines.append(
+                (
+                    Span(prefix + f"{call} on ", "muted"),
+                    Span(roots, "name"),
+                    Span(where + extra, "muted"),
+                )
+            )
+        if total > len(g.passes):
+            lines.append(
+                (
+                    Span(
+                        f"({total - len(g.passes)} earlier backward passes are not shown: "
+                        "their gradients were reset before the last)",
+                        "muted",
+                    ),
+                )
+            )
+        return lines
+
+
+def _without_comment(code: str) -> str:
+    """A source line without its trailing ``# comment`` (strings may hold a #)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return code
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            return code[: tok.start[1]].rstrip()
+    return code
+
+
+def _parses(text: str) -> bool:
+    try:
+        render_formula(text, {})
+    except SyntaxError:
+        return False
+    return True
+
+
+def _remainder(total: TensorData, parts: Sequence[TensorData | None]) -> TensorData | None:
+    if total.data is None or any(
+        p is None or p.data is None or p.shape != total.shape for p in parts
+    ):
+        return None
+    data: list[Scalar] = list(total.data)
+    for p in parts:
+        assert p is not None and p.data is not None
+        data = [a - b for a, b in zip(data, p.data, strict=True)]
+    return TensorData(shape=total.shape, dtype=total.dtype, device=total.device, data=tuple(data))
+
+
+def tell(graph: Graph, depth: int | None = None) -> Story:
+    """The story of ``graph``: one tree per output, ``depth`` levels at most."""
+    teller = _Teller(graph, depth)
+    trees = [teller.tell(out, None, 0) for out in graph.outputs]
+    return Story(header=teller.header(), trees=trees, omitted=teller.omitted, depth=depth)
