@@ -34,6 +34,7 @@ def cli() -> None:
 
     \b
       gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json)
+      gradviz explain snippet.py             walk the chain rule in the terminal
     """
 
 
@@ -108,6 +109,108 @@ def run(
     write_atomic(output, data)
     click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
     _exit_like_snippet(result)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("snippet", type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Explain the graph of this variable (repeatable). Default: what backward() was called on.",
+)
+@click.option("--depth", type=click.IntRange(min=0), help="Show at most this many levels.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write the explanation to a file (.md for Markdown, else plain text).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    help="text (the default; a tree) or markdown (lecture notes).",
+)
+@click.option("--no-color", is_flag=True, help="No colours, even on a terminal.")
+@click.option("--width", type=click.IntRange(min=40), help="Wrap at this many columns.")
+@click.option(
+    "--partial", is_flag=True, help="If the snippet raises, still explain the graph it built."
+)
+def explain(
+    snippet: Path,
+    args: tuple[str, ...],
+    targets: tuple[str, ...],
+    depth: int | None,
+    output: Path | None,
+    fmt: str | None,
+    no_color: bool,
+    width: int | None,
+    partial: bool,
+) -> None:
+    """Run SNIPPET and explain, node by node, how the chain rule gave each gradient.
+
+    From each output down to its leaves: every tensor with the line that made it,
+    its value and gradient, and the rule of the op that passed it its gradient,
+    with this run's numbers. Colour only on a terminal.
+    """
+    if fmt is None:
+        fmt = "markdown" if output is not None and output.suffix.lower() == ".md" else "text"
+    if output is not None:
+        _check_not_input(output, snippet)
+    loaded = _load(snippet)
+    result = _capture(loaded, args, targets, partial)
+    assert result.graph is not None
+    from gradviz.explain.story import tell
+
+    story = tell(result.graph, depth)
+    if fmt == "markdown":
+        from gradviz.renderers.markdown import story_markdown
+
+        text = story_markdown(story, f"How the gradients of {snippet.name} came to be")
+        _emit_text(text, output)
+    else:
+        _emit_tree(story, output, no_color, width)
+    _exit_like_snippet(result)
+
+
+def _emit_text(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from gradviz.output import write_atomic
+
+    write_atomic(output, text)
+    click.echo(f"gradviz: wrote {output}", err=True)
+
+
+def _emit_tree(story: object, output: Path | None, no_color: bool, width: int | None) -> None:
+    import io
+
+    from rich.console import Console
+
+    from gradviz.explain.story import Story
+    from gradviz.renderers.tree import story_renderable
+
+    assert isinstance(story, Story)
+    if output is not None:
+        buffer = io.StringIO()
+        console = Console(
+            file=buffer, width=width or 100, color_system=None, highlight=False, emoji=False
+        )
+        console.print(story_renderable(story, console.width))
+        _emit_text(buffer.getvalue(), output)
+        return
+    console = Console(
+        width=width,
+        color_system=None if no_color else "auto",
+        highlight=False,
+        emoji=False,
+    )
+    console.print(story_renderable(story, console.width))
 
 
 def _check_not_input(output: Path, snippet: Path) -> None:
