@@ -1,0 +1,199 @@
+"""`gradviz explain`: the chain rule node by node, with this run's names and numbers."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES, SNIPPETS, Golden
+from helpers import graph_of
+from rich.console import Console
+
+from gradviz.cli import cli
+from gradviz.explain.formula import render_formula
+from gradviz.explain.story import tell
+from gradviz.renderers.tree import story_renderable
+
+
+def plain(path: Path, depth: int | None = None, width: int = 80) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, highlight=False, emoji=False)
+    console.print(story_renderable(tell(graph_of(path), depth), width))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.py")), ids=lambda p: p.stem)
+def test_samples_match_their_golden_trees(path: Path, golden: Golden) -> None:
+    golden.check(f"{path.stem}.tree.txt", plain(path))
+
+
+def test_lecture_example_walks_the_chain_rule_with_numbers() -> None:
+    text = plain(SAMPLES / "autograd_basics.py")
+    assert "backward() on d at autograd_basics.py:14" in text
+    assert "d = c.sum()  autograd_basics.py:11  output  sum  scalar  value 8.  grad 1." in text
+    assert "c = a * b  autograd_basics.py:10  mul  1×2\n" in text  # too long: numbers below
+    assert "value [[2., 6.]]  grad [[1., 1.]]" in text
+    assert "∂c/∂a = b = [[1., 2.]]" in text
+    assert "a.grad = c.grad * b = [[1., 2.]]" in text
+    assert "∂c/∂b = a = [[2., 3.]]" in text
+    assert "b.grad = c.grad * a = [[2., 3.]]" in text
+    assert "c.grad = expand_as(d.grad, c) = [[1., 1.]]" in text
+    # a tree: d at the top, c under it, a and b under c
+    lines = text.splitlines()
+    order = [
+        next(i for i, line in enumerate(lines) if marker in line)
+        for marker in ("d = c.sum()", "c = a * b  autograd", "── a  leaf", "── b  leaf")
+    ]
+    assert order == sorted(order)
+
+
+def test_a_tensor_used_three_times_is_told_once_and_its_uses_add_up() -> None:
+    text = plain(SNIPPETS / "reuse.py")
+    assert text.count("x  leaf") == 1
+    assert text.count("x  (see above)") == 2
+    assert "x is used 3 times; x.grad = 1. + 3. + 3. = 7." in text
+    assert text.count("x.grad += ") == 3
+
+
+def test_accumulation_says_which_pass_gave_what() -> None:
+    text = plain(SAMPLES / "grad_accumulation.py")
+    assert "2 backward passes add into the same .grad:" in text
+    assert "pass 1: backward() on first at grad_accumulation.py:8" in text
+    assert "pass 2: backward() on second at grad_accumulation.py:12" in text
+    assert "w.grad = [3., 4.] (pass 1) + [2., -4.] (pass 2) = [5., 0.]" in " ".join(text.split())
+    assert "w.grad += pow(w).grad * 2 * w = [2., -4.]" in text
+
+
+def test_earlier_passes_reset_by_zero_grad_are_said_to_be_hidden() -> None:
+    text = plain(SNIPPETS / "training_loop.py")
+    assert "3 earlier backward passes are not shown" in text
+
+
+def test_without_backward_gradients_read_not_computed() -> None:
+    text = plain(SAMPLES / "dynamic_graph.py")
+    assert "No backward pass ran" in text
+    assert "value 6.  grad not computed" in text
+    assert "grad 0" not in text
+
+
+def test_depth_limits_the_levels_and_counts_what_it_left_out() -> None:
+    text = plain(SAMPLES / "dynamic_graph.py", depth=0)
+    assert "x  leaf" not in text
+    assert "… 2 more tensors below depth 0" in text
+    assert "more tensors" not in plain(SAMPLES / "dynamic_graph.py", depth=1)
+
+
+def test_ops_without_a_rule_say_so_and_show_what_flowed() -> None:
+    text = plain(SNIPPETS / "views.py", width=120)
+    assert "gradviz has no rule for CopySlices; mul(x).grad got [0., 4., 6., 8.]" in text
+
+
+def test_autograd_grad_pass_is_named() -> None:
+    text = plain(SNIPPETS / "autograd_grad.py", width=120)
+    assert "earlier backward passes" not in text
+    assert "torch.autograd.grad() on y" in text and ".grad is not written" in text
+    assert "x.grad = pow(x).grad * 3 * x ** 2 = [3., 12., 27.]" in text
+
+
+def test_saved_tensors_outside_the_graph_use_the_snippets_names() -> None:
+    text = plain(SAMPLES / "mlp_step.py", width=120)
+    assert "mse_loss: loss = mean((prediction - y) ** 2)" in text
+    assert "x @ t(model.0.weight)" in text
+
+
+def test_cli_prints_plain_text_when_not_a_terminal(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["explain", str(SAMPLES / "autograd_basics.py")])
+    assert result.exit_code == 0
+    assert "\x1b[" not in result.stdout
+    assert "a.grad = c.grad * b = [[1., 2.]]" in result.stdout
+    assert result.stdout.startswith("Gradient of a:")  # the snippet's own prints come first
+
+
+def test_cli_width_and_no_color(runner: CliRunner) -> None:
+    wide = runner.invoke(
+        cli, ["explain", str(SAMPLES / "mlp_step.py"), "--width", "200", "--no-color"]
+    )
+    assert wide.exit_code == 0 and "\x1b[" not in wide.stdout
+    assert max(len(line) for line in wide.stdout.splitlines()) > 100
+
+
+def test_cli_writes_markdown_notes(runner: CliRunner, in_tmp: Path) -> None:
+    result = runner.invoke(cli, ["explain", str(SAMPLES / "autograd_basics.py"), "-o", "notes.md"])
+    assert result.exit_code == 0
+    text = (in_tmp / "notes.md").read_text()
+    assert text.startswith("# How the gradients of autograd\\_basics.py came to be\n")
+    assert "    - **a** leaf 1×2 value `[[2., 3.]]` grad `[[1., 2.]]`" in text
+    assert "      <br>`a.grad = c.grad * b = [[1., 2.]]`" in text
+
+
+def test_names_cannot_inject_markup(runner: CliRunner, in_tmp: Path) -> None:
+    result = runner.invoke(cli, ["explain", str(SNIPPETS / "weird_names.py"), "--target", "y"])
+    assert result.exit_code == 0
+    assert "[red]x[/red]" in result.stdout and 'a<b>&"c"' in result.stdout
+    md = runner.invoke(cli, ["explain", str(SNIPPETS / "weird_names.py"), "-f", "markdown"])
+    outside_code = re.sub(r"`[^`]*`", "", md.stdout)
+    assert "<b>" not in outside_code  # inside code spans Markdown shows it as text
+    assert '**mul(a&lt;b&gt;&amp;"c", café)**' in outside_code
+
+
+def test_explain_errors_like_run(runner: CliRunner, in_tmp: Path) -> None:
+    result = runner.invoke(cli, ["explain", "missing.py"])
+    assert result.exit_code == 3 and "no such file" in result.stderr
+    result = runner.invoke(cli, ["explain", str(SNIPPETS / "no_grad.py")])
+    assert result.exit_code == 5 and "no tensor requires grad" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("formula", "names", "values", "unbroadcast", "shown"),
+    [
+        (
+            "sum_to(grad * other, self)",
+            {"grad": "c.grad", "other": "b", "self": "a"},
+            {},
+            {"self"},
+            "c.grad * b",
+        ),
+        (
+            "sum_to(grad * other, self)",
+            {"grad": "c.grad", "other": "b", "self": "a"},
+            {},
+            set(),
+            "sum_to(c.grad * b, a)",
+        ),
+        (
+            "sum_to(grad * alpha, other)",
+            {"grad": "y.grad", "other": "b"},
+            {"alpha": "1"},
+            {"other"},
+            "y.grad",
+        ),
+        (
+            "grad * exponent * self ** (exponent - 1)",
+            {"grad": "y.grad", "self": "x"},
+            {"exponent": "2"},
+            set(),
+            "y.grad * 2 * x",
+        ),
+        (
+            "grad * exponent * self ** (exponent - 1)",
+            {"grad": "y.grad", "self": "x"},
+            {"exponent": "3.0"},
+            set(),
+            "y.grad * 3.0 * x ** 2.0",
+        ),
+        (
+            "grad * result * (1 - result)",
+            {"grad": "s.grad", "result": "s"},
+            {},
+            set(),
+            "s.grad * s * (1 - s)",
+        ),
+    ],
+)
+def test_formulas_render_with_names_and_numbers(
+    formula: str, names: dict[str, str], values: dict[str, str], unbroadcast: set[str], shown: str
+) -> None:
+    assert render_formula(formula, names, values, unbroadcast) == shown
