@@ -72,6 +72,16 @@ def test_earlier_passes_reset_by_zero_grad_are_said_to_be_hidden() -> None:
     assert "3 earlier backward passes are not shown" in text
 
 
+def test_scalar_graphs_show_the_formulas_with_the_numbers_put_in() -> None:
+    text = plain(SNIPPETS / "scalar_neuron.py", width=120)
+    assert "∂s/∂mul(w, x) = s * (1 - s) = 0.1192 * (1 - 0.1192) = 0.105" in text
+    assert (
+        "mul(w, x).grad = s.grad * s * (1 - s) = (-1.762) * 0.1192 * (1 - 0.1192) = -0.185" in text
+    )
+    assert "x.grad = mul(w, x).grad * w = (-0.185) * (-2.) = 0.3699" in text
+    assert "∂loss/∂sub(s) = 2 * sub(s) = 2 * (-0.8808) = -1.762" in text
+
+
 def test_without_backward_gradients_read_not_computed() -> None:
     text = plain(SAMPLES / "dynamic_graph.py")
     assert "No backward pass ran" in text
@@ -89,6 +99,14 @@ def test_depth_limits_the_levels_and_counts_what_it_left_out() -> None:
 def test_ops_without_a_rule_say_so_and_show_what_flowed() -> None:
     text = plain(SNIPPETS / "views.py", width=120)
     assert "gradviz has no rule for CopySlices; mul(x).grad got [0., 4., 6., 8.]" in text
+
+
+def test_a_rule_that_does_not_apply_says_why() -> None:
+    text = " ".join(plain(SNIPPETS / "mse_sum.py").split())
+    assert (
+        "mse_loss: its rule assumes reduction='mean', this one has reduction='sum'; "
+        "p.grad got [2., 4.]"
+    ) in text
 
 
 def test_autograd_grad_pass_is_named() -> None:

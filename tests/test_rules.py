@@ -245,3 +245,65 @@ def test_rule_matches_torch(name: str) -> None:
             assert torch.allclose(sum_to(grad * factor, t).to(want.dtype), want, atol=1e-8), (
                 f"{name} input {slot}: local {local}"
             )
+
+
+SCALAR_CASES = {
+    "AddBackward0": lambda a, b: torch.add(a, b, alpha=2.0),
+    "SubBackward0": lambda a, b: a - b,
+    "MulBackward0": lambda a, b: a * b,
+    "DivBackward0": lambda a, b: a / b,
+    "PowBackward0": lambda a: a**3,
+    "PowBackward1": lambda a, b: a**b,
+    "ExpBackward0": torch.exp,
+    "LogBackward0": torch.log,
+    "SqrtBackward0": torch.sqrt,
+    "AbsBackward0": torch.abs,
+    "SinBackward0": torch.sin,
+    "CosBackward0": torch.cos,
+    "TanhBackward0": torch.tanh,
+    "SigmoidBackward0": torch.sigmoid,
+    "ReluBackward0": torch.relu,
+    "LeakyReluBackward0": lambda a: F.leaky_relu(a, 0.1),
+    "GeluBackward0": F.gelu,
+    "SiluBackward0": F.silu,
+    "ClampBackward1": lambda a: a.clamp(0.1, 2.0),
+    "SumBackward0": torch.sum,
+    "MeanBackward0": torch.mean,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_CASES))
+@pytest.mark.parametrize("value", [0.7, 1.3])
+def test_scalar_formulas_mean_what_the_tensor_ones_mean(name: str, value: float) -> None:
+    """`explain` puts numbers into the local derivative of scalar graphs with plain Python."""
+    from gradviz.explain.scalars import evaluate_scalar
+
+    fn = SCALAR_CASES[name]
+    n_inputs = len(RULES[name].inputs)
+    inputs = [
+        torch.tensor(value + 0.4 * i, dtype=torch.float64, requires_grad=True)
+        for i in range(n_inputs)
+    ]
+    out = fn(*inputs)
+    node = out.grad_fn
+    assert type(node).__name__ == name
+    rule = RULES[name]
+    symbols: dict[str, Any] = {}
+    for attr in dir(node):
+        if attr.startswith("_saved_"):
+            with contextlib.suppress(RuntimeError):
+                symbols[attr.removeprefix("_saved_")] = getattr(node, attr)
+    symbols = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in symbols.items()}
+    symbols["result"] = out.detach()
+    for slot, t in enumerate(inputs):
+        symbols[rule.input_symbol(slot)] = t.detach()
+    plain = {
+        k: v.item() if isinstance(v, torch.Tensor) and v.numel() == 1 else v
+        for k, v in symbols.items()
+    }
+    for slot in range(len(inputs)):
+        local = rule.local_for(slot)
+        assert local is not None
+        want = float(torch.as_tensor(evaluate(local, symbols)))
+        got = evaluate_scalar(local, plain)
+        assert got is not None and got == pytest.approx(want, rel=1e-9), local

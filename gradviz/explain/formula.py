@@ -28,11 +28,16 @@ def symbols_in(formula: str) -> set[str]:
 
 class _Substitute(ast.NodeTransformer):
     def __init__(
-        self, text: Mapping[str, str], values: Mapping[str, str], unbroadcast: Collection[str]
-    ):
+        self,
+        text: Mapping[str, str],
+        values: Mapping[str, str],
+        unbroadcast: Collection[str],
+        fold: bool,
+    ) -> None:
         self.text = text
         self.values = values
         self.unbroadcast = unbroadcast
+        self.fold = fold
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id in self.values:
@@ -60,6 +65,8 @@ class _Substitute(ast.NodeTransformer):
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
+        if not self.fold:
+            return node
         folded = _fold(node)
         if folded is not None:
             return folded
@@ -116,13 +123,17 @@ def render_formula(
     names: Mapping[str, str],
     values: Mapping[str, str] | None = None,
     unbroadcast: Collection[str] = (),
+    fold: bool = True,
 ) -> str:
     """``formula`` with each symbol shown as ``names[symbol]``.
 
     ``values`` maps symbols to Python literal text (saved attributes such as
     ``alpha`` -> ``1``, or a scalar's number) to put in as numbers;
     ``unbroadcast`` lists the input symbols whose shape equals the output's.
+    ``fold=False`` keeps the formula as written (``1. * 0.73 * (1 - 0.73)``),
+    for showing it with a run's numbers in it; by default arithmetic on numbers
+    is done and ``* 1`` dropped.
     """
     tree: ast.AST = ast.parse(formula, mode="eval")
-    tree = _Substitute(names, values or {}, unbroadcast).visit(tree)
+    tree = _Substitute(names, values or {}, unbroadcast, fold).visit(tree)
     return ast.unparse(tree)

@@ -11,15 +11,19 @@ contributions add up to its gradient. The Story is plain data with style tags;
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import io
+import re
 import tokenize
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gradviz.display import format_shape, tensor_lines
+from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
 from gradviz.explain.rules import RULES, Rule
+from gradviz.explain.scalars import evaluate_scalar
 from gradviz.model import Edge, Graph, Node, Scalar, TensorData
 
 __all__ = ["Line", "Span", "Step", "Story", "tell"]
@@ -206,36 +210,79 @@ class _Teller:
                 else Span(f"{out} = {forward}", "math"),
             )
         ]
+        scalars = self._scalars(rule, op, out_id, edge)
         local = rule.local_for(edge.slot)
         if local is not None:
             shown = render_formula(local, names, values, unbroadcast)
             spans = [Span(f"  ∂{out}/∂{child} = {shown}", "math")]
-            number = self._symbol_value(local, rule, op, edge)
-            if number is not None and number != shown:
-                spans.append(Span(f" = {number}", "value"))
+            numeric = _with_numbers(local, scalars, values, unbroadcast)
+            if numeric is not None:
+                text, result = numeric
+                if text != shown and _bare(text) != _bare(shown):
+                    spans.append(Span(f" = {_bare(text)}", "math"))
+                if result is not None and not _is_number(_bare(text), result):
+                    spans.append(Span(f" = {format_number(result)}", "value"))
+            else:
+                number = self._symbol_value(local, rule, op, edge)
+                if number is not None and number != shown:
+                    spans.append(Span(f" = {number}", "value"))
             lines.append(tuple(spans))
-        chain = render_formula(rule.chain_for(edge.slot), names, values, unbroadcast)
-        lines.append(
-            (
-                Span(f"  {child}.grad", "math"),
-                Span(" += " if len(self.uses.get(edge.src, [])) > 1 else " = ", "math"),
-                Span(chain, "math"),
-                Span(" = ", "math"),
-                Span(flowed_text, "grad"),
-            )
+        chain_formula = rule.chain_for(edge.slot)
+        chain = render_formula(chain_formula, names, values, unbroadcast)
+        chain_line = [
+            Span(f"  {child}.grad", "math"),
+            Span(" += " if len(self.uses.get(edge.src, [])) > 1 else " = ", "math"),
+            Span(chain, "math"),
+        ]
+        numeric = (
+            _with_numbers(chain_formula, scalars, values, unbroadcast) if self.g.passes else None
         )
+        if numeric is not None and _bare(numeric[0]) not in (chain, flowed_text):
+            chain_line.append(Span(f" = {numeric[0]}", "math"))
+        chain_line += [Span(" = ", "math"), Span(flowed_text, "grad")]
+        lines.append(tuple(chain_line))
         if rule.note:
             lines.append((Span(f"  ({rule.note})", "muted"),))
         return lines
 
+    def _scalars(self, rule: Rule, op: Node, out_id: int | None, edge: Edge) -> dict[str, object]:
+        """Every symbol of the rule that holds a single number, as that number."""
+        found: dict[str, object] = {"i": edge.slot}
+        if out_id is not None:
+            out = self.g.node(out_id)
+            for symbol, data in (("result", out.value), ("grad", out.grad)):
+                number = _scalar(data)
+                if number is not None:
+                    found[symbol] = number
+        by_slot = {e.slot: e for e in self.inputs.get(op.id, [])}
+        if not rule.variadic:
+            for slot, symbol in enumerate(rule.inputs):
+                e = by_slot.get(slot)
+                number = _scalar(self.g.node(e.src).value) if e is not None else None
+                if number is not None:
+                    found[symbol] = number
+        for s in op.saved:
+            if s.name in found:
+                continue
+            if s.value is not None:
+                with contextlib.suppress(ValueError, SyntaxError):
+                    found[s.name] = ast.literal_eval(s.value)
+            elif s.tensor is not None and _scalar(s.tensor) is not None:
+                found[s.name] = _scalar(s.tensor)
+            elif s.ref is not None and _scalar(self.g.node(s.ref).value) is not None:
+                found[s.name] = _scalar(self.g.node(s.ref).value)
+        return found
+
     @staticmethod
     def _unmet(rule: Rule, op: Node) -> str | None:
+        """Why the rule does not apply to this node (another reduction, class weights...)."""
         saved = {s.name: s for s in op.saved}
         for attr, expected in rule.when.items():
             s = saved.get(attr)
             have = s.value if s is not None and s.value is not None else ("tensor" if s else None)
             if have is not None and have != expected:
-                return f"its rule assumes {attr}={expected}, this one has {attr}={have}"
+                want, got = _readable(attr, expected), _readable(attr, have)
+                return f"its rule assumes {attr}={want}, this one has {attr}={got}"
         return None
 
     def _symbols(
@@ -399,6 +446,61 @@ class _Teller:
                 )
             )
         return lines
+
+
+_REDUCTIONS = {"0": "'none'", "1": "'mean'", "2": "'sum'"}
+
+
+def _readable(attr: str, value: str) -> str:
+    """torch saves ``reduction`` as a number; say it the way the user wrote it."""
+    return _REDUCTIONS.get(value, value) if attr == "reduction" else value
+
+
+def _scalar(t: TensorData | None) -> Scalar | None:
+    if t is None or t.data is None or len(t.data) != 1 or isinstance(t.data[0], complex):
+        return None
+    return t.data[0]
+
+
+def _with_numbers(
+    formula: str, scalars: dict[str, object], values: dict[str, str], unbroadcast: set[str]
+) -> tuple[str, float | None] | None:
+    """The formula with its one-number tensors put in, and its value; None if any is larger.
+
+    Saved attributes go in first, with the arithmetic done (``2 * x``, not
+    ``2 * x ** (2 - 1)``); then each tensor's number, as it is printed.
+    """
+    symbols = symbols_in(formula)
+    if not symbols or not symbols <= scalars.keys():
+        return None
+    general = render_formula(formula, {}, values, unbroadcast | symbols)
+    texts = {k: _number_text(v) for k, v in scalars.items() if k in symbols and k not in values}
+    shown = render_formula(general, texts, {}, unbroadcast | symbols, fold=False)
+    return shown, evaluate_scalar(formula, scalars)
+
+
+_PAREN_NUMBER = re.compile(r"\((-[^()\s]+)\)")
+
+
+def _is_number(text: str, value: float) -> bool:
+    """Whether ``text`` is just ``value`` written out (``2`` for 2.0): nothing to add."""
+    try:
+        return float(text) == value or format_number(value) == text
+    except ValueError:
+        return False
+
+
+def _bare(text: str) -> str:
+    """``(-2.)`` -> ``-2.``: a lone number without the parentheses it wore in a formula."""
+    match = _PAREN_NUMBER.fullmatch(text)
+    return match.group(1) if match else text
+
+
+def _number_text(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return repr(value)
+    text = format_number(value)
+    return f"({text})" if text.startswith("-") else text
 
 
 def _without_comment(code: str) -> str:
