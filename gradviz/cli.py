@@ -317,6 +317,26 @@ def _exit_like_snippet(result: CaptureResult) -> None:
         sys.exit(code)
 
 
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
 def main() -> None:
-    """Entry point of the ``gradviz`` console script."""
-    cli(prog_name="gradviz")
+    """Entry point of the ``gradviz`` console script.
+
+    A bug in gradviz itself still ends in one message and its own exit code;
+    ``GRADVIZ_DEBUG=1`` shows the traceback for a bug report.
+    """
+    import os
+
+    try:
+        cli(prog_name="gradviz", standalone_mode=True)
+    except Exception as exc:  # click handles its own errors; anything here is ours
+        if os.environ.get("GRADVIZ_DEBUG"):
+            raise
+        click.echo(
+            f"gradviz: internal error: {type(exc).__name__}: {exc}\n"
+            "  hint: this is a bug in gradviz; rerun with GRADVIZ_DEBUG=1 and report the "
+            "traceback with your snippet",
+            err=True,
+        )
+        sys.exit(INTERNAL_ERROR)

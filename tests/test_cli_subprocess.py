@@ -91,3 +91,18 @@ def test_deep_chain_exits_cleanly(tmp_path: Path, epochs: int, finish: str, node
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f"({nodes} nodes" in proc.stderr
+
+
+def test_an_internal_error_is_one_message_not_a_traceback(tmp_path: Path) -> None:
+    """Even a bug in gradviz ends in one line and exit code 70 (shown here by breaking it)."""
+    code = (
+        "import sys, gradviz.explain.story as s\n"
+        "s.tell = lambda *a, **k: 1 / 0\n"
+        "from gradviz.cli import main\n"
+        f"sys.argv = ['gradviz', 'explain', {str(SAMPLES / 'autograd_basics.py')!r}]\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 70
+    assert proc.stderr.startswith("gradviz: internal error: ZeroDivisionError: division by zero")
+    assert "Traceback" not in proc.stderr
