@@ -21,6 +21,7 @@ __all__ = [
     "Meta",
     "Node",
     "NodeKind",
+    "Param",
     "Pass",
     "Saved",
     "Scalar",
@@ -115,7 +116,9 @@ class Node:
     ``AccumulateGrad``; intermediate and output tensors are the outputs of ops
     that something used. ``grad`` is a leaf's ``.grad`` after the last backward
     pass, or the gradient that flowed into an intermediate tensor; ``grad_passes``
-    says how many backward passes added into it.
+    says how many backward passes added into it. ``step`` orders ops (and the
+    tensors they made) as the forward pass ran them; ``backward_step`` orders
+    ops as backward ran them.
     """
 
     id: int
@@ -130,6 +133,8 @@ class Node:
     param: bool = False
     source: Source | None = None
     saved: tuple[Saved, ...] = ()
+    step: int | None = None
+    backward_step: int | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -169,6 +174,26 @@ class Pass:
 
 
 @dataclass(frozen=True)
+class Param:
+    """A parameter of a module the snippet holds, whether or not the graph used it.
+
+    ``node`` is its leaf in the graph (None when the graph never used it);
+    ``used_line`` the first snippet line that computed with it;
+    ``detached_line`` the snippet line where a ``.detach()`` cut it off (itself
+    or a result computed from it). ``value`` is what the forward pass saw when
+    it is in the graph.
+    """
+
+    name: str
+    value: TensorData
+    grad: TensorData | None = None
+    requires_grad: bool = True
+    node: int | None = None
+    used_line: int | None = None
+    detached_line: int | None = None
+
+
+@dataclass(frozen=True)
 class Meta:
     """Where a capture came from."""
 
@@ -188,6 +213,7 @@ class Graph:
     outputs: tuple[int, ...]
     passes: tuple[Pass, ...] = ()
     meta: Meta = field(default_factory=lambda: Meta(snippet=""))
+    params: tuple[Param, ...] = ()
 
     def node(self, node_id: int) -> Node:
         node = self.nodes[node_id]
@@ -231,6 +257,7 @@ class Graph:
             "passes": [_pass_to_dict(p) for p in self.passes],
             "nodes": [_node_to_dict(n) for n in self.nodes],
             "edges": [_edge_to_dict(e) for e in self.edges],
+            "params": [_param_to_dict(p) for p in self.params],
         }
 
     def to_json(self) -> str:
@@ -274,6 +301,7 @@ class Graph:
                 edges=tuple(_edge_from_dict(e) for e in data["edges"]),
                 outputs=tuple(int(i) for i in data["outputs"]),
                 passes=tuple(_pass_from_dict(p) for p in data.get("passes", ())),
+                params=tuple(_param_from_dict(p) for p in data.get("params", ())),
                 meta=Meta(
                     snippet=str(meta.get("snippet", "")),
                     torch=str(meta.get("torch", "")),
@@ -405,6 +433,8 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
             "grad_passes": n.grad_passes or None,
             "param": n.param,
             "source": None if n.source is None else {"line": n.source.line, "code": n.source.code},
+            "step": n.step,
+            "backward_step": n.backward_step,
             "saved": [
                 _drop_empty(
                     {
@@ -439,6 +469,8 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
         grad_passes=int(d.get("grad_passes", 0)),
         param=bool(d.get("param", False)),
         source=None if src is None else Source(line=int(src["line"]), code=str(src["code"])),
+        step=_opt_int(d.get("step")),
+        backward_step=_opt_int(d.get("backward_step")),
         saved=tuple(
             Saved(
                 name=str(s["name"]),
@@ -450,6 +482,38 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
             )
             for s in d.get("saved", ())
         ),
+    )
+
+
+def _opt_int(x: Any) -> int | None:
+    return None if x is None else int(x)
+
+
+def _param_to_dict(p: Param) -> dict[str, Any]:
+    return _drop_empty(
+        {
+            "name": p.name,
+            "value": _tensor_to_dict(p.value),
+            "grad": _tensor_to_dict(p.grad),
+            "requires_grad": p.requires_grad,
+            "node": p.node,
+            "used_line": p.used_line,
+            "detached_line": p.detached_line,
+        }
+    ) | {"requires_grad": p.requires_grad}
+
+
+def _param_from_dict(d: Mapping[str, Any]) -> Param:
+    value = _tensor_from_dict(d["value"])
+    assert value is not None
+    return Param(
+        name=str(d["name"]),
+        value=value,
+        grad=_tensor_from_dict(d.get("grad")),
+        requires_grad=bool(d.get("requires_grad", True)),
+        node=_opt_int(d.get("node")),
+        used_line=_opt_int(d.get("used_line")),
+        detached_line=_opt_int(d.get("detached_line")),
     )
 
 

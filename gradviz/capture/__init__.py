@@ -97,7 +97,7 @@ def _build(
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
     )
-    return builder.build(roots, passes, meta)
+    return builder.build(roots, passes, meta, recorder.cut_off(), recorder.used)
 
 
 def _target_roots(

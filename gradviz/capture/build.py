@@ -12,8 +12,9 @@ from __future__ import annotations
 import linecache
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 
@@ -28,7 +29,7 @@ from gradviz.capture.recorder import (
 )
 from gradviz.capture.saved import SavedRecord, read_saved
 from gradviz.capture.tensors import StorageKey, storage_key, to_data
-from gradviz.model import Edge, Graph, Meta, Node, NodeKind, Pass, Saved, Source
+from gradviz.model import Edge, Graph, Meta, Node, NodeKind, Param, Pass, Saved, Source
 
 __all__ = ["GraphBuilder", "RootPass", "op_name"]
 
@@ -72,7 +73,10 @@ class GraphBuilder:
         self._names: dict[_TensorKey, list[str]] = {}
         self._params: set[int] = set()
         self._key_names: dict[StorageKey, str] = {}
+        self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
         for entry in named:
+            if entry.param:
+                self._named_params.setdefault(id(entry.tensor), (entry.name, entry.tensor))
             memory = storage_key(entry.tensor)
             if memory is not None:
                 self._key_names.setdefault(memory, entry.name)
@@ -93,12 +97,16 @@ class GraphBuilder:
         roots: Sequence[tuple[AutogradNode, int]],
         passes: Sequence[RootPass],
         meta: Meta,
+        detached: Mapping[int, int] | None = None,
+        used: Mapping[Any, int] | None = None,
     ) -> Graph:
         nodes: list[Node] = []
         edges: list[Edge] = []
         ids: dict[tuple[str, int, int], int] = {}
         keys: dict[StorageKey, int] = {}
         saved_of: dict[int, list[SavedRecord]] = {}
+        leaf_of: dict[int, int] = {}
+        leaf_vars: dict[int, torch.Tensor] = {}
         queue: deque[tuple[str, AutogradNode, int]] = deque()
         root_keys = {(id(n), -1 if is_leaf_node(n) else nr) for n, nr in roots}
 
@@ -110,6 +118,9 @@ class GraphBuilder:
             new_id = len(nodes)
             ids[key] = new_id
             self._held.append(node)
+            if kind == "leaf":
+                leaf_of[id(node.variable)] = new_id
+                leaf_vars[new_id] = node.variable
             nodes.append(self._make_node(new_id, kind, node, nr, root_keys, keys))
             if kind != "leaf":
                 queue.append((kind, node, nr))
@@ -155,7 +166,54 @@ class GraphBuilder:
             outputs=tuple(dict.fromkeys(outputs)),
             passes=tuple(p for p in shown if p.roots),
             meta=meta,
+            params=self._params_of(resolved, leaf_of, leaf_vars, detached or {}, used or {}),
         )
+
+    def _params_of(
+        self,
+        nodes: Sequence[Node],
+        leaf_of: Mapping[int, int],
+        leaf_vars: Mapping[int, torch.Tensor],
+        detached: Mapping[int, int],
+        used: Mapping[Any, int],
+    ) -> tuple[Param, ...]:
+        """Every parameter the snippet's modules hold, in the graph or not, then every
+        other leaf of the graph (a ``w = torch.randn(..., requires_grad=True)`` is a
+        parameter too, to whoever trains it)."""
+        params = []
+        covered = {id(t) for _, t in self._named_params.values()}
+        for name, tensor in self._named_params.values():
+            node_id = leaf_of.get(id(tensor))
+            node = nodes[node_id] if node_id is not None else None
+            grad = node.grad if node is not None else None
+            if grad is None and tensor.grad is not None:
+                grad = to_data(tensor.grad)
+            params.append(
+                Param(
+                    name=name,
+                    value=node.value if node is not None and node.value else to_data(tensor),
+                    grad=grad,
+                    requires_grad=tensor.requires_grad,
+                    node=node_id,
+                    used_line=used.get(tensor),
+                    detached_line=detached.get(id(tensor)),
+                )
+            )
+        for node_id, var in leaf_vars.items():
+            if id(var) in covered:
+                continue
+            node = nodes[node_id]
+            params.append(
+                Param(
+                    name=node.names[0] if node.names else f"leaf {node_id}",
+                    value=node.value or to_data(var),
+                    grad=node.grad,
+                    requires_grad=True,
+                    node=node_id,
+                    used_line=used.get(var),
+                )
+            )
+        return tuple(params)
 
     def _make_node(
         self,
@@ -178,6 +236,8 @@ class GraphBuilder:
                 autograd=type(node).__name__,
                 call=rec.call if rec else None,
                 source=source,
+                step=rec.step if rec else None,
+                backward_step=rec.backward_step if rec else None,
             )
         if rec is not None:
             key = rec.keys.get(nr)
@@ -192,6 +252,7 @@ class GraphBuilder:
             grad=rec.grads.get(nr) if rec else None,
             grad_passes=len(rec.grad_passes.get(nr, ())) if rec else 0,
             source=source,
+            step=rec.step if rec else None,
         )
 
     def _leaf(

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import torch
 from torch.overrides import TorchFunctionMode
+from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.capture.saved import SavedRecord, read_saved
 from gradviz.capture.tensors import StorageKey, add_data, storage_key, to_data
@@ -55,6 +56,8 @@ class NodeRecord:
     edge_passes: dict[int, set[int]] = field(default_factory=dict)
     edge_slots: frozenset[int] = frozenset()
     hooked: bool = False
+    step: int | None = None
+    backward_step: int | None = None
 
     def add_grad(self, nr: int, grad: torch.Tensor, pass_index: int) -> None:
         _accumulate(self.grads, self.grad_passes, nr, to_data(grad), pass_index)
@@ -175,6 +178,8 @@ def walk(roots: Sequence[AutogradNode]) -> list[AutogradNode]:
 
 
 _SETITEM = torch.Tensor.__setitem__
+_DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
+_MAX_DETACHES = 64
 _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
 _GRAD_SIG = inspect.signature(torch.autograd.grad)
 
@@ -195,6 +200,11 @@ class Recorder(TorchFunctionMode):
         self.filename = filename
         self.passes: list[PassRecord] = []
         self.ops_seen = 0
+        self.backward_steps = 0
+        # keyed by identity (tensors compare elementwise), without keeping them alive
+        self.detached_leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.detaches: list[tuple[AutogradNode, int]] = []
+        self.used: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.internal_errors: list[str] = []
         self._busy = False
         self._in_pass = False
@@ -248,16 +258,46 @@ class Recorder(TorchFunctionMode):
             rec.keys[nr] = storage_key(t)
             rec.call = call
             rec.line = line
+            if rec.step is None:
+                rec.step = self.ops_seen
             self.ops_seen += 1
+        if func in _DETACH and args and isinstance(args[0], torch.Tensor):
+            self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
         # Tensors made where no torch call was seen (a custom autograd.Function's
         # apply, internals of a compiled region) get their value when first used.
         for t in args:
-            if isinstance(t, torch.Tensor) and t.grad_fn is not None:
-                rec = node_record(t.grad_fn)
-                nr = t.output_nr
-                if nr not in rec.outputs:
-                    rec.outputs[nr] = to_data(t)
-                    rec.keys[nr] = storage_key(t)
+            if not isinstance(t, torch.Tensor):
+                continue
+            if t.grad_fn is None:
+                # a leaf in a call that recorded a graph (not an in-place init under no_grad)
+                if line is not None and t.requires_grad and t not in self.used:
+                    self.used[t] = line
+                continue
+            rec = node_record(t.grad_fn)
+            nr = t.output_nr
+            if nr not in rec.outputs:
+                rec.outputs[nr] = to_data(t)
+                rec.keys[nr] = storage_key(t)
+
+    def _note_detach(self, t: torch.Tensor, line: int | None) -> None:
+        """Remember where a tensor that needed grad was cut off, and what it was cut from."""
+        if line is None or not t.requires_grad:
+            return
+        if t.grad_fn is None:
+            self.detached_leaves.setdefault(t, line)  # type: ignore[no-untyped-call]
+        elif len(self.detaches) < _MAX_DETACHES:
+            self.detaches.append((t.grad_fn, line))
+
+    def cut_off(self) -> dict[int, int]:
+        """``id(leaf) -> line`` of every leaf a ``.detach()`` cut off from the graph."""
+        found: dict[int, int] = {}
+        for leaf, line in self.detached_leaves.items():  # type: ignore[no-untyped-call]
+            found.setdefault(id(leaf), line)
+        for node, line in self.detaches:
+            for n in walk([node]):
+                if is_leaf_node(n):
+                    found.setdefault(id(n.variable), line)
+        return found
 
     # -- backward: every pass ----------------------------------------------------
 
@@ -420,6 +460,9 @@ class Recorder(TorchFunctionMode):
             recorder._busy = True
             try:
                 index = recorder._current_pass
+                if rec.backward_step is None:
+                    rec.backward_step = recorder.backward_steps
+                    recorder.backward_steps += 1
                 for nr, g in enumerate(grad_outputs):
                     if isinstance(g, torch.Tensor):
                         rec.add_grad(nr, g, index)
@@ -485,6 +528,7 @@ class Recorder(TorchFunctionMode):
         """Drop every node this recorder holds; call once the user's tensors are gone."""
         for p in self.passes:
             p.release()
+        self.detaches.clear()
 
 
 def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set[int]) -> bool:
