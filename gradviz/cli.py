@@ -35,6 +35,7 @@ def cli() -> None:
     \b
       gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json)
       gradviz explain snippet.py             walk the chain rule in the terminal
+      gradviz doctor snippet.py              find vanishing, exploding or NaN gradients
     """
 
 
@@ -69,6 +70,11 @@ def _format_names() -> list[str]:
     help="forward: inputs to outputs; backward: the way autograd walks, from the outputs.",
 )
 @click.option(
+    "--color-by",
+    type=click.Choice(["grad", "value"]),
+    help="Colour tensors and size edges by the norm of their gradient or value (log scale).",
+)
+@click.option(
     "--partial", is_flag=True, help="If the snippet raises, still draw the graph it built."
 )
 def run(
@@ -78,6 +84,7 @@ def run(
     fmt: str | None,
     targets: tuple[str, ...],
     direction: str,
+    color_by: str | None,
     partial: bool,
 ) -> None:
     """Run SNIPPET as `python SNIPPET ARGS` would and draw the autograd graph of its outputs.
@@ -101,7 +108,10 @@ def run(
     result = _capture(loaded, args, targets, partial)
     graph = result.graph
     assert graph is not None
-    options = RenderOptions(direction="backward" if direction == "backward" else "forward")
+    options = RenderOptions(
+        direction="backward" if direction == "backward" else "forward",
+        color_by="grad" if color_by == "grad" else "value" if color_by == "value" else None,
+    )
     renderer = make_renderer(out_format, options)
     data = _render_keeping_dot(renderer, graph, output, options)
     from gradviz.output import write_atomic
@@ -175,6 +185,71 @@ def explain(
     else:
         _emit_tree(story, output, no_color, width)
     _exit_like_snippet(result)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("snippet", type=click.Path(path_type=Path))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Also write the report as JSON."
+)
+@click.option(
+    "--vanish",
+    type=float,
+    default=1e-6,
+    show_default=True,
+    help="A gradient norm under this fraction of |loss| has vanished.",
+)
+@click.option(
+    "--explode",
+    type=float,
+    default=1e3,
+    show_default=True,
+    help="A gradient norm over this has exploded.",
+)
+@click.option("--target", "targets", multiple=True, metavar="NAME", help="Judge this output.")
+@click.option("--no-color", is_flag=True, help="No colours, even on a terminal.")
+@click.option("--width", type=click.IntRange(min=40), help="Wrap at this many columns.")
+def doctor(
+    snippet: Path,
+    args: tuple[str, ...],
+    output: Path | None,
+    vanish: float,
+    explode: float,
+    targets: tuple[str, ...],
+    no_color: bool,
+    width: int | None,
+) -> None:
+    """Run SNIPPET and check its gradients: vanishing, exploding, missing, NaN or Inf.
+
+    Lists every parameter with the norms of its value and gradient, then each
+    problem with the snippet line it comes from. Exits 10 when it finds one, so
+    it can guard a training script in CI.
+    """
+    if output is not None:
+        _check_not_input(output, snippet)
+    loaded = _load(snippet)
+    result = _capture(loaded, args, targets, partial=True)
+    assert result.graph is not None
+    from rich.console import Console
+
+    from gradviz.health import diagnose
+    from gradviz.renderers.doctor import report_json, report_renderable
+
+    report = diagnose(result.graph, vanish=vanish, explode=explode)
+    console = Console(
+        width=width, color_system=None if no_color else "auto", highlight=False, emoji=False
+    )
+    console.print(report_renderable(report, len(result.graph.passes)))
+    if output is not None:
+        _emit_text(report_json(report, snippet.name), output)
+    if result.run.exit_code:
+        _exit_like_snippet(result)
+    if not report.healthy:
+        sys.exit(PROBLEMS_FOUND)
+
+
+PROBLEMS_FOUND = 10
 
 
 def _emit_text(text: str, output: Path | None) -> None:

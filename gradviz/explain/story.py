@@ -53,6 +53,7 @@ class Story:
     trees: list[Step]
     omitted: int = 0
     depth: int | None = None
+    footer: list[Line] = field(default_factory=list)
 
 
 MAX_ITEMS = 4
@@ -535,8 +536,35 @@ def _remainder(total: TensorData, parts: Sequence[TensorData | None]) -> TensorD
     return TensorData(shape=total.shape, dtype=total.dtype, device=total.device, data=tuple(data))
 
 
+def _health_lines(graph: Graph) -> list[Line]:
+    """Gradients that vanished or exploded: their norms on the way down, and the culprit."""
+    from gradviz.health import diagnose
+
+    lines: list[Line] = []
+    for f in diagnose(graph).findings:
+        if f.kind not in ("vanishing", "exploding") or not f.path:
+            continue
+        if not lines:
+            lines.append((Span("Gradient health:", "note"),))
+        norms = " → ".join(
+            f"{s.label} {'–' if s.grad_norm is None else format_number(s.grad_norm, 3)}"
+            for s in f.path
+        )
+        lines.append((Span(f"{f.kind} ", "grad"), Span(f.message.replace("|", ""), "muted")))
+        lines.append((Span(f"  norms from the loss down: {norms}", "muted"),))
+        if f.culprit:
+            verb = "shrank" if f.kind == "vanishing" else "grew"
+            lines.append((Span(f"  the op that {verb} it most: {f.culprit}", "muted"),))
+        if len(lines) > 3 * 3:
+            break
+    return lines
+
+
 def tell(graph: Graph, depth: int | None = None) -> Story:
     """The story of ``graph``: one tree per output, ``depth`` levels at most."""
     teller = _Teller(graph, depth)
     trees = [teller.tell(out, None, 0) for out in graph.outputs]
-    return Story(header=teller.header(), trees=trees, omitted=teller.omitted, depth=depth)
+    footer = _health_lines(graph) if graph.passes else []
+    return Story(
+        header=teller.header(), trees=trees, omitted=teller.omitted, depth=depth, footer=footer
+    )

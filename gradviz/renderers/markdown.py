@@ -64,6 +64,9 @@ def story_markdown(story: Story, title: str) -> str:
     for tree in story.trees:
         out.append("")
         _step(tree, 0, out)
+    if story.footer:
+        out.append("")
+        out.extend(_line(line) + "  " for line in story.footer)
     if story.omitted:
         out.append("")
         out.append(f"_{story.omitted} more tensors below depth {story.depth} are not shown._")

@@ -70,6 +70,9 @@ def story_renderable(story: Story, width: int = 80) -> RenderableType:
     for tree in story.trees:
         parts.append(Text())
         parts.append(_tree(tree, width))
+    if story.footer:
+        parts.append(Text())
+        parts.extend(_line(line) for line in story.footer)
     if story.omitted:
         parts.append(Text())
         parts.append(

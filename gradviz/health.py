@@ -1,0 +1,322 @@
+"""Gradient health: where gradients vanish, explode, go missing or turn NaN, and why.
+
+Works on a captured Graph only (no torch), so ``gradviz doctor`` can also judge
+a saved capture. Every number comes from the capture: norms of the values and
+gradients torch computed, the order ops ran in, the snippet lines that ran them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from gradviz.model import Edge, Graph, Node, Param, TensorData
+
+__all__ = ["Finding", "ParamHealth", "PathStep", "Report", "diagnose", "norm_of"]
+
+VANISH = 1e-6
+"""A gradient whose norm is under this fraction of the loss's magnitude has vanished."""
+EXPLODE = 1e3
+"""A gradient whose norm is over this has exploded."""
+
+
+def norm_of(t: TensorData | None) -> float | None:
+    """The L2 norm of a captured tensor (inf or nan when it holds such values)."""
+    if t is None:
+        return None
+    if t.data is not None:
+        total = 0.0
+        for x in t.data:
+            v = abs(x) if isinstance(x, complex) else float(x)
+            total += v * v
+        return math.sqrt(total)
+    if t.stats is None:
+        return None
+    if t.stats.nan:
+        return math.nan
+    if t.stats.inf:
+        return math.inf
+    return t.stats.norm
+
+
+def _finite(t: TensorData | None) -> bool:
+    if t is None:
+        return True
+    if t.data is not None:
+        return all(math.isfinite(abs(x) if isinstance(x, complex) else float(x)) for x in t.data)
+    return t.stats is None or (t.stats.nan == 0 and t.stats.inf == 0)
+
+
+@dataclass(frozen=True)
+class ParamHealth:
+    name: str
+    shape: tuple[int, ...]
+    value_norm: float | None
+    grad_norm: float | None
+    status: str
+    """ok, vanishing, exploding, nan, no grad, frozen"""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value_norm is None or self.grad_norm is None or self.value_norm == 0:
+            return None
+        return self.grad_norm / self.value_norm
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One tensor on the way from the loss to a parameter, and the op that made the next."""
+
+    label: str
+    grad_norm: float | None
+    op: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    """vanishing, exploding, no_grad, nan_forward, nan_backward"""
+    subject: str
+    message: str
+    line: int | None = None
+    path: tuple[PathStep, ...] = ()
+    culprit: str | None = None
+
+
+@dataclass
+class Report:
+    loss: str
+    loss_value: float | None
+    params: list[ParamHealth] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings
+
+
+class _Doctor:
+    def __init__(self, graph: Graph, vanish: float, explode: float) -> None:
+        self.g = graph
+        self.vanish = vanish
+        self.explode = explode
+        self.producer: dict[int, int] = {}
+        self.inputs: dict[int, list[int]] = {}
+        self.consumers: dict[int, list[int]] = {}
+        self.in_edges: dict[int, list[Edge]] = {}
+        for e in graph.edges:
+            if graph.node(e.src).kind == "op":
+                self.producer[e.dst] = e.src
+            else:
+                self.inputs.setdefault(e.dst, []).append(e.src)
+                self.consumers.setdefault(e.src, []).append(e.dst)
+                self.in_edges.setdefault(e.dst, []).append(e)
+        self.op_output: dict[int, int] = {op: t for t, op in self.producer.items()}
+
+    def label(self, node: Node) -> str:
+        if node.names:
+            return node.names[0]
+        op = self.producer.get(node.id)
+        return f"{self.g.node(op).op} output" if op is not None else f"tensor {node.id}"
+
+    def where(self, node: Node) -> str:
+        if node.source is None:
+            return ""
+        return f" at {self.g.meta.snippet}:{node.source.line} ({node.source.code})"
+
+    # -- parameters -----------------------------------------------------------------
+
+    def param(self, p: Param, scale: float) -> tuple[ParamHealth, Finding | None]:
+        value_norm = norm_of(p.value)
+        grad_norm = norm_of(p.grad)
+        status, finding = "ok", None
+        if not p.requires_grad:
+            status = "frozen"
+        elif grad_norm is None:
+            status = "no grad"
+            finding = self._no_grad(p)
+        elif math.isnan(grad_norm) or math.isinf(grad_norm):
+            status = "nan" if math.isnan(grad_norm) else "exploding"
+            finding = Finding(
+                "exploding" if status == "exploding" else "nan_backward",
+                p.name,
+                f"{p.name}.grad holds {'nan' if status == 'nan' else 'inf'}",
+            )
+        elif grad_norm == 0 and p.node is not None:
+            status = "vanishing"
+            finding = self._vanished(p, grad_norm, "is exactly zero although the graph uses it")
+        elif p.node is not None and grad_norm < self.vanish * scale:
+            status = "vanishing"
+            finding = self._vanished(
+                p, grad_norm, f"is {grad_norm:.3g}, under {self.vanish:g} × |loss| ({scale:.3g})"
+            )
+        elif grad_norm > self.explode:
+            status = "exploding"
+            finding = self._vanished(
+                p, grad_norm, f"is {grad_norm:.3g}, over {self.explode:g}", kind="exploding"
+            )
+        health = ParamHealth(p.name, p.value.shape, value_norm, grad_norm, status)
+        return health, finding
+
+    def _no_grad(self, p: Param) -> Finding:
+        if p.detached_line is not None:
+            why = f"it was cut off by .detach() at {self.g.meta.snippet}:{p.detached_line}"
+            line = p.detached_line
+        elif p.used_line is not None:
+            why = (
+                f"it was used at {self.g.meta.snippet}:{p.used_line}, but nothing computed from "
+                "it reached the loss"
+            )
+            line = p.used_line
+        else:
+            why = "the snippet never computed with it"
+            line = None
+        return Finding("no_grad", p.name, f"{p.name} requires grad but got none: {why}", line)
+
+    def _vanished(self, p: Param, norm: float, what: str, kind: str = "vanishing") -> Finding:
+        path = self.path_to(p.node) if p.node is not None else ()
+        culprit = _culprit(path, shrink=kind == "vanishing")
+        message = f"|{p.name}.grad| {what}"
+        return Finding(kind, p.name, message, None, path, culprit)
+
+    # -- paths ----------------------------------------------------------------------
+
+    def path_to(self, leaf: int) -> tuple[PathStep, ...]:
+        """Tensors from an output down to ``leaf`` (shortest path), with their grad norms."""
+        parent: dict[int, int] = {}
+        queue = deque(self.g.outputs)
+        seen = set(self.g.outputs)
+        while queue:
+            t = queue.popleft()
+            if t == leaf:
+                break
+            op = self.producer.get(t)
+            for src in self.inputs.get(op, []) if op is not None else []:
+                if src not in seen:
+                    seen.add(src)
+                    parent[src] = t
+                    queue.append(src)
+        if leaf not in seen:
+            return ()
+        chain = [leaf]
+        while chain[-1] in parent:
+            chain.append(parent[chain[-1]])
+        chain.reverse()
+        steps = []
+        for i, tid in enumerate(chain):
+            node = self.g.node(tid)
+            op_node = None
+            if i + 1 < len(chain):
+                op_id = self.producer.get(tid)
+                op_node = self.g.node(op_id) if op_id is not None else None
+            steps.append(
+                PathStep(
+                    label=self.label(node),
+                    grad_norm=norm_of(node.grad),
+                    op=op_node.op if op_node else None,
+                    line=op_node.source.line if op_node and op_node.source else None,
+                )
+            )
+        return tuple(steps)
+
+    # -- nan and inf ----------------------------------------------------------------
+
+    def first_bad_forward(self) -> Finding | None:
+        """The first op, in the order the forward pass ran, whose output is not finite."""
+        bad: list[tuple[int, Node, Node]] = []
+        for node in self.g.tensors():
+            op_id = self.producer.get(node.id)
+            if op_id is None or _finite(node.value):
+                continue
+            if all(_finite(self.g.node(i).value) for i in self.inputs.get(op_id, [])):
+                made_by = self.g.node(op_id)
+                bad.append((made_by.step or 0, node, made_by))
+        if not bad:
+            return None
+        _, node, made_by = min(bad, key=lambda b: b[0])
+        what = "nan" if "nan" in _describe_bad(node.value) else "inf"
+        return Finding(
+            "nan_forward",
+            self.label(node),
+            f"{made_by.op} made {what} in the forward pass{self.where(made_by)}",
+            made_by.source.line if made_by.source else None,
+        )
+
+    def first_bad_backward(self) -> Finding | None:
+        """The first op, in the order backward ran, that turned finite gradients non-finite."""
+        bad = []
+        for op in self.g.ops():
+            out = self.op_output.get(op.id)
+            if out is None or not _finite(self.g.node(out).grad):
+                continue
+            for edge in self.in_edges.get(op.id, []):
+                if not _finite(self._sent(edge)):
+                    bad.append((op.backward_step or 0, op, self.g.node(edge.src)))
+                    break
+        if not bad:
+            return None
+        _, op, src = min(bad, key=lambda b: b[0])
+        return Finding(
+            "nan_backward",
+            self.label(src),
+            f"in backward, {op.op} sent a non-finite gradient to {self.label(src)}{self.where(op)}",
+            op.source.line if op.source else None,
+        )
+
+    def _sent(self, edge: Edge) -> TensorData | None:
+        """What an op sent back along an edge: recorded, or its input's grad if used once."""
+        if edge.grad is not None:
+            return edge.grad
+        if len(self.consumers.get(edge.src, [])) == 1:
+            return self.g.node(edge.src).grad
+        return None
+
+
+def _describe_bad(t: TensorData | None) -> str:
+    if t is None:
+        return ""
+    if t.data is not None:
+        return " ".join(str(x) for x in t.data)
+    return "nan" if t.stats and t.stats.nan else "inf"
+
+
+def _culprit(path: tuple[PathStep, ...], shrink: bool) -> str | None:
+    """The op on the path whose gradient step shrank (or grew) the norm the most."""
+    best: tuple[float, str] | None = None
+    for upper, lower in itertools.pairwise(path):
+        if not upper.grad_norm or lower.grad_norm is None or upper.op is None:
+            continue
+        factor = lower.grad_norm / upper.grad_norm
+        key = factor if shrink else -factor
+        where = f" at line {upper.line}" if upper.line else ""
+        text = f"{upper.op}{where} (×{factor:.3g})"
+        if best is None or key < best[0]:
+            best = (key, text)
+    return best[1] if best else None
+
+
+def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> Report:
+    """Judge every parameter's gradient, and find where non-finite values first appeared."""
+    doctor = _Doctor(graph, vanish, explode)
+    out = graph.node(graph.outputs[0]) if graph.outputs else None
+    loss_norm = norm_of(out.value) if out is not None else None
+    scale = loss_norm if loss_norm and math.isfinite(loss_norm) else 1.0
+    report = Report(
+        loss=doctor.label(out) if out is not None else "",
+        loss_value=loss_norm,
+    )
+    if not graph.passes:
+        report.findings.append(
+            Finding("no_backward", report.loss, "no backward pass ran: there are no gradients")
+        )
+    for p in graph.params:
+        health, finding = doctor.param(p, scale)
+        report.params.append(health)
+        if finding is not None and graph.passes:
+            report.findings.append(finding)
+    first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
+    report.findings[:0] = [f for f in first_bad if f is not None]
+    return report

@@ -1,0 +1,142 @@
+"""`gradviz doctor`: each sample's problem is found and located; its numbers are torch's."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SAMPLES
+from helpers import graph_of, plain_run
+
+from gradviz.cli import cli
+from gradviz.health import diagnose
+
+
+def report(name: str, **kw: float):  # type: ignore[no-untyped-def]
+    return diagnose(graph_of(SAMPLES / name), **kw)
+
+
+def test_parameter_norms_are_torchs() -> None:
+    ns = plain_run(SAMPLES / "vanishing_sigmoid.py")
+    r = report("vanishing_sigmoid.py")
+    by_name = {p.name: p for p in r.params}
+    assert len(by_name) == 26
+    for name, param in ns["net"].named_parameters():
+        health = by_name[f"net.{name}"]
+        assert health.grad_norm == pytest.approx(param.grad.norm().item(), rel=1e-4)
+        assert health.value_norm == pytest.approx(param.detach().norm().item(), rel=1e-4)
+        assert health.shape == tuple(param.shape)
+
+
+def test_vanishing_gradients_are_found_with_the_op_that_shrank_them() -> None:
+    r = report("vanishing_sigmoid.py")
+    vanishing = [f for f in r.findings if f.kind == "vanishing"]
+    assert [f.subject for f in vanishing][:2] == ["net.0.weight", "net.0.bias"]
+    assert "net.24.weight" not in {f.subject for f in vanishing}
+    first = vanishing[0]
+    assert first.culprit is not None and first.culprit.startswith("sigmoid at line 15 (×0.2")
+    norms = [s.grad_norm for s in first.path]
+    assert norms[0] == 1.0 and norms[-1] == pytest.approx(3.7e-11, rel=0.05)
+    # each sigmoid passes at most 1/4 of the gradient: the path shows it shrinking
+    sigmoid_steps = [
+        (upper, lower) for upper, lower in itertools.pairwise(first.path) if upper.op == "sigmoid"
+    ]
+    assert len(sigmoid_steps) == 12
+    assert all(low.grad_norm <= 0.25 * up.grad_norm + 1e-12 for up, low in sigmoid_steps)
+    # a looser threshold finds fewer
+    fewer = report("vanishing_sigmoid.py", vanish=1e-9)
+    # |loss| is 0.551: 1e-9 of it is 5.5e-10, which net.2 (1.7e-10) is under and net.4 is not
+    assert {f.subject for f in fewer.findings} == {
+        "net.0.weight",
+        "net.0.bias",
+        "net.2.weight",
+        "net.2.bias",
+    }
+
+
+def test_exploding_gradients_are_found() -> None:
+    ns = plain_run(SAMPLES / "exploding_rnn.py")
+    r = report("exploding_rnn.py")
+    w_hh = next(p for p in r.params if p.name == "w_hh")
+    assert w_hh.status == "exploding"
+    assert w_hh.grad_norm == pytest.approx(ns["w_hh"].grad.norm().item(), rel=1e-4)
+    assert {f.subject for f in r.findings if f.kind == "exploding"} == {"w_hh", "w_xh"}
+
+
+def test_the_first_nan_is_located_forward_and_backward() -> None:
+    r = report("log_of_zero.py")
+    forward = next(f for f in r.findings if f.kind == "nan_forward")
+    assert forward.line == 6 and "log made inf in the forward pass" in forward.message
+    backward = next(f for f in r.findings if f.kind == "nan_backward")
+    assert backward.line == 7 and "mul sent a non-finite gradient to p" in backward.message
+    p = next(p for p in r.params if p.name == "p")
+    assert p.status == "nan" and math.isnan(p.grad_norm or 0.0)
+
+
+def test_a_parameter_cut_off_by_detach_is_named_with_the_line() -> None:
+    r = report("detached_param.py")
+    missing = {f.subject: f for f in r.findings if f.kind == "no_grad"}
+    assert set(missing) == {"encoder.weight", "encoder.bias"}
+    assert missing["encoder.weight"].line == 12
+    assert "cut off by .detach() at detached_param.py:12" in missing["encoder.weight"].message
+    assert {p.name: p.status for p in r.params}["head.weight"] == "ok"
+
+
+def test_unused_parameters_are_told_apart(tmp_path: Path) -> None:
+    snippet = tmp_path / "unused.py"
+    snippet.write_text(
+        "import torch\n"
+        "used = torch.nn.Linear(2, 1)\n"
+        "spare = torch.nn.Linear(2, 1)\n"
+        "side = torch.nn.Linear(2, 1)\n"
+        "x = torch.ones(3, 2)\n"
+        "extra = side(x)  # computed, but never part of the loss\n"
+        "loss = used(x).sum()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    messages = {f.subject: f.message for f in r.findings}
+    assert (
+        "spare.weight requires grad but got none: the snippet never computed with it"
+        in (messages["spare.weight"])
+    )
+    assert (
+        "used at unused.py:6, but nothing computed from it reached the loss"
+        in (messages["side.weight"])
+    )
+    assert "used.weight" not in messages
+
+
+def test_healthy_training_step_has_no_findings() -> None:
+    assert report("mlp_step.py").healthy
+
+
+def test_cli_exit_codes_table_and_json(runner: CliRunner, in_tmp: Path) -> None:
+    bad = runner.invoke(cli, ["doctor", str(SAMPLES / "detached_param.py"), "-o", "r.json"])
+    assert bad.exit_code == 10
+    assert "no grad: encoder.weight requires grad but got none" in " ".join(bad.stdout.split())
+    data = json.loads((in_tmp / "r.json").read_text())
+    assert data["healthy"] is False
+    assert {f["subject"] for f in data["findings"]} == {"encoder.weight", "encoder.bias"}
+    assert [p["status"] for p in data["params"]] == ["no grad", "no grad", "ok", "ok"]
+    good = runner.invoke(cli, ["doctor", str(SAMPLES / "mlp_step.py")])
+    assert good.exit_code == 0 and "✓ no problems found" in good.stdout
+    assert "model.0.weight" in good.stdout
+
+
+def test_explain_shows_why_a_gradient_vanished() -> None:
+    from gradviz.explain.story import tell
+
+    story = tell(graph_of(SAMPLES / "vanishing_sigmoid.py"), depth=1)
+    text = "\n".join("".join(s.text for s in line) for line in story.footer)
+    assert "vanishing net.0.weight.grad is 3.73e-11" in text
+    assert "the op that shrank it most: sigmoid at line 15" in text
+
+
+def test_no_backward_is_a_finding(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["doctor", str(SAMPLES / "dynamic_graph.py")])
+    assert result.exit_code == 10 and "no backward pass ran" in result.stdout
