@@ -43,7 +43,7 @@ def format_number(x: Scalar, precision: int = 4, whole: bool = False) -> str:
 
 def _all_whole(data: Sequence[Scalar]) -> bool:
     return all(
-        isinstance(x, float) and math.isfinite(x) and x == int(x) and abs(x) < 1e9 for x in data
+        isinstance(x, float) and math.isfinite(x) and x == int(x) and abs(x) < 1e6 for x in data
     )
 
 

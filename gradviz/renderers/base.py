@@ -22,9 +22,12 @@ class RenderOptions:
 
     ``direction``: ``forward`` draws data flowing from inputs to outputs;
     ``backward`` draws edges the way autograd walks them, from the outputs down.
+    ``color_by``: colour tensors and size edges by the norm of their gradient
+    (or value), on a log scale, with a colour bar.
     """
 
     direction: Direction = "forward"
+    color_by: Literal["grad", "value"] | None = None
     max_items: int = 6
     precision: int = 4
     dot_timeout: float = 60.0

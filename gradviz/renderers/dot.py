@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 
 from gradviz.display import format_shape, tensor_lines
+from gradviz.health import norm_of
 from gradviz.model import Edge, Graph, Node, TensorData
 from gradviz.renderers.base import RenderOptions
+from gradviz.renderers.magnitude import MISSING, NONFINITE, PALETTE, LogScale
 from gradviz.renderers.theme import LIGHT, Palette, Theme
 
 __all__ = ["DotRenderer", "dot_quote", "html_escape"]
@@ -51,6 +53,7 @@ class DotRenderer:
         self.name = name
         self.options = options or RenderOptions()
         self.theme = theme
+        self._scale: LogScale | None = None
 
     def render(self, graph: Graph) -> str:
         t = self.theme
@@ -70,12 +73,67 @@ class DotRenderer:
                 + ", labelloc=t;"
             )
         snippet = graph.meta.snippet
+        self._scale = self._magnitudes(graph)
         for node in graph.nodes:
             out.append(f"  n{node.id} [{self._node_attrs(node, snippet)}];")
+        uses: dict[int, int] = {}
         for edge in graph.edges:
-            out.append(self._edge(edge, forward))
+            uses[edge.src] = uses.get(edge.src, 0) + 1
+        for edge in graph.edges:
+            out.append(self._edge(edge, forward, self._edge_style(graph, edge, uses)))
+        if self._scale is not None:
+            out.extend(self._legend())
         out.append("}")
         return "\n".join(out) + "\n"
+
+    # -- magnitude ----------------------------------------------------------------
+
+    def _norm(self, node: Node) -> float | None:
+        by = self.options.color_by
+        return norm_of(node.grad if by == "grad" else node.value)
+
+    def _magnitudes(self, graph: Graph) -> LogScale | None:
+        if self.options.color_by is None:
+            return None
+        return LogScale.over(self._norm(n) for n in graph.nodes if n.kind != "op") or LogScale(0, 0)
+
+    def _edge_style(self, graph: Graph, edge: Edge, uses: dict[int, int]) -> str:
+        """Edges carry the magnitude of what flowed along them (the source's, if used once)."""
+        if self._scale is None or self.options.color_by is None:
+            return ""
+        src = graph.node(edge.src)
+        if src.kind == "op":
+            norm = self._norm(graph.node(edge.dst))
+        elif self.options.color_by == "grad" and edge.grad is not None:
+            norm = norm_of(edge.grad)
+        elif uses.get(edge.src, 0) == 1 or self.options.color_by == "value":
+            norm = self._norm(src)
+        else:
+            norm = None
+        color = self._scale.edge_color(norm) if norm is not None else self.theme.edge
+        return f' [color="{color}", penwidth={self._scale.width(norm)}]'
+
+    def _legend(self) -> list[str]:
+        assert self._scale is not None
+        low, high = self._scale.ticks()
+        what = "|grad|" if self.options.color_by == "grad" else "|value|"
+        cells = "".join(f'<TD BGCOLOR="{c}" WIDTH="18"> </TD>' for c in PALETTE)
+        label = (
+            '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
+            f'<TR><TD COLSPAN="{len(PALETTE) + 2}"><B>{what}</B> (log scale)</TD></TR>'
+            f'<TR><TD ALIGN="RIGHT">{html_escape(low)}</TD>{cells}'
+            f'<TD ALIGN="LEFT">{html_escape(high)}</TD></TR>'
+            f'<TR><TD COLSPAN="{len(PALETTE) + 2}"><TABLE BORDER="0" CELLPADDING="1"><TR>'
+            f'<TD BGCOLOR="{NONFINITE}" WIDTH="18"> </TD><TD>nan/inf</TD>'
+            f'<TD BGCOLOR="{MISSING}" WIDTH="18"> </TD><TD>none</TD></TR></TABLE></TD></TR>'
+            "</TABLE>>"
+        )
+        return [
+            "  subgraph cluster_legend {",
+            f'    label=""; color="{self.theme.muted}"; style="rounded";',
+            f"    legend [shape=plain, label={label}];",
+            "  }",
+        ]
 
     # -- nodes ------------------------------------------------------------------
 
@@ -98,6 +156,13 @@ class DotRenderer:
 
     def _palette(self, node: Node) -> tuple[Palette, str, int]:
         t = self.theme
+        if self._scale is not None:
+            fill = self._scale.color(self._norm(node))
+            base = {"output": t.output, "leaf": t.param if node.param else t.leaf}.get(
+                node.kind, t.tensor
+            )
+            tag = {"output": "output", "leaf": "param" if node.param else "leaf"}.get(node.kind, "")
+            return Palette(fill=fill, border=base.border, text=base.text), tag, 2 if tag else 1
         if node.kind == "output":
             return t.output, "output", 2
         if node.kind == "leaf":
@@ -121,7 +186,8 @@ class DotRenderer:
         rows = [f'<TR><TD ALIGN="LEFT" COLSPAN="2">{head}</TD>{tag_cell}</TR>']
         rows.append(self._data_row("value", node.value, t.text, missing="not recorded"))
         grad_label = "grad" if node.grad_passes <= 1 else f"grad Σ{node.grad_passes}"
-        rows.append(self._data_row(grad_label, node.grad, t.grad, missing="not computed"))
+        grad_color = t.text if self._scale is not None else t.grad  # red on a heat map: no
+        rows.append(self._data_row(grad_label, node.grad, grad_color, missing="not computed"))
         return (
             f'<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
             f'STYLE="ROUNDED" BGCOLOR="{palette.fill}" COLOR="{palette.border}">'
@@ -167,7 +233,7 @@ class DotRenderer:
     # -- edges ------------------------------------------------------------------
 
     @staticmethod
-    def _edge(edge: Edge, forward: bool) -> str:
+    def _edge(edge: Edge, forward: bool, style: str = "") -> str:
         if forward:
-            return f"  n{edge.src} -> n{edge.dst};"
-        return f"  n{edge.dst} -> n{edge.src};"
+            return f"  n{edge.src} -> n{edge.dst}{style};"
+        return f"  n{edge.dst} -> n{edge.src}{style};"
