@@ -27,7 +27,8 @@ def plain(path: Path, depth: int | None = None, width: int = 80) -> str:
 
 @pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.py")), ids=lambda p: p.stem)
 def test_samples_match_their_golden_trees(path: Path, golden: Golden) -> None:
-    golden.check(f"{path.stem}.tree.txt", plain(path))
+    deep = path.stem in {"vanishing_sigmoid", "exploding_rnn"}  # keep their goldens small
+    golden.check(f"{path.stem}.tree.txt", plain(path, depth=3 if deep else None))
 
 
 def test_lecture_example_walks_the_chain_rule_with_numbers() -> None:
