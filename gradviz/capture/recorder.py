@@ -142,7 +142,10 @@ def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
         return t.grad_fn, t.output_nr
     if not t.requires_grad:
         return None
-    edge = torch.autograd.graph.get_gradient_edge(t)
+    get_edge = getattr(torch.autograd.graph, "get_gradient_edge", None)
+    if get_edge is None:  # torch < 2.2: a view's node points at the leaf's accumulator
+        return t.view_as(t).grad_fn.next_functions[0]  # type: ignore[union-attr]
+    edge = get_edge(t)
     return edge.node, edge.output_nr
 
 
