@@ -60,6 +60,7 @@ docs: $(STAMP)
 	$(VENV)/bin/gradviz run samples/autograd_basics.py -o docs/images/autograd_basics.svg >/dev/null
 	$(VENV)/bin/gradviz run samples/autograd_basics.py -o docs/images/autograd_basics.png >/dev/null
 	$(VENV)/bin/gradviz run samples/mlp_step.py -o docs/images/mlp_step.svg >/dev/null
+	$(VENV)/bin/gradviz run samples/log_of_zero.py --color-by grad -o docs/images/log_of_zero_grad.png >/dev/null
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -64,7 +64,11 @@ def test_exploding_gradients_are_found() -> None:
     w_hh = next(p for p in r.params if p.name == "w_hh")
     assert w_hh.status == "exploding"
     assert w_hh.grad_norm == pytest.approx(ns["w_hh"].grad.norm().item(), rel=1e-4)
-    assert {f.subject for f in r.findings if f.kind == "exploding"} == {"w_hh", "w_xh"}
+    exploding = {f.subject: f for f in r.findings if f.kind == "exploding"}
+    assert set(exploding) == {"w_hh", "w_xh"}
+    # the recurrence h = w_hh @ h + ... (line 14) multiplies the gradient at every step
+    assert exploding["w_hh"].culprit is not None
+    assert exploding["w_hh"].culprit.startswith("mv at line 14")
 
 
 def test_the_first_nan_is_located_forward_and_backward() -> None:
