@@ -14,10 +14,16 @@ import click
 __all__ = [
     "DotError",
     "GradvizError",
+    "InputError",
     "NoGraphError",
     "OutputError",
+    "SnippetEncodingError",
     "SnippetError",
+    "SnippetNeedsInput",
+    "SnippetNotFound",
+    "SnippetNotPython",
     "SnippetSyntaxError",
+    "SnippetTimeout",
     "TargetError",
 ]
 
@@ -41,9 +47,39 @@ class GradvizError(click.ClickException):
 
 
 class SnippetError(GradvizError):
-    """The snippet file cannot be read: missing, a folder, binary, bad encoding."""
+    """The snippet cannot be used; each subclass says why, with its own exit code."""
 
     exit_code = 3
+
+
+class SnippetNotFound(SnippetError):
+    """No file at the snippet's path."""
+
+    exit_code = 3
+
+
+class SnippetNotPython(SnippetError):
+    """The path is a folder, a binary file, or cannot be read."""
+
+    exit_code = 11
+
+
+class SnippetEncodingError(SnippetError):
+    """The snippet is not valid text in its encoding (UTF-8, or its PEP 263 line)."""
+
+    exit_code = 12
+
+
+class SnippetNeedsInput(GradvizError):
+    """The snippet called ``input()`` and there was no standard input to read."""
+
+    exit_code = 13
+
+
+class SnippetTimeout(GradvizError):
+    """The snippet ran past ``--timeout`` and was stopped (the code ``timeout(1)`` uses)."""
+
+    exit_code = 124
 
 
 class SnippetSyntaxError(GradvizError):
@@ -74,3 +110,9 @@ class TargetError(GradvizError):
     """``--target NAME`` names nothing usable in the snippet."""
 
     exit_code = 8
+
+
+class InputError(GradvizError):
+    """A graph file given to ``gradviz render`` is not a valid gradviz capture."""
+
+    exit_code = 9

@@ -7,6 +7,7 @@ raises; that is how the graph built up to a failure can still be named and drawn
 
 from __future__ import annotations
 
+import builtins
 import io
 import os
 import sys
@@ -17,7 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradviz.errors import SnippetError, SnippetSyntaxError
+from gradviz.errors import (
+    SnippetEncodingError,
+    SnippetNotFound,
+    SnippetNotPython,
+    SnippetSyntaxError,
+)
 
 __all__ = ["Snippet", "SnippetResult", "format_snippet_traceback", "load_snippet", "run_snippet"]
 
@@ -59,22 +65,24 @@ def load_snippet(path: str | os.PathLike[str]) -> Snippet:
     """Read and compile a snippet, turning every way it can be unusable into a clear error."""
     p = Path(path)
     if not p.exists():
-        raise SnippetError(f"{p}: no such file", hint="check the path; run it from its folder?")
+        raise SnippetNotFound(f"{p}: no such file", hint="check the path; run it from its folder?")
     if p.is_dir():
-        raise SnippetError(f"{p}: is a folder, not a Python file", hint="name the .py file in it")
+        raise SnippetNotPython(
+            f"{p}: is a folder, not a Python file", hint="name the .py file in it"
+        )
     try:
         raw = p.read_bytes()
     except OSError as exc:
-        raise SnippetError(f"{p}: cannot read: {exc.strerror}") from exc
+        raise SnippetNotPython(f"{p}: cannot read: {exc.strerror}") from exc
     if b"\0" in raw:
-        raise SnippetError(
+        raise SnippetNotPython(
             f"{p}: is a binary file, not Python source", hint="gradviz runs .py snippets"
         )
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         source = raw.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
-        raise SnippetError(
+        raise SnippetEncodingError(
             f"{p}: is not valid text in its encoding ({exc})",
             hint="save it as UTF-8, or declare its encoding with a '# -*- coding: ... -*-' line",
         ) from exc
@@ -83,7 +91,7 @@ def load_snippet(path: str | os.PathLike[str]) -> Snippet:
     except SyntaxError as exc:
         raise SnippetSyntaxError(_describe_syntax_error(exc, p)) from exc
     except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
-        raise SnippetError(f"{p}: cannot be compiled: {exc}") from exc
+        raise SnippetNotPython(f"{p}: cannot be compiled: {exc}") from exc
     return Snippet(path=p, code=code)
 
 
@@ -114,7 +122,7 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     module.__dict__.update(
         {
             "__file__": str(snippet.path),
-            "__builtins__": __builtins__,
+            "__builtins__": builtins,  # the module, as in python's own __main__
             "__spec__": None,
             "__package__": None,
             "__cached__": None,

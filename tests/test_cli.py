@@ -69,7 +69,7 @@ def test_target_option(runner: CliRunner, in_tmp: Path) -> None:
     ("args", "exit_code", "message"),
     [
         (["run", "nope.py"], 3, "gradviz: error: nope.py: no such file"),
-        (["run", "."], 3, "is a folder"),
+        (["run", "."], 11, "is a folder"),
         (["run", str(SAMPLES / "autograd_basics.py"), "-o", "g.bmp"], 7, "'.bmp' is not an output"),
         (["run", str(SNIPPETS / "no_grad.py"), "-o", "g.json"], 5, "no tensor requires grad"),
         (
