@@ -1,0 +1,166 @@
+"""Run and capture a snippet, here or in a child process that a timeout can stop.
+
+``run_capture`` gives the same ``Outcome`` either way: the graph (plain data),
+the exit code Python would have given, the snippet's traceback already trimmed
+to its own frames, and any gradviz error. With a timeout the snippet runs in a
+child (``python -m gradviz.session``) that writes the Outcome as JSON; its own
+prints still go straight to the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gradviz import errors
+from gradviz.errors import GradvizError, SnippetTimeout
+from gradviz.execute import Snippet, format_snippet_traceback, load_snippet
+from gradviz.model import Graph
+
+__all__ = ["Outcome", "run_capture"]
+
+
+@dataclass
+class Outcome:
+    """What running a snippet under capture gave, in a form that crosses processes."""
+
+    graph: Graph | None
+    exit_code: int
+    error: str | None = None
+    """``raised``, ``exit``, ``interrupt`` or ``needs_input``: how the snippet ended."""
+    traceback: str | None = None
+    problem: GradvizError | None = None
+
+    def to_json(self) -> str:
+        problem = None
+        if self.problem is not None:
+            problem = {
+                "class": type(self.problem).__name__,
+                "message": self.problem.message,
+                "hint": self.problem.hint,
+            }
+        return json.dumps(
+            {
+                "graph": None if self.graph is None else self.graph.to_dict(),
+                "exit_code": self.exit_code,
+                "error": self.error,
+                "traceback": self.traceback,
+                "problem": problem,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Outcome:
+        data: dict[str, Any] = json.loads(text)
+        problem = None
+        if data.get("problem"):
+            p = data["problem"]
+            cls_ = getattr(errors, str(p["class"]), GradvizError)
+            if not (isinstance(cls_, type) and issubclass(cls_, GradvizError)):
+                cls_ = GradvizError
+            problem = cls_(p["message"], hint=p.get("hint"))
+        graph = data.get("graph")
+        return cls(
+            graph=None if graph is None else Graph.from_dict(graph),
+            exit_code=int(data["exit_code"]),
+            error=data.get("error"),
+            traceback=data.get("traceback"),
+            problem=problem,
+        )
+
+
+def _capture_here(snippet: Snippet, argv: Sequence[str], targets: Sequence[str]) -> Outcome:
+    from gradviz.capture import capture_snippet
+
+    try:
+        result = capture_snippet(snippet, argv, targets)
+    except GradvizError as exc:
+        return Outcome(graph=None, exit_code=exc.exit_code, problem=exc)
+    run = result.run
+    error, text = None, None
+    if run.error is not None:
+        text = format_snippet_traceback(run.error, snippet)
+        if isinstance(run.error, KeyboardInterrupt):
+            error = "interrupt"
+        elif isinstance(run.error, SystemExit):
+            error = "exit"
+        elif isinstance(run.error, EOFError) and str(run.error) == "EOF when reading a line":
+            error = "needs_input"
+        else:
+            error = "raised"
+    return Outcome(
+        graph=result.graph,
+        exit_code=run.exit_code,
+        error=error,
+        traceback=text,
+        problem=result.no_graph,
+    )
+
+
+def run_capture(
+    snippet: Snippet,
+    argv: Sequence[str] = (),
+    targets: Sequence[str] = (),
+    timeout: float | None = None,
+) -> Outcome:
+    """Capture ``snippet`` in this process, or in a child stopped after ``timeout`` seconds."""
+    if timeout is None:
+        return _capture_here(snippet, argv, targets)
+    with tempfile.TemporaryDirectory(prefix="gradviz-") as tmp:
+        result_file = Path(tmp) / "outcome.json"
+        request = json.dumps(
+            {"snippet": str(snippet.path), "argv": list(argv), "targets": list(targets)}
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gradviz.session", request, str(result_file)],
+            start_new_session=True,  # its own process group: stopping it stops its children
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            raise SnippetTimeout(
+                f"{snippet.path} did not finish in {timeout:g} s; gradviz stopped it",
+                hint="raise --timeout, or make the snippet do less (fewer steps, smaller data)",
+            ) from None
+        except KeyboardInterrupt:
+            _stop(proc)
+            raise
+        if not result_file.exists():
+            return Outcome(
+                graph=None,
+                exit_code=proc.returncode if proc.returncode > 0 else 1,
+                error="raised",
+                traceback=f"the snippet's process ended with code {proc.returncode}\n",
+            )
+        return Outcome.from_json(result_file.read_text(encoding="utf-8"))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.wait()
+
+
+def _child(request_json: str, result_path: str) -> None:
+    """The child side: capture, then write the Outcome where the parent looks for it."""
+    request = json.loads(request_json)
+    snippet = load_snippet(request["snippet"])
+    outcome = _capture_here(snippet, request["argv"], request["targets"])
+    tmp = result_path + ".tmp"
+    Path(tmp).write_text(outcome.to_json(), encoding="utf-8")
+    os.replace(tmp, result_path)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1], sys.argv[2])
