@@ -8,23 +8,27 @@ snippet (file, output format, Graphviz), so mistakes fail in milliseconds.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from gradviz import __version__
 
 if TYPE_CHECKING:
-    from gradviz.capture import CaptureResult
+    from rich.console import Console
+
     from gradviz.execute import Snippet
     from gradviz.model import Graph
+    from gradviz.renderers import OutputFormat
     from gradviz.renderers.base import Renderer, RenderOptions
+    from gradviz.session import Outcome
 
 __all__ = ["cli", "main"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+FORMAT_NAMES = ["svg", "png", "pdf", "dot", "json"]  # renderers.FORMATS, without importing it
 
 
 @click.group(context_settings=CONTEXT)
@@ -34,18 +38,57 @@ def cli() -> None:
 
     \b
       gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json)
+      gradviz render graph.json -o g.png     draw a saved capture again, without torch
       gradviz explain snippet.py             walk the chain rule in the terminal
       gradviz doctor snippet.py              find vanishing, exploding or NaN gradients
     """
 
 
-def _format_names() -> list[str]:
-    return ["svg", "png", "pdf", "dot", "json"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _snippet_command(what: str) -> Callable[[F], F]:
+    """The arguments and options every command that runs a snippet shares."""
+
+    def decorate(fn: F) -> F:
+        for option in reversed(
+            [
+                click.argument("snippet", type=click.Path(path_type=Path)),
+                click.argument("args", nargs=-1, type=click.UNPROCESSED),
+                click.option(
+                    "--target",
+                    "targets",
+                    multiple=True,
+                    metavar="NAME",
+                    help=f"{what} the graph of this variable (repeatable). Default: the "
+                    "tensors backward() was called on.",
+                ),
+                click.option(
+                    "--partial",
+                    is_flag=True,
+                    help=f"If the snippet raises, still {what.lower()} the graph it had built.",
+                ),
+                click.option(
+                    "--timeout",
+                    type=click.FloatRange(min=0, min_open=True),
+                    metavar="SECONDS",
+                    help="Run the snippet in a child process and stop it after SECONDS.",
+                ),
+            ]
+        ):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def _terminal_options(fn: F) -> F:
+    fn = click.option("--width", type=click.IntRange(min=40), help="Wrap at this many columns.")(fn)
+    return click.option("--no-color", is_flag=True, help="No colours, even on a terminal.")(fn)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("snippet", type=click.Path(path_type=Path))
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_snippet_command("Draw")
 @click.option(
     "-o",
     "--output",
@@ -53,14 +96,7 @@ def _format_names() -> list[str]:
     help="Output file; its suffix picks the format. Default: SNIPPET's name with .svg, here.",
 )
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(_format_names()), help="Format, whatever -o says."
-)
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="NAME",
-    help="Draw the graph of this variable (repeatable). Default: what backward() was called on.",
+    "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
 )
 @click.option(
     "--direction",
@@ -75,17 +111,24 @@ def _format_names() -> list[str]:
     help="Colour tensors and size edges by the norm of their gradient or value (log scale).",
 )
 @click.option(
-    "--partial", is_flag=True, help="If the snippet raises, still draw the graph it built."
+    "--dot-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop Graphviz's layout after SECONDS (the .dot is kept).",
 )
 def run(
     snippet: Path,
     args: tuple[str, ...],
+    targets: tuple[str, ...],
+    partial: bool,
+    timeout: float | None,
     output: Path | None,
     fmt: str | None,
-    targets: tuple[str, ...],
     direction: str,
     color_by: str | None,
-    partial: bool,
+    dot_timeout: float,
 ) -> None:
     """Run SNIPPET as `python SNIPPET ARGS` would and draw the autograd graph of its outputs.
 
@@ -95,42 +138,66 @@ def run(
     \b
       gradviz run train.py -o graph.png -- --lr 0.1
     """
-    from gradviz.renderers import format_for, make_renderer
-    from gradviz.renderers.base import RenderOptions
-
     loaded = _load(snippet)
-    out_format = format_for(fmt, output)
-    if output is None:
-        output = Path(snippet.stem + out_format.suffixes[0])
-    _check_not_input(output, snippet)
-    if out_format.needs_dot:
-        _require_dot()
-    result = _capture(loaded, args, targets, partial)
-    graph = result.graph
-    assert graph is not None
-    options = RenderOptions(
-        direction="backward" if direction == "backward" else "forward",
-        color_by="grad" if color_by == "grad" else "value" if color_by == "value" else None,
-    )
-    renderer = make_renderer(out_format, options)
-    data = _render_keeping_dot(renderer, graph, output, options)
-    from gradviz.output import write_atomic
-
-    write_atomic(output, data)
-    click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
-    _exit_like_snippet(result)
+    target = _output_target(fmt, output, Path(snippet.stem), snippet)
+    outcome = _capture(loaded, args, targets, partial, timeout)
+    assert outcome.graph is not None
+    _draw(outcome.graph, target, direction, color_by, dot_timeout)
+    _exit_like_snippet(outcome)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("snippet", type=click.Path(path_type=Path))
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.argument("graph_file", metavar="GRAPH.json", type=click.Path(path_type=Path))
 @click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="NAME",
-    help="Explain the graph of this variable (repeatable). Default: what backward() was called on.",
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file; its suffix picks the format. Default: GRAPH's name with .svg, here.",
 )
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["forward", "backward"]),
+    default="forward",
+    show_default=True,
+    help="forward: inputs to outputs; backward: the way autograd walks, from the outputs.",
+)
+@click.option(
+    "--color-by",
+    type=click.Choice(["grad", "value"]),
+    help="Colour tensors and size edges by the norm of their gradient or value (log scale).",
+)
+@click.option(
+    "--dot-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop Graphviz's layout after SECONDS (the .dot is kept).",
+)
+def render(
+    graph_file: Path,
+    output: Path | None,
+    fmt: str | None,
+    direction: str,
+    color_by: str | None,
+    dot_timeout: float,
+) -> None:
+    """Draw a capture saved with `gradviz run -o GRAPH.json` again: no torch, no code run.
+
+    The file is read as JSON only and checked against the graph schema first.
+    """
+    from gradviz.validate import read_graph
+
+    graph = read_graph(graph_file)
+    target = _output_target(fmt, output, Path(graph_file.stem), graph_file)
+    _draw(graph, target, direction, color_by, dot_timeout)
+
+
+@cli.command(context_settings=CONTEXT)
+@_snippet_command("Explain")
 @click.option("--depth", type=click.IntRange(min=0), help="Show at most this many levels.")
 @click.option(
     "-o",
@@ -145,21 +212,18 @@ def run(
     type=click.Choice(["text", "markdown"]),
     help="text (the default; a tree) or markdown (lecture notes).",
 )
-@click.option("--no-color", is_flag=True, help="No colours, even on a terminal.")
-@click.option("--width", type=click.IntRange(min=40), help="Wrap at this many columns.")
-@click.option(
-    "--partial", is_flag=True, help="If the snippet raises, still explain the graph it built."
-)
+@_terminal_options
 def explain(
     snippet: Path,
     args: tuple[str, ...],
     targets: tuple[str, ...],
+    partial: bool,
+    timeout: float | None,
     depth: int | None,
     output: Path | None,
     fmt: str | None,
     no_color: bool,
     width: int | None,
-    partial: bool,
 ) -> None:
     """Run SNIPPET and explain, node by node, how the chain rule gave each gradient.
 
@@ -172,11 +236,11 @@ def explain(
     if output is not None:
         _check_not_input(output, snippet)
     loaded = _load(snippet)
-    result = _capture(loaded, args, targets, partial)
-    assert result.graph is not None
+    outcome = _capture(loaded, args, targets, partial, timeout)
+    assert outcome.graph is not None
     from gradviz.explain.story import tell
 
-    story = tell(result.graph, depth)
+    story = tell(outcome.graph, depth)
     if fmt == "markdown":
         from gradviz.renderers.markdown import story_markdown
 
@@ -184,12 +248,11 @@ def explain(
         _emit_text(text, output)
     else:
         _emit_tree(story, output, no_color, width)
-    _exit_like_snippet(result)
+    _exit_like_snippet(outcome)
 
 
 @cli.command(context_settings=CONTEXT)
-@click.argument("snippet", type=click.Path(path_type=Path))
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_snippet_command("Judge")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="Also write the report as JSON."
 )
@@ -207,16 +270,16 @@ def explain(
     show_default=True,
     help="A gradient norm over this has exploded.",
 )
-@click.option("--target", "targets", multiple=True, metavar="NAME", help="Judge this output.")
-@click.option("--no-color", is_flag=True, help="No colours, even on a terminal.")
-@click.option("--width", type=click.IntRange(min=40), help="Wrap at this many columns.")
+@_terminal_options
 def doctor(
     snippet: Path,
     args: tuple[str, ...],
+    targets: tuple[str, ...],
+    partial: bool,
+    timeout: float | None,
     output: Path | None,
     vanish: float,
     explode: float,
-    targets: tuple[str, ...],
     no_color: bool,
     width: int | None,
 ) -> None:
@@ -229,27 +292,70 @@ def doctor(
     if output is not None:
         _check_not_input(output, snippet)
     loaded = _load(snippet)
-    result = _capture(loaded, args, targets, partial=True)
-    assert result.graph is not None
-    from rich.console import Console
-
+    outcome = _capture(loaded, args, targets, partial, timeout)
+    assert outcome.graph is not None
     from gradviz.health import diagnose
     from gradviz.renderers.doctor import report_json, report_renderable
 
-    report = diagnose(result.graph, vanish=vanish, explode=explode)
-    console = Console(
-        width=width, color_system=None if no_color else "auto", highlight=False, emoji=False
-    )
-    console.print(report_renderable(report, len(result.graph.passes)))
+    report = diagnose(outcome.graph, vanish=vanish, explode=explode)
+    _console(no_color, width).print(report_renderable(report, len(outcome.graph.passes)))
     if output is not None:
         _emit_text(report_json(report, snippet.name), output)
-    if result.run.exit_code:
-        _exit_like_snippet(result)
+    _exit_like_snippet(outcome)
     if not report.healthy:
         sys.exit(PROBLEMS_FOUND)
 
 
 PROBLEMS_FOUND = 10
+
+
+def _output_target(
+    fmt: str | None, output: Path | None, stem: Path, source: Path
+) -> tuple[OutputFormat, Path]:
+    """The format and file to write, checked before any slow work starts."""
+    from gradviz.renderers import format_for
+
+    out_format = format_for(fmt, output)
+    if output is None:
+        output = Path(stem.name + out_format.suffixes[0])
+    _check_not_input(output, source)
+    if out_format.needs_dot:
+        _require_dot()
+    return out_format, output
+
+
+def _draw(
+    graph: Graph,
+    target: tuple[OutputFormat, Path],
+    direction: str,
+    color_by: str | None,
+    dot_timeout: float,
+) -> None:
+    from gradviz.output import write_atomic
+    from gradviz.renderers import make_renderer
+    from gradviz.renderers.base import RenderOptions
+
+    out_format, output = target
+    options = RenderOptions(
+        direction="backward" if direction == "backward" else "forward",
+        color_by="grad" if color_by == "grad" else "value" if color_by == "value" else None,
+        dot_timeout=dot_timeout,
+    )
+    renderer = make_renderer(out_format, options)
+    write_atomic(output, _render_keeping_dot(renderer, graph, output, options))
+    click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
+
+
+def _console(no_color: bool, width: int | None, file: Any = None) -> Console:
+    from rich.console import Console
+
+    return Console(
+        file=file,
+        width=width,
+        color_system=None if no_color else "auto",
+        highlight=False,
+        emoji=False,
+    )
 
 
 def _emit_text(text: str, output: Path | None) -> None:
@@ -265,26 +371,17 @@ def _emit_text(text: str, output: Path | None) -> None:
 def _emit_tree(story: object, output: Path | None, no_color: bool, width: int | None) -> None:
     import io
 
-    from rich.console import Console
-
     from gradviz.explain.story import Story
     from gradviz.renderers.tree import story_renderable
 
     assert isinstance(story, Story)
     if output is not None:
         buffer = io.StringIO()
-        console = Console(
-            file=buffer, width=width or 100, color_system=None, highlight=False, emoji=False
-        )
+        console = _console(True, width or 100, buffer)
         console.print(story_renderable(story, console.width))
         _emit_text(buffer.getvalue(), output)
         return
-    console = Console(
-        width=width,
-        color_system=None if no_color else "auto",
-        highlight=False,
-        emoji=False,
-    )
+    console = _console(no_color, width)
     console.print(story_renderable(story, console.width))
 
 
@@ -317,34 +414,57 @@ def _load(snippet: Path) -> Snippet:
 
 
 def _capture(
-    snippet: Snippet, args: Sequence[str], targets: Sequence[str], partial: bool
-) -> CaptureResult:
-    """Run and capture; report a failing snippet the way Python would, then decide."""
-    from gradviz.capture import capture_snippet
-    from gradviz.execute import format_snippet_traceback
+    snippet: Snippet,
+    args: Sequence[str],
+    targets: Sequence[str],
+    partial: bool,
+    timeout: float | None = None,
+) -> Outcome:
+    """Run and capture; report a failing snippet the way Python would, then decide.
 
-    result = capture_snippet(snippet, args, targets)
-    run = result.run
-    if run.error is not None and not isinstance(run.error, SystemExit):
-        sys.stderr.write(format_snippet_traceback(run.error, snippet))
-        if isinstance(run.error, KeyboardInterrupt):
+    Returns only with a graph to show: otherwise it exits the way the snippet
+    did, or raises the error that says why there is nothing to show.
+    """
+    from gradviz.errors import SnippetNeedsInput
+    from gradviz.session import run_capture
+
+    outcome = run_capture(snippet, args, targets, timeout)
+    if outcome.error == "exit":
+        if outcome.traceback and outcome.traceback.strip() not in ("", str(outcome.exit_code)):
+            sys.stderr.write(outcome.traceback)
+    elif outcome.error is not None:
+        if outcome.error == "needs_input":
+            line = _last_snippet_line(outcome.traceback or "", snippet)
+            raise SnippetNeedsInput(
+                f"{snippet.path}{line}: the snippet called input(), but there is no standard "
+                "input to read",
+                hint="pipe in what it asks for (echo 3 | gradviz run ...), or give it "
+                "arguments after --",
+            )
+        sys.stderr.write(outcome.traceback or "")
+        if outcome.error == "interrupt":
             click.echo("gradviz: interrupted", err=True)
             sys.exit(130)
-        if not partial or result.graph is None:
+        if not partial or outcome.graph is None:
             click.echo(
-                f"gradviz: {snippet.path} raised {type(run.error).__name__}; nothing was drawn"
+                f"gradviz: {snippet.path} raised an exception; nothing was drawn"
                 + ("" if partial else " (--partial draws the graph it had built)"),
                 err=True,
             )
-            sys.exit(run.exit_code)
-    elif isinstance(run.error, SystemExit) and run.error.code not in (None, 0):
-        text = format_snippet_traceback(run.error, snippet)
-        if not isinstance(run.error.code, int):
-            sys.stderr.write(text)
-    if result.graph is None:
-        assert result.no_graph is not None
-        raise result.no_graph
-    return result
+            sys.exit(outcome.exit_code)
+    if outcome.graph is None:
+        assert outcome.problem is not None
+        raise outcome.problem
+    return outcome
+
+
+def _last_snippet_line(traceback_text: str, snippet: Snippet) -> str:
+    """``:LINE`` of the innermost snippet frame in a formatted traceback, or nothing."""
+    import re
+
+    marker = f'File "{snippet.filename}", line '
+    lines = re.findall(re.escape(marker) + r"(\d+)", traceback_text)
+    return f":{lines[-1]}" if lines else ""
 
 
 def _render_keeping_dot(
@@ -386,10 +506,9 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def _exit_like_snippet(result: CaptureResult) -> None:
-    code = result.run.exit_code
-    if code:
-        sys.exit(code)
+def _exit_like_snippet(outcome: Outcome) -> None:
+    if outcome.exit_code:
+        sys.exit(outcome.exit_code)
 
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
