@@ -43,6 +43,7 @@ def capture_snippet(
     have a ``grad_fn`` and feed no other of its tensors.
     """
     recorder = Recorder(snippet.filename)
+    state = _TorchState.save()
     # What exists now (torch's own objects, by the hundred thousand) never needs
     # collecting: frozen, it stays out of the full collections that the many
     # small records made while the snippet runs would otherwise trigger.
@@ -50,6 +51,7 @@ def capture_snippet(
     try:
         with recorder.recording():
             run = run_snippet(snippet, argv)
+        state.restore()  # the snippet may have left grad mode off, float64 default, ...
         named = named_tensors(run.namespace)
         builder = GraphBuilder(snippet.filename, named)
         try:
@@ -59,11 +61,13 @@ def capture_snippet(
             # is freed all at once (torch 2.13). So the user's tensors go first,
             # then the nodes gradviz holds, root first, each freeing only itself.
             named.clear()
-            run.namespace.clear()
+            for name in [k for k in run.namespace if not k.startswith("__")]:
+                del run.namespace[name]  # dunders stay: torch.compile removes its own later
             recorder.release()
             builder.release()
     finally:
         gc.unfreeze()
+        state.restore()
     if isinstance(outcome, NoGraphError):
         return CaptureResult(None, run, outcome)
     return CaptureResult(outcome, run)
@@ -98,6 +102,30 @@ def _build(
         partial=run.failed and not isinstance(run.error, SystemExit),
     )
     return builder.build(roots, passes, meta, recorder.cut_off(), recorder.used)
+
+
+@dataclass(frozen=True)
+class _TorchState:
+    """Global torch settings a snippet may change and gradviz must not inherit."""
+
+    grad: bool
+    dtype: torch.dtype
+    anomaly: bool
+    anomaly_nan: bool
+
+    @classmethod
+    def save(cls) -> _TorchState:
+        return cls(
+            grad=torch.is_grad_enabled(),
+            dtype=torch.get_default_dtype(),
+            anomaly=torch.is_anomaly_enabled(),
+            anomaly_nan=torch.is_anomaly_check_nan_enabled(),
+        )
+
+    def restore(self) -> None:
+        torch.set_grad_enabled(self.grad)
+        torch.set_default_dtype(self.dtype)
+        torch.autograd.set_detect_anomaly(self.anomaly, self.anomaly_nan)
 
 
 def _target_roots(

@@ -271,10 +271,14 @@ class GraphBuilder:
         key = storage_key(var)
         if key is not None:
             keys.setdefault(key, node_id)
+        names = self._names.get((id(acc), -1))
+        if not names and key in self._key_names:
+            # a tensor subclass reaches autograd as another object over the same memory
+            names = [self._key_names[key]]
         return Node(
             id=node_id,
             kind="leaf",
-            names=tuple(self._names.get((id(acc), -1), ())),
+            names=tuple(names or ()),
             autograd=type(acc).__name__,
             value=value,
             grad=grad,

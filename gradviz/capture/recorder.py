@@ -224,8 +224,8 @@ class Recorder(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         out = func(*args, **(kwargs or {}))
-        if self._busy:
-            return out
+        if self._busy or _compiling():
+            return out  # inside a torch.compile region: let it compile as it would
         self._busy = True
         try:
             self._record(func, args, out)
@@ -546,6 +546,11 @@ def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set
     if earlier.kind == "grad":
         return any(k in leaves for k in earlier.leaves)
     return any(k in reset for k in earlier.leaves)
+
+
+def _compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and compiler.is_compiling())
 
 
 def _call_name(func: Callable[..., Any]) -> str:
