@@ -1,0 +1,367 @@
+"""Bad input, faults and untrusted files: one clear message, its own exit code, nothing lost.
+
+Each test here is a row of docs/edge-cases.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import SAMPLES
+from helpers import capture, close, graph_of, values
+
+from gradviz.cli import cli
+from gradviz.model import Graph
+
+
+def run(runner: CliRunner, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(cli, list(args), input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(folder: Path, name: str, source: str) -> Path:
+    path = folder / name
+    path.write_text(source)
+    return path
+
+
+# -- snippet problems -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "message"),
+    [
+        (lambda d: d / "missing.py", 3, "no such file"),
+        (lambda d: d, 11, "is a folder"),
+        (lambda d: (d / "b.py").write_bytes(b"\x7fELF\0\0") and d / "b.py", 11, "binary"),
+        (
+            lambda d: (d / "l.py").write_bytes("x = 'café'\n".encode("latin-1")) and d / "l.py",
+            12,
+            "not valid text",
+        ),
+        (lambda d: write(d, "s.py", "x = (1,\n"), 4, "SyntaxError"),
+    ],
+    ids=["missing", "folder", "binary", "encoding", "syntax"],
+)
+def test_each_snippet_problem_has_its_exit_code(
+    runner: CliRunner, in_tmp: Path, make: object, code: int, message: str
+) -> None:
+    path = make(in_tmp)  # type: ignore[operator]
+    exit_code, _, err = run(runner, "run", str(path), "-o", "g.json")
+    assert exit_code == code
+    assert message in err and err.startswith("gradviz: error: ") and "Traceback" not in err
+
+
+def test_input_without_stdin_says_where(runner: CliRunner, in_tmp: Path) -> None:
+    write(in_tmp, "asks.py", "import torch\nn = int(input('steps? '))\n")
+    code, _, err = run(runner, "run", "asks.py", "-o", "g.json", stdin="")
+    assert code == 13
+    assert "asks.py:2: the snippet called input(), but there is no standard input" in err
+    assert "echo 3 | gradviz run" in err
+    ok = write(
+        in_tmp,
+        "asks2.py",
+        "import torch\nw = torch.ones(2, requires_grad=True)\ny = w * int(input())\n",
+    )
+    code, _, _ = run(runner, "run", str(ok), "-o", "g.json", stdin="3\n")
+    assert code == 0
+
+
+def test_timeout_stops_a_snippet_that_never_ends(runner: CliRunner, in_tmp: Path) -> None:
+    write(in_tmp, "forever.py", "import torch\nwhile True:\n    pass\n")
+    code, _, err = run(runner, "run", "forever.py", "-o", "g.json", "--timeout", "3")
+    assert code == 124
+    assert "forever.py did not finish in 3 s; gradviz stopped it" in err
+    assert not (in_tmp / "g.json").exists()
+
+
+def test_timeout_gives_the_same_capture_as_in_process(runner: CliRunner, in_tmp: Path) -> None:
+    here, _, _ = run(runner, "run", str(SAMPLES / "mlp_step.py"), "-o", "a.json")
+    child, _, _ = run(
+        runner, "run", str(SAMPLES / "mlp_step.py"), "-o", "b.json", "--timeout", "120"
+    )
+    assert here == child == 0
+    assert (in_tmp / "a.json").read_text() == (in_tmp / "b.json").read_text()
+
+
+def test_timeout_child_keeps_errors_and_exit_codes(runner: CliRunner, in_tmp: Path) -> None:
+    write(in_tmp, "bad.py", "import torch\nx = torch.ones(2)\ny = x * 2\n")
+    code, _, err = run(runner, "run", "bad.py", "-o", "g.json", "--timeout", "60")
+    assert code == 5 and "no tensor requires grad" in err
+    write(
+        in_tmp,
+        "exits.py",
+        "import sys\nimport torch\nw = torch.ones(1, requires_grad=True)\ny = w * 2\nsys.exit(4)\n",
+    )
+    code, _, _ = run(runner, "run", "exits.py", "-o", "g.json", "--timeout", "60")
+    assert code == 4 and json.loads((in_tmp / "g.json").read_text())["outputs"] == [0]
+
+
+def test_keyboard_interrupt_exits_130(runner: CliRunner, in_tmp: Path) -> None:
+    write(in_tmp, "ctrl_c.py", "raise KeyboardInterrupt\n")
+    code, _, err = run(runner, "run", "ctrl_c.py", "-o", "g.json")
+    assert code == 130 and "interrupted" in err
+
+
+def test_snippet_changing_torch_state_does_not_break_gradviz(in_tmp: Path) -> None:
+    path = write(
+        in_tmp,
+        "state.py",
+        "import torch\n"
+        "torch.set_default_dtype(torch.float64)\n"
+        "torch.autograd.set_detect_anomaly(True)\n"
+        "w = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "loss = (w * w).sum()\n"
+        "loss.backward()\n"
+        "torch.set_grad_enabled(False)\n",
+    )
+    before = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.is_anomaly_enabled())
+    g = graph_of(path)
+    assert values(g.by_name("w").grad) == [2.0, 4.0]
+    assert g.by_name("w").value is not None and g.by_name("w").value.dtype == "float64"
+    after = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.is_anomaly_enabled())
+    assert after == before
+
+
+# -- graphviz ---------------------------------------------------------------------
+
+
+@pytest.mark.dot
+def test_dot_too_slow_is_stopped_and_the_dot_kept(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = in_tmp / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\nsleep 30\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    code, _, err = run(
+        runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.svg", "--dot-timeout", "1"
+    )
+    assert code == 6
+    assert "did not finish laying out the graph in 1 s" in err
+    assert (in_tmp / "g.dot").read_text().startswith("digraph gradviz {")
+    assert not (in_tmp / "g.svg").exists()
+
+
+# -- untrusted graph files ------------------------------------------------------------
+
+
+def saved(runner: CliRunner, folder: Path) -> dict[str, object]:
+    run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.json")
+    data: dict[str, object] = json.loads((folder / "g.json").read_text())
+    return data
+
+
+def test_render_redraws_a_saved_capture(runner: CliRunner, in_tmp: Path) -> None:
+    saved(runner, in_tmp)
+    code, _, err = run(runner, "render", "g.json", "-o", "again.dot")
+    assert code == 0 and "wrote again.dot (6 nodes" in err
+    assert "a.grad" not in (in_tmp / "again.dot").read_text()
+    assert "[[1., 2.]]" in (in_tmp / "again.dot").read_text()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["nodes"][3].update(kind="evil"), "$.nodes[3].kind: 'evil' is not one of"),
+        (lambda d: d["edges"][0].update(src=99), "$.edges[0].src: node 99 does not exist"),
+        (lambda d: d.update(version=7), "$.version: 1 was expected"),
+        (lambda d: d["nodes"][0].update(names="d"), "$.nodes[0].names: 'd' is not of type"),
+        (lambda d: d.pop("nodes"), "'nodes' is a required property"),
+    ],
+)
+def test_render_reports_the_first_schema_error_with_its_path(
+    runner: CliRunner, in_tmp: Path, edit: object, message: str
+) -> None:
+    data = saved(runner, in_tmp)
+    edit(data)  # type: ignore[operator]
+    (in_tmp / "bad.json").write_text(json.dumps(data))
+    code, _, err = run(runner, "render", "bad.json", "-o", "x.dot")
+    assert code == 9
+    assert message in err and "Traceback" not in err
+    assert not (in_tmp / "x.dot").exists()
+
+
+def test_render_reads_json_only(runner: CliRunner, in_tmp: Path) -> None:
+    import pickle
+
+    (in_tmp / "g.json").write_bytes(pickle.dumps({"nodes": []}))
+    code, _, err = run(runner, "render", "g.json", "-o", "x.dot")
+    assert code == 9 and "is not JSON" in err
+
+
+def test_render_needs_no_torch(tmp_path: Path) -> None:
+    out = tmp_path / "g.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gradviz",
+            "run",
+            str(SAMPLES / "autograd_basics.py"),
+            "-o",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    code = (
+        "import sys\nfrom gradviz.cli import main\n"
+        f"sys.argv = ['gradviz', 'render', {str(out)!r}, '-o', {str(tmp_path / 'g.dot')!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'render imported torch'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g.dot").exists()
+
+
+# -- autograd edge cases ----------------------------------------------------------------
+
+
+def test_inference_mode_builds_no_graph_and_says_so(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "inf.py",
+        "import torch\nw = torch.ones(2, requires_grad=True)\n"
+        "with torch.inference_mode():\n    y = w * 2\n",
+    )
+    result = capture(path)
+    assert result.graph is None and result.no_graph is not None
+    assert "no operation on them was recorded" in result.no_graph.message
+
+
+def test_requires_grad_toggled_on_later(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "toggle.py",
+        "import torch\nw = torch.ones(2)\nfrozen = w * 3\n"
+        "w.requires_grad_()\ny = (w * 2).sum()\ny.backward()\n",
+    )
+    g = graph_of(path)
+    assert [n.autograd for n in g.ops()] == ["SumBackward0", "MulBackward0"]
+    assert values(g.by_name("w").grad) == [2.0, 2.0]
+
+
+def test_complex_and_integer_tensors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "cplx.py",
+        "import torch\nz = torch.tensor([1+2j, 3-1j], requires_grad=True)\n"
+        "idx = torch.tensor([1, 0])\ny = (z[idx] * z).abs().sum()\ny.backward()\n",
+    )
+    g = graph_of(path)
+    z = g.by_name("z")
+    assert z.value is not None and z.value.dtype == "complex64"
+    assert values(z.value) == [1 + 2j, 3 - 1j]
+    ns: dict[str, object] = {}
+    exec(path.read_text(), ns)
+    assert close([abs(c) for c in values(z.grad)], ns["z"].grad.abs().tolist())  # type: ignore[attr-defined]
+    index = next(n for n in g.ops() if n.autograd == "IndexBackward0")
+    assert any(
+        s.name.startswith("indices") and s.tensor and s.tensor.dtype == "int64" for s in index.saved
+    )
+
+
+def test_empty_and_zero_dim_tensors(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "empty.py",
+        "import torch\nw = torch.ones(0, 3, requires_grad=True)\n"
+        "s = torch.tensor(2.0, requires_grad=True)\ny = w.sum() * s\ny.backward()\n",
+    )
+    g = graph_of(path)
+    w = g.by_name("w")
+    assert w.value is not None and w.value.shape == (0, 3) and w.value.data == ()
+    assert values(g.by_name("s").grad) == 0.0 and g.by_name("s").value.shape == ()  # type: ignore[union-attr]
+
+
+def test_very_large_tensors_are_summarized_not_copied(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "big.py",
+        "import torch\ntorch.manual_seed(0)\n"
+        "w = torch.randn(1000, 1000, requires_grad=True)\ny = (w * 2).sum()\ny.backward()\n",
+    )
+    g = graph_of(path)
+    w = g.by_name("w")
+    assert w.value is not None and w.value.data is None and w.value.stats is not None
+    assert abs(w.value.stats.mean or 1) < 0.01 and w.value.stats.std == pytest.approx(1, rel=0.01)
+    assert w.grad is not None and w.grad.stats is not None and w.grad.stats.min == 2.0
+    assert len(g.to_json()) < 20_000  # a million numbers were not written out
+
+
+def test_tensor_subclass_and_parameter(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "sub.py",
+        "import torch\n"
+        "class Tagged(torch.Tensor):\n"
+        "    pass\n"
+        "w = torch.nn.Parameter(torch.ones(2))\n"
+        "t = torch.ones(2).as_subclass(Tagged).requires_grad_()\n"
+        "y = (w * t).sum()\n"
+        "y.backward()\n",
+    )
+    g = graph_of(path)
+    assert g.by_name("w").param and not g.by_name("t").param
+    assert values(g.by_name("t").grad) == [1.0, 1.0]
+
+
+def test_module_backward_hooks_show_their_nodes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "hooks.py",
+        "import torch\n"
+        "seen = []\n"
+        "lin = torch.nn.Linear(2, 1)\n"
+        "lin.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].sum().item()))\n"
+        "loss = lin(torch.ones(1, 2, requires_grad=True)).sum()\n"
+        "loss.backward()\n",
+    )
+    g = graph_of(path)
+    assert "BackwardHookFunctionBackward" in {n.autograd for n in g.ops()}
+    assert values(g.by_name("lin.bias").grad) == [1.0]
+
+
+def test_torch_compile_region_is_one_opaque_node(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "compiled.py",
+        "import torch\n"
+        "@torch.compile(backend='aot_eager')\n"
+        "def f(x):\n"
+        "    return (x.sin() * 2).sum()\n"
+        "w = torch.tensor([0.0, 1.0], requires_grad=True)\n"
+        "loss = f(w)\n"
+        "loss.backward()\n",
+    )
+    g = graph_of(path)
+    assert "CompiledFunctionBackward" in {n.autograd for n in g.ops()}
+    assert close(values(g.by_name("w").grad), [2.0, 2 * torch.cos(torch.tensor(1.0)).item()])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_show_their_device(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "gpu.py",
+        "import torch\nw = torch.ones(2, device='cuda', "
+        "requires_grad=True)\ny = (w * 3).sum()\ny.backward()\n",
+    )
+    g = graph_of(path)
+    w = g.by_name("w")
+    assert w.value is not None and w.value.device == "cuda:0"
+    assert values(w.grad) == [3.0, 3.0]
+
+
+def test_saved_json_from_a_capture_round_trips(runner: CliRunner, in_tmp: Path) -> None:
+    data = saved(runner, in_tmp)
+    assert Graph.from_dict(data).to_dict() == data
