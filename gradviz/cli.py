@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 __all__ = ["cli", "main"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-FORMAT_NAMES = ["svg", "png", "pdf", "dot", "json"]  # renderers.FORMATS, without importing it
+FORMAT_NAMES = [
+    "svg",
+    "png",
+    "pdf",
+    "dot",
+    "json",
+    "mermaid",
+]  # renderers.FORMATS, without importing it
 
 
 @click.group(context_settings=CONTEXT)
@@ -37,7 +44,7 @@ def cli() -> None:
     """See the autograd graph PyTorch builds for your code, with the numbers on it.
 
     \b
-      gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json)
+      gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json, mmd)
       gradviz render graph.json -o g.png     draw a saved capture again, without torch
       gradviz explain snippet.py             walk the chain rule in the terminal
       gradviz doctor snippet.py              find vanishing, exploding or NaN gradients

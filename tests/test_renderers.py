@@ -211,3 +211,60 @@ def test_color_by_value_renders_through_dot(runner: CliRunner, in_tmp: Path) -> 
     assert result.exit_code == 0
     texts = " ".join(svg_texts((in_tmp / "g.svg").read_text()).values())
     assert "|value|" in texts and "(log scale)" in texts
+
+
+MERMAID_NODE = re.compile(r'^  n(\d+)(\(\["|\[")(.*)("\]\)|"\])$')
+
+
+def parse_mermaid(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Node id -> its label with entity codes decoded and tags removed; and the edges."""
+    lines = text.splitlines()
+    assert lines[0] in ("flowchart TB", "flowchart BT")
+    labels, edges = {}, []
+    for line in lines[1:]:
+        if "-->" in line:
+            a, b = line.strip().split(" --> ")
+            edges.append((a, b))
+        elif line.startswith("  n"):
+            match = MERMAID_NODE.match(line)
+            assert match, line
+            label = match.group(3)
+            assert '"' not in label  # nothing can close the quote early
+            label = re.sub(r"</?b>|<br/>", " ", label)
+            assert "<" not in label and ">" not in label  # no markup but ours
+            labels[f"n{match.group(1)}"] = re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), label)
+        else:
+            assert line.startswith(("  classDef ", "  class ")), line
+    return labels, edges
+
+
+def test_mermaid_flowchart_carries_names_values_and_grads() -> None:
+    from gradviz.renderers.mermaid import MermaidRenderer
+
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    labels, edges = parse_mermaid(MermaidRenderer().render(g))
+    a = g.by_name("a")
+    assert " ".join(labels[f"n{a.id}"].split()) == "a 1×2 value [[2., 3.]] grad [[1., 2.]]"
+    mul = next(n for n in g.ops() if n.op == "mul")
+    assert labels[f"n{mul.id}"] == "mul"
+    assert (f"n{a.id}", f"n{mul.id}") in edges and len(edges) == len(g.edges)
+
+
+@settings(max_examples=200, deadline=None)
+@given(names, names)
+def test_any_name_gives_mermaid_that_parses_to_the_same_text(name: str, op: str) -> None:
+    from gradviz.renderers.mermaid import MermaidRenderer
+
+    value = TensorData(shape=(1,), dtype="float32", data=(1.0,))
+    graph = Graph(
+        nodes=(
+            Node(id=0, kind="output", names=(name,), value=value),
+            Node(id=1, kind="op", op=op, autograd="XBackward0"),
+        ),
+        edges=(Edge(src=1, dst=0),),
+        outputs=(0,),
+    )
+    labels, edges = parse_mermaid(MermaidRenderer().render(graph))
+    assert edges == [("n1", "n0")]
+    assert " ".join(labels["n0"].split()).startswith(" ".join([*name.split(), "1"]))
+    assert labels["n1"].split() == op.split()

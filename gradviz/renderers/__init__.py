@@ -36,6 +36,9 @@ FORMATS: tuple[OutputFormat, ...] = (
     OutputFormat("pdf", (".pdf",), True, True, "image:ImageRenderer", "PDF (LaTeX, Beamer)"),
     OutputFormat("dot", (".dot", ".gv"), False, False, "dot:DotRenderer", "Graphviz source"),
     OutputFormat("json", (".json",), False, False, "json:JsonRenderer", "the captured graph"),
+    OutputFormat(
+        "mermaid", (".mmd", ".mermaid"), False, False, "mermaid:MermaidRenderer", "Mermaid chart"
+    ),
 )
 
 _BY_NAME = {f.name: f for f in FORMATS}
