@@ -10,7 +10,7 @@ OUT ?= out
 SAMPLES := $(wildcard samples/*.py)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint bench docs clean graphviz
+.PHONY: install demo test lint bench docs clean graphviz browser
 
 install: $(STAMP)
 
@@ -35,6 +35,18 @@ graphviz:
 			"brew install graphviz, conda install graphviz) for SVG/PNG/PDF output"; \
 	fi
 
+# The HTML page is tested in Debian's headless Chromium, driven by its chromedriver.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium and chromium-driver with apt-get (for the browser tests)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver >/dev/null) \
+			|| echo "warning: could not install chromium; the browser tests will be skipped"; \
+	else \
+		echo "warning: chromium/chromedriver missing; the browser tests will be skipped"; \
+	fi
+
 demo: $(STAMP)
 	@mkdir -p $(OUT)
 	@for s in $(SAMPLES); do \
@@ -44,7 +56,7 @@ demo: $(STAMP)
 	done
 	@echo "rendered $(words $(SAMPLES)) samples into $(OUT)/"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

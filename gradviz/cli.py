@@ -44,7 +44,7 @@ def cli() -> None:
     """See the autograd graph PyTorch builds for your code, with the numbers on it.
 
     \b
-      gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, dot, json, mmd)
+      gradviz run snippet.py -o graph.svg    draw it (svg, png, pdf, html, dot, json, mmd)
       gradviz render graph.json -o g.png     draw a saved capture again, without torch
       gradviz explain snippet.py             walk the chain rule in the terminal
       gradviz doctor snippet.py              find vanishing, exploding or NaN gradients

@@ -39,6 +39,7 @@ FORMATS: tuple[OutputFormat, ...] = (
     OutputFormat(
         "mermaid", (".mmd", ".mermaid"), False, False, "mermaid:MermaidRenderer", "Mermaid chart"
     ),
+    OutputFormat("html", (".html", ".htm"), False, True, "html:HtmlRenderer", "offline web page"),
 )
 
 _BY_NAME = {f.name: f for f in FORMATS}
