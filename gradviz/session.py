@@ -78,7 +78,7 @@ class Outcome:
 
 
 def _capture_here(snippet: Snippet, argv: Sequence[str], targets: Sequence[str]) -> Outcome:
-    from gradviz.capture import capture_snippet
+    from gradviz.torchcapture import capture_snippet
 
     try:
         result = capture_snippet(snippet, argv, targets)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "numpy", "graphviz", "rich", "gradviz.capture")
+HEAVY = ("torch", "numpy", "graphviz", "rich", "gradviz.torchcapture")
 
 
 def modules_after(code: str) -> set[str]:

@@ -7,20 +7,29 @@ back is plain data (``gradviz.model``).
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from gradviz import __version__
-from gradviz.capture.build import GraphBuilder, RootPass
-from gradviz.capture.naming import NamedTensor, named_tensors
-from gradviz.capture.recorder import AutogradNode, Recorder, gradient_edge, walk
 from gradviz.errors import NoGraphError, TargetError
 from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
+from gradviz.torchcapture.build import GraphBuilder, RootPass
+from gradviz.torchcapture.naming import NamedTensor, named_tensors
+from gradviz.torchcapture.recorder import (
+    AutogradNode,
+    Recorder,
+    gradient_edge,
+    is_leaf_node,
+    node_record,
+    walk,
+)
+from gradviz.torchcapture.tensors import to_data
 
-__all__ = ["CaptureResult", "capture_snippet"]
+__all__ = ["CaptureResult", "capture_call", "capture_snippet", "graph_of_tensor"]
 
 
 @dataclass
@@ -71,6 +80,87 @@ def capture_snippet(
     if isinstance(outcome, NoGraphError):
         return CaptureResult(None, run, outcome)
     return CaptureResult(outcome, run)
+
+
+def capture_call(
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    names: Mapping[str, object],
+) -> Graph:
+    """Capture one call of ``fn``: its backward passes, else the tensors it returned."""
+    code = getattr(fn, "__code__", None)
+    recorder = Recorder(code.co_filename if code is not None else "<call>")
+    state = _TorchState.save()
+    with recorder.recording():
+        returned = fn(*args, **kwargs)
+    state.restore()
+    named = named_tensors(_with_output(names, returned))
+    builder = GraphBuilder(recorder.filename, named)
+    try:
+        passes = [
+            RootPass(p.index, p.kind, p.roots, p.line, p.retain_graph, p.create_graph)
+            for p in recorder.live_passes()
+        ]
+        if passes:
+            roots = list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
+        else:
+            roots = [
+                e for e in (gradient_edge(t) for t in _returned_tensors(returned)) if e is not None
+            ]
+        if not roots:
+            raise _why_no_graph(named, recorder)
+        meta = Meta(
+            snippet=getattr(fn, "__name__", "call"),
+            torch=torch.__version__,
+            gradviz=__version__,
+            passes_total=len(recorder.passes),
+        )
+        return builder.build(roots, passes, meta, recorder.cut_off(), recorder.used)
+    finally:
+        named.clear()
+        recorder.release()
+        builder.release()
+
+
+def graph_of_tensor(tensor: torch.Tensor, names: Mapping[str, object]) -> Graph:
+    """The graph behind an existing tensor, read as it is now (nothing was recorded)."""
+    edge = gradient_edge(tensor)
+    if edge is None:
+        raise NoGraphError(
+            "this tensor does not require grad, so autograd built no graph for it",
+            hint="compute it from a tensor created with requires_grad=True",
+        )
+    named = named_tensors(_with_output(names, tensor))
+    builder = GraphBuilder("<draw>", named)
+    node, nr = edge
+    if not is_leaf_node(node):  # its own value is at hand, even though nothing was watched
+        rec = node_record(node)
+        rec.outputs.setdefault(nr, to_data(tensor))
+    try:
+        meta = Meta(snippet="draw", torch=torch.__version__, gradviz=__version__)
+        return builder.build([edge], [], meta)
+    finally:
+        named.clear()
+        builder.release()
+
+
+def _with_output(names: Mapping[str, object], value: Any) -> dict[str, object]:
+    """The caller's names, and ``output`` for what was returned unless it has a name."""
+    namespace = dict(names)
+    if not any(v is value for v in namespace.values()):
+        namespace["output"] = value
+    return namespace
+
+
+def _returned_tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [v for v in value if isinstance(v, torch.Tensor)]
+    if isinstance(value, dict):
+        return [v for v in value.values() if isinstance(v, torch.Tensor)]
+    return []
 
 
 def _build(

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-from gradviz.capture.naming import NamedTensor
-from gradviz.capture.recorder import (
+from gradviz.model import Edge, Graph, Meta, Node, NodeKind, Param, Pass, Saved, Source
+from gradviz.torchcapture.naming import NamedTensor
+from gradviz.torchcapture.recorder import (
     KEY,
     AutogradNode,
     LeafRecord,
@@ -27,9 +28,8 @@ from gradviz.capture.recorder import (
     gradient_edge,
     is_leaf_node,
 )
-from gradviz.capture.saved import SavedRecord, read_saved
-from gradviz.capture.tensors import StorageKey, storage_key, to_data
-from gradviz.model import Edge, Graph, Meta, Node, NodeKind, Param, Pass, Saved, Source
+from gradviz.torchcapture.saved import SavedRecord, read_saved
+from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
 
 __all__ = ["GraphBuilder", "RootPass", "op_name"]
 

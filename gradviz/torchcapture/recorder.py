@@ -31,9 +31,9 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.capture.saved import SavedRecord, read_saved
-from gradviz.capture.tensors import StorageKey, add_data, storage_key, to_data
 from gradviz.model import TensorData
+from gradviz.torchcapture.saved import SavedRecord, read_saved
+from gradviz.torchcapture.tensors import StorageKey, add_data, storage_key, to_data
 
 __all__ = ["LeafRecord", "NodeRecord", "PassRecord", "Recorder", "gradient_edge", "walk"]
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from gradviz.capture.tensors import StorageKey, storage_key, to_data
 from gradviz.model import TensorData
+from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
 
 __all__ = ["SavedRecord", "read_saved"]
 
