@@ -12,6 +12,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from gradviz.flow import Flow
 from gradviz.model import Edge, Graph, Node, Param, TensorData
 
 __all__ = ["Finding", "ParamHealth", "PathStep", "Report", "diagnose", "norm_of"]
@@ -115,6 +116,7 @@ class _Doctor:
                 self.consumers.setdefault(e.src, []).append(e.dst)
                 self.in_edges.setdefault(e.dst, []).append(e)
         self.op_output: dict[int, int] = {op: t for t, op in self.producer.items()}
+        self.flow = Flow(graph)
 
     def label(self, node: Node) -> str:
         if node.names:
@@ -253,7 +255,7 @@ class _Doctor:
             if out is None or not _finite(self.g.node(out).grad):
                 continue
             for edge in self.in_edges.get(op.id, []):
-                if not _finite(self._sent(edge)):
+                if not _finite(self.flow.along(edge)):
                     bad.append((op.backward_step or 0, op, self.g.node(edge.src)))
                     break
         if not bad:
@@ -265,14 +267,6 @@ class _Doctor:
             f"in backward, {op.op} sent a non-finite gradient to {self.label(src)}{self.where(op)}",
             op.source.line if op.source else None,
         )
-
-    def _sent(self, edge: Edge) -> TensorData | None:
-        """What an op sent back along an edge: recorded, or its input's grad if used once."""
-        if edge.grad is not None:
-            return edge.grad
-        if len(self.consumers.get(edge.src, [])) == 1:
-            return self.g.node(edge.src).grad
-        return None
 
 
 def _describe_bad(t: TensorData | None) -> str:

@@ -17,13 +17,13 @@ import io
 import re
 import tokenize
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
 from gradviz.explain.rules import RULES, Rule
 from gradviz.explain.scalars import evaluate_scalar
+from gradviz.flow import Flow
 from gradviz.model import Edge, Graph, Node, Scalar, TensorData
 
 __all__ = ["Line", "Span", "Step", "Story", "tell"]
@@ -99,6 +99,7 @@ class _Teller:
         self.omitted = 0
         self.pass_of_op = self._passes_of_ops()
         self.labels: dict[int, str] = {}
+        self.flow = Flow(graph)
 
     # -- names ------------------------------------------------------------------
 
@@ -168,17 +169,8 @@ class _Teller:
         return tuple(spans)
 
     def contribution(self, edge: Edge) -> TensorData | None:
-        """What flowed back along ``edge``: recorded, or the tensor's grad if it has one use."""
-        if edge.grad is not None:
-            return edge.grad
-        src = self.g.node(edge.src)
-        uses = self.uses.get(edge.src, [])
-        if len(uses) == 1 and src.grad_passes <= 1:
-            return src.grad
-        missing = [e for e in uses if e.grad is None]
-        if len(missing) == 1 and src.grad is not None and src.grad.data is not None:
-            return _remainder(src.grad, [e.grad for e in uses if e.grad is not None])
-        return None
+        """What flowed back along ``edge`` (see ``gradviz.flow``)."""
+        return self.flow.along(edge)
 
     def rule_lines(self, edge: Edge) -> list[Line]:
         """How the op that consumed the tensor passed it its gradient (one use)."""
@@ -522,18 +514,6 @@ def _parses(text: str) -> bool:
     except SyntaxError:
         return False
     return True
-
-
-def _remainder(total: TensorData, parts: Sequence[TensorData | None]) -> TensorData | None:
-    if total.data is None or any(
-        p is None or p.data is None or p.shape != total.shape for p in parts
-    ):
-        return None
-    data: list[Scalar] = list(total.data)
-    for p in parts:
-        assert p is not None and p.data is not None
-        data = [a - b for a, b in zip(data, p.data, strict=True)]
-    return TensorData(shape=total.shape, dtype=total.dtype, device=total.device, data=tuple(data))
 
 
 def _health_lines(graph: Graph) -> list[Line]:
