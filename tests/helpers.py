@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 import runpy
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gradviz.capture import CaptureResult, capture_snippet
+import pydot
+
 from gradviz.execute import load_snippet
 from gradviz.model import Graph, Node, TensorData, unflatten
+from gradviz.torchcapture import CaptureResult, capture_snippet
 
 
 def capture(path: Path, targets: Sequence[str] = (), argv: Sequence[str] = ()) -> CaptureResult:
@@ -77,3 +80,18 @@ def close(a: Any, b: Any, tol: float = 1e-5) -> bool:
 
 def named(graph: Graph, name: str) -> Node:
     return graph.by_name(name)
+
+
+def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Node name -> the visible text of its label; and the edges, as pydot reads them."""
+    (graph,) = pydot.graph_from_dot_data(text)
+    labels = {}
+    for node in graph.get_nodes():
+        label = node.get("label")
+        if node.get_name() in ("graph", "node", "edge") or label is None:
+            continue
+        assert label.startswith("<<") and label.endswith(">>"), label
+        root = ET.fromstring(f"<root>{label[1:-1]}</root>")  # well-formed, or this raises
+        labels[node.get_name()] = " ".join(s.strip() for s in root.itertext() if s.strip())
+    edges = [(e.get_source(), e.get_destination()) for e in graph.get_edges()]
+    return labels, edges

@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 
 from gradviz.display import format_shape, tensor_lines
+from gradviz.flow import Flow
 from gradviz.health import norm_of
 from gradviz.model import Edge, Graph, Node, TensorData
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.magnitude import MISSING, NONFINITE, PALETTE, LogScale
-from gradviz.renderers.theme import LIGHT, Palette, Theme
+from gradviz.renderers.theme import LIGHT, THEMES, Palette, Theme
 
 __all__ = ["DotRenderer", "dot_quote", "html_escape"]
 
@@ -48,43 +49,144 @@ class DotRenderer:
     binary = False
 
     def __init__(
-        self, name: str = "dot", options: RenderOptions | None = None, theme: Theme = LIGHT
+        self, name: str = "dot", options: RenderOptions | None = None, theme: Theme | None = None
     ) -> None:
         self.name = name
         self.options = options or RenderOptions()
-        self.theme = theme
+        self.theme = (theme or THEMES.get(self.options.theme, LIGHT)).with_font(self.options.font)
         self._scale: LogScale | None = None
+        self._flow: Flow | None = None
 
     def render(self, graph: Graph) -> str:
-        t = self.theme
-        forward = self.options.direction == "forward"
+        t, o = self.theme, self.options
+        forward = o.direction == "forward"
+        rankdir = o.rankdir or "TB"
+        background = "transparent" if o.transparent else t.background
         out = [
             "digraph gradviz {",
-            f"  graph [rankdir=TB, ordering={'in' if forward else 'out'}, "
-            f"bgcolor={dot_quote(t.background)}, pad=0.2, nodesep=0.3, ranksep=0.35, "
-            f"fontname={dot_quote(t.font)}, fontcolor={dot_quote(t.muted)}];",
-            f"  node [fontname={dot_quote(t.font)}, fontsize=11, penwidth=1];",
-            f"  edge [color={dot_quote(t.edge)}, arrowsize=0.7, penwidth=1.1];",
+            f"  graph [rankdir={rankdir}, ordering={'in' if forward else 'out'}, "
+            f"bgcolor={dot_quote(background)}, pad=0.2, nodesep=0.3, ranksep=0.35, "
+            f"fontname={dot_quote(t.font)}, fontcolor={dot_quote(t.text)}, "
+            f"fontsize={o.font_size + 3:g}{self._size()}];",
+            f"  node [fontname={dot_quote(t.font)}, fontsize={o.font_size:g}, penwidth=1];",
+            f"  edge [color={dot_quote(t.edge)}, arrowsize=0.7, penwidth=1.1, "
+            f"fontname={dot_quote(t.mono)}, fontsize={max(o.font_size - 3, 6):g}, "
+            f"fontcolor={dot_quote(t.grad)}];",
         ]
-        if graph.meta.partial:
-            out.append(
-                "  label="
-                + dot_quote("partial graph: the snippet raised before it finished")
-                + ", labelloc=t;"
-            )
+        title = o.title or (
+            "partial graph: the snippet raised before it finished" if graph.meta.partial else None
+        )
+        if title:
+            out.append(f"  graph [label={dot_quote(title)}, labelloc=t];")
         snippet = graph.meta.snippet
         self._scale = self._magnitudes(graph)
+        self._flow = Flow(graph) if o.edge_grads or o.color_by == "grad" else None
         for node in graph.nodes:
             out.append(f"  n{node.id} [{self._node_attrs(node, snippet)}];")
         uses: dict[int, int] = {}
         for edge in graph.edges:
             uses[edge.src] = uses.get(edge.src, 0) + 1
         for edge in graph.edges:
-            out.append(self._edge(edge, forward, self._edge_style(graph, edge, uses)))
+            style = self._edge_style(graph, edge, uses) + self._edge_label(graph, edge, uses)
+            out.append(self._edge(edge, forward, f" [{style.strip(', ')}]" if style else ""))
+        if o.saved:
+            out.extend(self._saved(graph, forward))
+        if o.legend:
+            out.extend(self._kinds_legend())
         if self._scale is not None:
             out.extend(self._legend())
         out.append("}")
         return "\n".join(out) + "\n"
+
+    def _size(self) -> str:
+        """A size that caps bitmaps (``max_pixels``) or fits a slide (``width``/``height``)."""
+        o = self.options
+        dpi = o.dpi * o.scale
+        if o.width or o.height:
+            w = (o.width or o.max_pixels) / dpi
+            h = (o.height or o.max_pixels) / dpi
+            return (
+                f', size="{w:.3f},{h:.3f}!", ratio=compress'
+                if o.width and o.height
+                else (f', size="{w:.3f},{h:.3f}"')
+            )
+        side = o.max_pixels / dpi
+        return f', size="{side:.3f},{side:.3f}"'
+
+    def _edge_label(self, graph: Graph, edge: Edge, uses: dict[int, int]) -> str:
+        """With ``edge_grads``: the gradient that flowed back along each input edge."""
+        if not self.options.edge_grads or graph.node(edge.src).kind == "op":
+            return ""
+        grad = self._flow.along(edge) if self._flow is not None else None
+        if grad is None:
+            return ""
+        text = " ".join(line.strip() for line in tensor_lines(grad, 3, self.options.precision))
+        return f", label={dot_quote(' ' + text)}"
+
+    def _saved(self, graph: Graph, forward: bool) -> list[str]:
+        """Saved tensors as dashed notes by their op (graph tensors get a dashed edge)."""
+        t = self.theme
+        out = []
+        for op in graph.ops():
+            for i, s in enumerate(op.saved):
+                if s.name.endswith(("_sym_sizes", "_sym_strides", "_sym_numel", "_sym_argsize_0")):
+                    continue
+                if s.ref is not None:
+                    a, b = (f"n{s.ref}", f"n{op.id}") if forward else (f"n{op.id}", f"n{s.ref}")
+                    out.append(
+                        f"  {a} -> {b} [style=dashed, color={dot_quote(t.muted)}, "
+                        f"arrowhead=none, constraint=false, label={dot_quote(' saved ' + s.name)}, "
+                        f"fontcolor={dot_quote(t.muted)}];"
+                    )
+                    continue
+                if s.tensor is not None:
+                    text = " ".join(
+                        line.strip() for line in tensor_lines(s.tensor, 3, self.options.precision)
+                    )
+                elif s.freed:
+                    text = "freed"
+                else:
+                    text = s.value or ""
+                name = f"{s.label} ({s.name})" if s.label else s.name
+                size = max(self.options.font_size - 2, 6)
+                out.append(
+                    f"  s{op.id}_{i} [shape=note, style=dashed, color={dot_quote(t.muted)}, "
+                    f"fontcolor={dot_quote(t.muted)}, fontsize={size:g}, "
+                    f"label={dot_quote(f'saved {name}: {text}')}];"
+                )
+                out.append(
+                    f"  s{op.id}_{i} -> n{op.id} [style=dashed, arrowhead=none, "
+                    f"color={dot_quote(t.muted)}, constraint=false];"
+                )
+        return out
+
+    def _kinds_legend(self) -> list[str]:
+        """A key to the kinds of node: what a blue box, a bold green box, an amber box mean."""
+        t = self.theme
+        rows = []
+        for p, tag, text, border in (
+            (t.leaf, "leaf", "leaf: a tensor you made with requires_grad=True", 1),
+            (t.param, "param", "parameter of a module", 1),
+            (t.tensor, "", "intermediate tensor", 1),
+            (t.output, "output", "output: what backward() was called on", 2),
+            (t.op, "", "op: the autograd node that made a tensor", 1),
+        ):
+            mark = f'<FONT POINT-SIZE="8" COLOR="{p.border}">{tag}</FONT>' if tag else " "
+            swatch = (
+                f'<TABLE BORDER="{border}" CELLBORDER="0" STYLE="ROUNDED" BGCOLOR="{p.fill}" '
+                f'COLOR="{p.border}"><TR><TD WIDTH="34">{mark}</TD></TR></TABLE>'
+            )
+            rows.append(
+                f'<TR><TD>{swatch}</TD><TD ALIGN="LEFT"><FONT COLOR="{t.text}">{text}'
+                "</FONT></TD></TR>"
+            )
+        label = '<<TABLE BORDER="0" CELLSPACING="4">' + "".join(rows) + "</TABLE>>"
+        return [
+            "  subgraph cluster_key {",
+            f'    label=""; color="{t.muted}"; style="rounded";',
+            f"    key [shape=plain, label={label}];",
+            "  }",
+        ]
 
     # -- magnitude ----------------------------------------------------------------
 
@@ -104,14 +206,12 @@ class DotRenderer:
         src = graph.node(edge.src)
         if src.kind == "op":
             norm = self._norm(graph.node(edge.dst))
-        elif self.options.color_by == "grad" and edge.grad is not None:
-            norm = norm_of(edge.grad)
-        elif uses.get(edge.src, 0) == 1 or self.options.color_by == "value":
-            norm = self._norm(src)
+        elif self.options.color_by == "grad" and self._flow is not None:
+            norm = norm_of(self._flow.along(edge))
         else:
-            norm = None
+            norm = self._norm(src)
         color = self._scale.edge_color(norm) if norm is not None else self.theme.edge
-        return f' [color="{color}", penwidth={self._scale.width(norm)}]'
+        return f'color="{color}", penwidth={self._scale.width(norm)}'
 
     def _legend(self) -> list[str]:
         assert self._scale is not None
@@ -130,8 +230,9 @@ class DotRenderer:
         )
         return [
             "  subgraph cluster_legend {",
-            f'    label=""; color="{self.theme.muted}"; style="rounded";',
-            f"    legend [shape=plain, label={label}];",
+            f'    label=""; color="{self.theme.muted}"; style="rounded"; '
+            f'fontcolor="{self.theme.text}";',
+            f"    legend [shape=plain, fontcolor={dot_quote(self.theme.text)}, label={label}];",
             "  }",
         ]
 
@@ -142,14 +243,23 @@ class DotRenderer:
         if node.kind == "op":
             p = self.theme.op
             label = f"<B>{html_escape(node.op or '?')}</B>"
-            if node.autograd:
+            if self.options.saved:
+                attrs = [
+                    f"{x.name}={x.value}"
+                    for x in node.saved
+                    if x.value is not None and "_sym_" not in x.name and x.value != "None"
+                ]
+                if attrs:
+                    label += f'<BR/><FONT POINT-SIZE="8">{html_escape(", ".join(attrs))}</FONT>'
+            if node.autograd and not self.options.compact:
                 label += (
                     f'<BR/><FONT POINT-SIZE="8" COLOR="{p.border}">'
                     f"{html_escape(node.autograd)}</FONT>"
                 )
+            width = 3 if node.id in self.options.highlight else 1
             return (
                 f'shape=box, style="rounded,filled", fillcolor="{p.fill}", color="{p.border}", '
-                f'fontcolor="{p.text}", margin="0.12,0.04", height=0.3, '
+                f'fontcolor="{p.text}", margin="0.12,0.04", height=0.3, penwidth={width}, '
                 f"label=<{label}>, tooltip={dot_quote(tooltip)}"
             )
         return f"shape=plain, label=<{self._tensor_table(node)}>, tooltip={dot_quote(tooltip)}"
@@ -172,11 +282,14 @@ class DotRenderer:
     def _tensor_table(self, node: Node) -> str:
         t = self.theme
         palette, tag, border = self._palette(node)
+        if node.id in self.options.highlight:
+            border = 4
         title = ", ".join(node.names)
-        head = f"<B>{html_escape(title)}</B>  " if title else ""
-        shape = node.value.shape if node.value else None
-        head += f'<FONT COLOR="{t.muted}">{html_escape(self._shape_text(node.value))}</FONT>'
-        if shape is None and not title:
+        head = f'<B><FONT COLOR="{palette.text}">{html_escape(title)}</FONT></B>  ' if title else ""
+        shape_text = self._shape_text(node.value)
+        if shape_text:  # Graphviz 2.43 rejects an empty <FONT></FONT>
+            head += f'<FONT COLOR="{t.muted}">{html_escape(shape_text)}</FONT>'
+        if not shape_text and not title:
             head = f'<FONT COLOR="{t.muted}">tensor</FONT>'
         tag_cell = (
             f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="8" COLOR="{palette.border}">{tag}</FONT></TD>'
@@ -184,10 +297,13 @@ class DotRenderer:
             else "<TD></TD>"
         )
         rows = [f'<TR><TD ALIGN="LEFT" COLSPAN="2">{head}</TD>{tag_cell}</TR>']
-        rows.append(self._data_row("value", node.value, t.text, missing="not recorded"))
-        grad_label = "grad" if node.grad_passes <= 1 else f"grad Σ{node.grad_passes}"
-        grad_color = t.text if self._scale is not None else t.grad  # red on a heat map: no
-        rows.append(self._data_row(grad_label, node.grad, grad_color, missing="not computed"))
+        o = self.options
+        if o.values and not o.compact:
+            rows.append(self._data_row("value", node.value, palette.text, missing="not recorded"))
+        if o.grads and not o.compact:
+            grad_label = "grad" if node.grad_passes <= 1 else f"grad Σ{node.grad_passes}"
+            grad_color = palette.text if self._scale is not None else t.grad  # no red on heat
+            rows.append(self._data_row(grad_label, node.grad, grad_color, "not computed"))
         return (
             f'<TABLE BORDER="{border}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
             f'STYLE="ROUNDED" BGCOLOR="{palette.fill}" COLOR="{palette.border}">'

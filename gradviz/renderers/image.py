@@ -71,6 +71,7 @@ class ImageRenderer:
         self.dot = DotRenderer("dot", self.options)
 
     def render(self, graph: Graph) -> str | bytes:
-        extra = ("-Gdpi=144",) if self.name == "png" else ()
+        dpi = self.options.dpi * self.options.scale
+        extra = (f"-Gdpi={dpi:g}",) if self.name == "png" else ()
         data = run_dot(self.dot.render(graph), self.name, self.options.dot_timeout, extra)
         return data.decode("utf-8") if self.name == "svg" else data
