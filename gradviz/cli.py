@@ -89,6 +89,153 @@ def _snippet_command(what: str) -> Callable[[F], F]:
     return decorate
 
 
+_STYLE_OPTIONS = [
+    click.option(
+        "--theme",
+        type=click.Choice(["light", "dark", "print", "colorblind"]),
+        default="light",
+        show_default=True,
+        help="Colours for light or dark slides, grey print, or colour-blind readers.",
+    ),
+    click.option("--transparent", is_flag=True, help="No background (for coloured slides)."),
+    click.option("--font", help="Font family for labels (numbers stay monospaced)."),
+    click.option("--font-size", type=click.FloatRange(min=4), default=11.0, show_default=True),
+    click.option("--legend", is_flag=True, help="Add a key to the kinds of node."),
+    click.option("--title", help="A title above the graph."),
+    click.option(
+        "--direction",
+        type=click.Choice(["forward", "backward"]),
+        default="forward",
+        show_default=True,
+        help="forward: inputs to outputs; backward: the way autograd walks, from the outputs.",
+    ),
+    click.option(
+        "--rankdir",
+        type=click.Choice(["TB", "LR", "BT", "RL"]),
+        help="Layout direction: top to bottom (default), left to right, ...",
+    ),
+    click.option("--compact", is_flag=True, help="Names and ops only, no numbers."),
+    click.option("--no-values", is_flag=True, help="Leave out forward values."),
+    click.option("--no-grads", is_flag=True, help="Leave out gradients."),
+    click.option("--saved", is_flag=True, help="Show what each op saved for backward."),
+    click.option(
+        "--edge-grads", is_flag=True, help="Label each edge with the gradient that flowed along it."
+    ),
+    click.option(
+        "--color-by",
+        type=click.Choice(["grad", "value"]),
+        help="Colour tensors and size edges by the norm of their gradient or value (log scale).",
+    ),
+    click.option(
+        "--precision",
+        type=click.IntRange(1, 12),
+        default=4,
+        show_default=True,
+        help="Significant digits of numbers.",
+    ),
+    click.option(
+        "--max-elements",
+        type=click.IntRange(min=2),
+        default=6,
+        show_default=True,
+        help="Numbers shown per row and rows per tensor; the middle is cut.",
+    ),
+    click.option(
+        "--dpi",
+        type=click.FloatRange(min=10),
+        default=144.0,
+        show_default=True,
+        help="PNG resolution.",
+    ),
+    click.option(
+        "--scale",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="Multiply the PNG resolution (2 for a retina slide).",
+    ),
+    click.option(
+        "--width",
+        type=click.IntRange(min=16),
+        metavar="PX",
+        help="Fit the picture to this width in pixels (with --height: fill the box).",
+    ),
+    click.option(
+        "--height",
+        type=click.IntRange(min=16),
+        metavar="PX",
+        help="Fit the picture to this height in pixels (1080 for a 16:9 slide).",
+    ),
+    click.option(
+        "--dot-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=60.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Stop Graphviz's layout after SECONDS (the .dot is kept).",
+    ),
+]
+STYLE_NAMES = [
+    "theme", "transparent", "font", "font_size", "legend", "title", "direction", "rankdir",
+    "compact", "no_values", "no_grads", "saved", "edge_grads", "color_by", "precision",
+    "max_elements", "dpi", "scale", "width", "height", "dot_timeout",
+]  # fmt: skip
+
+
+def _style_options(fn: F) -> F:
+    """How a picture looks: shared by `run` and `render`, defaults from gradviz.toml."""
+    for option in reversed(_STYLE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _render_options(style: dict[str, Any], near: Path) -> RenderOptions:
+    """RenderOptions from the command line, over the deck defaults found near ``near``."""
+    from click.core import ParameterSource
+
+    from gradviz.config import ConfigError, find_defaults
+    from gradviz.renderers.base import RenderOptions
+
+    ctx = click.get_current_context()
+    path, defaults = find_defaults(near)
+    unknown = sorted(set(defaults) - set(STYLE_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting {unknown[0].replace('_', '-')!r}",
+            hint="settings: " + ", ".join(n.replace("_", "-") for n in STYLE_NAMES),
+        )
+    params = {p.name: p for p in ctx.command.params}
+    for name, value in defaults.items():
+        if ctx.get_parameter_source(name) == ParameterSource.DEFAULT:
+            try:
+                style[name] = params[name].type_cast_value(ctx, value)
+            except click.BadParameter as exc:
+                raise ConfigError(f"{path}: {name.replace('_', '-')}: {exc.message}") from None
+    return RenderOptions(
+        direction=style["direction"],
+        color_by=style["color_by"],
+        theme=style["theme"],
+        transparent=style["transparent"],
+        font=style["font"],
+        font_size=style["font_size"],
+        legend=style["legend"],
+        rankdir=style["rankdir"],
+        compact=style["compact"],
+        values=not style["no_values"],
+        grads=not style["no_grads"],
+        saved=style["saved"],
+        edge_grads=style["edge_grads"],
+        max_items=style["max_elements"],
+        precision=style["precision"],
+        title=style["title"],
+        dpi=style["dpi"],
+        scale=style["scale"],
+        width=style["width"],
+        height=style["height"],
+        dot_timeout=style["dot_timeout"],
+    )
+
+
 def _terminal_options(fn: F) -> F:
     fn = click.option("--width", type=click.IntRange(min=40), help="Wrap at this many columns.")(fn)
     return click.option("--no-color", is_flag=True, help="No colours, even on a terminal.")(fn)
@@ -106,25 +253,12 @@ def _terminal_options(fn: F) -> F:
     "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
 )
 @click.option(
-    "--direction",
-    type=click.Choice(["forward", "backward"]),
-    default="forward",
-    show_default=True,
-    help="forward: inputs to outputs; backward: the way autograd walks, from the outputs.",
+    "--frames",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Also write one SVG per op, the graph as it grew, with an index.html.",
 )
-@click.option(
-    "--color-by",
-    type=click.Choice(["grad", "value"]),
-    help="Colour tensors and size edges by the norm of their gradient or value (log scale).",
-)
-@click.option(
-    "--dot-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Stop Graphviz's layout after SECONDS (the .dot is kept).",
-)
+@_style_options
 def run(
     snippet: Path,
     args: tuple[str, ...],
@@ -133,9 +267,8 @@ def run(
     timeout: float | None,
     output: Path | None,
     fmt: str | None,
-    direction: str,
-    color_by: str | None,
-    dot_timeout: float,
+    frames: Path | None,
+    **style: Any,
 ) -> None:
     """Run SNIPPET as `python SNIPPET ARGS` would and draw the autograd graph of its outputs.
 
@@ -146,10 +279,15 @@ def run(
       gradviz run train.py -o graph.png -- --lr 0.1
     """
     loaded = _load(snippet)
+    options = _render_options(style, snippet.parent if snippet.parent.exists() else Path("."))
     target = _output_target(fmt, output, Path(snippet.stem), snippet)
+    if frames is not None:
+        _require_dot()
     outcome = _capture(loaded, args, targets, partial, timeout)
     assert outcome.graph is not None
-    _draw(outcome.graph, target, direction, color_by, dot_timeout)
+    _draw(outcome.graph, target, options)
+    if frames is not None:
+        _frames(outcome.graph, frames, options)
     _exit_like_snippet(outcome)
 
 
@@ -164,43 +302,19 @@ def run(
 @click.option(
     "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
 )
-@click.option(
-    "--direction",
-    type=click.Choice(["forward", "backward"]),
-    default="forward",
-    show_default=True,
-    help="forward: inputs to outputs; backward: the way autograd walks, from the outputs.",
-)
-@click.option(
-    "--color-by",
-    type=click.Choice(["grad", "value"]),
-    help="Colour tensors and size edges by the norm of their gradient or value (log scale).",
-)
-@click.option(
-    "--dot-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Stop Graphviz's layout after SECONDS (the .dot is kept).",
-)
-def render(
-    graph_file: Path,
-    output: Path | None,
-    fmt: str | None,
-    direction: str,
-    color_by: str | None,
-    dot_timeout: float,
-) -> None:
+@_style_options
+def render(graph_file: Path, output: Path | None, fmt: str | None, **style: Any) -> None:
     """Draw a capture saved with `gradviz run -o GRAPH.json` again: no torch, no code run.
 
-    The file is read as JSON only and checked against the graph schema first.
+    The file is read as JSON only and checked against the graph schema first, so a
+    deck can keep its captures and restyle them all in one command.
     """
     from gradviz.validate import read_graph
 
+    options = _render_options(style, graph_file.parent if graph_file.parent.exists() else Path("."))
     graph = read_graph(graph_file)
     target = _output_target(fmt, output, Path(graph_file.stem), graph_file)
-    _draw(graph, target, direction, color_by, dot_timeout)
+    _draw(graph, target, options)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -331,26 +445,21 @@ def _output_target(
     return out_format, output
 
 
-def _draw(
-    graph: Graph,
-    target: tuple[OutputFormat, Path],
-    direction: str,
-    color_by: str | None,
-    dot_timeout: float,
-) -> None:
+def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOptions) -> None:
     from gradviz.output import write_atomic
     from gradviz.renderers import make_renderer
-    from gradviz.renderers.base import RenderOptions
 
     out_format, output = target
-    options = RenderOptions(
-        direction="backward" if direction == "backward" else "forward",
-        color_by="grad" if color_by == "grad" else "value" if color_by == "value" else None,
-        dot_timeout=dot_timeout,
-    )
     renderer = make_renderer(out_format, options)
     write_atomic(output, _render_keeping_dot(renderer, graph, output, options))
     click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
+
+
+def _frames(graph: Graph, folder: Path, options: RenderOptions) -> None:
+    from gradviz.frames import write_frames
+
+    count = write_frames(graph, folder, options)
+    click.echo(f"gradviz: wrote {count} frames and {folder / 'index.html'}", err=True)
 
 
 def _console(no_color: bool, width: int | None, file: Any = None) -> Console:
