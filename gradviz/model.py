@@ -11,6 +11,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, cast
 
 __all__ = [
@@ -237,6 +238,45 @@ class Graph:
 
     def tensors(self) -> Iterator[Node]:
         return (n for n in self.nodes if n.kind != "op")
+
+    # -- display (notebooks) ---------------------------------------------------
+
+    def render(self, path: str | Path, **style: Any) -> Path:
+        """Write this graph to ``path`` (format from its suffix) with ``RenderOptions`` style."""
+        from gradviz.output import write_atomic
+        from gradviz.renderers import format_for, make_renderer
+        from gradviz.renderers.base import RenderOptions
+
+        target = Path(path)
+        renderer = make_renderer(format_for(None, target), RenderOptions(**style))
+        write_atomic(target, renderer.render(self))
+        return target
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """Jupyter shows the SVG inline (a text summary when Graphviz is missing)."""
+        bundle = {"text/plain": self._summary()}
+        svg = self._repr_svg_()
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+        return bundle
+
+    def _repr_svg_(self) -> str | None:
+        from gradviz.errors import DotError
+        from gradviz.renderers import format_for, make_renderer
+        from gradviz.renderers.base import RenderOptions
+
+        try:
+            svg = make_renderer(format_for("svg", None), RenderOptions()).render(self)
+        except DotError:
+            return None
+        return svg if isinstance(svg, str) else svg.decode("utf-8")
+
+    def _summary(self) -> str:
+        ops = sum(1 for n in self.nodes if n.kind == "op")
+        names = ", ".join(n for node in self.nodes if node.kind != "op" for n in node.names[:1])
+        return (
+            f"<gradviz Graph of {self.meta.snippet}: {len(self.nodes)} nodes, {ops} ops; {names}>"
+        )
 
     # -- JSON ---------------------------------------------------------------
 
