@@ -60,8 +60,8 @@ test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gradviz tests bench
-	$(VENV)/bin/ruff format --check gradviz tests bench
+	$(VENV)/bin/ruff check gradviz tests bench docs
+	$(VENV)/bin/ruff format --check gradviz tests bench docs
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
@@ -73,6 +73,7 @@ docs: $(STAMP)
 	$(VENV)/bin/gradviz run samples/autograd_basics.py -o docs/images/autograd_basics.png >/dev/null
 	$(VENV)/bin/gradviz run samples/mlp_step.py -o docs/images/mlp_step.svg >/dev/null
 	$(VENV)/bin/gradviz run samples/log_of_zero.py --color-by grad -o docs/images/log_of_zero_grad.png >/dev/null
+	$(PY) docs/make_gallery.py docs
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

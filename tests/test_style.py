@@ -220,3 +220,18 @@ def test_python_api_for_notebooks(tmp_path: Path) -> None:
     assert bundle["text/plain"].startswith("<gradviz Graph of autograd_basics.py")
     if "image/svg+xml" in bundle:
         assert ET.fromstring(bundle["image/svg+xml"]).tag == f"{SVG}svg"
+
+
+@pytest.mark.dot
+def test_gallery_is_built_from_saved_captures(tmp_path: Path) -> None:
+    import runpy
+
+    gallery = runpy.run_path(str(Path(__file__).parent.parent / "docs" / "make_gallery.py"))
+    rows = gallery["build"](
+        tmp_path, [SAMPLES / "autograd_basics.py", SAMPLES / "vanishing_sigmoid.py"]
+    )
+    assert len(rows) == 1  # the 100-node sample is left to its own page
+    page = (tmp_path / "gallery.md").read_text()
+    assert "![autograd_basics, light](gallery/autograd_basics-light.svg)" in page
+    dark = ET.fromstring((tmp_path / "gallery" / "autograd_basics-dark.svg").read_text())
+    assert next(dark.iter(f"{SVG}polygon")).get("fill") == THEMES["dark"].background
