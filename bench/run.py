@@ -24,10 +24,10 @@ from pathlib import Path
 
 import torch
 
-from gradviz.torchcapture import capture_snippet
 from gradviz.execute import load_snippet, run_snippet
 from gradviz.renderers.dot import DotRenderer
 from gradviz.renderers.image import dot_available, run_dot
+from gradviz.torchcapture import capture_snippet
 
 WORKLOADS: dict[str, str] = {
     "lecture": """
