@@ -235,3 +235,44 @@ def test_gallery_is_built_from_saved_captures(tmp_path: Path) -> None:
     assert "![autograd_basics, light](gallery/autograd_basics-light.svg)" in page
     dark = ET.fromstring((tmp_path / "gallery" / "autograd_basics-dark.svg").read_text())
     assert next(dark.iter(f"{SVG}polygon")).get("fill") == THEMES["dark"].background
+
+
+def _luminance(colour: str) -> float:
+    colour = {"white": "#ffffff", "black": "#000000"}.get(colour, colour)
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.mark.parametrize("theme", sorted(THEMES))
+def test_text_is_readable_in_every_theme(theme: str) -> None:
+    """WCAG contrast: 4.5 for text on its fill, 3 for secondary text and lines."""
+    t = THEMES[theme]
+    for palette in (t.leaf, t.param, t.tensor, t.output, t.op):
+        assert contrast(palette.text, palette.fill) >= 4.5, (theme, palette)
+        assert contrast(t.muted, palette.fill) >= 3, (theme, palette)
+        assert contrast(t.grad, palette.fill) >= 4.5, (theme, palette)
+    assert contrast(t.edge, t.background) >= 3
+
+
+def test_magnitude_colours_are_readable_in_every_theme() -> None:
+    from gradviz.renderers.magnitude import (
+        EDGE_PALETTE,
+        HEAT_MUTED,
+        HEAT_TEXT,
+        MISSING,
+        NONFINITE,
+        PALETTE,
+    )
+
+    for fill in (*PALETTE, NONFINITE, MISSING):
+        assert contrast(HEAT_TEXT, fill) >= 4.5 and contrast(HEAT_MUTED, fill) >= 3
+    for theme in THEMES.values():  # edges stand out from every background but the first step
+        assert all(contrast(c, theme.background) >= 1.5 for c in EDGE_PALETTE[1:])
+    dark = dot_of(SAMPLES / "log_of_zero.py", theme="dark", color_by="grad")
+    assert f'<FONT COLOR="{HEAT_TEXT}">p</FONT>' in dark

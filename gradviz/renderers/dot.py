@@ -15,7 +15,7 @@ from gradviz.flow import Flow
 from gradviz.health import norm_of
 from gradviz.model import Edge, Graph, Node, TensorData
 from gradviz.renderers.base import RenderOptions
-from gradviz.renderers.magnitude import MISSING, NONFINITE, PALETTE, LogScale
+from gradviz.renderers.magnitude import HEAT_MUTED, HEAT_TEXT, MISSING, NONFINITE, PALETTE, LogScale
 from gradviz.renderers.theme import LIGHT, THEMES, Palette, Theme
 
 __all__ = ["DotRenderer", "dot_quote", "html_escape"]
@@ -264,6 +264,11 @@ class DotRenderer:
             )
         return f"shape=plain, label=<{self._tensor_table(node)}>, tooltip={dot_quote(tooltip)}"
 
+    @property
+    def _muted(self) -> str:
+        """Secondary text: the theme's, or a dark grey on the (light) heat-map fills."""
+        return HEAT_MUTED if self._scale is not None else self.theme.muted
+
     def _palette(self, node: Node) -> tuple[Palette, str, int]:
         t = self.theme
         if self._scale is not None:
@@ -272,7 +277,8 @@ class DotRenderer:
                 node.kind, t.tensor
             )
             tag = {"output": "output", "leaf": "param" if node.param else "leaf"}.get(node.kind, "")
-            return Palette(fill=fill, border=base.border, text=base.text), tag, 2 if tag else 1
+            # the heat palette is light in every theme: its text is always dark
+            return Palette(fill=fill, border=base.border, text=HEAT_TEXT), tag, 2 if tag else 1
         if node.kind == "output":
             return t.output, "output", 2
         if node.kind == "leaf":
@@ -288,9 +294,9 @@ class DotRenderer:
         head = f'<B><FONT COLOR="{palette.text}">{html_escape(title)}</FONT></B>  ' if title else ""
         shape_text = self._shape_text(node.value)
         if shape_text:  # Graphviz 2.43 rejects an empty <FONT></FONT>
-            head += f'<FONT COLOR="{t.muted}">{html_escape(shape_text)}</FONT>'
+            head += f'<FONT COLOR="{self._muted}">{html_escape(shape_text)}</FONT>'
         if not shape_text and not title:
-            head = f'<FONT COLOR="{t.muted}">tensor</FONT>'
+            head = f'<FONT COLOR="{self._muted}">tensor</FONT>'
         tag_cell = (
             f'<TD ALIGN="RIGHT"><FONT POINT-SIZE="8" COLOR="{palette.border}">{tag}</FONT></TD>'
             if tag
@@ -325,13 +331,13 @@ class DotRenderer:
     def _data_row(self, label: str, data: TensorData | None, color: str, missing: str) -> str:
         t = self.theme
         if data is None:
-            body = f'<I><FONT COLOR="{t.muted}">{missing}</FONT></I>'
+            body = f'<I><FONT COLOR="{self._muted}">{missing}</FONT></I>'
         else:
             lines = tensor_lines(data, self.options.max_items, self.options.precision)
             body = '<BR ALIGN="LEFT"/>'.join(html_escape(line) for line in lines)
             body = f'<FONT FACE="{t.mono}" COLOR="{color}">{body}<BR ALIGN="LEFT"/></FONT>'
         return (
-            f'<TR><TD ALIGN="LEFT" VALIGN="TOP"><FONT POINT-SIZE="9" COLOR="{t.muted}">'
+            f'<TR><TD ALIGN="LEFT" VALIGN="TOP"><FONT POINT-SIZE="9" COLOR="{self._muted}">'
             f'{label}</FONT></TD><TD ALIGN="LEFT" BALIGN="LEFT" COLSPAN="2">{body}</TD></TR>'
         )
 

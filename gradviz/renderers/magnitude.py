@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["EDGE_PALETTE", "MISSING", "NONFINITE", "PALETTE", "LogScale"]
+__all__ = ["EDGE_PALETTE", "HEAT_MUTED", "HEAT_TEXT", "MISSING", "NONFINITE", "PALETTE", "LogScale"]
 
 PALETTE = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc6a45")
 EDGE_PALETTE = ("#bdbdbd", "#fdae6b", "#fd8d3c", "#e6550d", "#c2410c", "#8c2d04")
@@ -22,6 +22,9 @@ EDGE_PALETTE = ("#bdbdbd", "#fdae6b", "#fd8d3c", "#e6550d", "#c2410c", "#8c2d04"
 NONFINITE = "#c2a5cf"
 EDGE_NONFINITE = "#7b3294"
 MISSING = "#f3f4f6"
+HEAT_TEXT = "#111827"
+HEAT_MUTED = "#374151"
+"""Text on a heat-map fill, whatever the theme: every fill above is light."""
 
 
 @dataclass(frozen=True)
