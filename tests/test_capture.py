@@ -260,3 +260,36 @@ def test_capture_leaves_torch_as_it_found_it() -> None:
     capture(SAMPLES / "autograd_basics.py")
     assert torch.autograd.backward is backward and torch.autograd.grad is grad
     assert not torch.overrides._get_current_function_mode_stack()  # type: ignore[attr-defined]
+
+
+def test_tensors_named_only_inside_a_function_get_their_names() -> None:
+    g = graph_of(SNIPPETS / "in_main.py")
+    loss = g.node(g.outputs[0])
+    assert loss.names == ("loss",)  # `loss` was a local of train(), line 6
+    assert g.meta.passes_total == 3 and len(g.passes) == 1
+    loop = graph_of(SAMPLES / "dynamic_loop.py")
+    assert sum(1 for n in loop.nodes if "y" in n.names) == 1  # `y = y * 2` made four y's
+
+
+def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
+    """A CNN with batch norm and dropout, an LSTM, a transformer: torch's graph, every node."""
+    snippet = tmp_path / "models.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\n"
+        "torch.manual_seed(0)\n"
+        "cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2),\n"
+        "                    nn.Flatten(), nn.Dropout(0.2), nn.Linear(18, 3))\n"
+        "lstm = nn.LSTM(4, 5, batch_first=True)\n"
+        "enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 1)\n"
+        "a = cnn(torch.randn(2, 1, 8, 8)).sum()\n"
+        "b = lstm(torch.randn(2, 3, 4))[0].sum()\n"
+        "c = enc(torch.randn(2, 3, 8)).sum()\n"
+        "total = a + b + c\n"
+        "total.backward()\n"
+    )
+    ns = plain_run(snippet)
+    names, edges = graph_walk(graph_of(snippet))
+    assert (names, edges) == torch_walk([ns["total"]])
+    g = graph_of(snippet)
+    for name, p in ns["cnn"].named_parameters():
+        assert close(values(g.by_name(f"cnn.{name}").grad), p.grad.tolist(), tol=1e-4)

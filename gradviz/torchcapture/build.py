@@ -9,6 +9,7 @@ breadth-first from the roots, so they do not depend on memory addresses.
 
 from __future__ import annotations
 
+import ast
 import linecache
 import re
 from collections import deque
@@ -148,6 +149,7 @@ class GraphBuilder:
                 edges.append(Edge(src=src, dst=op_id, slot=slot, grad=grad))
             saved_of[op_id] = self._saved(node, rec)
         resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys, self._key_names) for n in nodes]
+        resolved = _name_from_assignments(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
             Pass(
@@ -307,6 +309,60 @@ class GraphBuilder:
         """
         while self._held:
             self._held.popleft()
+
+
+def _assigned_name(code: str) -> str | None:
+    """``loss`` for ``loss = f(x)``: the one plain name a source line assigns to."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1:
+        return None
+    stmt = tree.body[0]
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        target = stmt.target
+    else:
+        return None
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _name_from_assignments(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
+    """Name tensors the snippet named only inside a function, from the line that made them.
+
+    A tensor with no name in the snippet's globals, made by the last op of a line
+    ``loss = ...`` (no op on the same line uses it), is called ``loss``, as long as
+    no other tensor of the graph has or would get that name (a loop body
+    ``y = y * 2`` makes many ``y``: they keep their derived labels).
+    """
+    by_id = {n.id: n for n in nodes}
+    line_of = {n.id: n.source.line for n in nodes if n.source is not None}
+    consumers: dict[int, list[int]] = {}
+    producer: dict[int, int] = {}
+    for e in edges:
+        if by_id[e.src].kind == "op":
+            producer[e.dst] = e.src
+        else:
+            consumers.setdefault(e.src, []).append(e.dst)
+    candidates: dict[tuple[int, str], list[int]] = {}
+    for n in nodes:
+        if n.kind not in ("tensor", "output") or n.names or n.source is None:
+            continue
+        op = producer.get(n.id)
+        if op is None or line_of.get(op) != n.source.line:
+            continue
+        if any(line_of.get(c) == n.source.line for c in consumers.get(n.id, [])):
+            continue  # an op on the same line goes on with it: not the statement's value
+        name = _assigned_name(n.source.code)
+        if name is not None:
+            candidates.setdefault((n.source.line, name), []).append(n.id)
+    taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
+    for (_, name), ids in candidates.items():
+        if len(ids) == 1 and name not in taken:
+            by_id[ids[0]] = replace(by_id[ids[0]], names=(name,))
+    return [by_id[n.id] for n in nodes]
 
 
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
