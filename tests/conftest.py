@@ -74,3 +74,18 @@ class Golden:
 @pytest.fixture
 def golden(request: pytest.FixtureRequest) -> Golden:
     return Golden(bool(request.config.getoption("--update-goldens")))
+
+
+@pytest.fixture
+def fake_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Put a `dot` that runs the given shell script first on PATH."""
+
+    def install(script: str) -> Path:
+        exe = tmp_path / "fake-bin" / "dot"
+        exe.parent.mkdir(exist_ok=True)
+        exe.write_text(f"#!/bin/sh\n{script}\n")
+        exe.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{exe.parent}:/usr/bin:/bin")
+        return exe
+
+    return install

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -143,14 +144,8 @@ def test_missing_dot_fails_fast_but_dot_and_json_still_work(
 
 
 @pytest.mark.dot
-def test_failing_dot_keeps_the_dot_source(
-    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = in_tmp / "bin" / "dot"
-    fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\necho 'Error: out of memory' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake.parent))
+def test_failing_dot_keeps_the_dot_source(runner: CliRunner, in_tmp: Path, fake_dot: Any) -> None:
+    fake_dot("echo 'Error: out of memory' >&2\nexit 1")
     (in_tmp / "g.svg").write_text("old picture")
     code, _, err = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.svg")
     assert code == 6

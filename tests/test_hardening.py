@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -134,13 +135,9 @@ def test_snippet_changing_torch_state_does_not_break_gradviz(in_tmp: Path) -> No
 
 @pytest.mark.dot
 def test_dot_too_slow_is_stopped_and_the_dot_kept(
-    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+    runner: CliRunner, in_tmp: Path, fake_dot: Any
 ) -> None:
-    fake = in_tmp / "bin" / "dot"
-    fake.parent.mkdir()
-    fake.write_text("#!/bin/sh\nsleep 30\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+    fake_dot("sleep 30")
     code, _, err = run(
         runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.svg", "--dot-timeout", "1"
     )

@@ -116,11 +116,10 @@ def test_hostile_names_are_escaped_in_dot_and_svg() -> None:
 names = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=20)
 
 
-@settings(max_examples=200, deadline=None)
-@given(names, names)
-def test_any_name_gives_dot_that_parses_to_the_same_text(name: str, op: str) -> None:
+def named_pair(name: str, op: str) -> Graph:
+    """The smallest graph with a hostile name in it: an op and the tensor it made."""
     value = TensorData(shape=(1,), dtype="float32", data=(1.0,))
-    graph = Graph(
+    return Graph(
         nodes=(
             Node(id=0, kind="output", names=(name,), value=value),
             Node(id=1, kind="op", op=op, autograd="XBackward0"),
@@ -129,6 +128,12 @@ def test_any_name_gives_dot_that_parses_to_the_same_text(name: str, op: str) -> 
         outputs=(0,),
         meta=Meta(snippet=name),
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(names, names)
+def test_any_name_gives_dot_that_parses_to_the_same_text(name: str, op: str) -> None:
+    graph = named_pair(name, op)
     labels, edges = parse_dot(DotRenderer().render(graph))
     assert edges == [("n1", "n0")]
     expected = " ".join(
@@ -242,15 +247,7 @@ def test_mermaid_flowchart_carries_names_values_and_grads() -> None:
 def test_any_name_gives_mermaid_that_parses_to_the_same_text(name: str, op: str) -> None:
     from gradviz.renderers.mermaid import MermaidRenderer
 
-    value = TensorData(shape=(1,), dtype="float32", data=(1.0,))
-    graph = Graph(
-        nodes=(
-            Node(id=0, kind="output", names=(name,), value=value),
-            Node(id=1, kind="op", op=op, autograd="XBackward0"),
-        ),
-        edges=(Edge(src=1, dst=0),),
-        outputs=(0,),
-    )
+    graph = named_pair(name, op)
     labels, edges = parse_mermaid(MermaidRenderer().render(graph))
     assert edges == [("n1", "n0")]
     assert " ".join(labels["n0"].split()).startswith(" ".join([*name.split(), "1"]))

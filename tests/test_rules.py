@@ -194,6 +194,19 @@ def leaf_pairs() -> dict[str, Case]:
     }
 
 
+def saved_symbols(node: Any) -> dict[str, Any]:
+    """What the node saved, by the names the formulas use (tensors detached)."""
+    symbols: dict[str, Any] = {}
+    for attr in dir(node):
+        if attr.startswith("_saved_"):
+            with contextlib.suppress(RuntimeError):
+                value = getattr(node, attr)
+                symbols[attr.removeprefix("_saved_")] = (
+                    value.detach() if isinstance(value, torch.Tensor) else value
+                )
+    return symbols
+
+
 CASES = {k: v for k, v in leaf_pairs().items() if v is not None}
 # ReshapeAliasBackward0 is what older torch builds give for reshape; 2.13 gives
 # ViewBackward0 for every reshape, so its formula (shared) is checked there.
@@ -211,11 +224,7 @@ def test_rule_matches_torch(name: str) -> None:
     node = out.grad_fn
     assert type(node).__name__ == name
     rule = RULES[name]
-    symbols: dict[str, Any] = {}
-    for attr in dir(node):
-        if attr.startswith("_saved_"):
-            with contextlib.suppress(RuntimeError):
-                symbols[attr.removeprefix("_saved_")] = getattr(node, attr)
+    symbols = saved_symbols(node)
     for attr, expected in rule.when.items():
         assert repr(symbols[attr]) == expected, f"case does not meet the rule's condition {attr}"
     symbols["result"] = out.detach()
@@ -288,12 +297,7 @@ def test_scalar_formulas_mean_what_the_tensor_ones_mean(name: str, value: float)
     node = out.grad_fn
     assert type(node).__name__ == name
     rule = RULES[name]
-    symbols: dict[str, Any] = {}
-    for attr in dir(node):
-        if attr.startswith("_saved_"):
-            with contextlib.suppress(RuntimeError):
-                symbols[attr.removeprefix("_saved_")] = getattr(node, attr)
-    symbols = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in symbols.items()}
+    symbols = saved_symbols(node)
     symbols["result"] = out.detach()
     for slot, t in enumerate(inputs):
         symbols[rule.input_symbol(slot)] = t.detach()
