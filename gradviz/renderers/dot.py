@@ -83,11 +83,8 @@ class DotRenderer:
         self._flow = Flow(graph) if o.edge_grads or o.color_by == "grad" else None
         for node in graph.nodes:
             out.append(f"  n{node.id} [{self._node_attrs(node, snippet)}];")
-        uses: dict[int, int] = {}
         for edge in graph.edges:
-            uses[edge.src] = uses.get(edge.src, 0) + 1
-        for edge in graph.edges:
-            style = self._edge_style(graph, edge, uses) + self._edge_label(graph, edge, uses)
+            style = self._edge_style(graph, edge) + self._edge_label(graph, edge)
             out.append(self._edge(edge, forward, f" [{style.strip(', ')}]" if style else ""))
         if o.saved:
             out.extend(self._saved(graph, forward))
@@ -113,7 +110,7 @@ class DotRenderer:
         side = o.max_pixels / dpi
         return f', size="{side:.3f},{side:.3f}"'
 
-    def _edge_label(self, graph: Graph, edge: Edge, uses: dict[int, int]) -> str:
+    def _edge_label(self, graph: Graph, edge: Edge) -> str:
         """With ``edge_grads``: the gradient that flowed back along each input edge."""
         if not self.options.edge_grads or graph.node(edge.src).kind == "op":
             return ""
@@ -199,7 +196,7 @@ class DotRenderer:
             return None
         return LogScale.over(self._norm(n) for n in graph.nodes if n.kind != "op") or LogScale(0, 0)
 
-    def _edge_style(self, graph: Graph, edge: Edge, uses: dict[int, int]) -> str:
+    def _edge_style(self, graph: Graph, edge: Edge) -> str:
         """Edges carry the magnitude of what flowed along them (the source's, if used once)."""
         if self._scale is None or self.options.color_by is None:
             return ""
