@@ -33,11 +33,11 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-NodeKind = Literal["op", "leaf", "tensor", "output"]
+NodeKind = Literal["op", "leaf", "tensor", "output", "module"]
 PassKind = Literal["backward", "grad"]
 Scalar = float | int | bool | complex
 
-_NODE_KINDS: tuple[NodeKind, ...] = ("op", "leaf", "tensor", "output")
+_NODE_KINDS: tuple[NodeKind, ...] = ("op", "leaf", "tensor", "output", "module")
 _PASS_KINDS: tuple[PassKind, ...] = ("backward", "grad")
 
 
@@ -113,13 +113,17 @@ class Saved:
 class Node:
     """A tensor (leaf, intermediate or output) or an op of the autograd graph.
 
+    (``module`` nodes appear only in simplified pictures: a whole module call
+    drawn as one node, see ``gradviz.transforms``.)
+
     Op nodes stand for one autograd node (``grad_fn``) each, leaves for one
     ``AccumulateGrad``; intermediate and output tensors are the outputs of ops
     that something used. ``grad`` is a leaf's ``.grad`` after the last backward
     pass, or the gradient that flowed into an intermediate tensor; ``grad_passes``
     says how many backward passes added into it. ``step`` orders ops (and the
     tensors they made) as the forward pass ran them; ``backward_step`` orders
-    ops as backward ran them.
+    ops as backward ran them. ``scope`` is the chain of module calls an op ran
+    in, outermost first (``("model", "model.0")``); a parameter's is its module's.
     """
 
     id: int
@@ -136,6 +140,7 @@ class Node:
     saved: tuple[Saved, ...] = ()
     step: int | None = None
     backward_step: int | None = None
+    scope: tuple[str, ...] = ()
 
     @property
     def is_tensor(self) -> bool:
@@ -237,7 +242,7 @@ class Graph:
         return (n for n in self.nodes if n.kind == "op")
 
     def tensors(self) -> Iterator[Node]:
-        return (n for n in self.nodes if n.kind != "op")
+        return (n for n in self.nodes if n.kind not in ("op", "module"))
 
     # -- display (notebooks) ---------------------------------------------------
 
@@ -475,6 +480,7 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
             "source": None if n.source is None else {"line": n.source.line, "code": n.source.code},
             "step": n.step,
             "backward_step": n.backward_step,
+            "scope": list(n.scope),
             "saved": [
                 _drop_empty(
                     {
@@ -511,6 +517,7 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
         source=None if src is None else Source(line=int(src["line"]), code=str(src["code"])),
         step=_opt_int(d.get("step")),
         backward_step=_opt_int(d.get("backward_step")),
+        scope=tuple(str(x) for x in d.get("scope", ())),
         saved=tuple(
             Saved(
                 name=str(s["name"]),

@@ -18,7 +18,7 @@ from gradviz.errors import NoGraphError, TargetError
 from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
 from gradviz.torchcapture.build import GraphBuilder, RootPass
-from gradviz.torchcapture.naming import NamedTensor, named_tensors
+from gradviz.torchcapture.naming import NamedTensor, module_names, named_tensors
 from gradviz.torchcapture.recorder import (
     AutogradNode,
     Recorder,
@@ -62,7 +62,7 @@ def capture_snippet(
             run = run_snippet(snippet, argv)
         state.restore()  # the snippet may have left grad mode off, float64 default, ...
         named = named_tensors(run.namespace)
-        builder = GraphBuilder(snippet.filename, named)
+        builder = GraphBuilder(snippet.filename, named, module_names(run.namespace))
         try:
             outcome = _build(builder, recorder, named, targets, snippet, run)
         finally:

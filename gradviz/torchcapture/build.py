@@ -68,8 +68,14 @@ _TensorKey = tuple[int, int]  # (id(grad_fn), output_nr); (id(AccumulateGrad), -
 class GraphBuilder:
     """Builds one Graph; holds every node object it touched until ``release()``."""
 
-    def __init__(self, filename: str, named: Sequence[NamedTensor]) -> None:
+    def __init__(
+        self,
+        filename: str,
+        named: Sequence[NamedTensor],
+        module_names: Mapping[int, str] | None = None,
+    ) -> None:
         self.filename = filename
+        self._module_names = dict(module_names or {})
         self._held: deque[object] = deque()
         self._names: dict[_TensorKey, list[str]] = {}
         self._params: set[int] = set()
@@ -150,6 +156,7 @@ class GraphBuilder:
             saved_of[op_id] = self._saved(node, rec)
         resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys, self._key_names) for n in nodes]
         resolved = _name_from_assignments(resolved, edges)
+        resolved = _inherit_scopes(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
             Pass(
@@ -240,6 +247,7 @@ class GraphBuilder:
                 source=source,
                 step=rec.step if rec else None,
                 backward_step=rec.backward_step if rec else None,
+                scope=self._scope(rec),
             )
         if rec is not None:
             key = rec.keys.get(nr)
@@ -255,6 +263,7 @@ class GraphBuilder:
             grad_passes=len(rec.grad_passes.get(nr, ())) if rec else 0,
             source=source,
             step=rec.step if rec else None,
+            scope=self._scope(rec),
         )
 
     def _leaf(
@@ -277,9 +286,14 @@ class GraphBuilder:
         if not names and key in self._key_names:
             # a tensor subclass reaches autograd as another object over the same memory
             names = [self._key_names[key]]
+        scope: tuple[str, ...] = ()
+        if names and (isinstance(var, torch.nn.Parameter) or id(var) in self._params):
+            parts = names[0].split(".")[:-1]
+            scope = tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
         return Node(
             id=node_id,
             kind="leaf",
+            scope=scope,
             names=tuple(names or ()),
             autograd=type(acc).__name__,
             value=value,
@@ -287,6 +301,12 @@ class GraphBuilder:
             grad_passes=passes,
             param=isinstance(var, torch.nn.Parameter) or id(var) in self._params,
         )
+
+    def _scope(self, rec: NodeRecord | None) -> tuple[str, ...]:
+        """Module calls as the snippet names them (``model.0``), else by class (``Linear``)."""
+        if rec is None:
+            return ()
+        return tuple(self._module_names.get(key, cls) for key, cls in rec.scope)
 
     @staticmethod
     def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
@@ -362,6 +382,28 @@ def _name_from_assignments(nodes: list[Node], edges: Sequence[Edge]) -> list[Nod
     for (_, name), ids in candidates.items():
         if len(ids) == 1 and name not in taken:
             by_id[ids[0]] = replace(by_id[ids[0]], names=(name,))
+    return [by_id[n.id] for n in nodes]
+
+
+def _inherit_scopes(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
+    """Ops made inside a torch call (``t`` inside ``linear``) ran in their consumer's module."""
+    by_id = {n.id: n for n in nodes}
+    producer = {e.dst: e.src for e in edges if by_id[e.src].kind == "op"}
+    consumers: dict[int, set[int]] = {}
+    for e in edges:
+        if by_id[e.src].kind != "op":
+            consumers.setdefault(e.src, set()).add(e.dst)
+    changed = True
+    while changed:
+        changed = False
+        for t, op in producer.items():
+            if by_id[op].scope or by_id[op].step is not None:
+                continue
+            scopes = {by_id[c].scope for c in consumers.get(t, ())}
+            if len(scopes) == 1 and (scope := scopes.pop()):
+                by_id[op] = replace(by_id[op], scope=scope)
+                by_id[t] = replace(by_id[t], scope=scope)
+                changed = True
     return [by_id[n.id] for n in nodes]
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["NamedTensor", "named_tensors"]
+__all__ = ["NamedTensor", "module_names", "named_tensors"]
 
 _MAX_CONTAINER = 64
 
@@ -63,3 +63,17 @@ def _container_items(var: str, obj: object) -> Iterator[NamedTensor]:
         for k, x in obj.items():
             if isinstance(x, torch.Tensor) and isinstance(k, str | int):
                 yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter))
+
+
+def module_names(namespace: Mapping[str, object]) -> dict[int, str]:
+    """``id(module) -> "model.0"`` for every module the namespace holds, by its path."""
+    found: dict[int, str] = {}
+    for var, obj in list(namespace.items()):
+        if var.startswith("__") or not isinstance(obj, torch.nn.Module):
+            continue
+        try:
+            for path, module in obj.named_modules():
+                found.setdefault(id(module), f"{var}.{path}" if path else var)
+        except Exception:  # a half-built module from a snippet that raised
+            continue
+    return found

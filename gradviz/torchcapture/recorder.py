@@ -28,6 +28,10 @@ from types import FrameType
 from typing import Any, Literal
 
 import torch
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
+)
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -58,6 +62,7 @@ class NodeRecord:
     hooked: bool = False
     step: int | None = None
     backward_step: int | None = None
+    scope: tuple[tuple[int, str], ...] = ()
 
     def add_grad(self, nr: int, grad: torch.Tensor, pass_index: int) -> None:
         _accumulate(self.grads, self.grad_passes, nr, to_data(grad), pass_index)
@@ -211,6 +216,7 @@ class Recorder(TorchFunctionMode):
         self.internal_errors: list[str] = []
         self._busy = False
         self._in_pass = False
+        self._modules: list[torch.nn.Module] = []
         self._active = False
         self._current_pass = -1
 
@@ -263,6 +269,7 @@ class Recorder(TorchFunctionMode):
             rec.line = line
             if rec.step is None:
                 rec.step = self.ops_seen
+                rec.scope = tuple((id(m), type(m).__name__) for m in self._modules)
             self.ops_seen += 1
         if func in _DETACH and args and isinstance(args[0], torch.Tensor):
             self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
@@ -343,14 +350,28 @@ class Recorder(TorchFunctionMode):
                 recorder._in_pass = False
                 recorder._end_grad(_tensors(a["inputs"]), result)
 
+        def enter(module: torch.nn.Module, args: Any) -> None:
+            recorder._modules.append(module)
+
+        def leave(module: torch.nn.Module, args: Any, output: Any) -> None:
+            while recorder._modules and recorder._modules.pop() is not module:
+                pass  # a forward that raised left its children behind
+
         torch.autograd.backward = backward
         torch.autograd.grad = grad
+        hooks = [
+            register_module_forward_pre_hook(enter),
+            register_module_forward_hook(leave, always_call=True),
+        ]
         self._active = True
         try:
             with self:
                 yield self
         finally:
             self._active = False
+            for handle in hooks:
+                handle.remove()
+            self._modules.clear()
             torch.autograd.backward = orig_backward
             torch.autograd.grad = orig_grad
 
