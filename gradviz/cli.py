@@ -174,11 +174,27 @@ _STYLE_OPTIONS = [
         metavar="SECONDS",
         help="Stop Graphviz's layout after SECONDS (the .dot is kept).",
     ),
+    click.option("--modules", is_flag=True, help="Draw each module call as a cluster."),
+    click.option(
+        "--module-depth",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Draw every module call at depth N (1: the snippet's own modules) as one node.",
+    ),
+    click.option(
+        "--max-nodes",
+        type=click.IntRange(min=10),
+        default=500,
+        show_default=True,
+        metavar="N",
+        help="Past N nodes, collapse modules, then keep what is nearest the outputs.",
+    ),
 ]
 STYLE_NAMES = [
     "theme", "transparent", "font", "font_size", "legend", "title", "direction", "rankdir",
     "compact", "no_values", "no_grads", "saved", "edge_grads", "color_by", "precision",
-    "max_elements", "dpi", "scale", "width", "height", "dot_timeout",
+    "max_elements", "dpi", "scale", "width", "height", "dot_timeout", "modules",
+    "module_depth", "max_nodes",
 ]  # fmt: skip
 
 
@@ -233,6 +249,9 @@ def _render_options(style: dict[str, Any], near: Path) -> RenderOptions:
         width=style["width"],
         height=style["height"],
         dot_timeout=style["dot_timeout"],
+        modules=style["modules"],
+        module_depth=style["module_depth"],
+        max_nodes=style["max_nodes"],
     )
 
 
@@ -450,8 +469,17 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
     from gradviz.renderers import make_renderer
 
     out_format, output = target
+    drawn = graph
+    if out_format.name != "json":  # the JSON keeps the whole graph
+        from gradviz.transforms import collapse_modules, fit
+
+        if options.module_depth is not None:
+            drawn = collapse_modules(drawn, options.module_depth)
+        drawn, note = fit(drawn, options.max_nodes)
+        if note:
+            click.echo(f"gradviz: {note}", err=True)
     renderer = make_renderer(out_format, options)
-    write_atomic(output, _render_keeping_dot(renderer, graph, output, options))
+    write_atomic(output, _render_keeping_dot(renderer, drawn, output, options))
     click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
 
 

@@ -50,6 +50,9 @@ class RenderOptions:
     max_pixels: int = 4096
     dot_timeout: float = 60.0
     highlight: tuple[int, ...] = ()
+    modules: bool = False
+    module_depth: int | None = None
+    max_nodes: int = 500
 
 
 class Renderer(Protocol):

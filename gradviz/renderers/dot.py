@@ -9,6 +9,7 @@ small and tested against hostile names.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from gradviz.display import format_shape, tensor_lines
 from gradviz.flow import Flow
@@ -81,8 +82,11 @@ class DotRenderer:
         snippet = graph.meta.snippet
         self._scale = self._magnitudes(graph)
         self._flow = Flow(graph) if o.edge_grads or o.color_by == "grad" else None
-        for node in graph.nodes:
-            out.append(f"  n{node.id} [{self._node_attrs(node, snippet)}];")
+        lines = {n.id: f"n{n.id} [{self._node_attrs(graph, n, snippet)}];" for n in graph.nodes}
+        if o.modules:
+            out.extend(self._clusters(graph, lines))
+        else:
+            out.extend(f"  {line}" for line in lines.values())
         for edge in graph.edges:
             style = self._edge_style(graph, edge) + self._edge_label(graph, edge)
             out.append(self._edge(edge, forward, f" [{style.strip(', ')}]" if style else ""))
@@ -235,7 +239,55 @@ class DotRenderer:
 
     # -- nodes ------------------------------------------------------------------
 
-    def _node_attrs(self, node: Node, snippet: str) -> str:
+    def _clusters(self, graph: Graph, lines: dict[int, str]) -> list[str]:
+        """Nodes inside nested clusters, one per module call they ran in (``--modules``)."""
+        t = self.theme
+        tree: dict[str, Any] = {"nodes": [], "children": {}}
+        for node in graph.nodes:
+            at = tree
+            for name in node.scope:
+                at = at["children"].setdefault(name, {"nodes": [], "children": {}})
+            at["nodes"].append(node.id)
+        out: list[str] = []
+        counter = iter(range(1_000_000))
+
+        def emit(branch: dict[str, Any], indent: str) -> None:
+            out.extend(f"{indent}{lines[i]}" for i in branch["nodes"])
+            for name, child in branch["children"].items():
+                out.append(f"{indent}subgraph cluster_m{next(counter)} {{")
+                out.append(
+                    f'{indent}  label={dot_quote(name)}; labeljust=l; style="rounded,dashed"; '
+                    f"color={dot_quote(t.muted)}; fontcolor={dot_quote(t.muted)};"
+                )
+                emit(child, indent + "  ")
+                out.append(f"{indent}}}")
+
+        emit(tree, "  ")
+        return out
+
+    def _module_attrs(self, graph: Graph, node: Node) -> str:
+        """A whole module call as one node: its parameter count and gradient norm."""
+        t = self.theme
+        name = node.name or "module"
+        params = [p for p in graph.params if p.name.startswith(name + ".")]
+        count = sum(p.value.numel for p in params)
+        norms = [norm_of(p.grad) for p in params]
+        known = [n for n in norms if n is not None]
+        grad = (sum(n * n for n in known) ** 0.5) if known else None
+        label = f"<B>{html_escape(name)}</B>"
+        if params:
+            label += f'<BR/><FONT POINT-SIZE="9">{count:,} params'
+            if grad is not None:
+                label += f"  |grad| {grad:.3g}"
+            label += "</FONT>"
+        return (
+            f'shape=box3d, style=filled, fillcolor="{t.tensor.fill}", color="{t.tensor.border}", '
+            f'fontcolor="{t.tensor.text}", label=<{label}>, tooltip={dot_quote(name)}'
+        )
+
+    def _node_attrs(self, graph: Graph, node: Node, snippet: str) -> str:
+        if node.kind == "module":
+            return self._module_attrs(graph, node)
         tooltip = self._tooltip(node, snippet)
         if node.kind == "op":
             p = self.theme.op

@@ -54,6 +54,7 @@ class MermaidRenderer:
             "param": t.param,
             "tensor": t.tensor,
             "output": t.output,
+            "module": t.tensor,
         }
         for kind, p in styles.items():
             width = "3px" if kind == "output" else "1px"
@@ -70,6 +71,8 @@ class MermaidRenderer:
         return "\n".join(lines) + "\n"
 
     def _shape(self, node: Node) -> str:
+        if node.kind == "module":
+            return f'[["{mermaid_escape(node.name or "module")}"]]'
         if node.kind == "op":
             return f'(["{mermaid_escape(node.op or "?")}"])'
         parts = []

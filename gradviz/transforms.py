@@ -1,0 +1,123 @@
+"""Graph -> Graph simplifications for pictures of big models; the JSON keeps everything.
+
+Each is a pure function named by what it does. ``collapse_modules`` draws every
+module call below a depth as one node; ``fit`` picks the most detail that fits
+a node budget (collapsing modules first, then keeping what is nearest the
+outputs) and says what it did, so a big model never hands ``dot`` a graph
+that takes minutes to lay out.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+
+from gradviz.model import Edge, Graph, Node
+
+__all__ = ["collapse_modules", "fit", "renumber"]
+
+
+def renumber(graph: Graph, nodes: list[Node], edges: list[Edge], outputs: list[int]) -> Graph:
+    """A Graph whose ids are positions again, edges deduplicated and self-loops dropped."""
+    new_id = {n.id: i for i, n in enumerate(nodes)}
+    seen: set[tuple[int, int, int]] = set()
+    kept = []
+    for e in edges:
+        src, dst = new_id[e.src], new_id[e.dst]
+        if src == dst or (src, dst, e.slot) in seen:
+            continue
+        seen.add((src, dst, e.slot))
+        kept.append(replace(e, src=src, dst=dst))
+    return Graph(
+        nodes=tuple(replace(n, id=new_id[n.id]) for n in nodes),
+        edges=tuple(kept),
+        outputs=tuple(dict.fromkeys(new_id[o] for o in outputs if o in new_id)),
+        passes=tuple(
+            replace(p, roots=tuple(new_id[r] for r in p.roots if r in new_id)) for p in graph.passes
+        ),
+        meta=graph.meta,
+        params=graph.params,
+    )
+
+
+def collapse_modules(graph: Graph, depth: int) -> Graph:
+    """Every module call at ``depth`` (1: the snippet's top-level modules) becomes one node.
+
+    What ran inside it, its parameters included, is folded into that node;
+    outputs stay visible. The node is named after the module (``model.0``).
+    """
+    group: dict[int, str] = {}
+    for n in graph.nodes:
+        if n.kind != "output" and len(n.scope) >= depth:
+            group[n.id] = n.scope[depth - 1]
+    if not group:
+        return graph
+    first: dict[str, int] = {}
+    for nid, key in group.items():
+        first.setdefault(key, nid)
+    target = {nid: first[key] for nid, key in group.items()}
+    nodes = []
+    for n in graph.nodes:
+        if n.id not in group:
+            nodes.append(n)
+        elif first[group[n.id]] == n.id:
+            key = group[n.id]
+            nodes.append(Node(id=n.id, kind="module", names=(key,), scope=n.scope[: depth - 1]))
+    edges = [
+        replace(e, src=target.get(e.src, e.src), dst=target.get(e.dst, e.dst)) for e in graph.edges
+    ]
+    return renumber(graph, nodes, edges, list(graph.outputs))
+
+
+def _keep_nearest(graph: Graph, budget: int) -> tuple[Graph, int]:
+    """The ``budget - 1`` nodes nearest the outputs, and one node standing for the rest."""
+    inputs: dict[int, list[int]] = {}
+    for e in graph.edges:
+        inputs.setdefault(e.dst, []).append(e.src)
+    order: list[int] = []
+    seen = set(graph.outputs)
+    queue = deque(graph.outputs)
+    while queue and len(order) < budget - 1:
+        nid = queue.popleft()
+        order.append(nid)
+        for src in inputs.get(nid, []):
+            if src not in seen:
+                seen.add(src)
+                queue.append(src)
+    keep = set(order)
+    hidden = len(graph.nodes) - len(keep)
+    rest = max(n.id for n in graph.nodes) + 1
+    more = Node(id=rest, kind="module", names=(f"… {hidden} more nodes",))
+    nodes = [n for n in graph.nodes if n.id in keep] + [more]
+    edges = [
+        replace(e, src=e.src if e.src in keep else rest, dst=e.dst)
+        for e in graph.edges
+        if e.dst in keep
+    ]
+    return renumber(graph, nodes, edges, list(graph.outputs)), hidden
+
+
+def fit(graph: Graph, max_nodes: int) -> tuple[Graph, str | None]:
+    """The most detailed picture of ``graph`` with at most ``max_nodes`` nodes, and a note.
+
+    Collapsing modules keeps the structure, so it goes first, from the deepest
+    level up; when even whole top-level modules are too many, the nodes nearest
+    the outputs are kept. The note says what was done and how to see more.
+    """
+    if len(graph.nodes) <= max_nodes:
+        return graph, None
+    deepest = max((len(n.scope) for n in graph.nodes), default=0)
+    for depth in range(deepest, 0, -1):
+        collapsed = collapse_modules(graph, depth)
+        if len(collapsed.nodes) <= max_nodes:
+            return collapsed, (
+                f"the graph has {len(graph.nodes)} nodes; modules below depth {depth - 1} are "
+                f"drawn as one node each ({len(collapsed.nodes)} nodes). "
+                "See more with --max-nodes N, or --module-depth N; the JSON keeps everything"
+            )
+    kept, hidden = _keep_nearest(graph, max_nodes)
+    return kept, (
+        f"the graph has {len(graph.nodes)} nodes; drew the {len(kept.nodes) - 1} nearest the "
+        f"outputs and one node for the other {hidden}. See more with --max-nodes N or "
+        "--target NAME; the JSON keeps everything"
+    )

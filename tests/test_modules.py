@@ -1,0 +1,87 @@
+"""Big models stay readable: module scopes, clusters, collapsed modules, a node budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import SAMPLES
+from helpers import graph_of, parse_dot
+
+from gradviz.cli import cli
+from gradviz.model import Graph
+from gradviz.renderers.base import RenderOptions
+from gradviz.renderers.dot import DotRenderer
+from gradviz.transforms import collapse_modules, fit
+
+
+def test_ops_know_the_module_call_they_ran_in() -> None:
+    g = graph_of(SAMPLES / "mlp_step.py")
+    scopes = {n.op: n.scope for n in g.ops()}
+    assert scopes["relu"] == ("model", "model.1")
+    assert scopes["mse_loss"] == ()  # called by the snippet itself
+    assert {n.scope for n in g.ops() if n.op == "addmm"} == {
+        ("model", "model.0"),
+        ("model", "model.2"),
+    }
+    assert {n.scope for n in g.ops() if n.op == "t"} == {("model", "model.0"), ("model", "model.2")}
+    assert g.by_name("model.0.weight").scope == ("model", "model.0")
+
+
+def test_collapse_modules_folds_each_call_into_one_node() -> None:
+    g = graph_of(SAMPLES / "mlp_step.py")
+    one = collapse_modules(g, 1)
+    assert [n.names for n in one.nodes if n.kind == "module"] == [("model",)]
+    assert {n.op for n in one.ops()} == {"mse_loss"}
+    assert [n.id for n in one.nodes] == list(range(len(one.nodes)))
+    two = collapse_modules(g, 2)
+    assert sorted(n.name for n in two.nodes if n.kind == "module") == [
+        "model.0",
+        "model.1",
+        "model.2",
+    ]
+    labels, edges = parse_dot(DotRenderer().render(two))
+    ids = {n.name: f"n{n.id}" for n in two.nodes if n.kind == "module"}
+    assert " ".join(labels[ids["model.0"]].split()) == "model.0 16 params |grad| 1.31"  # 4×3 + 4
+    assert (ids["model.0"], ids["model.1"]) in edges and (ids["model.1"], ids["model.2"]) in edges
+
+
+def test_modules_draw_as_nested_clusters() -> None:
+    text = DotRenderer(options=RenderOptions(modules=True)).render(
+        graph_of(SAMPLES / "mlp_step.py")
+    )
+    assert text.count("subgraph cluster_m") == 4  # model, and model.0, model.1, model.2 in it
+    assert 'label="model.1"' in text
+
+
+def test_a_node_budget_collapses_first_then_keeps_the_nearest(tmp_path: Path) -> None:
+    g = graph_of(SAMPLES / "mlp_step.py")
+    same, note = fit(g, 100)
+    assert same is g and note is None
+    collapsed, note = fit(g, 12)
+    assert len(collapsed.nodes) <= 12 and note is not None and "modules below depth" in note
+    chain = tmp_path / "chain.py"
+    chain.write_text(
+        "import torch\nx = torch.tensor(1.0, requires_grad=True)\ny = x\n"
+        "for _ in range(100):\n    y = y * 1.01\n"
+    )
+    long = graph_of(chain)
+    kept, note = fit(long, 20)
+    assert len(kept.nodes) == 20 and note is not None and "181 more" not in note
+    assert "one node for the other 182" in note
+    assert kept.node(kept.outputs[0]).names == ("y",)
+
+
+def test_cli_tells_what_it_left_out(runner: CliRunner, in_tmp: Path) -> None:
+    result = runner.invoke(
+        cli, ["run", str(SAMPLES / "vanishing_sigmoid.py"), "-o", "g.dot", "--max-nodes", "40"]
+    )
+    assert result.exit_code == 0
+    assert "the graph has 104 nodes; modules below depth" in result.stderr
+    labels, _ = parse_dot((in_tmp / "g.dot").read_text())
+    assert len(labels) <= 40
+    full = runner.invoke(
+        cli, ["run", str(SAMPLES / "vanishing_sigmoid.py"), "-o", "g.json", "--max-nodes", "40"]
+    )
+    assert full.exit_code == 0
+    assert len(Graph.from_json((in_tmp / "g.json").read_text()).nodes) == 104  # JSON keeps all
