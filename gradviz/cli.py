@@ -8,7 +8,8 @@ snippet (file, output format, Graphviz), so mistakes fail in milliseconds.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -479,7 +480,10 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
         if note:
             click.echo(f"gradviz: {note}", err=True)
     renderer = make_renderer(out_format, options)
-    write_atomic(output, _render_keeping_dot(renderer, drawn, output, options))
+    busy = f"laying out {len(drawn.nodes)} nodes with Graphviz" if out_format.needs_dot else None
+    with _status(busy):
+        data = _render_keeping_dot(renderer, drawn, output, options)
+    write_atomic(output, data)
     click.echo(f"gradviz: wrote {output} ({_describe(graph)})", err=True)
 
 
@@ -488,6 +492,18 @@ def _frames(graph: Graph, folder: Path, options: RenderOptions) -> None:
 
     count = write_frames(graph, folder, options)
     click.echo(f"gradviz: wrote {count} frames and {folder / 'index.html'}", err=True)
+
+
+@contextmanager
+def _status(message: str | None) -> Iterator[None]:
+    """A spinner on stderr while something slow runs, only when stderr is a terminal."""
+    if message is None or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message + "…"):
+        yield
 
 
 def _console(no_color: bool, width: int | None, file: Any = None) -> Console:
@@ -572,7 +588,8 @@ def _capture(
     from gradviz.errors import SnippetNeedsInput
     from gradviz.session import run_capture
 
-    outcome = run_capture(snippet, args, targets, timeout)
+    with _status(f"running {snippet.path}" if timeout is None else None):
+        outcome = run_capture(snippet, args, targets, timeout)
     if outcome.error == "exit":
         if outcome.traceback and outcome.traceback.strip() not in ("", str(outcome.exit_code)):
             sys.stderr.write(outcome.traceback)

@@ -106,3 +106,42 @@ def test_an_internal_error_is_one_message_not_a_traceback(tmp_path: Path) -> Non
     assert proc.returncode == 70
     assert proc.stderr.startswith("gradviz: internal error: ZeroDivisionError: division by zero")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_terminal_gets_a_status_line_a_pipe_does_not(tmp_path: Path) -> None:
+    import os
+    import pty
+
+    snippet = tmp_path / "slow.py"
+    snippet.write_text(
+        "import time\nimport torch\nw = torch.ones(2, requires_grad=True)\n"
+        "time.sleep(0.5)\ny = (w * 2).sum()\n"
+    )
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradviz", "run", str(snippet), "-o", str(tmp_path / "g.svg")],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm"},
+    )
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait() == 0
+    text = seen.decode("utf-8", "replace")
+    assert "running" in text and "slow.py" in text and "wrote" in text
+    piped = subprocess.run(
+        [sys.executable, "-m", "gradviz", "run", str(snippet), "-o", str(tmp_path / "h.svg")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "running" not in piped.stderr and piped.stderr.startswith("gradviz: wrote")
