@@ -472,11 +472,12 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
     out_format, output = target
     drawn = graph
     if out_format.name != "json":  # the JSON keeps the whole graph
-        from gradviz.transforms import collapse_modules, fit
+        from gradviz.transforms import collapse_modules, fit, split_shared_leaves
 
         if options.module_depth is not None:
             drawn = collapse_modules(drawn, options.module_depth)
         drawn, note = fit(drawn, options.max_nodes)
+        drawn = split_shared_leaves(drawn)
         if note:
             click.echo(f"gradviz: {note}", err=True)
     renderer = make_renderer(out_format, options)

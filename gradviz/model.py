@@ -124,6 +124,7 @@ class Node:
     tensors they made) as the forward pass ran them; ``backward_step`` orders
     ops as backward ran them. ``scope`` is the chain of module calls an op ran
     in, outermost first (``("model", "model.0")``); a parameter's is its module's.
+    ``copy_of`` marks a drawn copy of a shared leaf (pictures only).
     """
 
     id: int
@@ -141,6 +142,7 @@ class Node:
     step: int | None = None
     backward_step: int | None = None
     scope: tuple[str, ...] = ()
+    copy_of: int | None = None
 
     @property
     def is_tensor(self) -> bool:
@@ -481,6 +483,7 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
             "step": n.step,
             "backward_step": n.backward_step,
             "scope": list(n.scope),
+            "copy_of": n.copy_of,
             "saved": [
                 _drop_empty(
                     {
@@ -518,6 +521,7 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
         step=_opt_int(d.get("step")),
         backward_step=_opt_int(d.get("backward_step")),
         scope=tuple(str(x) for x in d.get("scope", ())),
+        copy_of=_opt_int(d.get("copy_of")),
         saved=tuple(
             Saved(
                 name=str(s["name"]),

@@ -85,3 +85,24 @@ def test_cli_tells_what_it_left_out(runner: CliRunner, in_tmp: Path) -> None:
     )
     assert full.exit_code == 0
     assert len(Graph.from_json((in_tmp / "g.json").read_text()).nodes) == 104  # JSON keeps all
+
+
+def test_shared_leaves_are_drawn_once_per_use() -> None:
+    from gradviz.transforms import split_shared_leaves
+
+    g = graph_of(SAMPLES / "exploding_rnn.py")
+    w_hh = g.by_name("w_hh")
+    uses = sum(1 for e in g.edges if e.src == w_hh.id)
+    assert uses == 20
+    split = split_shared_leaves(g)
+    copies = [n for n in split.nodes if n.copy_of is not None and n.names == ("w_hh",)]
+    assert len(copies) == uses - 1
+    for node in [split.by_name("w_hh"), *copies]:
+        assert sum(1 for e in split.edges if e.src == node.id) == 1  # one use each
+    assert len(split.edges) == len(g.edges)  # no use lost
+    text = DotRenderer().render(split)
+    assert text.count('style="rounded,dashed,filled"') == len(
+        [n for n in split.nodes if n.copy_of is not None]
+    )
+    few = graph_of(SAMPLES / "grad_accumulation.py")  # w has 2 uses: left alone
+    assert split_shared_leaves(few) is few

@@ -311,7 +311,20 @@ class DotRenderer:
                 f'fontcolor="{p.text}", margin="0.12,0.04", height=0.3, penwidth={width}, '
                 f"label=<{label}>, tooltip={dot_quote(tooltip)}"
             )
+        if node.copy_of is not None:  # a shared leaf drawn again by one of its uses
+            return self._copy_attrs(node)
         return f"shape=plain, label=<{self._tensor_table(node)}>, tooltip={dot_quote(tooltip)}"
+
+    def _copy_attrs(self, node: Node) -> str:
+        t = self.theme
+        p = t.param if node.param else t.leaf
+        name = node.name or "leaf"
+        return (
+            f'shape=box, style="rounded,dashed,filled", fillcolor="{p.fill}", '
+            f'color="{p.border}", fontcolor="{p.text}", margin="0.08,0.02", height=0.25, '
+            f"label={dot_quote(name)}, "
+            f"tooltip={dot_quote(name + ': used here too (drawn once per use)')}"
+        )
 
     @property
     def _muted(self) -> str:
