@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import runpy
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -90,8 +91,36 @@ def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
         label = node.get("label")
         if node.get_name() in ("graph", "node", "edge") or label is None:
             continue
+        if not label.startswith("<"):  # a plain label (saved-tensor notes, copies)
+            labels[node.get_name()] = label.strip('"')
+            continue
         assert label.startswith("<<") and label.endswith(">>"), label
         root = ET.fromstring(f"<root>{label[1:-1]}</root>")  # well-formed, or this raises
         labels[node.get_name()] = " ".join(s.strip() for s in root.itertext() if s.strip())
     edges = [(e.get_source(), e.get_destination()) for e in graph.get_edges()]
+    return labels, edges
+
+
+MERMAID_NODE = re.compile(r'^  n(\d+)(\(\["|\[")(.*)("\]\)|"\])$')
+
+
+def parse_mermaid(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Node id -> its label with entity codes decoded and tags removed; and the edges."""
+    lines = text.splitlines()
+    assert lines[0] in ("flowchart TB", "flowchart BT")
+    labels, edges = {}, []
+    for line in lines[1:]:
+        if "-->" in line:
+            a, b = line.strip().split(" --> ")
+            edges.append((a, b))
+        elif line.startswith("  n"):
+            match = MERMAID_NODE.match(line)
+            assert match, line
+            label = match.group(3)
+            assert '"' not in label  # nothing can close the quote early
+            label = re.sub(r"</?b>|<br/>", " ", label)
+            assert "<" not in label and ">" not in label  # no markup but ours
+            labels[f"n{match.group(1)}"] = re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), label)
+        else:
+            assert line.startswith(("  classDef ", "  class ")), line
     return labels, edges

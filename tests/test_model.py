@@ -173,3 +173,32 @@ def test_unflatten_is_row_major() -> None:
     assert unflatten((1, 2, 3, 4, 5, 6), (2, 3)) == [[1, 2, 3], [4, 5, 6]]
     assert unflatten((7,), ()) == 7
     assert unflatten((), (0, 2)) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(graphs())
+def test_every_text_renderer_takes_any_graph(graph: Graph) -> None:
+    """Random graphs and names: DOT and Mermaid parse back, HTML data is JSON, explain runs."""
+    import io
+
+    from helpers import parse_dot, parse_mermaid
+    from rich.console import Console
+
+    from gradviz.explain.story import tell
+    from gradviz.renderers.base import RenderOptions
+    from gradviz.renderers.dot import DotRenderer
+    from gradviz.renderers.html import page_json
+    from gradviz.renderers.markdown import story_markdown
+    from gradviz.renderers.mermaid import MermaidRenderer
+    from gradviz.renderers.tree import story_renderable
+
+    for options in (RenderOptions(), RenderOptions(saved=True, edge_grads=True, color_by="grad")):
+        labels, _ = parse_dot(DotRenderer(options=options).render(graph))
+        assert len([k for k in labels if k.startswith("n")]) == len(graph.nodes)
+    mermaid_labels, _ = parse_mermaid(MermaidRenderer().render(graph))
+    assert len(mermaid_labels) == len(graph.nodes)
+    data = json.loads(page_json(graph))
+    assert len(data["nodes"]) == len(graph.nodes) and "</" not in page_json(graph)
+    story = tell(graph)
+    Console(file=io.StringIO(), width=80, color_system=None).print(story_renderable(story))
+    assert story_markdown(story, "t").startswith("# t\n")

@@ -10,7 +10,7 @@ import pydot
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES, SNIPPETS, Golden
-from helpers import graph_of, parse_dot
+from helpers import graph_of, parse_dot, parse_mermaid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -203,31 +203,6 @@ def test_color_by_value_renders_through_dot(runner: CliRunner, in_tmp: Path) -> 
     assert result.exit_code == 0
     texts = " ".join(svg_texts((in_tmp / "g.svg").read_text()).values())
     assert "|value|" in texts and "(log scale)" in texts
-
-
-MERMAID_NODE = re.compile(r'^  n(\d+)(\(\["|\[")(.*)("\]\)|"\])$')
-
-
-def parse_mermaid(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Node id -> its label with entity codes decoded and tags removed; and the edges."""
-    lines = text.splitlines()
-    assert lines[0] in ("flowchart TB", "flowchart BT")
-    labels, edges = {}, []
-    for line in lines[1:]:
-        if "-->" in line:
-            a, b = line.strip().split(" --> ")
-            edges.append((a, b))
-        elif line.startswith("  n"):
-            match = MERMAID_NODE.match(line)
-            assert match, line
-            label = match.group(3)
-            assert '"' not in label  # nothing can close the quote early
-            label = re.sub(r"</?b>|<br/>", " ", label)
-            assert "<" not in label and ">" not in label  # no markup but ours
-            labels[f"n{match.group(1)}"] = re.sub(r"#(\d+);", lambda m: chr(int(m.group(1))), label)
-        else:
-            assert line.startswith(("  classDef ", "  class ")), line
-    return labels, edges
 
 
 def test_mermaid_flowchart_carries_names_values_and_grads() -> None:
