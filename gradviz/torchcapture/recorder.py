@@ -9,7 +9,9 @@ Three things feed the capture, all without touching the user's code:
   it frees saved tensors: the graph is walked, saved tensors are read and a hook
   is put on every node to record the gradients flowing through it;
 - after a pass, each leaf's ``.grad`` is read, and how many passes have
-  accumulated into it since it was last reset.
+  accumulated into it since it was last reset;
+- global module forward hooks keep the stack of ``nn.Module`` calls, so each op
+  knows the module it ran in.
 
 What is recorded lives in each autograd node's own ``metadata`` dict, so it goes
 away with the graph: a training loop does not pile up records of graphs long
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch.nn.modules.module import (
@@ -78,14 +80,9 @@ def _accumulate(
     data: TensorData,
     pass_index: int,
 ) -> None:
-    seen = passes.setdefault(slot, set())
-    if slot in store and pass_index not in seen:
-        store[slot] = add_data(store[slot], data)
-    elif slot not in store:
-        store[slot] = data
-    else:  # the same pass again (a node run twice): keep the sum torch would give
-        store[slot] = add_data(store[slot], data)
-    seen.add(pass_index)
+    """Add a gradient into what the slot already holds, as torch adds passes into ``.grad``."""
+    store[slot] = add_data(store[slot], data) if slot in store else data
+    passes.setdefault(slot, set()).add(pass_index)
 
 
 @dataclass
@@ -121,20 +118,24 @@ class PassRecord:
             self.held.popleft()
 
 
-def node_record(node: AutogradNode) -> NodeRecord:
+R = TypeVar("R", NodeRecord, LeafRecord)
+
+
+def _record_on(node: AutogradNode, kind: type[R]) -> R:
+    """The record kept in the node's own metadata, made on first use."""
     md = node.metadata
     rec = md.get(KEY)
     if rec is None:
-        rec = md[KEY] = NodeRecord()
+        rec = md[KEY] = kind()
     return rec  # type: ignore[no-any-return]
+
+
+def node_record(node: AutogradNode) -> NodeRecord:
+    return _record_on(node, NodeRecord)
 
 
 def leaf_record(acc: AutogradNode) -> LeafRecord:
-    md = acc.metadata
-    rec = md.get(KEY)
-    if rec is None:
-        rec = md[KEY] = LeafRecord()
-    return rec  # type: ignore[no-any-return]
+    return _record_on(acc, LeafRecord)
 
 
 def is_leaf_node(node: AutogradNode) -> bool:
@@ -318,37 +319,45 @@ class Recorder(TorchFunctionMode):
         orig_grad = torch.autograd.grad
         recorder = self
 
-        def backward(*args: Any, **kwargs: Any) -> Any:
-            if recorder._in_pass:  # torch re-dispatching the call we are already in
-                return orig_backward(*args, **kwargs)
-            bound = _BACKWARD_SIG.bind(*args, **kwargs)
-            a = bound.arguments
-            create = bool(a.get("create_graph", False))
-            retain = a.get("retain_graph")
-            recorder._begin("backward", a["tensors"], create if retain is None else retain, create)
-            recorder._in_pass = True
-            try:
-                return orig_backward(*args, **kwargs)
-            finally:
-                recorder._in_pass = False
-                recorder._end_backward()
+        def wrapped(
+            kind: Literal["backward", "grad"],
+            orig: Callable[..., Any],
+            signature: inspect.Signature,
+            roots: str,
+            end: Callable[[dict[str, Any], Any], None],
+        ) -> Callable[..., Any]:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                if recorder._in_pass:  # torch re-dispatching the call we are already in
+                    return orig(*args, **kwargs)
+                a = signature.bind(*args, **kwargs).arguments
+                create = bool(a.get("create_graph", False))
+                retain = a.get("retain_graph")
+                recorder._begin(kind, a[roots], create if retain is None else retain, create)
+                recorder._in_pass = True
+                result = None
+                try:
+                    result = orig(*args, **kwargs)
+                    return result
+                finally:
+                    recorder._in_pass = False
+                    end(a, result)
 
-        def grad(*args: Any, **kwargs: Any) -> Any:
-            if recorder._in_pass:
-                return orig_grad(*args, **kwargs)
-            bound = _GRAD_SIG.bind(*args, **kwargs)
-            a = bound.arguments
-            create = bool(a.get("create_graph", False))
-            retain = a.get("retain_graph")
-            recorder._begin("grad", a["outputs"], create if retain is None else retain, create)
-            result = None
-            recorder._in_pass = True
-            try:
-                result = orig_grad(*args, **kwargs)
-                return result
-            finally:
-                recorder._in_pass = False
-                recorder._end_grad(_tensors(a["inputs"]), result)
+            return call
+
+        backward = wrapped(
+            "backward",
+            orig_backward,
+            _BACKWARD_SIG,
+            "tensors",
+            lambda a, result: recorder._end_backward(),
+        )
+        grad = wrapped(
+            "grad",
+            orig_grad,
+            _GRAD_SIG,
+            "outputs",
+            lambda a, result: recorder._end_grad(_tensors(a["inputs"]), result),
+        )
 
         def enter(module: torch.nn.Module, args: Any) -> None:
             recorder._modules.append(module)
