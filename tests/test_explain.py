@@ -216,3 +216,14 @@ def test_formulas_render_with_names_and_numbers(
     formula: str, names: dict[str, str], values: dict[str, str], unbroadcast: set[str], shown: str
 ) -> None:
     assert render_formula(formula, names, values, unbroadcast) == shown
+
+
+def test_a_chain_deeper_than_pythons_recursion_limit_is_told(tmp_path: Path) -> None:
+    snippet = tmp_path / "deep.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor(1.0, requires_grad=True)\ny = x\n"
+        "for _ in range(3000):\n    y = y * 1.0001\ny.backward()\n"
+    )
+    text = plain(snippet, width=120)
+    assert "… 2800 more tensors below depth 200 (raise --depth to see them)" in text
+    assert "mul#" in text  # labels stay short however deep the chain

@@ -56,6 +56,10 @@ class Story:
     footer: list[Line] = field(default_factory=list)
 
 
+_LABEL_NESTING = 4
+MAX_DEPTH = 200
+"""Levels told when no --depth is given: deeper chains say how much they left out."""
+
 MAX_ITEMS = 4
 """Elements shown per row of a tensor: explanations must stay readable at 80 columns."""
 
@@ -103,8 +107,12 @@ class _Teller:
 
     # -- names ------------------------------------------------------------------
 
-    def label(self, node_id: int) -> str:
-        """The snippet's name, else an expression of its inputs' names (``mul(x, x)``)."""
+    def label(self, node_id: int, nesting: int = 0) -> str:
+        """The snippet's name, else an expression of its inputs' names (``mul(x, x)``).
+
+        Expressions nest a few levels at most (a label is for reading, and a
+        50,000-step chain must not recurse 50,000 deep); past that, ``mul#12``.
+        """
         if node_id in self.labels:
             return self.labels[node_id]
         node = self.g.node(node_id)
@@ -114,12 +122,15 @@ class _Teller:
             if op is None:
                 text = f"t{node_id}"
             else:
-                args = [self.label(e.src) for e in self.inputs.get(op, [])]
                 name = self.g.node(op).op or "op"
-                text = f"{name}({', '.join(args)})"
-                if len(text) > 28:
-                    text = f"{name}#{node_id}"
-        self.labels[node_id] = text
+                text = f"{name}#{node_id}"
+                if nesting < _LABEL_NESTING:
+                    args = [self.label(e.src, nesting + 1) for e in self.inputs.get(op, [])]
+                    expression = f"{name}({', '.join(args)})"
+                    if len(expression) <= 28:
+                        text = expression
+        if nesting == 0 or node.names:
+            self.labels[node_id] = text  # a label cut short by nesting is not the final one
         return text
 
     def _passes_of_ops(self) -> dict[int, int]:
@@ -376,7 +387,7 @@ class _Teller:
         op = self.producer.get(node_id)
         if op is None:
             return step
-        if self.depth is not None and level >= self.depth:
+        if level >= (self.depth if self.depth is not None else MAX_DEPTH):
             self.omitted += self._count_below(op)
             return step
         for edge in self.inputs.get(op, []):
@@ -546,5 +557,9 @@ def tell(graph: Graph, depth: int | None = None) -> Story:
     trees = [teller.tell(out, None, 0) for out in graph.outputs]
     footer = _health_lines(graph) if graph.passes else []
     return Story(
-        header=teller.header(), trees=trees, omitted=teller.omitted, depth=depth, footer=footer
+        header=teller.header(),
+        trees=trees,
+        omitted=teller.omitted,
+        depth=depth if depth is not None else MAX_DEPTH,
+        footer=footer,
     )

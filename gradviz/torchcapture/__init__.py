@@ -17,10 +17,11 @@ from gradviz import __version__
 from gradviz.errors import NoGraphError, TargetError
 from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
-from gradviz.torchcapture.build import GraphBuilder, RootPass
+from gradviz.torchcapture.build import GraphBuilder
 from gradviz.torchcapture.naming import NamedTensor, module_names, named_tensors
 from gradviz.torchcapture.recorder import (
     AutogradNode,
+    PassRecord,
     Recorder,
     gradient_edge,
     is_leaf_node,
@@ -92,18 +93,17 @@ def capture_call(
     code = getattr(fn, "__code__", None)
     recorder = Recorder(code.co_filename if code is not None else "<call>")
     state = _TorchState.save()
-    with recorder.recording():
-        returned = fn(*args, **kwargs)
-    state.restore()
-    named = named_tensors(_with_output(names, returned))
-    builder = GraphBuilder(recorder.filename, named)
     try:
-        passes = [
-            RootPass(p.index, p.kind, p.roots, p.line, p.retain_graph, p.create_graph)
-            for p in recorder.live_passes()
-        ]
+        with recorder.recording():
+            returned = fn(*args, **kwargs)
+    finally:
+        state.restore()
+    named = named_tensors(_with_output(names, returned))
+    builder = GraphBuilder(recorder.filename, named, module_names(names))
+    try:
+        passes = recorder.live_passes()
         if passes:
-            roots = list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
+            roots = _pass_roots(passes)
         else:
             roots = [
                 e for e in (gradient_edge(t) for t in _returned_tensors(returned)) if e is not None
@@ -145,6 +145,11 @@ def graph_of_tensor(tensor: torch.Tensor, names: Mapping[str, object]) -> Graph:
         builder.release()
 
 
+def _pass_roots(passes: Sequence[PassRecord]) -> list[tuple[AutogradNode, int]]:
+    """The tensors each shown pass started from, each once, in the order they ran."""
+    return list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
+
+
 def _with_output(names: Mapping[str, object], value: Any) -> dict[str, object]:
     """The caller's names, and ``output`` for what was returned unless it has a name."""
     namespace = dict(names)
@@ -172,14 +177,11 @@ def _build(
     run: SnippetResult,
 ) -> Graph | NoGraphError:
     """Pick the roots and build; every node reference it takes dies with its frame."""
-    passes = [
-        RootPass(p.index, p.kind, p.roots, p.line, p.retain_graph, p.create_graph)
-        for p in recorder.live_passes()
-    ]
+    passes = recorder.live_passes()
     if targets:
         roots = _target_roots(named, targets)
     elif passes:
-        roots = list(dict.fromkeys((n, nr) for p in passes for n, nr in p.roots))
+        roots = _pass_roots(passes)
     else:
         roots = _unconsumed(named)
     if not roots:

@@ -14,7 +14,7 @@ import linecache
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -26,13 +26,14 @@ from gradviz.torchcapture.recorder import (
     AutogradNode,
     LeafRecord,
     NodeRecord,
+    PassRecord,
     gradient_edge,
     is_leaf_node,
 )
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
 
-__all__ = ["GraphBuilder", "RootPass", "op_name"]
+__all__ = ["GraphBuilder", "op_name"]
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -48,18 +49,6 @@ def op_name(node: AutogradNode) -> str:
         return _BACKWARD_SUFFIX.sub("", name) or name
     stem = _BACKWARD_SUFFIX.sub("", name) or name
     return _CAMEL.sub("_", stem).lower()
-
-
-@dataclass(frozen=True)
-class RootPass:
-    """A backward pass as the builder needs it: its roots and how it was called."""
-
-    index: int
-    kind: str
-    roots: Sequence[tuple[AutogradNode, int]]
-    line: int | None
-    retain_graph: bool
-    create_graph: bool
 
 
 _TensorKey = tuple[int, int]  # (id(grad_fn), output_nr); (id(AccumulateGrad), -1) for leaves
@@ -102,7 +91,7 @@ class GraphBuilder:
     def build(
         self,
         roots: Sequence[tuple[AutogradNode, int]],
-        passes: Sequence[RootPass],
+        passes: Sequence[PassRecord],
         meta: Meta,
         detached: Mapping[int, int] | None = None,
         used: Mapping[Any, int] | None = None,
