@@ -59,6 +59,8 @@ class Story:
 _LABEL_NESTING = 4
 MAX_DEPTH = 200
 """Levels told when no --depth is given: deeper chains say how much they left out."""
+DEPTH_LIMIT = 400
+"""The most levels ever told: telling recurses, and Python's stack is about 1000 deep."""
 
 MAX_ITEMS = 4
 """Elements shown per row of a tensor: explanations must stay readable at 80 columns."""
@@ -553,6 +555,8 @@ def _health_lines(graph: Graph) -> list[Line]:
 
 def tell(graph: Graph, depth: int | None = None) -> Story:
     """The story of ``graph``: one tree per output, ``depth`` levels at most."""
+    if depth is not None:
+        depth = min(depth, DEPTH_LIMIT)
     teller = _Teller(graph, depth)
     trees = [teller.tell(out, None, 0) for out in graph.outputs]
     footer = _health_lines(graph) if graph.passes else []
