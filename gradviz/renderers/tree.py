@@ -11,7 +11,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from gradviz.explain.story import Line, Span, Step, Story
+from gradviz.explain.story import DEPTH_LIMIT, Line, Span, Step, Story
 
 __all__ = ["STYLES", "story_renderable"]
 
@@ -75,11 +75,12 @@ def story_renderable(story: Story, width: int = 80) -> RenderableType:
         parts.extend(_line(line) for line in story.footer)
     if story.omitted:
         parts.append(Text())
+        more = (
+            "(gradviz run draws them all)"
+            if story.depth is not None and story.depth >= DEPTH_LIMIT
+            else "(raise --depth to see them)"
+        )
         parts.append(
-            Text(
-                f"… {story.omitted} more tensors below depth {story.depth} "
-                "(raise --depth to see them)",
-                style="dim",
-            )
+            Text(f"… {story.omitted} more tensors below depth {story.depth} {more}", style="dim")
         )
     return Group(*parts)
