@@ -65,6 +65,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
+	@$(PY) -m pip install --quiet --disable-pip-version-check torchviz  # bench-only comparison
 	$(PY) bench/run.py
 
 # The pictures in the README and docs/, regenerated from the samples.

@@ -29,6 +29,13 @@ from gradviz.renderers.dot import DotRenderer
 from gradviz.renderers.image import dot_available, run_dot
 from gradviz.torchcapture import capture_snippet
 
+ROOTS = {  # the variable each workload calls backward() on (torchviz draws from it)
+    "lecture": "d",
+    "mlp (8 layers, 256 wide, batch 64)": "loss",
+    "scalar chain N=1,000": "y",
+    "scalar chain N=10,000": "y",
+}
+
 WORKLOADS: dict[str, str] = {
     "lecture": """
 import torch
@@ -176,6 +183,33 @@ def shared_weights(folder: Path) -> list[str]:
     return lines
 
 
+def end_to_end(path: Path, root: str) -> tuple[str, str]:
+    """Snippet to SVG: gradviz's whole pipeline against torchviz's make_dot, same dot."""
+    from gradviz.transforms import fit, split_shared_leaves
+
+    start = time.perf_counter()
+    graph = capture_snippet(load_snippet(path)).graph
+    assert graph is not None
+    drawn, _ = fit(graph, 500)
+    run_dot(DotRenderer().render(split_shared_leaves(drawn)), "svg", 120)
+    ours = f"{time.perf_counter() - start:.2f} s"
+    try:
+        import torchviz  # bench-only: make bench installs it
+    except ImportError:
+        return ours, "not installed"
+    start = time.perf_counter()
+    try:
+        result = run_snippet(load_snippet(path))
+        source = torchviz.make_dot(result.namespace[root]).source
+        run_dot(source, "svg", 60)
+        theirs = f"{time.perf_counter() - start:.2f} s"
+    except RecursionError:
+        theirs = "RecursionError"
+    except Exception as exc:  # its dot running past a minute, say
+        theirs = type(exc).__name__ + (" (dot over 60 s)" if "did not finish" in str(exc) else "")
+    return ours, theirs
+
+
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,6 +218,13 @@ def main() -> None:
             print(" | ".join(rows[-1].values()), flush=True)
         layout = shared_weights(Path(tmp))
         print("\n".join(layout), flush=True)
+        versus = []
+        for name, source in {**WORKLOADS, "tanh RNN T=100": RNN}.items():
+            path = Path(tmp) / "e2e.py"
+            path.write_text(source)
+            ours, theirs = end_to_end(path, ROOTS.get(name, "loss"))
+            versus.append(f"| {name} | {ours} | {theirs} |")
+            print(versus[-1], flush=True)
     header = list(rows[0])
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table += ["| " + " | ".join(r[h] for h in header) + " |" for r in rows]
@@ -200,6 +241,14 @@ def main() -> None:
             "build the Graph) against running the same snippet plainly, in the same process.",
             "",
             *table,
+            "",
+            "Snippet to SVG, end to end (the same `dot`): gradviz (capture, values and",
+            "gradients, its default 500-node budget and shared-weight copies) against",
+            "torchviz's `make_dot` (structure only):",
+            "",
+            "| workload | gradviz | torchviz |",
+            "|---|---|---|",
+            *versus,
             "",
             "Shared weights and layout (`dot -Tsvg`, whole graph, no node budget):",
             "",
