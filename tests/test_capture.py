@@ -94,6 +94,11 @@ def test_mlp_step_numbers_match_plain_torch() -> None:
     assert close(values(named(g, "loss").value), loss.item())
     addmm = [n for n in g.ops() if n.autograd == "AddmmBackward0"]
     assert len(addmm) == 2 and all(n.call == "linear" for n in addmm)
+    # linear transposes its weight internally: that value is the weight's, transposed
+    for t in (n for n in g.ops() if n.autograd == "TBackward0"):
+        (out,) = [g.node(e.dst) for e in g.edges if e.src == t.id]
+        (weight,) = [g.node(e.src) for e in g.inputs(t.id)]
+        assert close(values(out.value), torch.tensor(values(weight.value)).t().tolist())
 
 
 def test_gradients_accumulated_over_two_backward_calls() -> None:

@@ -146,6 +146,7 @@ class GraphBuilder:
         resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys, self._key_names) for n in nodes]
         resolved = _name_from_assignments(resolved, edges)
         resolved = _inherit_scopes(resolved, edges)
+        resolved = _transposed_values(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
             Pass(
@@ -393,6 +394,31 @@ def _inherit_scopes(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
                 by_id[op] = replace(by_id[op], scope=scope)
                 by_id[t] = replace(by_id[t], scope=scope)
                 changed = True
+    return [by_id[n.id] for n in nodes]
+
+
+def _transposed_values(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
+    """The value of ``weight.t()`` inside ``nn.Linear``, which no torch call showed.
+
+    ``linear`` makes its transposed weight internally, so the capture never saw
+    it; it is the weight's value transposed, which is known.
+    """
+    by_id = {n.id: n for n in nodes}
+    producer = {e.dst: e.src for e in edges if by_id[e.src].kind == "op"}
+    first_input = {e.dst: e.src for e in edges if e.slot == 0 and by_id[e.src].kind != "op"}
+    for n in nodes:
+        op = producer.get(n.id)
+        if n.value is not None or op is None or by_id[op].autograd != "TBackward0":
+            continue
+        source = by_id.get(first_input.get(op, -1))
+        value = source.value if source is not None else None
+        if value is None or len(value.shape) != 2:
+            continue
+        rows, cols = value.shape
+        data = None
+        if value.data is not None:
+            data = tuple(value.data[r * cols + c] for c in range(cols) for r in range(rows))
+        by_id[n.id] = replace(n, value=replace(value, shape=(cols, rows), data=data))
     return [by_id[n.id] for n in nodes]
 
 
