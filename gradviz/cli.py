@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from gradviz.execute import Snippet
+    from gradviz.explain.story import Story
     from gradviz.model import Graph
     from gradviz.renderers import OutputFormat
     from gradviz.renderers.base import Renderer, RenderOptions
@@ -29,14 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["cli", "main"]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-FORMAT_NAMES = [
-    "svg",
-    "png",
-    "pdf",
-    "dot",
-    "json",
-    "mermaid",
-]  # renderers.FORMATS, without importing it
+# the names of renderers.FORMATS, written out so that --help imports no renderer
+FORMAT_NAMES = ["svg", "png", "pdf", "dot", "json", "mermaid", "html"]
 
 
 @click.group(context_settings=CONTEXT)
@@ -529,13 +524,11 @@ def _emit_text(text: str, output: Path | None) -> None:
     click.echo(f"gradviz: wrote {output}", err=True)
 
 
-def _emit_tree(story: object, output: Path | None, no_color: bool, width: int | None) -> None:
+def _emit_tree(story: Story, output: Path | None, no_color: bool, width: int | None) -> None:
     import io
 
-    from gradviz.explain.story import Story
     from gradviz.renderers.tree import story_renderable
 
-    assert isinstance(story, Story)
     if output is not None:
         buffer = io.StringIO()
         console = _console(True, width or 100, buffer)

@@ -161,3 +161,16 @@ def test_help_lists_the_commands(runner: CliRunner) -> None:
     assert code == 0 and "run" in out
     code, out, _ = run(runner, "run", "--help")
     assert code == 0 and "--target" in out and "--direction" in out
+
+
+def test_every_format_can_be_named_with_f() -> None:
+    from gradviz.cli import FORMAT_NAMES
+    from gradviz.renderers import FORMATS
+
+    assert [f.name for f in FORMATS] == FORMAT_NAMES
+
+
+@pytest.mark.dot
+def test_html_by_name(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "page", "-f", "html")
+    assert code == 0 and (in_tmp / "page").read_text().startswith("<!DOCTYPE html>")
