@@ -178,6 +178,11 @@ _STYLE_OPTIONS = [
         help="Draw every module call at depth N (1: the snippet's own modules) as one node.",
     ),
     click.option(
+        "--no-fold",
+        is_flag=True,
+        help="Draw every repeat of a repeated block (past 150 nodes one stands for all).",
+    ),
+    click.option(
         "--max-nodes",
         type=click.IntRange(min=10),
         default=500,
@@ -190,7 +195,7 @@ STYLE_NAMES = [
     "theme", "transparent", "font", "font_size", "legend", "title", "direction", "rankdir",
     "compact", "no_values", "no_grads", "saved", "edge_grads", "color_by", "precision",
     "max_elements", "dpi", "scale", "width", "height", "dot_timeout", "modules",
-    "module_depth", "max_nodes",
+    "module_depth", "max_nodes", "no_fold",
 ]  # fmt: skip
 
 
@@ -248,6 +253,7 @@ def _render_options(style: dict[str, Any], near: Path) -> RenderOptions:
         modules=style["modules"],
         module_depth=style["module_depth"],
         max_nodes=style["max_nodes"],
+        fold=not style["no_fold"],
     )
 
 
@@ -467,14 +473,26 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
     out_format, output = target
     drawn = graph
     if out_format.name != "json":  # the JSON keeps the whole graph
-        from gradviz.transforms import collapse_modules, fit, split_shared_leaves
+        from gradviz.transforms import (
+            FOLD_ABOVE,
+            collapse_modules,
+            fit,
+            fold_repeats,
+            split_shared_leaves,
+        )
 
+        notes = []
+        if options.fold and len(drawn.nodes) > FOLD_ABOVE:
+            drawn, note = fold_repeats(drawn)
+            notes.append(note)
         if options.module_depth is not None:
             drawn = collapse_modules(drawn, options.module_depth)
         drawn, note = fit(drawn, options.max_nodes)
+        notes.append(note)
         drawn = split_shared_leaves(drawn)
-        if note:
-            click.echo(f"gradviz: {note}", err=True)
+        for note in notes:
+            if note:
+                click.echo(f"gradviz: {note}", err=True)
     renderer = make_renderer(out_format, options)
     busy = f"laying out {len(drawn.nodes)} nodes with Graphviz" if out_format.needs_dot else None
     with _status(busy):

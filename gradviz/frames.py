@@ -19,12 +19,12 @@ from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.dot import DotRenderer
 from gradviz.renderers.image import run_dot
 
-__all__ = ["MAX_FRAMES", "frame_graphs", "write_frames"]
+__all__ = ["MAX_FRAMES", "frame_graphs", "op_steps", "write_frames"]
 
 MAX_FRAMES = 200
 
 
-def _op_steps(graph: Graph) -> dict[int, int]:
+def op_steps(graph: Graph) -> dict[int, int]:
     """Each op's place in the forward pass; ops made inside a torch call take its step."""
     producer = {e.dst: e.src for e in graph.edges if graph.node(e.src).kind == "op"}
     consumers: dict[int, list[int]] = {}
@@ -49,7 +49,7 @@ def _op_steps(graph: Graph) -> dict[int, int]:
 
 def frame_graphs(graph: Graph) -> list[tuple[Graph, Node]]:
     """One smaller Graph per forward step, each with the op that step added."""
-    steps = _op_steps(graph)
+    steps = op_steps(graph)
     order = sorted({s for s in steps.values()})
     producer = {e.dst: e.src for e in graph.edges if graph.node(e.src).kind == "op"}
     frames = []

@@ -10,11 +10,20 @@ that takes minutes to lay out.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import replace
 
 from gradviz.model import Edge, Graph, Node
 
-__all__ = ["SHARED_USES", "collapse_modules", "fit", "renumber", "split_shared_leaves"]
+__all__ = [
+    "FOLD_ABOVE",
+    "SHARED_USES",
+    "collapse_modules",
+    "fit",
+    "fold_repeats",
+    "renumber",
+    "split_shared_leaves",
+]
 
 SHARED_USES = 4
 """A leaf with this many uses is drawn once per use (see ``split_shared_leaves``)."""
@@ -151,3 +160,97 @@ def fit(graph: Graph, max_nodes: int) -> tuple[Graph, str | None]:
         f"outputs and one node for the other {hidden}. See more with --max-nodes N or "
         "--target NAME; the JSON keeps everything"
     )
+
+
+FOLD_ABOVE = 150
+"""Pictures of more nodes than this fold repeated blocks by default."""
+_MAX_PERIOD = 200
+
+
+def _forward_order(graph: Graph) -> list[Node]:
+    from gradviz.frames import op_steps
+
+    steps = op_steps(graph)
+    return sorted(graph.ops(), key=lambda n: (steps[n.id], n.id))
+
+
+def _longest_repeat(
+    signatures: Sequence[tuple[object, ...]], min_repeats: int
+) -> tuple[int, int, int]:
+    """(start, period, count) of the longest run of one block repeated back to back."""
+    best = (0, 0, 0)
+    n = len(signatures)
+    for period in range(1, min(_MAX_PERIOD, n // min_repeats) + 1):
+        run = 0
+        for i in range(n - period):
+            run = run + 1 if signatures[i] == signatures[i + period] else 0
+            count = (run + period) // period
+            if count >= min_repeats and count * period > best[1] * best[2]:
+                start = i + 1 - run
+                best = (start, period, count)
+    return best
+
+
+MIN_FOLDED_OPS = 8
+"""Fewer ops than this in all repeats together are not worth a fold."""
+
+
+def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]:
+    """Draw back-to-back identical blocks (an RNN step, a stack of layers) once, marked ×N.
+
+    Blocks are found in the order the forward pass ran its ops: the longest
+    stretch where the same ops from the same lines repeat. The first block is
+    kept and stands for all of them; the others, with the parameters only they
+    used, fold into it, so their inputs and outputs attach to it.
+    """
+    order = _forward_order(graph)
+    signatures = [(n.autograd, n.source.line if n.source else None) for n in order]
+    start, period, count = _longest_repeat(signatures, min_repeats)
+    if count < min_repeats or period * count < MIN_FOLDED_OPS:
+        return graph, None
+    kinds = {n.id: n.kind for n in graph.nodes}
+    produced: dict[int, list[Edge]] = {}
+    consumers: dict[int, list[Edge]] = {}
+    inputs: dict[int, list[Edge]] = {}
+    for e in graph.edges:
+        if kinds[e.src] == "op":
+            produced.setdefault(e.src, []).append(e)
+        else:
+            consumers.setdefault(e.src, []).append(e)
+            inputs.setdefault(e.dst, []).append(e)
+    blocks = [order[start + j * period : start + (j + 1) * period] for j in range(count)]
+    target: dict[int, int] = {}
+    for block in blocks[1:]:
+        for first, op in zip(blocks[0], block, strict=True):
+            target[op.id] = first.id
+            firsts = {e.slot: e.dst for e in produced.get(first.id, [])}
+            for e in produced.get(op.id, []):
+                if e.slot in firsts and kinds[e.dst] != "output":
+                    target[e.dst] = firsts[e.slot]
+            # parameters used by this block only fold into the first block's
+            ins0 = {e.slot: e.src for e in inputs.get(first.id, [])}
+            for e in inputs.get(op.id, []):
+                if kinds[e.src] != "leaf":
+                    continue
+                if len(consumers.get(e.src, [])) == 1 and e.slot in ins0:
+                    target[e.src] = ins0[e.slot]
+    mark = f"×{count}"
+    block_ids = {op.id for op in blocks[0]}
+    block_ids |= {e.dst for op in blocks[0] for e in produced.get(op.id, [])}
+    block_ids |= {v for v in target.values() if kinds[v] == "leaf"}
+    nodes = [
+        replace(n, scope=(*n.scope, mark)) if n.id in block_ids else n
+        for n in graph.nodes
+        if n.id not in target
+    ]
+    edges = [
+        replace(e, src=target.get(e.src, e.src), dst=target.get(e.dst, e.dst)) for e in graph.edges
+    ]
+    folded = renumber(graph, nodes, edges, list(graph.outputs))
+    line = blocks[0][0].source.line if blocks[0][0].source else None
+    where = f" (line {line})" if line else ""
+    note = (
+        f"folded {count} repeats of a {period}-op block{where} into one, marked {mark} "
+        f"({len(graph.nodes)} nodes drawn as {len(folded.nodes)}); --no-fold draws them all"
+    )
+    return folded, note

@@ -106,3 +106,46 @@ def test_shared_leaves_are_drawn_once_per_use() -> None:
     )
     few = graph_of(SAMPLES / "grad_accumulation.py")  # w has 2 uses: left alone
     assert split_shared_leaves(few) is few
+
+
+def test_repeated_blocks_fold_into_one_marked_times_n(tmp_path: Path) -> None:
+    from gradviz.transforms import fold_repeats
+
+    rnn = tmp_path / "rnn.py"
+    rnn.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "W = torch.randn(4, 4, requires_grad=True)\nU = torch.randn(4, 2, requires_grad=True)\n"
+        "h = torch.zeros(4)\n"
+        "for x in torch.randn(30, 2):\n"
+        "    h = torch.tanh(W @ h + U @ x)\n"
+        "loss = h.sum()\nloss.backward()\n"
+    )
+    g = graph_of(rnn)
+    folded, note = fold_repeats(g)
+    assert note is not None and "folded 30 repeats of a 4-op block (line 7)" in note
+    assert sorted(n.op for n in folded.ops()) == ["add", "mv", "mv", "sum", "tanh"]
+    inside = [n for n in folded.nodes if "×30" in n.scope]
+    assert {n.op for n in inside if n.kind == "op"} == {"mv", "add", "tanh"}
+    assert {n.name for n in folded.nodes if n.kind == "leaf"} == {"W", "U"}  # weights stay
+    assert folded.node(folded.outputs[0]).names == ("loss",)
+    text = DotRenderer().render(folded)
+    assert 'label="×30  (one block drawn for all its repeats)"' in text
+    sigmoid = graph_of(SAMPLES / "vanishing_sigmoid.py")
+    stack, note = fold_repeats(sigmoid)
+    assert note is not None and "folded 12 repeats of a 3-op block" in note
+    assert len(stack.nodes) < len(sigmoid.nodes) // 4
+    assert fold_repeats(graph_of(SAMPLES / "mlp_step.py"))[1] is None  # nothing repeats
+
+
+def test_cli_folds_big_graphs_unless_told_not_to(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "rnn.py").write_text(
+        "import torch\nW = torch.ones(3, 3, requires_grad=True)\nh = torch.ones(3)\n"
+        "for _ in range(60):\n    h = torch.tanh(W @ h)\nh.sum().backward()\n"
+    )
+    folded = runner.invoke(cli, ["run", "rnn.py", "-o", "a.dot"])
+    assert folded.exit_code == 0 and "folded 60 repeats" in folded.stderr
+    full = runner.invoke(cli, ["run", "rnn.py", "-o", "b.dot", "--no-fold", "--max-nodes", "1000"])
+    assert full.exit_code == 0 and "folded" not in full.stderr
+    assert len(parse_dot((in_tmp / "b.dot").read_text())[0]) > 5 * len(
+        parse_dot((in_tmp / "a.dot").read_text())[0]
+    )

@@ -51,6 +51,7 @@ class RenderOptions:
     dot_timeout: float = 60.0
     highlight: tuple[int, ...] = ()
     modules: bool = False
+    fold: bool = True
     module_depth: int | None = None
     max_nodes: int = 500
 

@@ -83,7 +83,8 @@ class DotRenderer:
         self._scale = self._magnitudes(graph)
         self._flow = Flow(graph) if o.edge_grads or o.color_by == "grad" else None
         lines = {n.id: f"n{n.id} [{self._node_attrs(graph, n, snippet)}];" for n in graph.nodes}
-        if o.modules:
+        folded = any(x.startswith("×") for n in graph.nodes for x in n.scope)
+        if o.modules or folded:
             out.extend(self._clusters(graph, lines))
         else:
             out.extend(f"  {line}" for line in lines.values())
@@ -240,12 +241,14 @@ class DotRenderer:
     # -- nodes ------------------------------------------------------------------
 
     def _clusters(self, graph: Graph, lines: dict[int, str]) -> list[str]:
-        """Nodes inside nested clusters, one per module call they ran in (``--modules``)."""
+        """Nodes inside nested clusters: module calls (``--modules``) and folded blocks."""
         t = self.theme
         tree: dict[str, Any] = {"nodes": [], "children": {}}
         for node in graph.nodes:
             at = tree
             for name in node.scope:
+                if not self.options.modules and not name.startswith("×"):
+                    continue  # without --modules, only folded blocks are boxed
                 at = at["children"].setdefault(name, {"nodes": [], "children": {}})
             at["nodes"].append(node.id)
         out: list[str] = []
@@ -255,9 +258,13 @@ class DotRenderer:
             out.extend(f"{indent}{lines[i]}" for i in branch["nodes"])
             for name, child in branch["children"].items():
                 out.append(f"{indent}subgraph cluster_m{next(counter)} {{")
+                repeat = name.startswith("×")  # a folded block: one drawn for all
+                label = f"{name}  (one block drawn for all its repeats)" if repeat else name
+                style = "rounded,bold" if repeat else "rounded,dashed"
+                colour = t.text if repeat else t.muted
                 out.append(
-                    f'{indent}  label={dot_quote(name)}; labeljust=l; style="rounded,dashed"; '
-                    f"color={dot_quote(t.muted)}; fontcolor={dot_quote(t.muted)};"
+                    f"{indent}  label={dot_quote(label)}; labeljust=l; style={dot_quote(style)}; "
+                    f"color={dot_quote(colour)}; fontcolor={dot_quote(colour)};"
                 )
                 emit(child, indent + "  ")
                 out.append(f"{indent}}}")
