@@ -173,6 +173,8 @@ _STYLE_OPTIONS = [
     click.option("--modules", is_flag=True, help="Draw each module call as a cluster."),
     click.option(
         "--module-depth",
+        "--depth",
+        "module_depth",
         type=click.IntRange(min=1),
         metavar="N",
         help="Draw every module call at depth N (1: the snippet's own modules) as one node.",

@@ -149,3 +149,11 @@ def test_cli_folds_big_graphs_unless_told_not_to(runner: CliRunner, in_tmp: Path
     assert len(parse_dot((in_tmp / "b.dot").read_text())[0]) > 5 * len(
         parse_dot((in_tmp / "a.dot").read_text())[0]
     )
+
+
+def test_depth_is_another_name_for_module_depth(runner: CliRunner, in_tmp: Path) -> None:
+    result = runner.invoke(
+        cli, ["run", str(SAMPLES / "mlp_step.py"), "-o", "g.dot", "--depth", "2"]
+    )
+    assert result.exit_code == 0
+    assert (in_tmp / "g.dot").read_text().count("shape=box3d") == 3  # model.0, model.1, model.2
