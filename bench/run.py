@@ -31,10 +31,9 @@ from gradviz.torchcapture import capture_snippet
 
 ROOTS = {  # the variable each workload calls backward() on (torchviz draws from it)
     "lecture": "d",
-    "mlp (8 layers, 256 wide, batch 64)": "loss",
     "scalar chain N=1,000": "y",
     "scalar chain N=10,000": "y",
-}
+}  # the others call it loss
 
 WORKLOADS: dict[str, str] = {
     "lecture": """
@@ -60,6 +59,43 @@ for _ in range(3):
     loss = nn.functional.cross_entropy(model(x), y)
     loss.backward()
     opt.step()
+""",
+    "cnn (ResNet-18-like, 64×64, batch 8)": """
+import torch
+from torch import nn
+torch.manual_seed(0)
+class Block(nn.Module):
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.skip = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.skip = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                      nn.BatchNorm2d(c_out))
+    def forward(self, x):
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(h)) + self.skip(x))
+layers, c = [nn.Conv2d(3, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU()], 16
+for c_out, stride in [(16, 1), (16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)]:
+    layers.append(Block(c, c_out, stride))
+    c = c_out
+model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
+x, y = torch.randn(8, 3, 64, 64), torch.randint(0, 10, (8,))
+loss = nn.functional.cross_entropy(model(x), y)
+loss.backward()
+""",
+    "transformer (6 layers, d=64, 8×32 tokens)": """
+import torch
+from torch import nn
+torch.manual_seed(0)
+layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, batch_first=True)
+enc = nn.TransformerEncoder(layer, 6, enable_nested_tensor=False)
+x = torch.randn(8, 32, 64)
+loss = enc(x).pow(2).mean()
+loss.backward()
 """,
     "scalar chain N=1,000": """
 import torch
@@ -119,7 +155,7 @@ def measure(name: str, source: str, folder: Path) -> dict[str, str]:
     path = folder / (name.split()[0] + ".py")
     path.write_text(source)
     snippet = load_snippet(path)
-    repeat = 5 if "10,000" not in name else 2
+    repeat = 5 if name.startswith(("lecture", "mlp", "scalar chain N=1,")) else 2
 
     def plain() -> None:
         run_snippet(snippet).namespace.clear()
