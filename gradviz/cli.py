@@ -201,6 +201,20 @@ STYLE_NAMES = [
 ]  # fmt: skip
 
 
+def _picture_options(fn: F) -> F:
+    """Where a picture goes and in which format: shared by `run` and `render`."""
+    fn = click.option(
+        "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
+    )(fn)
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(path_type=Path),
+        help="Output file; its suffix picks the format. Default: the input's name with .svg, "
+        "in the current folder.",
+    )(fn)
+
+
 def _style_options(fn: F) -> F:
     """How a picture looks: shared by `run` and `render`, defaults from gradviz.toml."""
     for option in reversed(_STYLE_OPTIONS):
@@ -266,15 +280,7 @@ def _terminal_options(fn: F) -> F:
 
 @cli.command(context_settings=CONTEXT)
 @_snippet_command("Draw")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output file; its suffix picks the format. Default: SNIPPET's name with .svg, here.",
-)
-@click.option(
-    "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
-)
+@_picture_options
 @click.option(
     "--frames",
     type=click.Path(path_type=Path, file_okay=False),
@@ -316,15 +322,7 @@ def run(
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("graph_file", metavar="GRAPH.json", type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output file; its suffix picks the format. Default: GRAPH's name with .svg, here.",
-)
-@click.option(
-    "-f", "--format", "fmt", type=click.Choice(FORMAT_NAMES), help="Format, whatever -o says."
-)
+@_picture_options
 @_style_options
 def render(graph_file: Path, output: Path | None, fmt: str | None, **style: Any) -> None:
     """Draw a capture saved with `gradviz run -o GRAPH.json` again: no torch, no code run.
