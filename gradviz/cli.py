@@ -602,6 +602,17 @@ def _capture(
 
     with _status(f"running {snippet.path}" if timeout is None else None):
         outcome = run_capture(snippet, args, targets, timeout)
+    if outcome.internal_errors:
+        import os
+
+        click.echo(
+            f"gradviz: note: the recorder failed {len(outcome.internal_errors)} time(s); what "
+            "it missed shows as 'not recorded' (GRADVIZ_DEBUG=1 lists why)",
+            err=True,
+        )
+        if os.environ.get("GRADVIZ_DEBUG"):
+            for problem in outcome.internal_errors:
+                click.echo(f"  {problem}", err=True)
     if outcome.error == "exit":
         if outcome.traceback and outcome.traceback.strip() not in ("", str(outcome.exit_code)):
             sys.stderr.write(outcome.traceback)

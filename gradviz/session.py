@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class Outcome:
     """``raised``, ``exit``, ``interrupt`` or ``needs_input``: how the snippet ended."""
     traceback: str | None = None
     problem: GradvizError | None = None
+    internal_errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         problem = None
@@ -54,6 +55,7 @@ class Outcome:
                 "error": self.error,
                 "traceback": self.traceback,
                 "problem": problem,
+                "internal_errors": self.internal_errors,
             }
         )
 
@@ -74,6 +76,7 @@ class Outcome:
             error=data.get("error"),
             traceback=data.get("traceback"),
             problem=problem,
+            internal_errors=[str(x) for x in data.get("internal_errors", [])],
         )
 
 
@@ -102,6 +105,7 @@ def _capture_here(snippet: Snippet, argv: Sequence[str], targets: Sequence[str])
         error=error,
         traceback=text,
         problem=result.no_graph,
+        internal_errors=list(result.internal_errors),
     )
 
 

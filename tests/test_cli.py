@@ -174,3 +174,26 @@ def test_every_format_can_be_named_with_f() -> None:
 def test_html_by_name(runner: CliRunner, in_tmp: Path) -> None:
     code, _, _ = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "page", "-f", "html")
     assert code == 0 and (in_tmp / "page").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_what_could_not_be_recorded_is_said(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradviz.torchcapture.recorder as recorder
+
+    real = recorder.to_data
+
+    def flaky(t: Any) -> Any:
+        if tuple(t.shape) == (1, 2) and t.grad_fn is not None:
+            raise RuntimeError("cannot read this tensor")
+        return real(t)
+
+    monkeypatch.setattr(recorder, "to_data", flaky)
+    monkeypatch.setenv("GRADVIZ_DEBUG", "1")
+    code, _, err = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "g.json")
+    assert code == 0
+    assert "gradviz: note: the recorder failed 2 time(s)" in err  # when made, and when used
+    assert "mul: RuntimeError('cannot read this tensor')" in err
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    assert graph.by_name("c").value is None  # shown as not recorded, never invented
+    assert graph.by_name("d").value is not None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -40,6 +40,8 @@ class CaptureResult:
     graph: Graph | None
     run: SnippetResult
     no_graph: NoGraphError | None = None
+    internal_errors: list[str] = field(default_factory=list)
+    """What the recorder could not record (it never lets that break the snippet)."""
 
 
 def capture_snippet(
@@ -79,8 +81,8 @@ def capture_snippet(
         gc.unfreeze()
         state.restore()
     if isinstance(outcome, NoGraphError):
-        return CaptureResult(None, run, outcome)
-    return CaptureResult(outcome, run)
+        return CaptureResult(None, run, outcome, recorder.internal_errors)
+    return CaptureResult(outcome, run, internal_errors=recorder.internal_errors)
 
 
 def capture_call(
