@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from gradviz.model import Scalar, Stats, TensorData, unflatten
 
-__all__ = ["format_number", "format_shape", "format_tensor", "tensor_lines"]
+__all__ = ["format_number", "format_shape", "tensor_lines"]
 
 
 def format_shape(shape: Sequence[int]) -> str:
@@ -108,8 +108,3 @@ def _stats_lines(s: Stats, precision: int = 3) -> list[str]:
     if s.nan or s.inf:
         lines.append(f"nan {s.nan}  inf {s.inf}")
     return lines
-
-
-def format_tensor(t: TensorData, max_items: int = 6, precision: int = 4) -> str:
-    """The tensor's numbers on one or more lines joined by newlines."""
-    return "\n".join(tensor_lines(t, max_items, precision))

@@ -145,10 +145,6 @@ class Node:
     copy_of: int | None = None
 
     @property
-    def is_tensor(self) -> bool:
-        return self.kind != "op"
-
-    @property
     def name(self) -> str | None:
         """The first name the snippet gave this tensor, if any."""
         return self.names[0] if self.names else None
