@@ -187,6 +187,8 @@ def walk(roots: Sequence[AutogradNode]) -> list[AutogradNode]:
 
 
 _SETITEM = torch.Tensor.__setitem__
+_UNWATCHED = torch._C.DisableTorchFunction
+"""Around gradviz's own torch calls outside the mode's handler: the mode need not see them."""
 _DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
 _MAX_DETACHES = 64
 _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
@@ -218,6 +220,7 @@ class Recorder(TorchFunctionMode):
         self._busy = False
         self._in_pass = False
         self._modules: list[torch.nn.Module] = []
+        self._scope: tuple[tuple[int, str], ...] = ()  # the module stack, as ops record it
         self._active = False
         self._current_pass = -1
 
@@ -270,7 +273,7 @@ class Recorder(TorchFunctionMode):
             rec.line = line
             if rec.step is None:
                 rec.step = self.ops_seen
-                rec.scope = tuple((id(m), type(m).__name__) for m in self._modules)
+                rec.scope = self._scope
             self.ops_seen += 1
         if func in _DETACH and args and isinstance(args[0], torch.Tensor):
             self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
@@ -332,7 +335,8 @@ class Recorder(TorchFunctionMode):
                 a = signature.bind(*args, **kwargs).arguments
                 create = bool(a.get("create_graph", False))
                 retain = a.get("retain_graph")
-                recorder._begin(kind, a[roots], create if retain is None else retain, create)
+                with _UNWATCHED():
+                    recorder._begin(kind, a[roots], create if retain is None else retain, create)
                 recorder._in_pass = True
                 result = None
                 try:
@@ -340,7 +344,8 @@ class Recorder(TorchFunctionMode):
                     return result
                 finally:
                     recorder._in_pass = False
-                    end(a, result)
+                    with _UNWATCHED():
+                        end(a, result)
 
             return call
 
@@ -361,10 +366,12 @@ class Recorder(TorchFunctionMode):
 
         def enter(module: torch.nn.Module, args: Any) -> None:
             recorder._modules.append(module)
+            recorder._scope += ((id(module), type(module).__name__),)
 
         def leave(module: torch.nn.Module, args: Any, output: Any) -> None:
             while recorder._modules and recorder._modules.pop() is not module:
                 pass  # a forward that raised left its children behind
+            recorder._scope = recorder._scope[: len(recorder._modules)]
 
         torch.autograd.backward = backward
         torch.autograd.grad = grad
@@ -381,6 +388,7 @@ class Recorder(TorchFunctionMode):
             for handle in hooks:
                 handle.remove()
             self._modules.clear()
+            self._scope = ()
             torch.autograd.backward = orig_backward
             torch.autograd.grad = orig_grad
 
@@ -492,23 +500,30 @@ class Recorder(TorchFunctionMode):
             busy = recorder._busy
             recorder._busy = True
             try:
-                index = recorder._current_pass
-                if rec.backward_step is None:
-                    rec.backward_step = recorder.backward_steps
-                    recorder.backward_steps += 1
-                for nr, g in enumerate(grad_outputs):
-                    if isinstance(g, torch.Tensor):
-                        rec.add_grad(nr, g, index)
-                for slot in rec.edge_slots:
-                    g = grad_inputs[slot]
-                    if isinstance(g, torch.Tensor):
-                        rec.add_edge_grad(slot, g, index)
+                with _UNWATCHED():
+                    recorder._record_grads(rec, grad_inputs, grad_outputs)
             except Exception as exc:
                 recorder.internal_errors.append(f"hook: {exc!r}")
             finally:
                 recorder._busy = busy
 
         return hook
+
+    def _record_grads(
+        self, rec: NodeRecord, grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]
+    ) -> None:
+        """What a node's hook sees: the gradient of each output, and along chosen edges."""
+        index = self._current_pass
+        if rec.backward_step is None:
+            rec.backward_step = self.backward_steps
+            self.backward_steps += 1
+        for nr, g in enumerate(grad_outputs):
+            if isinstance(g, torch.Tensor):
+                rec.add_grad(nr, g, index)
+        for slot in rec.edge_slots:
+            g = grad_inputs[slot]
+            if isinstance(g, torch.Tensor):
+                rec.add_edge_grad(slot, g, index)
 
     def _end_backward(self) -> None:
         self._busy = True
@@ -583,8 +598,20 @@ def _compiling() -> bool:
     return bool(compiler is not None and compiler.is_compiling())
 
 
+_CALL_NAMES: dict[Any, str] = {}
+
+
 def _call_name(func: Callable[..., Any]) -> str:
+    """``mul`` for ``torch.Tensor.__mul__``; cached, as every recorded op asks."""
+    try:
+        return _CALL_NAMES[func]
+    except (KeyError, TypeError):
+        pass
     name = getattr(func, "__name__", None) or type(func).__name__
     if name.startswith("__") and name.endswith("__"):
         name = name[2:-2]
+    try:
+        _CALL_NAMES[func] = name
+    except TypeError:  # an unhashable callable
+        pass
     return name

@@ -18,42 +18,60 @@ __all__ = ["FULL_LIMIT", "add_data", "storage_key", "to_data"]
 FULL_LIMIT = 256
 """Tensors with at most this many elements keep every value; larger ones a summary."""
 
-StorageKey = tuple[int, int, tuple[int, ...], tuple[int, ...]]
+StorageKey = tuple[int, tuple[int, ...], tuple[int, ...]]
+
+
+_DTYPE_NAMES: dict[torch.dtype, str] = {}
+_DEVICE_NAMES: dict[torch.device, str] = {}
+_UNREADABLE = frozenset({"FakeTensor", "FunctionalTensor"})
 
 
 def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
+    return name
+
+
+def _device_name(device: torch.device) -> str:
+    name = _DEVICE_NAMES.get(device)
+    if name is None:
+        name = _DEVICE_NAMES[device] = str(device)
+    return name
 
 
 def to_data(t: torch.Tensor) -> TensorData:
-    """Snapshot ``t`` (detached, on any device) as plain Python data."""
+    """Snapshot ``t`` (detached, on any device) as plain Python data.
+
+    Written for speed (a few microseconds): names of dtypes and devices are
+    cached, and the common case asks torch as little as possible.
+    """
     shape = tuple(t.shape)
     dtype = dtype_name(t.dtype)
-    device = str(t.device)
-    if t.layout != torch.strided or t.device.type == "meta" or _is_fake(t):
-        return TensorData(shape=shape, dtype=dtype, device=device)
-    x = t.detach()
-    numel = x.numel()
+    device = t.device
+    where = _device_name(device)
+    if t.layout != torch.strided or device.type == "meta" or type(t).__name__ in _UNREADABLE:
+        return TensorData(shape, dtype, where)
     try:
-        if numel <= FULL_LIMIT:
-            data: tuple[Scalar, ...] = tuple(x.reshape(-1).tolist())
-            return TensorData(shape=shape, dtype=dtype, device=device, data=data)
-        return TensorData(shape=shape, dtype=dtype, device=device, stats=_stats(x))
+        if t.numel() <= FULL_LIMIT:  # reading values needs no detach; reductions do
+            dims = len(shape)
+            if dims == 0:
+                return TensorData(shape, dtype, where, (t.item(),))
+            flat = t if dims == 1 else t.detach().reshape(-1)
+            return TensorData(shape, dtype, where, tuple(flat.tolist()))
+        return TensorData(shape, dtype, where, None, _stats(t.detach()))
     except RuntimeError:  # exotic tensor types that refuse to be read
-        return TensorData(shape=shape, dtype=dtype, device=device)
-
-
-def _is_fake(t: torch.Tensor) -> bool:
-    return type(t).__name__ in {"FakeTensor", "FunctionalTensor"}
+        return TensorData(shape, dtype, where)
 
 
 def _stats(x: torch.Tensor) -> Stats:
-    """Summary in three reductions and one sync; the slow, exact path only for nan/inf.
+    """Summary in three reductions; the slow, exact path only for nan/inf.
 
     ``std`` comes from the sum and the sum of squares, in float64 on the host:
     cheaper than ``torch.std`` (this runs for every large tensor of every op).
     When the mean dwarfs the spread, that formula cancels badly, so the exact
-    ``torch.std`` is used instead.
+    ``torch.std`` is used instead. On the CPU each number is read on its own
+    (cheaper than stacking them); elsewhere they come back in one transfer.
     """
     if x.is_complex():
         x = x.abs()
@@ -63,7 +81,10 @@ def _stats(x: torch.Tensor) -> Stats:
         x = x.float()
     flat = x.reshape(-1)
     lo, hi = torch.aminmax(flat)
-    lo_f, hi_f, total, squares = torch.stack([lo, hi, flat.sum(), torch.dot(flat, flat)]).tolist()
+    if flat.is_cpu:
+        lo_f, hi_f, total, squares = float(lo), float(hi), float(flat.sum()), float(flat @ flat)
+    else:
+        lo_f, hi_f, total, squares = torch.stack([lo, hi, flat.sum(), flat @ flat]).tolist()
     n = flat.numel()
     if not (math.isfinite(lo_f) and math.isfinite(hi_f)):
         return _stats_non_finite(flat)
@@ -71,9 +92,7 @@ def _stats(x: torch.Tensor) -> Stats:
     var = max(squares - n * mean * mean, 0.0) / (n - 1)
     if var < 1e-4 * mean * mean:  # cancellation: ask torch for the exact value
         var = float(flat.double().var())
-    return Stats(
-        min=lo_f, max=hi_f, mean=mean, std=math.sqrt(var), norm=math.sqrt(squares), nan=0, inf=0
-    )
+    return Stats(lo_f, hi_f, mean, math.sqrt(var), 0, 0, math.sqrt(squares))
 
 
 def _stats_non_finite(flat: torch.Tensor) -> Stats:
@@ -110,13 +129,12 @@ def add_data(a: TensorData, b: TensorData) -> TensorData:
 
 
 def storage_key(t: torch.Tensor) -> StorageKey | None:
-    """What identifies a tensor's memory: saved tensors are new objects over it."""
+    """What identifies a tensor's memory: saved tensors are new objects over it.
+
+    The address of its first element (storage and offset in one), its shape and
+    its strides: two tensors with the same key show the same numbers.
+    """
     try:
-        return (
-            t.untyped_storage().data_ptr(),
-            int(t.storage_offset()),
-            tuple(t.shape),
-            tuple(t.stride()),
-        )
+        return (t.data_ptr(), tuple(t.shape), t.stride())
     except (RuntimeError, NotImplementedError):
         return None
