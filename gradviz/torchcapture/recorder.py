@@ -24,7 +24,7 @@ import inspect
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal, TypeVar
@@ -39,7 +39,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.model import TensorData
 from gradviz.torchcapture.saved import SavedRecord, read_saved
-from gradviz.torchcapture.tensors import StorageKey, add_data, storage_key, to_data
+from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
 
 __all__ = ["LeafRecord", "NodeRecord", "PassRecord", "Recorder", "gradient_edge", "walk"]
 
@@ -402,12 +402,13 @@ class Recorder(TorchFunctionMode):
             index = len(self.passes)
             leaves: dict[int, AutogradNode] = {}
             order = walk([n for n, _ in roots])
-            reset, accumulating, known, uses = self._survey(order, kind)
+            memo: StatsMemo = {}  # the whole graph is alive until this pass ends
+            reset, accumulating, known, uses = self._survey(order, kind, memo)
             for node in order:
                 if is_leaf_node(node):
                     leaves[id(node)] = node
                 else:
-                    self._prepare_op(node, known, uses, accumulating)
+                    self._prepare_op(node, known, uses, accumulating, memo)
             for earlier in self.passes:
                 if earlier.live and _superseded(earlier, leaves, reset):
                     earlier.release()
@@ -423,7 +424,7 @@ class Recorder(TorchFunctionMode):
             self._busy = False
 
     def _survey(
-        self, order: Sequence[AutogradNode], kind: str
+        self, order: Sequence[AutogradNode], kind: str, memo: StatsMemo
     ) -> tuple[set[int], set[int], set[StorageKey], Counter[tuple[int, int]]]:
         """One look over a pass's graph before backward runs.
 
@@ -437,7 +438,7 @@ class Recorder(TorchFunctionMode):
         uses: Counter[tuple[int, int]] = Counter()
         for node in order:
             if is_leaf_node(node):
-                was_reset = self._prepare_leaf(node, kind)
+                was_reset = self._prepare_leaf(node, kind, memo)
                 (reset if was_reset else accumulating).add(id(node))
                 key = storage_key(node.variable)
                 if key is not None:
@@ -452,11 +453,11 @@ class Recorder(TorchFunctionMode):
         accumulating = {k for k in accumulating if k not in reset}
         return reset, accumulating, known, uses
 
-    def _prepare_leaf(self, acc: AutogradNode, kind: str) -> bool:
+    def _prepare_leaf(self, acc: AutogradNode, kind: str, memo: StatsMemo) -> bool:
         """Snapshot a leaf's value; True when its ``.grad`` was reset since our last look."""
         rec = leaf_record(acc)
         var = acc.variable
-        rec.value = to_data(var)
+        rec.value = to_data(var, memo)
         if kind != "backward":
             return False
         g = var.grad
@@ -472,6 +473,7 @@ class Recorder(TorchFunctionMode):
         known: set[StorageKey],
         uses: Counter[tuple[int, int]],
         accumulating: set[int],
+        memo: StatsMemo,
     ) -> None:
         """Read saved tensors before backward frees them, and hook the node.
 
@@ -481,7 +483,7 @@ class Recorder(TorchFunctionMode):
         """
         rec = node_record(node)
         if rec.saved is None or any(s.freed for s in rec.saved):
-            rec.saved = read_saved(node, known)
+            rec.saved = read_saved(node, known, memo)
         rec.edge_slots = frozenset(
             slot
             for slot, (nxt, nr) in enumerate(node.next_functions)
@@ -603,15 +605,11 @@ _CALL_NAMES: dict[Any, str] = {}
 
 def _call_name(func: Callable[..., Any]) -> str:
     """``mul`` for ``torch.Tensor.__mul__``; cached, as every recorded op asks."""
-    try:
+    with suppress(KeyError, TypeError):  # TypeError: an unhashable callable
         return _CALL_NAMES[func]
-    except (KeyError, TypeError):
-        pass
     name = getattr(func, "__name__", None) or type(func).__name__
     if name.startswith("__") and name.endswith("__"):
         name = name[2:-2]
-    try:
+    with suppress(TypeError):
         _CALL_NAMES[func] = name
-    except TypeError:  # an unhashable callable
-        pass
     return name

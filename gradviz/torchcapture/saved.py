@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from gradviz.model import TensorData
-from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
+from gradviz.torchcapture.tensors import StatsMemo, StorageKey, storage_key, to_data
 
 __all__ = ["SavedRecord", "read_saved"]
 
@@ -43,7 +43,9 @@ def _saved_attrs(node_type: type) -> tuple[str, ...]:
     return names
 
 
-def read_saved(node: object, known: Collection[StorageKey] = ()) -> list[SavedRecord]:
+def read_saved(
+    node: object, known: Collection[StorageKey] = (), memo: StatsMemo | None = None
+) -> list[SavedRecord]:
     """Everything ``node`` saved, in a stable order (attribute name).
 
     A saved tensor whose memory is one of the ``known`` graph tensors keeps only
@@ -56,7 +58,7 @@ def read_saved(node: object, known: Collection[StorageKey] = ()) -> list[SavedRe
         except RuntimeError:
             return [SavedRecord(name="saved_tensors", freed=True)]
         for i, t in enumerate(tensors):
-            records.append(_tensor_record(f"saved_tensors[{i}]", t, known))
+            records.append(_tensor_record(f"saved_tensors[{i}]", t, known, memo))
         return records
     for attr in _saved_attrs(type(node)):
         name = attr.removeprefix("_saved_")
@@ -66,21 +68,25 @@ def read_saved(node: object, known: Collection[StorageKey] = ()) -> list[SavedRe
             records.append(SavedRecord(name=name, freed=True))
             continue
         if isinstance(value, torch.Tensor):
-            records.append(_tensor_record(name, value, known))
+            records.append(_tensor_record(name, value, known, memo))
         elif isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
-            records.extend(_tensor_record(f"{name}[{i}]", t, known) for i, t in enumerate(value))
+            records.extend(
+                _tensor_record(f"{name}[{i}]", t, known, memo) for i, t in enumerate(value)
+            )
         else:
             records.append(SavedRecord(name=name, value=_describe(value)))
     return records
 
 
-def _tensor_record(name: str, t: torch.Tensor | None, known: Collection[StorageKey]) -> SavedRecord:
+def _tensor_record(
+    name: str, t: torch.Tensor | None, known: Collection[StorageKey], memo: StatsMemo | None
+) -> SavedRecord:
     if t is None:
         return SavedRecord(name=name, value="None")
     key = storage_key(t)
     if key is not None and key in known:
         return SavedRecord(name=name, key=key)
-    return SavedRecord(name=name, tensor=to_data(t), key=key)
+    return SavedRecord(name=name, tensor=to_data(t, memo), key=key)
 
 
 def _describe(value: object) -> str:

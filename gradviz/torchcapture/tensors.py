@@ -11,9 +11,9 @@ import math
 
 import torch
 
-from gradviz.model import Scalar, Stats, TensorData
+from gradviz.model import Stats, TensorData
 
-__all__ = ["FULL_LIMIT", "add_data", "storage_key", "to_data"]
+__all__ = ["FULL_LIMIT", "StatsMemo", "add_data", "storage_key", "to_data"]
 
 FULL_LIMIT = 256
 """Tensors with at most this many elements keep every value; larger ones a summary."""
@@ -40,11 +40,18 @@ def _device_name(device: torch.device) -> str:
     return name
 
 
-def to_data(t: torch.Tensor) -> TensorData:
+StatsMemo = dict[tuple[object, ...], Stats]
+"""Summaries already made, by the memory they read; valid while those tensors all live."""
+
+
+def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
     """Snapshot ``t`` (detached, on any device) as plain Python data.
 
     Written for speed (a few microseconds): names of dtypes and devices are
-    cached, and the common case asks torch as little as possible.
+    cached, and the common case asks torch as little as possible. With a
+    ``memo``, a large tensor that reads the same elements as one summarized
+    before (the same tensor saved twice, a weight and its transpose) reuses
+    that summary: the statistics do not depend on the order of the elements.
     """
     shape = tuple(t.shape)
     dtype = dtype_name(t.dtype)
@@ -59,7 +66,13 @@ def to_data(t: torch.Tensor) -> TensorData:
                 return TensorData(shape, dtype, where, (t.item(),))
             flat = t if dims == 1 else t.detach().reshape(-1)
             return TensorData(shape, dtype, where, tuple(flat.tolist()))
-        return TensorData(shape, dtype, where, None, _stats(t.detach()))
+        if memo is None:
+            return TensorData(shape, dtype, where, None, _stats(t.detach()))
+        key = (t.data_ptr(), t._version, dtype, tuple(sorted(zip(shape, t.stride(), strict=True))))
+        stats = memo.get(key)
+        if stats is None:
+            stats = memo[key] = _stats(t.detach())
+        return TensorData(shape, dtype, where, None, stats)
     except RuntimeError:  # exotic tensor types that refuse to be read
         return TensorData(shape, dtype, where)
 

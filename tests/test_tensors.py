@@ -1,0 +1,98 @@
+"""Value snapshots: every number of a small tensor, exact statistics of a large one."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from gradviz.torchcapture.tensors import FULL_LIMIT, StatsMemo, storage_key, to_data
+
+
+@pytest.mark.parametrize(
+    "t",
+    [
+        torch.tensor(2.5),
+        torch.tensor([1.0, -2.0, 3.5]),
+        torch.arange(12.0).reshape(3, 4).t(),  # not contiguous: row-major order of the view
+        torch.tensor([[True, False]]),
+        torch.tensor([3, -1], dtype=torch.int64),
+        torch.tensor([1 + 2j]),
+    ],
+)
+def test_small_tensors_keep_every_value_in_row_major_order(t: torch.Tensor) -> None:
+    data = to_data(t)
+    assert data.shape == tuple(t.shape)
+    assert data.dtype == str(t.dtype).removeprefix("torch.")
+    assert data.data == tuple(t.reshape(-1).tolist())
+    assert data.stats is None
+
+
+def test_a_tensor_that_requires_grad_is_read_without_growing_the_graph() -> None:
+    w = torch.randn(2, 3, requires_grad=True)
+    data = to_data(w * 2)
+    assert data.data == pytest.approx((w * 2).detach().reshape(-1).tolist())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int32])
+def test_large_tensors_are_summarized_as_torch_computes_it(dtype: torch.dtype) -> None:
+    torch.manual_seed(0)
+    t = (torch.randn(40, 30) * 5 + 1).to(dtype)
+    assert t.numel() > FULL_LIMIT
+    stats = to_data(t).stats
+    assert stats is not None
+    ref = t.double()
+    assert stats.min == pytest.approx(float(ref.min()))
+    assert stats.max == pytest.approx(float(ref.max()))
+    assert stats.mean == pytest.approx(float(ref.mean()), rel=1e-5)
+    assert stats.std == pytest.approx(float(ref.std()), rel=1e-4)
+    assert stats.norm == pytest.approx(float(ref.norm()), rel=1e-5)
+
+
+def test_a_large_mean_over_a_tiny_spread_keeps_an_exact_std() -> None:
+    t = 1000.0 + torch.linspace(0, 1e-3, 1000, dtype=torch.float64)
+    stats = to_data(t).stats
+    assert stats is not None and stats.std is not None
+    assert stats.std == pytest.approx(float(t.std()), rel=1e-6)
+
+
+def test_nan_and_inf_are_counted_and_left_out_of_the_summary() -> None:
+    t = torch.ones(1000)
+    t[0], t[1], t[2] = math.nan, math.inf, -math.inf
+    stats = to_data(t).stats
+    assert stats is not None
+    assert (stats.nan, stats.inf) == (1, 2)
+    assert (stats.min, stats.max, stats.mean) == (1.0, 1.0, 1.0)
+
+
+def test_the_memo_reuses_a_summary_for_the_same_elements_in_another_order() -> None:
+    w = torch.randn(64, 32)
+    memo: StatsMemo = {}
+    first = to_data(w, memo)
+    transposed = to_data(w.t(), memo)
+    assert transposed.shape == (32, 64)
+    assert transposed.stats is first.stats  # reused, not recomputed
+    assert len(memo) == 1
+
+
+def test_the_memo_never_serves_a_tensor_changed_in_place_or_another_slice() -> None:
+    w = torch.randn(64, 32)
+    memo: StatsMemo = {}
+    before = to_data(w, memo).stats
+    w.mul_(2)  # bumps the version counter
+    after = to_data(w, memo).stats
+    assert before is not None and after is not None
+    assert after.max == pytest.approx(2 * before.max)
+    half = to_data(w[:32], memo).stats  # same first element, fewer of them
+    assert half is not None and half is not after
+    assert half.max == pytest.approx(float(w[:32].max()))
+
+
+def test_storage_key_links_a_saved_tensor_to_the_tensor_it_saved() -> None:
+    x = torch.randn(3, 4, requires_grad=True)
+    y = x.exp()
+    saved = y.grad_fn._saved_result  # type: ignore[union-attr]
+    assert saved is not y
+    assert storage_key(saved) == storage_key(y)
+    assert storage_key(y.t()) != storage_key(y)  # same memory, other numbers at each index
