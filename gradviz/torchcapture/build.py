@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from gradviz.model import Edge, Graph, Meta, Node, NodeKind, Param, Pass, Saved, Source
+from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source
 from gradviz.torchcapture.naming import NamedTensor
 from gradviz.torchcapture.recorder import (
     KEY,
@@ -70,6 +70,8 @@ class GraphBuilder:
         self._params: set[int] = set()
         self._key_names: dict[StorageKey, str] = {}
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
+        self._sources: dict[int, Source] = {}
+        self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
         for entry in named:
             if entry.param:
                 self._named_params.setdefault(id(entry.tensor), (entry.name, entry.tensor))
@@ -96,7 +98,13 @@ class GraphBuilder:
         detached: Mapping[int, int] | None = None,
         used: Mapping[Any, int] | None = None,
     ) -> Graph:
-        nodes: list[Node] = []
+        """Walk from ``roots``, then make each Node once, with everything it shows.
+
+        Two phases: the walk hands out ids and learns which memory each tensor
+        is; only then can a saved tensor point at the graph node it is, so Nodes
+        are made after it, each in one go (no copies with one field changed).
+        """
+        order: list[tuple[str, AutogradNode, int]] = []
         edges: list[Edge] = []
         ids: dict[tuple[str, int, int], int] = {}
         keys: dict[StorageKey, int] = {}
@@ -104,22 +112,31 @@ class GraphBuilder:
         leaf_of: dict[int, int] = {}
         leaf_vars: dict[int, torch.Tensor] = {}
         queue: deque[tuple[str, AutogradNode, int]] = deque()
-        root_keys = {(id(n), -1 if is_leaf_node(n) else nr) for n, nr in roots}
+        held = self._held
 
         def visit(kind: str, node: AutogradNode, nr: int) -> int:
             key = (kind, id(node), nr)
             found = ids.get(key)
             if found is not None:
                 return found
-            new_id = len(nodes)
-            ids[key] = new_id
-            self._held.append(node)
+            new_id = ids[key] = len(order)
+            entry = (kind, node, nr)
+            order.append(entry)
+            held.append(node)
             if kind == "leaf":
-                leaf_of[id(node.variable)] = new_id
-                leaf_vars[new_id] = node.variable
-            nodes.append(self._make_node(new_id, kind, node, nr, root_keys, keys))
-            if kind != "leaf":
-                queue.append((kind, node, nr))
+                var = node.variable
+                leaf_of[id(var)] = new_id
+                leaf_vars[new_id] = var
+                memory = storage_key(var)
+                if memory is not None:
+                    keys.setdefault(memory, new_id)
+            else:
+                queue.append(entry)
+                if kind == "tensor":
+                    rec = _node_rec(node)
+                    memory = rec.keys.get(nr) if rec is not None else None
+                    if memory is not None:
+                        keys.setdefault(memory, new_id)
             return new_id
 
         def visit_tensor(node: AutogradNode, nr: int) -> int:
@@ -142,8 +159,14 @@ class GraphBuilder:
                 src = visit_tensor(nxt, nxt_nr)
                 grad = rec.edge_grads.get(slot) if rec else None
                 edges.append(Edge(src=src, dst=op_id, slot=slot, grad=grad))
-            saved_of[op_id] = self._saved(node, rec)
-        resolved = [_resolve_saved(n, saved_of.get(n.id, ()), keys, self._key_names) for n in nodes]
+            saved = self._saved(node, rec)
+            if saved:
+                saved_of[op_id] = saved
+        root_keys = {(id(n), -1 if is_leaf_node(n) else nr) for n, nr in roots}
+        resolved = [
+            self._make_node(i, kind, node, nr, root_keys, saved_of.get(i), keys)
+            for i, (kind, node, nr) in enumerate(order)
+        ]
         resolved = _name_from_assignments(resolved, edges)
         resolved = _inherit_scopes(resolved, edges)
         resolved = _transposed_values(resolved, edges)
@@ -221,12 +244,23 @@ class GraphBuilder:
         node: AutogradNode,
         nr: int,
         root_keys: set[_TensorKey],
-        keys: dict[StorageKey, int],
+        saved: Sequence[SavedRecord] | None,
+        keys: Mapping[StorageKey, int],
     ) -> Node:
         if kind == "leaf":
-            return self._leaf(node_id, node, (id(node), -1) in root_keys, keys)
+            return self._leaf(node_id, node, keys)
         rec = _node_rec(node)
-        source = self._source(rec.line if rec else None)
+        if rec is None:
+            line = step = backward_step = None
+            scope: tuple[str, ...] = ()
+        else:
+            line, step, backward_step, scope = (
+                rec.line,
+                rec.step,
+                rec.backward_step,
+                self._scope(rec),
+            )
+        source = self._source(line)
         if kind == "op":
             return Node(
                 id=node_id,
@@ -235,30 +269,24 @@ class GraphBuilder:
                 autograd=type(node).__name__,
                 call=rec.call if rec else None,
                 source=source,
-                step=rec.step if rec else None,
-                backward_step=rec.backward_step if rec else None,
-                scope=self._scope(rec),
+                step=step,
+                backward_step=backward_step,
+                scope=scope,
+                saved=_resolve_saved(saved, keys, self._key_names) if saved else (),
             )
-        if rec is not None:
-            key = rec.keys.get(nr)
-            if key is not None:
-                keys.setdefault(key, node_id)
-        tensor_kind: NodeKind = "output" if (id(node), nr) in root_keys else "tensor"
         return Node(
             id=node_id,
-            kind=tensor_kind,
+            kind="output" if (id(node), nr) in root_keys else "tensor",
             names=tuple(self._names.get((id(node), nr), ())),
             value=rec.outputs.get(nr) if rec else None,
             grad=rec.grads.get(nr) if rec else None,
             grad_passes=len(rec.grad_passes.get(nr, ())) if rec else 0,
             source=source,
-            step=rec.step if rec else None,
-            scope=self._scope(rec),
+            step=step,
+            scope=scope,
         )
 
-    def _leaf(
-        self, node_id: int, acc: AutogradNode, is_root: bool, keys: dict[StorageKey, int]
-    ) -> Node:
+    def _leaf(self, node_id: int, acc: AutogradNode, keys: Mapping[StorageKey, int]) -> Node:
         var: torch.Tensor = acc.variable
         rec = acc.metadata.get(KEY)
         rec = rec if isinstance(rec, LeafRecord) else None
@@ -269,15 +297,15 @@ class GraphBuilder:
             grad, passes = to_data(var.grad), 1
         else:
             grad, passes = None, 0
-        key = storage_key(var)
-        if key is not None:
-            keys.setdefault(key, node_id)
         names = self._names.get((id(acc), -1))
-        if not names and key in self._key_names:
+        if not names:
             # a tensor subclass reaches autograd as another object over the same memory
-            names = [self._key_names[key]]
+            key = storage_key(var)
+            if key is not None and key in self._key_names:
+                names = [self._key_names[key]]
         scope: tuple[str, ...] = ()
-        if names and (isinstance(var, torch.nn.Parameter) or id(var) in self._params):
+        param = isinstance(var, torch.nn.Parameter) or id(var) in self._params
+        if names and param:
             parts = names[0].split(".")[:-1]
             scope = tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
         return Node(
@@ -289,14 +317,17 @@ class GraphBuilder:
             value=value,
             grad=grad,
             grad_passes=passes,
-            param=isinstance(var, torch.nn.Parameter) or id(var) in self._params,
+            param=param,
         )
 
-    def _scope(self, rec: NodeRecord | None) -> tuple[str, ...]:
+    def _scope(self, rec: NodeRecord) -> tuple[str, ...]:
         """Module calls as the snippet names them (``model.0``), else by class (``Linear``)."""
-        if rec is None:
-            return ()
-        return tuple(self._module_names.get(key, cls) for key, cls in rec.scope)
+        scope = self._scopes.get(rec.scope)
+        if scope is None:
+            scope = self._scopes[rec.scope] = tuple(
+                self._module_names.get(key, cls) for key, cls in rec.scope
+            )
+        return scope
 
     @staticmethod
     def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
@@ -308,7 +339,11 @@ class GraphBuilder:
     def _source(self, line: int | None) -> Source | None:
         if line is None:
             return None
-        return Source(line=line, code=linecache.getline(self.filename, line).strip())
+        source = self._sources.get(line)
+        if source is None:
+            code = linecache.getline(self.filename, line).strip()
+            source = self._sources[line] = Source(line=line, code=code)
+        return source
 
     def release(self) -> None:
         """Drop the node objects, first held first (roots before what they feed).
@@ -428,25 +463,19 @@ def _node_rec(node: AutogradNode) -> NodeRecord | None:
 
 
 def _resolve_saved(
-    node: Node,
     saved: Sequence[SavedRecord],
-    keys: dict[StorageKey, int],
-    key_names: dict[StorageKey, str],
-) -> Node:
-    """Attach saved values, each linked to the graph tensor whose memory it is, or named."""
-    if not saved:
-        return node
-    return replace(
-        node,
-        saved=tuple(
-            Saved(
-                name=s.name,
-                tensor=s.tensor,
-                value=s.value,
-                ref=None if s.key is None else keys.get(s.key),
-                freed=s.freed,
-                label=None if s.key is None or s.key in keys else key_names.get(s.key),
-            )
-            for s in saved
-        ),
+    keys: Mapping[StorageKey, int],
+    key_names: Mapping[StorageKey, str],
+) -> tuple[Saved, ...]:
+    """Saved values, each linked to the graph tensor whose memory it is, or named."""
+    return tuple(
+        Saved(
+            name=s.name,
+            tensor=s.tensor,
+            value=s.value,
+            ref=None if s.key is None else keys.get(s.key),
+            freed=s.freed,
+            label=None if s.key is None or s.key in keys else key_names.get(s.key),
+        )
+        for s in saved
     )
