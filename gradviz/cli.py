@@ -473,26 +473,16 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
     out_format, output = target
     drawn = graph
     if out_format.name != "json":  # the JSON keeps the whole graph
-        from gradviz.transforms import (
-            FOLD_ABOVE,
-            collapse_modules,
-            fit,
-            fold_repeats,
-            split_shared_leaves,
-        )
+        from gradviz.transforms import for_picture
 
-        notes = []
-        if options.fold and len(drawn.nodes) > FOLD_ABOVE:
-            drawn, note = fold_repeats(drawn)
-            notes.append(note)
-        if options.module_depth is not None:
-            drawn = collapse_modules(drawn, options.module_depth)
-        drawn, note = fit(drawn, options.max_nodes)
-        notes.append(note)
-        drawn = split_shared_leaves(drawn)
+        drawn, notes = for_picture(
+            graph,
+            fold=options.fold,
+            module_depth=options.module_depth,
+            max_nodes=options.max_nodes,
+        )
         for note in notes:
-            if note:
-                click.echo(f"gradviz: {note}", err=True)
+            click.echo(f"gradviz: {note}", err=True)
     renderer = make_renderer(out_format, options)
     busy = f"laying out {len(drawn.nodes)} nodes with Graphviz" if out_format.needs_dot else None
     with _status(busy):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,9 +252,22 @@ class Graph:
         from gradviz.renderers.base import RenderOptions
 
         target = Path(path)
-        renderer = make_renderer(format_for(None, target), RenderOptions(**style))
-        write_atomic(target, renderer.render(self))
+        options = RenderOptions(**style)
+        out_format = format_for(None, target)
+        drawn = self
+        if out_format.name != "json":  # the JSON keeps the whole graph
+            drawn, notes = self._for_picture(options)
+            for note in notes:
+                warnings.warn(f"gradviz: {note}", stacklevel=2)
+        write_atomic(target, make_renderer(out_format, options).render(drawn))
         return target
+
+    def _for_picture(self, options: Any) -> tuple[Graph, list[str]]:
+        from gradviz.transforms import for_picture
+
+        return for_picture(
+            self, fold=options.fold, module_depth=options.module_depth, max_nodes=options.max_nodes
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """Jupyter shows the SVG inline (a text summary when Graphviz is missing)."""
@@ -268,8 +282,10 @@ class Graph:
         from gradviz.renderers import format_for, make_renderer
         from gradviz.renderers.base import RenderOptions
 
+        options = RenderOptions()
         try:
-            svg = make_renderer(format_for("svg", None), RenderOptions()).render(self)
+            drawn, _ = self._for_picture(options)  # a big graph stays quick to lay out
+            svg = make_renderer(format_for("svg", None), options).render(drawn)
         except DotError:
             return None
         return svg if isinstance(svg, str) else svg.decode("utf-8")

@@ -21,6 +21,7 @@ __all__ = [
     "collapse_modules",
     "fit",
     "fold_repeats",
+    "for_picture",
     "renumber",
     "split_shared_leaves",
 ]
@@ -265,3 +266,27 @@ def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]
         f"({len(graph.nodes)} nodes drawn as {len(folded.nodes)}); --no-fold draws them all"
     )
     return folded, note
+
+
+def for_picture(
+    graph: Graph, *, fold: bool = True, module_depth: int | None = None, max_nodes: int = 500
+) -> tuple[Graph, list[str]]:
+    """What a picture draws of ``graph``, and notes that say what was left out.
+
+    One pipeline for the command line, ``Graph.render`` and notebooks: fold
+    repeated blocks (past ``FOLD_ABOVE`` nodes), collapse modules below
+    ``module_depth``, fit the ``max_nodes`` budget, then draw each shared leaf
+    once per use (what keeps ``dot`` fast on shared weights).
+    """
+    notes: list[str] = []
+    drawn = graph
+    if fold and len(drawn.nodes) > FOLD_ABOVE:
+        drawn, note = fold_repeats(drawn)
+        if note:
+            notes.append(note)
+    if module_depth is not None:
+        drawn = collapse_modules(drawn, module_depth)
+    drawn, note = fit(drawn, max_nodes)
+    if note:
+        notes.append(note)
+    return split_shared_leaves(drawn), notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
 from helpers import graph_of, parse_dot
@@ -157,3 +158,22 @@ def test_depth_is_another_name_for_module_depth(runner: CliRunner, in_tmp: Path)
     )
     assert result.exit_code == 0
     assert (in_tmp / "g.dot").read_text().count("shape=box3d") == 3  # model.0, model.1, model.2
+
+
+def test_notebook_renders_fold_and_fit_big_graphs_like_the_cli(tmp_path: Path) -> None:
+    """``Graph.render`` and the inline SVG of a notebook never hand dot the whole graph."""
+    (tmp_path / "rnn.py").write_text(
+        "import torch\nW = torch.ones(3, 3, requires_grad=True)\nh = torch.ones(3)\n"
+        "for _ in range(300):\n    h = torch.tanh(W @ h)\nh.sum().backward()\n"
+    )
+    g = graph_of(tmp_path / "rnn.py")
+    assert len(g.nodes) > 1000
+    with pytest.warns(UserWarning, match="folded 300 repeats"):
+        g.render(tmp_path / "g.dot")
+    labels, _ = parse_dot((tmp_path / "g.dot").read_text())
+    assert len(labels) < 20
+    g.render(tmp_path / "g.json")  # the JSON keeps every node
+    assert len(Graph.from_json((tmp_path / "g.json").read_text()).nodes) == len(g.nodes)
+    with pytest.warns(UserWarning, match="drew the 29 nearest the outputs"):
+        small = g.render(tmp_path / "s.dot", max_nodes=30, fold=False)
+    assert len(parse_dot(small.read_text())[0]) <= 40  # the budget, plus copies of W
