@@ -267,6 +267,28 @@ def test_capture_leaves_torch_as_it_found_it() -> None:
     assert not torch.overrides._get_current_function_mode_stack()  # type: ignore[attr-defined]
 
 
+def test_capture_leaves_the_garbage_collector_as_it_found_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Full collections wait while a capture runs; young cycles still go as usual."""
+    import gc
+
+    before = (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count())
+    snippet = tmp_path / "cycles.py"
+    snippet.write_text(
+        "import weakref\nimport torch\n"
+        "class C: pass\n"
+        "c = C(); c.me = c; ref = weakref.ref(c); del c\n"
+        "for _ in range(5000):\n    d = {}; d['d'] = d\n"  # enough to run young collections
+        "print('collected' if ref() is None else 'kept')\n"
+        "w = torch.ones(2, requires_grad=True)\n(w * 2).sum().backward()\n"
+    )
+    assert capture(snippet).graph is not None
+    assert capsys.readouterr().out == "collected\n"
+    capture(SNIPPETS / "raises.py")
+    assert (gc.get_threshold(), gc.isenabled(), gc.get_freeze_count()) == before
+
+
 def test_tensors_named_only_inside_a_function_get_their_names() -> None:
     g = graph_of(SNIPPETS / "in_main.py")
     loss = g.node(g.outputs[0])
