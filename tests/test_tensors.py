@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -96,3 +97,21 @@ def test_storage_key_links_a_saved_tensor_to_the_tensor_it_saved() -> None:
     assert saved is not y
     assert storage_key(saved) == storage_key(y)
     assert storage_key(y.t()) != storage_key(y)  # same memory, other numbers at each index
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda w: w.t(),
+        lambda w: w.reshape(8, 8, 50).permute(2, 0, 1),
+        lambda w: w[:, ::2],  # not one block of memory: read through a copy
+        lambda w: w[0].expand(64, 50),  # stride 0: every row the same memory
+    ],
+)
+def test_views_are_summarized_like_their_contiguous_copies(view: Any) -> None:
+    torch.manual_seed(1)
+    t = view(torch.randn(64, 50))
+    stats, ref = to_data(t).stats, to_data(t.contiguous()).stats
+    assert stats is not None and ref is not None
+    for field in ("min", "max", "mean", "std", "norm"):
+        assert getattr(stats, field) == pytest.approx(getattr(ref, field), rel=1e-5)
