@@ -1,122 +1,85 @@
-"""Benchmarks: what gradviz costs, as ratios against a baseline run in the same process.
+"""Benchmarks: what gradviz costs, as ratios against baselines run in the same process.
 
-Each workload is a snippet written to a temporary folder. For each one:
+The workloads are snippets in bench/workloads/ (``gradviz run`` draws any of
+them). Each is measured in three fresh processes, so that peak memory is the
+workload's own:
 
-- capture overhead: ``capture_snippet`` (run under the recorder, walk, build the
-  Graph) against running the same snippet plainly with ``run_snippet``;
-- walk + model: building the Graph against a bare iterative walk of
-  ``next_functions`` over the same graph;
-- render: DOT text, and SVG through Graphviz's ``dot``.
+- plain: the snippet run as ``python`` would, and a bare iterative walk of
+  ``next_functions`` over the graph it built;
+- gradviz: ``capture_snippet`` (run under the recorder, walk, build the Graph)
+  against that plain run; the Graph build (walk plus model) against the bare
+  walk; then the picture the CLI draws by default (fold, budget, shared-leaf
+  copies), its DOT text and ``dot -Tsvg``;
+- torchviz: ``make_dot`` on the same graph and the same ``dot -Tsvg``.
 
-Times are the best of several runs. Results are printed and written to
-bench/results.md. Run with ``make bench``.
+Times are the best of several runs (one for the slow ones); peak memory is the
+rise of the process's peak resident set over what it held before the snippet
+ran. Results are printed and written to bench/results.md. Run with
+``make bench``; ``python bench/run.py --only mlp`` runs the workloads whose
+name contains "mlp".
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
 import platform
+import resource
+import subprocess
 import sys
-import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import torch
-
-from gradviz.execute import load_snippet, run_snippet
-from gradviz.renderers.dot import DotRenderer
-from gradviz.renderers.image import dot_available, run_dot
-from gradviz.torchcapture import capture_snippet
-
-ROOTS = {  # the variable each workload calls backward() on (torchviz draws from it)
-    "lecture": "d",
-    "scalar chain N=1,000": "y",
-    "scalar chain N=10,000": "y",
-}  # the others call it loss
-
-WORKLOADS: dict[str, str] = {
-    "lecture": """
-import torch
-a = torch.tensor([[2.0, 3.0]], requires_grad=True)
-b = torch.tensor([[1.0, 2.0]], requires_grad=True)
-c = a * b
-d = c.sum()
-d.backward()
-""",
-    "mlp (8 layers, 256 wide, batch 64)": """
-import torch
-from torch import nn
-torch.manual_seed(0)
-layers = []
-for _ in range(8):
-    layers += [nn.Linear(256, 256), nn.ReLU()]
-model = nn.Sequential(*layers, nn.Linear(256, 10))
-opt = torch.optim.SGD(model.parameters(), lr=0.01)
-x, y = torch.randn(64, 256), torch.randint(0, 10, (64,))
-for _ in range(3):
-    opt.zero_grad()
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    opt.step()
-""",
-    "cnn (ResNet-18-like, 64×64, batch 8)": """
-import torch
-from torch import nn
-torch.manual_seed(0)
-class Block(nn.Module):
-    def __init__(self, c_in, c_out, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.skip = nn.Sequential()
-        if stride != 1 or c_in != c_out:
-            self.skip = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
-                                      nn.BatchNorm2d(c_out))
-    def forward(self, x):
-        h = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(h)) + self.skip(x))
-layers, c = [nn.Conv2d(3, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU()], 16
-for c_out, stride in [(16, 1), (16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1)]:
-    layers.append(Block(c, c_out, stride))
-    c = c_out
-model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10))
-x, y = torch.randn(8, 3, 64, 64), torch.randint(0, 10, (8,))
-loss = nn.functional.cross_entropy(model(x), y)
-loss.backward()
-""",
-    "transformer (6 layers, d=64, 8×32 tokens)": """
-import torch
-from torch import nn
-torch.manual_seed(0)
-layer = nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, batch_first=True)
-enc = nn.TransformerEncoder(layer, 6, enable_nested_tensor=False)
-x = torch.randn(8, 32, 64)
-loss = enc(x).pow(2).mean()
-loss.backward()
-""",
-    "scalar chain N=1,000": """
-import torch
-x = torch.tensor(1.0, requires_grad=True)
-y = x
-for _ in range(1000):
-    y = y * 1.0001
-y.backward()
-""",
-    "scalar chain N=10,000": """
-import torch
-x = torch.tensor(1.0, requires_grad=True)
-y = x
-for _ in range(10000):
-    y = y * 1.0001
-y.backward()
-""",
-}
+HERE = Path(__file__).parent
+WORKLOAD_DIR = HERE / "workloads"
+DOT_TIMEOUT = 120.0  # gradviz's pictures
+THEIR_DOT_TIMEOUT = 60.0  # torchviz's: issue 5 counts a minute as failing
 
 
-def best(fn: Callable[[], object], repeat: int) -> float:
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    file: str
+    argv: tuple[str, ...] = ()
+    root: str = "loss"  # the variable backward() was called on: what torchviz draws
+
+
+WORKLOADS = [
+    Workload("lecture", "lecture.py", root="d"),
+    Workload("mlp (8×256, batch 64, 3 SGD steps)", "mlp.py"),
+    Workload("cnn (ResNet-18-like, 8×3×64×64)", "cnn.py"),
+    Workload("transformer (6 layers, d=64, 8×32 tokens)", "transformer.py"),
+    Workload("tanh RNN T=100", "rnn.py", ("100",)),
+    Workload("tanh RNN T=1,000", "rnn.py", ("1000",)),
+    Workload("tanh RNN T=5,000", "rnn.py", ("5000",)),
+    Workload("scalar chain N=1,000", "chain.py", ("1000",), root="y"),
+    Workload("scalar chain N=10,000", "chain.py", ("10000",), root="y"),
+    Workload("scalar chain N=50,000", "chain.py", ("50000",), root="y"),
+]
+
+MEMORY_WORKLOAD = Workload("MLP of 100 M parameters", "big_mlp.py")
+
+
+# -- in a child process: one workload, one tool ---------------------------------
+
+
+def peak_kib() -> int:
+    """The process's peak resident set so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def best(fn: Callable[[], object], cold: float) -> float:
+    """Best time of ``fn`` once warm, given the time of a cold first run.
+
+    The cold run pays for torch's lazy set-up (and is the one whose memory is
+    measured); the warm ones are timed, more of them when they are quick.
+    """
+    repeat = 5 if cold < 0.2 else 3 if cold < 2.0 else 1
     times = []
     for _ in range(repeat):
         gc.collect()
@@ -126,85 +89,222 @@ def best(fn: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
-def bare_walk(path: Path) -> tuple[float, float]:
-    """Plain run, then (time of a bare iterative walk of its output's graph, plain run time)."""
-    snippet = load_snippet(path)
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     start = time.perf_counter()
-    result = run_snippet(snippet)
-    plain = time.perf_counter() - start
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def clear(namespace: dict[str, Any], held: deque[Any] | None = None) -> None:
+    """Free a snippet's graph as gradviz does: names first, then nodes root first.
+
+    A 50,000-step chain that Python has walked overflows the C stack when the
+    last reference to its far end goes first (see DESIGN.md).
+    """
+    for name in [k for k in namespace if not k.startswith("__")]:
+        del namespace[name]
+    while held:
+        held.popleft()
+
+
+def child_plain(work: Workload) -> dict[str, Any]:
+    import torch
+
+    from gradviz.execute import load_snippet, run_snippet
+
+    snippet = load_snippet(WORKLOAD_DIR / work.file)
+    before = peak_kib()
+    result, cold = timed(lambda: run_snippet(snippet, work.argv))
+    peak = peak_kib() - before
     roots = [
         v.grad_fn
         for v in result.namespace.values()
         if isinstance(v, torch.Tensor) and v.grad_fn is not None
     ]
     start = time.perf_counter()
-    seen: set[int] = set()
-    order = list(roots)
-    for node in order:
-        for nxt, _ in node.next_functions:
+    seen = {id(r) for r in roots}
+    order = deque(roots)
+    i = 0
+    while i < len(order):
+        for nxt, _ in order[i].next_functions:
             if nxt is not None and id(nxt) not in seen:
                 seen.add(id(nxt))
                 order.append(nxt)
+        i += 1
     walk = time.perf_counter() - start
-    del order, roots
-    result.namespace.clear()
-    return walk, plain
+    del roots
+    clear(result.namespace, order)
+    plain = best(lambda: clear(run_snippet(snippet, work.argv).namespace), cold)
+    return {"plain": plain, "walk": walk, "walked": len(seen), "peak": peak}
 
 
-def measure(name: str, source: str, folder: Path) -> dict[str, str]:
-    path = folder / (name.split()[0] + ".py")
-    path.write_text(source)
-    snippet = load_snippet(path)
-    repeat = 5 if name.startswith(("lecture", "mlp", "scalar chain N=1,")) else 2
+def child_gradviz(work: Workload) -> dict[str, Any]:
+    from gradviz.errors import DotError
+    from gradviz.execute import load_snippet
+    from gradviz.renderers.dot import DotRenderer
+    from gradviz.renderers.image import run_dot
+    from gradviz.torchcapture import GraphBuilder, capture_snippet
+    from gradviz.transforms import for_picture
 
-    def plain() -> None:
-        run_snippet(snippet).namespace.clear()
+    builds: list[float] = []
+    real_build = GraphBuilder.build
 
-    def captured() -> None:
-        capture_snippet(snippet)
+    def build(self: GraphBuilder, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return real_build(self, *args, **kwargs)
+        finally:
+            builds.append(time.perf_counter() - start)
 
-    t_plain = best(plain, repeat)
-    t_capture = best(captured, repeat)
-    graph = capture_snippet(snippet).graph
-    assert graph is not None
-    walk, _ = bare_walk(path)
-    dot_text = DotRenderer().render(graph)
-    t_dot = best(lambda: DotRenderer().render(graph), repeat)
-    t_svg = best(lambda: run_dot(dot_text, "svg", 600), 1) if dot_available() else float("nan")
-    ops = sum(1 for n in graph.nodes if n.kind == "op")
+    GraphBuilder.build = build  # type: ignore[method-assign]
+    snippet = load_snippet(WORKLOAD_DIR / work.file)
+    before = peak_kib()
+    result, cold = timed(lambda: capture_snippet(snippet, work.argv))
+    peak = peak_kib() - before
+    graph = result.graph
+    assert graph is not None, result.no_graph
+    builds.clear()
+    capture = best(lambda: capture_snippet(snippet, work.argv), cold)
+    (drawn, _), picture = timed(lambda: for_picture(graph))
+    text, dot_text = timed(lambda: DotRenderer().render(drawn))
+    try:
+        _, svg = timed(lambda: run_dot(text, "svg", DOT_TIMEOUT))
+        layout: float | None = svg
+    except DotError:
+        layout = None
     return {
-        "workload": name,
-        "nodes": f"{len(graph.nodes):,} ({ops:,} ops)",
-        "plain run": f"{t_plain * 1e3:.1f} ms",
-        "gradviz capture": f"{t_capture * 1e3:.1f} ms",
-        "capture / plain": f"{t_capture / t_plain:.2f}x",
-        "bare walk": f"{walk * 1e3:.2f} ms",
-        "DOT text": f"{t_dot * 1e3:.1f} ms",
-        "dot -Tsvg": f"{t_svg:.2f} s",
+        "capture": capture,
+        "build": min(builds),
+        "nodes": len(graph.nodes),
+        "ops": sum(1 for n in graph.nodes if n.kind == "op"),
+        "drawn": len(drawn.nodes),
+        "picture": picture,
+        "dot_text": dot_text,
+        "layout": layout,
+        "peak": peak,
     }
 
 
-RNN = """
-import torch
-torch.manual_seed(0)
-W = torch.randn(8, 8, requires_grad=True)
-U = torch.randn(8, 4, requires_grad=True)
-h = torch.zeros(8)
-for x in torch.randn(100, 4):
-    h = torch.tanh(W @ h + U @ x)
-loss = h.sum()
-loss.backward()
-"""
+def child_torchviz(work: Workload) -> dict[str, Any]:
+    from gradviz.errors import DotError
+    from gradviz.execute import load_snippet, run_snippet
+    from gradviz.renderers.image import run_dot
+
+    try:
+        import torchviz  # bench-only: make bench installs it
+    except ImportError:
+        return {"error": "not installed"}
+    snippet = load_snippet(WORKLOAD_DIR / work.file)
+    before = peak_kib()
+    result = run_snippet(snippet, work.argv)  # cold: its memory is measured, not its time
+    try:
+        source = torchviz.make_dot(result.namespace[work.root]).source
+    except RecursionError:
+        return {"error": "RecursionError"}
+    peak = peak_kib() - before
+    del result
+    plain = best(lambda: run_snippet(snippet, work.argv), 1.0)  # 3 runs
+    result = run_snippet(snippet, work.argv)
+    _, make_dot = timed(lambda: torchviz.make_dot(result.namespace[work.root]))
+    nodes = sum(1 for line in source.splitlines() if "[label=" in line and "->" not in line)
+    try:
+        _, layout = timed(lambda: run_dot(source, "svg", THEIR_DOT_TIMEOUT))
+    except DotError:
+        return {"error": f"dot over {THEIR_DOT_TIMEOUT:.0f} s", "nodes": nodes}
+    return {
+        "plain": plain,
+        "make_dot": make_dot,
+        "nodes": nodes,
+        "layout": layout,
+        "peak": peak,
+    }
 
 
-def shared_weights(folder: Path) -> list[str]:
+CHILDREN = {"plain": child_plain, "gradviz": child_gradviz, "torchviz": child_torchviz}
+
+
+# -- in the parent: run the children, write the tables -------------------------
+
+
+def in_child(kind: str, work: Workload) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", kind, work.name],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip().splitlines()[-1:]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.0f} MiB"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
+
+
+def rows_for(work: Workload) -> tuple[str, str]:
+    plain, ours, theirs = (in_child(kind, work) for kind in ("plain", "gradviz", "torchviz"))
+    if "error" in plain or "error" in ours:
+        failed = f"| {work.name} | failed: {plain.get('error') or ours.get('error')} |"
+        return failed, failed
+    ours_e2e = None
+    if ours["layout"] is not None:
+        ours_e2e = ours["capture"] + ours["picture"] + ours["dot_text"] + ours["layout"]
+    first = (
+        f"| {work.name} | {ours['nodes']:,} ({ours['ops']:,} ops) | {ms(plain['plain'])} | "
+        f"{ms(ours['capture'])} | **{ratio(ours['capture'], plain['plain'])}** | "
+        f"{ms(plain['walk'])} | {ms(ours['build'])} | **{ratio(ours['build'], plain['walk'])}** | "
+        f"{mib(plain['peak'])} | {mib(ours['peak'])} |"
+    )
+    theirs_e2e = None
+    if "error" in theirs:
+        their_cells = f"{theirs.get('nodes', '—')} | {theirs['error']} | — | —"
+    else:
+        theirs_e2e = theirs["plain"] + theirs["make_dot"] + theirs["layout"]
+        their_cells = (
+            f"{theirs['nodes']:,} | {ms(theirs['make_dot'])} + {ms(theirs['layout'])} | "
+            f"{mib(theirs['peak'])} | {ms(theirs_e2e)}"
+        )
+    ours_layout = ms(ours["layout"]) if ours["layout"] is not None else f"over {DOT_TIMEOUT:.0f} s"
+    second = (
+        f"| {work.name} | {ours['drawn']:,} | {ms(ours['picture'] + ours['dot_text'])} + "
+        f"{ours_layout} | {ms(ours_e2e)} | {their_cells} | **{ratio(ours_e2e, theirs_e2e)}** |"
+    )
+    return first, second
+
+
+def memory_row(work: Workload) -> str:
+    plain, ours = in_child("plain", work), in_child("gradviz", work)
+    if "error" in plain or "error" in ours:
+        return f"| {work.name} | failed: {plain.get('error') or ours.get('error')} |"
+    return (
+        f"| {work.name} | {mib(plain['peak'])} | {mib(ours['peak'])} | "
+        f"**{ratio(ours['peak'], plain['peak'])}** |"
+    )
+
+
+def shared_weights() -> list[str]:
     """Layout time of a 100-step tanh RNN with each shared weight drawn once, or per use."""
     from gradviz.errors import DotError
+    from gradviz.execute import load_snippet
+    from gradviz.renderers.dot import DotRenderer
+    from gradviz.renderers.image import run_dot
+    from gradviz.torchcapture import capture_snippet
     from gradviz.transforms import split_shared_leaves
 
-    path = folder / "rnn.py"
-    path.write_text(RNN)
-    graph = capture_snippet(load_snippet(path)).graph
+    graph = capture_snippet(load_snippet(WORKLOAD_DIR / "rnn.py"), ["100"]).graph
     assert graph is not None
     lines = []
     for label, drawn in (("each weight once per use", split_shared_leaves(graph)),
@@ -219,51 +319,43 @@ def shared_weights(folder: Path) -> list[str]:
     return lines
 
 
-def end_to_end(path: Path, root: str) -> tuple[str, str]:
-    """Snippet to SVG: gradviz's whole pipeline against torchviz's make_dot, same dot."""
-    from gradviz.transforms import fit, split_shared_leaves
-
-    start = time.perf_counter()
-    graph = capture_snippet(load_snippet(path)).graph
-    assert graph is not None
-    drawn, _ = fit(graph, 500)
-    run_dot(DotRenderer().render(split_shared_leaves(drawn)), "svg", 120)
-    ours = f"{time.perf_counter() - start:.2f} s"
-    try:
-        import torchviz  # bench-only: make bench installs it
-    except ImportError:
-        return ours, "not installed"
-    start = time.perf_counter()
-    try:
-        result = run_snippet(load_snippet(path))
-        source = torchviz.make_dot(result.namespace[root]).source
-        run_dot(source, "svg", 60)
-        theirs = f"{time.perf_counter() - start:.2f} s"
-    except RecursionError:
-        theirs = "RecursionError"
-    except Exception as exc:  # its dot running past a minute, say
-        theirs = type(exc).__name__ + (" (dot over 60 s)" if "did not finish" in str(exc) else "")
-    return ours, theirs
+HEAD_1 = [
+    "| workload | nodes | plain run | gradviz capture | capture / plain | bare walk "
+    "| walk + model | walk + model / bare walk | peak memory, plain | peak memory, capture |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+]
+HEAD_2 = [
+    "| workload | gradviz draws | gradviz DOT + dot -Tsvg | gradviz end to end "
+    "| torchviz nodes | torchviz make_dot + dot -Tsvg | torchviz peak memory "
+    "| torchviz end to end | gradviz / torchviz |",
+    "|---|---|---|---|---|---|---|---|---|",
+]
 
 
 def main() -> None:
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, source in WORKLOADS.items():
-            rows.append(measure(name, source, Path(tmp)))
-            print(" | ".join(rows[-1].values()), flush=True)
-        layout = shared_weights(Path(tmp))
-        print("\n".join(layout), flush=True)
-        versus = []
-        for name, source in {**WORKLOADS, "tanh RNN T=100": RNN}.items():
-            path = Path(tmp) / "e2e.py"
-            path.write_text(source)
-            ours, theirs = end_to_end(path, ROOTS.get(name, "loss"))
-            versus.append(f"| {name} | {ours} | {theirs} |")
-            print(versus[-1], flush=True)
-    header = list(rows[0])
-    table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    table += ["| " + " | ".join(r[h] for h in header) + " |" for r in rows]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "WORKLOAD"))
+    parser.add_argument("--only", default="", help="run the workloads whose name contains this")
+    args = parser.parse_args()
+    if args.child:
+        kind, name = args.child
+        work = next(w for w in [*WORKLOADS, MEMORY_WORKLOAD] if w.name == name)
+        print(json.dumps(CHILDREN[kind](work)))
+        return
+    import torch
+
+    first: list[str] = []
+    second: list[str] = []
+    for work in WORKLOADS:
+        if args.only in work.name:
+            a, b = rows_for(work)
+            first.append(a)
+            second.append(b)
+            print(a, b, sep="\n", flush=True)
+    memory = [memory_row(MEMORY_WORKLOAD)]
+    print(memory[0], flush=True)
+    layout = shared_weights()
+    print("\n".join(layout), flush=True)
     machine = (
         f"{platform.machine()}, {torch.get_num_threads()} torch threads, Python "
         f"{sys.version.split()[0]}, torch {torch.__version__}"
@@ -272,39 +364,65 @@ def main() -> None:
         [
             "# Benchmark results",
             "",
-            f"Measured by `make bench` on {machine}. Times are the best of several runs;",
-            "*capture / plain* is the whole `capture_snippet` (run under the recorder, walk,",
-            "build the Graph) against running the same snippet plainly, in the same process.",
+            f"Measured by `make bench` on {machine}, in one run; each workload in fresh",
+            "processes (plain, gradviz, torchviz). Times are the best of up to five runs",
+            "(one for those over a second). Peak memory is the rise of the process's peak",
+            "resident set while the snippet ran (with gradviz: captured and built).",
             "",
-            *table,
+            "## Capture and model",
             "",
-            "Snippet to SVG, end to end (the same `dot`): gradviz (capture, values and",
-            "gradients, its default 500-node budget and shared-weight copies) against",
-            "torchviz's `make_dot` (structure only):",
+            "*capture / plain*: the whole `capture_snippet` (run under the recorder, walk,",
+            "build the Graph) against running the snippet plainly. *walk + model*: building",
+            "the Graph from the recorded graph, against a bare iterative walk of",
+            "`next_functions` over it.",
             "",
-            "| workload | gradviz | torchviz |",
-            "|---|---|---|",
-            *versus,
+            *HEAD_1,
+            *first,
             "",
-            "Shared weights and layout (`dot -Tsvg`, whole graph, no node budget):",
+            "## Snippet to SVG, against torchviz",
+            "",
+            "gradviz end to end: capture (values and gradients), the picture the CLI draws",
+            "by default (repeats folded, 500-node budget, shared weights once per use),",
+            "DOT text and `dot -Tsvg`. torchviz: the plain run, `make_dot` (structure",
+            "only) and the same `dot -Tsvg`, stopped after a minute.",
+            "",
+            *HEAD_2,
+            *second,
+            "",
+            "## Memory of a large model",
+            "",
+            "bench/workloads/big_mlp.py: four 5,000×5,000 linear layers (100 M",
+            "parameters, 400 MB), one forward and backward pass. Large tensors are",
+            "summarized, never copied, so capturing costs little memory over the run.",
+            "",
+            "| workload | peak memory, plain | peak memory, capture | capture / plain |",
+            "|---|---|---|---|",
+            *memory,
+            "",
+            "## Shared weights and layout",
+            "",
+            "`dot -Tsvg` on the whole graph, no node budget and no folding:",
             "",
             "| graph | dot -Tsvg |",
             "|---|---|",
             *layout,
             "",
-            "Where the time goes (profiled on the 10,000-step chain, see the notes of issue 5):",
-            "recording each op (value snapshot, snippet line), then at `backward()` reading",
-            "every node's saved tensors and hooking it, then building the Graph (about 16 µs",
-            "a node, half of it Python object creation). Running the same snippet with the",
-            "garbage collector left to rescan torch's objects made it 1.5x slower still;",
-            "`gc.freeze()` during capture removed that. Issue 5's targets (1.3x on an MLP,",
-            "3x on a scalar chain) are not met yet.",
-            "",
         ]
     )
-    out = Path(__file__).with_name("results.md")
-    out.write_text(text)
+    if args.only:
+        print("\n(--only: bench/results.md left as it was)")
+        return
+    out = HERE / "results.md"
+    out.write_text(text + NOTES)
     print(f"\nwritten to {out}")
+
+
+NOTES = """
+## Where the time goes
+
+See the notes under the tables of issue 5 in bench/results.md's history, and
+the docstrings of `gradviz.torchcapture`.
+"""
 
 
 if __name__ == "__main__":
