@@ -25,9 +25,9 @@ MEMORY_WORKLOAD: Any = _bench["MEMORY_WORKLOAD"]
 @pytest.mark.parametrize("work", WORKLOADS, ids=[w.name.split(" (")[0] for w in WORKLOADS])
 def test_bench_workload_draws_and_exits_cleanly(tmp_path: Path, work: Any) -> None:
     out = tmp_path / "g.svg"
+    snippet = BENCH / "workloads" / work.file
     proc = subprocess.run(
-        [sys.executable, "-m", "gradviz", "run", str(BENCH / "workloads" / work.file)]
-        + ["-o", str(out), "--", *work.argv],
+        [sys.executable, "-m", "gradviz", "run", str(snippet), "-o", str(out), "--", *work.argv],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
