@@ -39,16 +39,25 @@ _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
+_OP_NAMES: dict[type, str] = {}
+
+
 def op_name(node: AutogradNode) -> str:
     """A short op name from the autograd node: ``AddmmBackward0`` -> ``addmm``.
 
     Custom ``autograd.Function`` classes keep their own name (``MyReLU``).
+    Names are made once per node class.
     """
-    name = type(node).__name__
-    if isinstance(node, torch.autograd.function.BackwardCFunction):
-        return _BACKWARD_SUFFIX.sub("", name) or name
+    cls = type(node)
+    found = _OP_NAMES.get(cls)
+    if found is not None:
+        return found
+    name = cls.__name__
     stem = _BACKWARD_SUFFIX.sub("", name) or name
-    return _CAMEL.sub("_", stem).lower()
+    if not isinstance(node, torch.autograd.function.BackwardCFunction):
+        stem = _CAMEL.sub("_", stem).lower()
+    _OP_NAMES[cls] = stem
+    return stem
 
 
 _TensorKey = tuple[int, int]  # (id(grad_fn), output_nr); (id(AccumulateGrad), -1) for leaves
@@ -71,6 +80,7 @@ class GraphBuilder:
         self._key_names: dict[StorageKey, str] = {}
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
         self._sources: dict[int, Source] = {}
+        self._recs: dict[int, NodeRecord | None] = {}
         self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
         for entry in named:
             if entry.param:
@@ -133,7 +143,7 @@ class GraphBuilder:
             else:
                 queue.append(entry)
                 if kind == "tensor":
-                    rec = _node_rec(node)
+                    rec = self._rec(node)
                     memory = rec.keys.get(nr) if rec is not None else None
                     if memory is not None:
                         keys.setdefault(memory, new_id)
@@ -151,7 +161,7 @@ class GraphBuilder:
                 op_id = visit("op", node, 0)
                 edges.append(Edge(src=op_id, dst=ids[(kind, id(node), nr)], slot=nr))
                 continue
-            rec = _node_rec(node)
+            rec = self._rec(node)
             op_id = ids[("op", id(node), 0)]
             for slot, (nxt, nxt_nr) in enumerate(node.next_functions):
                 if nxt is None:
@@ -249,7 +259,7 @@ class GraphBuilder:
     ) -> Node:
         if kind == "leaf":
             return self._leaf(node_id, node, keys)
-        rec = _node_rec(node)
+        rec = self._rec(node)
         if rec is None:
             line = step = backward_step = None
             scope: tuple[str, ...] = ()
@@ -329,6 +339,15 @@ class GraphBuilder:
             )
         return scope
 
+    def _rec(self, node: AutogradNode) -> NodeRecord | None:
+        """The node's record, looked up once per node (the builder holds the node)."""
+        key = id(node)
+        try:
+            return self._recs[key]
+        except KeyError:
+            rec = self._recs[key] = _node_rec(node)
+            return rec
+
     @staticmethod
     def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
         """Saved values read before backward freed them, else read now."""
@@ -352,6 +371,7 @@ class GraphBuilder:
         it happens all at once from the far end; letting go root first frees it
         link by link.
         """
+        self._recs.clear()
         while self._held:
             self._held.popleft()
 

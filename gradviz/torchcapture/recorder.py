@@ -605,8 +605,10 @@ _CALL_NAMES: dict[Any, str] = {}
 
 def _call_name(func: Callable[..., Any]) -> str:
     """``mul`` for ``torch.Tensor.__mul__``; cached, as every recorded op asks."""
-    with suppress(KeyError, TypeError):  # TypeError: an unhashable callable
+    try:
         return _CALL_NAMES[func]
+    except (KeyError, TypeError):  # TypeError: an unhashable callable
+        pass
     name = getattr(func, "__name__", None) or type(func).__name__
     if name.startswith("__") and name.endswith("__"):
         name = name[2:-2]
