@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import platform
 import resource
 import subprocess
@@ -254,25 +255,54 @@ def ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}x"
 
 
-def rows_for(work: Workload) -> tuple[str, str]:
-    plain, ours, theirs = (in_child(kind, work) for kind in ("plain", "gradviz", "torchviz"))
-    if "error" in plain or "error" in ours:
-        failed = f"| {work.name} | failed: {plain.get('error') or ours.get('error')} |"
+@dataclass
+class Measured:
+    """One workload's figures from its three processes, with the end-to-end sums."""
+
+    work: Workload
+    plain: dict[str, Any]
+    ours: dict[str, Any]
+    theirs: dict[str, Any]
+
+    @property
+    def failed(self) -> str | None:
+        return self.plain.get("error") or self.ours.get("error")
+
+    @property
+    def ours_e2e(self) -> float | None:
+        o = self.ours
+        return (
+            None
+            if o["layout"] is None
+            else o["capture"] + o["picture"] + o["dot_text"] + o["layout"]
+        )
+
+    @property
+    def theirs_e2e(self) -> float | None:
+        t = self.theirs
+        return None if "error" in t else t["plain"] + t["make_dot"] + t["layout"]
+
+
+def measure(work: Workload) -> Measured:
+    return Measured(work, *(in_child(kind, work) for kind in ("plain", "gradviz", "torchviz")))
+
+
+def rows_for(m: Measured) -> tuple[str, str]:
+    work, plain, ours, theirs = m.work, m.plain, m.ours, m.theirs
+    if m.failed:
+        failed = f"| {work.name} | failed: {m.failed} |"
         return failed, failed
-    ours_e2e = None
-    if ours["layout"] is not None:
-        ours_e2e = ours["capture"] + ours["picture"] + ours["dot_text"] + ours["layout"]
+    ours_e2e = m.ours_e2e
     first = (
         f"| {work.name} | {ours['nodes']:,} ({ours['ops']:,} ops) | {ms(plain['plain'])} | "
         f"{ms(ours['capture'])} | **{ratio(ours['capture'], plain['plain'])}** | "
         f"{ms(plain['walk'])} | {ms(ours['build'])} | **{ratio(ours['build'], plain['walk'])}** | "
         f"{mib(plain['peak'])} | {mib(ours['peak'])} |"
     )
-    theirs_e2e = None
-    if "error" in theirs:
+    theirs_e2e = m.theirs_e2e
+    if theirs_e2e is None:
         their_cells = f"{theirs.get('nodes', '—')} | {theirs['error']} | — | —"
     else:
-        theirs_e2e = theirs["plain"] + theirs["make_dot"] + theirs["layout"]
         their_cells = (
             f"{theirs['nodes']:,} | {ms(theirs['make_dot'])} + {ms(theirs['layout'])} | "
             f"{mib(theirs['peak'])} | {ms(theirs_e2e)}"
@@ -283,6 +313,67 @@ def rows_for(work: Workload) -> tuple[str, str]:
         f"{ours_layout} | {ms(ours_e2e)} | {their_cells} | **{ratio(ours_e2e, theirs_e2e)}** |"
     )
     return first, second
+
+
+def help_time() -> float:
+    """Best of five ``gradviz --help`` runs, each a fresh interpreter."""
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "gradviz", "--help"], capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def targets(measured: list[Measured], help_s: float) -> list[str]:
+    """Issue 5's targets, each with what this run measured and whether it holds."""
+    ok = [m for m in measured if not m.failed]
+
+    def worst(ms: list[Measured], key: Callable[[Measured], float | None]) -> tuple[str, float]:
+        found = [(m.work.name, v) for m in ms if (v := key(m)) is not None]
+        return max(found, key=lambda nv: nv[1]) if found else ("—", float("nan"))
+
+    def row(target: str, limit: float, name: str, value: float, unit: str = "x") -> str:
+        if math.isnan(value):
+            return f"| {target} | not measured in this run | |"
+        shown = f"{value:.2f}{unit}" if unit == "x" else f"{value:.2f} {unit}"
+        verdict = "met" if value <= limit else "**not met**"
+        return f"| {target} | {shown} ({name}) | {verdict} |"
+
+    models = [m for m in ok if m.work.file in ("mlp.py", "cnn.py", "transformer.py")]
+    chains = [m for m in ok if m.work.file == "chain.py"]
+    finished = [m for m in ok if m.theirs_e2e is not None]
+    failing = [m for m in ok if m.theirs_e2e is None]
+    rows = [
+        row(
+            "capture ≤ 1.3× plain: MLP, CNN, transformer",
+            1.3,
+            *worst(models, lambda m: m.ours["capture"] / m.plain["plain"]),
+        ),
+        row(
+            "capture ≤ 3× plain: scalar chains",
+            3.0,
+            *worst(chains, lambda m: m.ours["capture"] / m.plain["plain"]),
+        ),
+        row(
+            "walk + model ≤ 2× bare walk",
+            2.0,
+            *worst(ok, lambda m: m.ours["build"] / m.plain["walk"]),
+        ),
+        row(
+            "end to end ≤ torchviz where it finishes",
+            1.0,
+            *worst(finished, lambda m: (m.ours_e2e or math.inf) / (m.theirs_e2e or math.nan)),
+        ),
+        row(
+            "under 10 s where torchviz fails",
+            10.0,
+            *worst(failing, lambda m: m.ours_e2e if m.ours_e2e is not None else math.inf),
+            unit="s",
+        ),
+        row("`gradviz --help` under 0.3 s", 0.3, "fresh interpreter", help_s, unit="s"),
+    ]
+    return ["| target | worst case measured | |", "|---|---|---|", *rows]
 
 
 def memory_row(work: Workload) -> str:
@@ -346,12 +437,16 @@ def main() -> None:
 
     first: list[str] = []
     second: list[str] = []
+    measured: list[Measured] = []
     for work in WORKLOADS:
         if args.only in work.name:
-            a, b = rows_for(work)
+            measured.append(measure(work))
+            a, b = rows_for(measured[-1])
             first.append(a)
             second.append(b)
             print(a, b, sep="\n", flush=True)
+    goals = targets(measured, help_time())
+    print("\n".join(goals), flush=True)
     memory = [memory_row(MEMORY_WORKLOAD)]
     print(memory[0], flush=True)
     layout = shared_weights()
@@ -368,6 +463,10 @@ def main() -> None:
             "processes (plain, gradviz, torchviz). Times are the best of up to five runs",
             "(one for those over a second). Peak memory is the rise of the process's peak",
             "resident set while the snippet ran (with gradviz: captured and built).",
+            "",
+            "## Issue 5's targets",
+            "",
+            *goals,
             "",
             "## Capture and model",
             "",
