@@ -273,19 +273,19 @@ def for_picture(
 ) -> tuple[Graph, list[str]]:
     """What a picture draws of ``graph``, and notes that say what was left out.
 
-    One pipeline for the command line, ``Graph.render`` and notebooks: fold
-    repeated blocks (past ``FOLD_ABOVE`` nodes), collapse modules below
-    ``module_depth``, fit the ``max_nodes`` budget, then draw each shared leaf
-    once per use (what keeps ``dot`` fast on shared weights).
+    One pipeline for the command line, ``Graph.render`` and notebooks: collapse
+    modules below ``module_depth``, fold repeated blocks (past ``FOLD_ABOVE``
+    nodes), fit the ``max_nodes`` budget, then draw each shared leaf once per
+    use (what keeps ``dot`` fast on shared weights).
     """
     notes: list[str] = []
     drawn = graph
+    if module_depth is not None:  # first: folding would mix repeats of different modules
+        drawn = collapse_modules(drawn, module_depth)
     if fold and len(drawn.nodes) > FOLD_ABOVE:
         drawn, note = fold_repeats(drawn)
         if note:
             notes.append(note)
-    if module_depth is not None:
-        drawn = collapse_modules(drawn, module_depth)
     drawn, note = fit(drawn, max_nodes)
     if note:
         notes.append(note)

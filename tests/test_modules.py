@@ -177,3 +177,37 @@ def test_notebook_renders_fold_and_fit_big_graphs_like_the_cli(tmp_path: Path) -
     with pytest.warns(UserWarning, match="drew the 29 nearest the outputs"):
         small = g.render(tmp_path / "s.dot", max_nodes=30, fold=False)
     assert len(parse_dot(small.read_text())[0]) <= 40  # the budget, plus copies of W
+
+
+def test_uncalled_containers_do_not_split_a_module_from_its_weights(tmp_path: Path) -> None:
+    """An ``nn.ModuleList`` is never called: its layers' weights go with their layers."""
+    (tmp_path / "stack.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])\n"
+        "    def forward(self, x):\n"
+        "        for layer in self.layers:\n"
+        "            x = torch.tanh(layer(x))\n"
+        "        return x\n"
+        "net = Net()\nloss = net(torch.ones(1, 2)).sum()\nloss.backward()\n"
+    )
+    g = graph_of(tmp_path / "stack.py")
+    assert g.by_name("net.layers.1.weight").scope == ("net", "net.layers.1")
+    two = collapse_modules(g, 2)
+    modules = {n.id: n.name for n in two.nodes if n.kind == "module"}
+    assert sorted(modules.values()) == ["net.layers.0", "net.layers.1", "net.layers.2"]
+    after: dict[int, set[int]] = {}
+    for e in two.edges:
+        after.setdefault(e.src, set()).add(e.dst)
+    feeds = set()  # module -> the next modules it reaches, through ops and tensors
+    for m in modules:
+        todo = list(after.get(m, ()))
+        while todo:
+            n = todo.pop()
+            if n in modules:
+                feeds.add((modules[m], modules[n]))
+            else:
+                todo.extend(after.get(n, ()))
+    assert feeds == {("net.layers.0", "net.layers.1"), ("net.layers.1", "net.layers.2")}

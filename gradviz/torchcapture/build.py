@@ -179,6 +179,7 @@ class GraphBuilder:
         ]
         resolved = _name_from_assignments(resolved, edges)
         resolved = _inherit_scopes(resolved, edges)
+        resolved = _params_in_called_modules(resolved)
         resolved = _transposed_values(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
@@ -450,6 +451,24 @@ def _inherit_scopes(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
                 by_id[t] = replace(by_id[t], scope=scope)
                 changed = True
     return [by_id[n.id] for n in nodes]
+
+
+def _params_in_called_modules(nodes: list[Node]) -> list[Node]:
+    """A parameter's scope lists only the modules that were called, as its ops' scopes do.
+
+    A parameter's scope comes from its name (``enc.layers.0.linear1.weight``);
+    an op's from the module calls it ran in. Containers that are never called
+    (``enc.layers``, an ``nn.ModuleList``) are in the first and not the second:
+    left in, collapsing at depth 2 would put the weights in ``enc.layers`` and
+    their ops in ``enc.layers.0``.
+    """
+    called = {name for n in nodes if n.kind != "leaf" for name in n.scope}
+    return [
+        replace(n, scope=tuple(s for s in n.scope if s in called))
+        if n.kind == "leaf" and any(s not in called for s in n.scope)
+        else n
+        for n in nodes
+    ]
 
 
 def _transposed_values(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
