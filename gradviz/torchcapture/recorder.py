@@ -236,6 +236,8 @@ class Recorder(TorchFunctionMode):
         out = func(*args, **(kwargs or {}))
         if self._busy or _compiling():
             return out  # inside a torch.compile region: let it compile as it would
+        if not torch.is_grad_enabled() and func not in _DETACH:
+            return out  # no_grad (an optimizer's step): nothing joins a graph
         self._busy = True
         try:
             self._record(func, args, out)
