@@ -74,6 +74,8 @@ docs: $(STAMP)
 	$(VENV)/bin/gradviz run samples/autograd_basics.py -o docs/images/autograd_basics.png >/dev/null
 	$(VENV)/bin/gradviz run samples/mlp_step.py -o docs/images/mlp_step.svg >/dev/null
 	$(VENV)/bin/gradviz run samples/log_of_zero.py --color-by grad -o docs/images/log_of_zero_grad.png >/dev/null
+	$(VENV)/bin/gradviz run bench/workloads/rnn.py -o docs/images/rnn_5000_folded.svg -- 5000 >/dev/null
+	$(VENV)/bin/gradviz run bench/workloads/transformer.py --module-depth 2 -o docs/images/transformer_depth2.svg >/dev/null
 	$(PY) docs/make_gallery.py docs
 
 clean:
