@@ -227,7 +227,14 @@ class _Doctor:
     # -- nan and inf ----------------------------------------------------------------
 
     def first_bad_forward(self) -> Finding | None:
-        """The first op, in the order the forward pass ran, whose output is not finite."""
+        """The first op, in the order the forward pass ran, whose output is not finite.
+
+        Only when it did harm: a causal mask fills scores with ``-inf`` on
+        purpose, and softmax turns them into zeros; when every output and every
+        gradient is finite, nothing went wrong.
+        """
+        if self._all_finite_downstream():
+            return None
         bad: list[tuple[int, Node, Node]] = []
         for node in self.g.tensors():
             op_id = self.producer.get(node.id)
@@ -246,6 +253,10 @@ class _Doctor:
             f"{made_by.op} made {what} in the forward pass{self.where(made_by)}",
             made_by.source.line if made_by.source else None,
         )
+
+    def _all_finite_downstream(self) -> bool:
+        outputs_finite = all(_finite(self.g.node(o).value) for o in self.g.outputs)
+        return outputs_finite and all(_finite(n.grad) for n in self.g.nodes)
 
     def first_bad_backward(self) -> Finding | None:
         """The first op, in the order backward ran, that turned finite gradients non-finite."""

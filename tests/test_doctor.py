@@ -144,3 +144,34 @@ def test_explain_shows_why_a_gradient_vanished() -> None:
 def test_no_backward_is_a_finding(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["doctor", str(SAMPLES / "dynamic_graph.py")])
     assert result.exit_code == 10 and "no backward pass ran" in result.stdout
+
+
+CAUSAL_MASK = """
+import torch
+torch.manual_seed(0)
+x = torch.randn(2, 4, 8)
+q, k = torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)
+wei = q(x) @ k(x).transpose(-2, -1)
+tril = torch.tril(torch.ones(4, 4))
+wei = wei.masked_fill(tril == 0, float("-inf"))
+wei = torch.softmax(wei, dim=-1)
+loss = (wei @ x).{finish}
+loss.backward()
+"""
+
+
+def test_an_inf_mask_that_softmax_absorbs_is_not_a_problem(tmp_path: Path) -> None:
+    """The causal mask of every GPT tutorial fills -inf on purpose."""
+    path = tmp_path / "attention.py"
+    path.write_text(CAUSAL_MASK.format(finish="mean()"))
+    g = graph_of(path)
+    assert any(n.value and n.value.data and -math.inf in n.value.data for n in g.tensors())
+    kinds = [f.kind for f in diagnose(g).findings]
+    assert "nan_forward" not in kinds and "nan_backward" not in kinds
+
+
+def test_an_inf_that_reaches_the_loss_is_still_found(tmp_path: Path) -> None:
+    path = tmp_path / "attention.py"
+    path.write_text(CAUSAL_MASK.format(finish="mean() * float('inf')"))
+    kinds = [f.kind for f in diagnose(graph_of(path)).findings]
+    assert "nan_forward" in kinds
