@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source
+from gradviz.torchcapture.derive import derive_values
 from gradviz.torchcapture.naming import NamedTensor
 from gradviz.torchcapture.recorder import (
     KEY,
@@ -180,7 +181,7 @@ class GraphBuilder:
         resolved = _name_from_assignments(resolved, edges)
         resolved = _inherit_scopes(resolved, edges)
         resolved = _params_in_called_modules(resolved)
-        resolved = _transposed_values(resolved, edges)
+        resolved = derive_values(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
             Pass(
@@ -469,31 +470,6 @@ def _params_in_called_modules(nodes: list[Node]) -> list[Node]:
         else n
         for n in nodes
     ]
-
-
-def _transposed_values(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
-    """The value of ``weight.t()`` inside ``nn.Linear``, which no torch call showed.
-
-    ``linear`` makes its transposed weight internally, so the capture never saw
-    it; it is the weight's value transposed, which is known.
-    """
-    by_id = {n.id: n for n in nodes}
-    producer = {e.dst: e.src for e in edges if by_id[e.src].kind == "op"}
-    first_input = {e.dst: e.src for e in edges if e.slot == 0 and by_id[e.src].kind != "op"}
-    for n in nodes:
-        op = producer.get(n.id)
-        if n.value is not None or op is None or by_id[op].autograd != "TBackward0":
-            continue
-        source = by_id.get(first_input.get(op, -1))
-        value = source.value if source is not None else None
-        if value is None or len(value.shape) != 2:
-            continue
-        rows, cols = value.shape
-        data = None
-        if value.data is not None:
-            data = tuple(value.data[r * cols + c] for c in range(cols) for r in range(rows))
-        by_id[n.id] = replace(n, value=replace(value, shape=(cols, rows), data=data))
-    return [by_id[n.id] for n in nodes]
 
 
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
