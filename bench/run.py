@@ -255,6 +255,8 @@ def in_child(kind: str, work: Workload) -> dict[str, Any]:
 def ms(seconds: float | None) -> str:
     if seconds is None:
         return "—"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
