@@ -130,7 +130,9 @@ def test_repeated_blocks_fold_into_one_marked_times_n(tmp_path: Path) -> None:
     assert {n.name for n in folded.nodes if n.kind == "leaf"} == {"W", "U"}  # weights stay
     assert folded.node(folded.outputs[0]).names == ("loss",)
     text = DotRenderer().render(folded)
-    assert 'label="×30  (one block drawn for all its repeats)"' in text
+    assert (
+        'label="×30  (one block drawn for all its repeats, with the numbers of the first)"' in text
+    )
     sigmoid = graph_of(SAMPLES / "vanishing_sigmoid.py")
     stack, note = fold_repeats(sigmoid)
     assert note is not None and "folded 12 repeats of a 3-op block" in note

@@ -259,7 +259,11 @@ class DotRenderer:
             for name, child in branch["children"].items():
                 out.append(f"{indent}subgraph cluster_m{next(counter)} {{")
                 repeat = name.startswith("×")  # a folded block: one drawn for all
-                label = f"{name}  (one block drawn for all its repeats)" if repeat else name
+                label = (
+                    f"{name}  (one block drawn for all its repeats, with the numbers of the first)"
+                    if repeat
+                    else name
+                )
                 style = "rounded,bold" if repeat else "rounded,dashed"
                 colour = t.text if repeat else t.muted
                 out.append(
