@@ -10,7 +10,7 @@ that takes minutes to lay out.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from gradviz.model import Edge, Graph, Node
@@ -30,9 +30,30 @@ SHARED_USES = 4
 """A leaf with this many uses is drawn once per use (see ``split_shared_leaves``)."""
 
 
-def renumber(graph: Graph, nodes: list[Node], edges: list[Edge], outputs: list[int]) -> Graph:
-    """A Graph whose ids are positions again, edges deduplicated and self-loops dropped."""
+def renumber(
+    graph: Graph,
+    nodes: list[Node],
+    edges: list[Edge],
+    outputs: list[int],
+    merged: Mapping[int, int] | None = None,
+) -> Graph:
+    """A Graph whose ids are positions again, edges deduplicated and self-loops dropped.
+
+    Every id a node or parameter holds (a saved tensor's ``ref``, a copy's
+    ``copy_of``, a parameter's ``node``) follows its node; one ``merged`` into
+    another (a folded repeat) follows the node that stands for it, and one that
+    is no longer drawn becomes None.
+    """
     new_id = {n.id: i for i, n in enumerate(nodes)}
+
+    def follow(old: int | None) -> int | None:
+        if old is None:
+            return None
+        found = new_id.get(old)
+        if found is None and merged is not None and old in merged:
+            found = new_id.get(merged[old])
+        return found
+
     seen: set[tuple[int, int, int]] = set()
     kept = []
     for e in edges:
@@ -42,14 +63,24 @@ def renumber(graph: Graph, nodes: list[Node], edges: list[Edge], outputs: list[i
         seen.add((src, dst, e.slot))
         kept.append(replace(e, src=src, dst=dst))
     return Graph(
-        nodes=tuple(replace(n, id=new_id[n.id]) for n in nodes),
+        nodes=tuple(
+            replace(
+                n,
+                id=new_id[n.id],
+                copy_of=follow(n.copy_of),
+                saved=tuple(
+                    replace(s, ref=follow(s.ref)) if s.ref is not None else s for s in n.saved
+                ),
+            )
+            for n in nodes
+        ),
         edges=tuple(kept),
         outputs=tuple(dict.fromkeys(new_id[o] for o in outputs if o in new_id)),
         passes=tuple(
             replace(p, roots=tuple(new_id[r] for r in p.roots if r in new_id)) for p in graph.passes
         ),
         meta=graph.meta,
-        params=graph.params,
+        params=tuple(replace(p, node=follow(p.node)) for p in graph.params),
     )
 
 
@@ -258,7 +289,7 @@ def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]
     edges = [
         replace(e, src=target.get(e.src, e.src), dst=target.get(e.dst, e.dst)) for e in graph.edges
     ]
-    folded = renumber(graph, nodes, edges, list(graph.outputs))
+    folded = renumber(graph, nodes, edges, list(graph.outputs), merged=target)
     line = blocks[0][0].source.line if blocks[0][0].source else None
     where = f" (line {line})" if line else ""
     note = (

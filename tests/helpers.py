@@ -87,7 +87,7 @@ def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """Node name -> the visible text of its label; and the edges, as pydot reads them."""
     (graph,) = pydot.graph_from_dot_data(text)
     labels = {}
-    for node in graph.get_nodes():
+    for node in _all_nodes(graph):
         label = node.get("label")
         if node.get_name() in ("graph", "node", "edge") or label is None:
             continue
@@ -97,8 +97,17 @@ def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
         assert label.startswith("<<") and label.endswith(">>"), label
         root = ET.fromstring(f"<root>{label[1:-1]}</root>")  # well-formed, or this raises
         labels[node.get_name()] = " ".join(s.strip() for s in root.itertext() if s.strip())
-    edges = [(e.get_source(), e.get_destination()) for e in graph.get_edges()]
+    edges = [(e.get_source(), e.get_destination()) for e in _all_edges(graph)]
     return labels, edges
+
+
+def _all_nodes(graph: Any) -> list[Any]:
+    """Nodes of the graph and of its subgraphs (clusters), which pydot keeps apart."""
+    return [*graph.get_nodes(), *(n for sub in graph.get_subgraphs() for n in _all_nodes(sub))]
+
+
+def _all_edges(graph: Any) -> list[Any]:
+    return [*graph.get_edges(), *(e for sub in graph.get_subgraphs() for e in _all_edges(sub))]
 
 
 MERMAID_NODE = re.compile(r'^  n(\d+)(\(\["|\[")(.*)("\]\)|"\])$')

@@ -213,3 +213,43 @@ def test_uncalled_containers_do_not_split_a_module_from_its_weights(tmp_path: Pa
             else:
                 todo.extend(after.get(n, ()))
     assert feeds == {("net.layers.0", "net.layers.1"), ("net.layers.1", "net.layers.2")}
+
+
+RNN_300 = (
+    "import torch\nW = torch.ones(3, 3, requires_grad=True) * 0.1\nh = torch.ones(3)\n"
+    "for _ in range(300):\n    h = torch.tanh(W @ h)\nloss = h.sum()\nloss.backward()\n"
+)
+
+
+def test_ids_held_by_nodes_and_parameters_follow_every_transform(tmp_path: Path) -> None:
+    """A saved tensor's ``ref``, a copy's ``copy_of``, a parameter's ``node`` stay true."""
+    from gradviz.transforms import fold_repeats, for_picture, split_shared_leaves
+
+    (tmp_path / "rnn.py").write_text(RNN_300)
+    g = graph_of(tmp_path / "rnn.py")
+    folded, _ = fold_repeats(g)
+    pictures = [folded, split_shared_leaves(folded), for_picture(g, max_nodes=9)[0]]
+    pictures.append(collapse_modules(fit(g, 50)[0], 1))
+    for pic in pictures:
+        ids = {n.id for n in pic.nodes}
+        for n in pic.nodes:
+            assert n.copy_of is None or n.copy_of in ids
+            for s in n.saved:
+                if s.ref is not None:
+                    assert s.ref in ids and pic.node(s.ref).kind != "op"
+        assert all(p.node is None or p.node in ids for p in pic.params)
+    # a folded repeat's saved input points at the tensor that stands for it, never elsewhere
+    tanh = next(n for n in folded.ops() if n.op == "tanh")
+    (result,) = (s for s in tanh.saved if s.name == "result")
+    made = {e.dst for e in folded.edges if e.src == tanh.id}
+    assert result.ref in made
+
+
+def test_big_folded_graphs_render_to_html_and_dot_with_saved_edges(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    (in_tmp / "rnn.py").write_text(RNN_300)
+    assert runner.invoke(cli, ["run", "rnn.py", "-o", "g.html"]).exit_code == 0
+    assert runner.invoke(cli, ["run", "rnn.py", "-o", "g.dot", "--saved"]).exit_code == 0
+    labels, edges = parse_dot((in_tmp / "g.dot").read_text())
+    assert all(a in labels and b in labels for a, b in edges)  # no edge to a node not drawn

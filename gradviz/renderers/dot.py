@@ -129,10 +129,13 @@ class DotRenderer:
         """Saved tensors as dashed notes by their op (graph tensors get a dashed edge)."""
         t = self.theme
         out = []
+        drawn = {n.id for n in graph.nodes}
         for op in graph.ops():
             for i, s in enumerate(op.saved):
                 if s.name.endswith(("_sym_sizes", "_sym_strides", "_sym_numel", "_sym_argsize_0")):
                     continue
+                if s.ref is not None and s.ref not in drawn:
+                    continue  # a tensor this picture leaves out (a build-up frame)
                 if s.ref is not None:
                     a, b = (f"n{s.ref}", f"n{op.id}") if forward else (f"n{op.id}", f"n{s.ref}")
                     out.append(

@@ -100,7 +100,7 @@ def _tensor_text(t: TensorData | None, missing: str) -> str:
     return head + "\n" + "\n".join(tensor_lines(t, max_items=64, precision=6))
 
 
-def _details(graph: Graph, node: Node) -> dict[str, Any]:
+def _details(graph: Graph, node: Node, drawn: set[int]) -> dict[str, Any]:
     rows: list[tuple[str, str]] = [("kind", node.kind)]
     if node.names:
         rows.append(("names", ", ".join(node.names)))
@@ -120,9 +120,11 @@ def _details(graph: Graph, node: Node) -> dict[str, Any]:
     for s in node.saved:
         if s.freed:
             text = "freed by backward before it could be read"
-        elif s.ref is not None:
+        elif s.ref is not None and s.ref in drawn:
             ref = graph.node(s.ref)
             text = f"node {s.ref} ({', '.join(ref.names) or ref.kind})"
+        elif s.ref is not None:
+            text = "a tensor of the graph not drawn here"
         elif s.tensor is not None:
             text = (f"{s.label}: " if s.label else "") + _tensor_text(s.tensor, "")
         else:
@@ -134,7 +136,8 @@ def _details(graph: Graph, node: Node) -> dict[str, Any]:
 
 def page_json(graph: Graph) -> str:
     """The page's data, safe to put inside a <script> element."""
-    data = {"nodes": {str(n.id): _details(graph, n) for n in graph.nodes}}
+    drawn = {n.id for n in graph.nodes}
+    data = {"nodes": {str(n.id): _details(graph, n, drawn) for n in graph.nodes}}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
