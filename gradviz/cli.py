@@ -492,10 +492,16 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
 
 
 def _frames(graph: Graph, folder: Path, options: RenderOptions) -> None:
-    from gradviz.frames import write_frames
+    from gradviz.frames import MAX_FRAMES, write_frames
 
-    count = write_frames(graph, folder, options)
-    click.echo(f"gradviz: wrote {count} frames and {folder / 'index.html'}", err=True)
+    count, steps = write_frames(graph, folder, options)
+    more = ""
+    if count < steps:
+        more = (
+            f"; the first {count} of {steps} steps (at most {MAX_FRAMES} frames, "
+            f"none past {options.max_nodes} nodes)"
+        )
+    click.echo(f"gradviz: wrote {count} frames and {folder / 'index.html'}{more}", err=True)
 
 
 @contextmanager

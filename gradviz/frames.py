@@ -18,6 +18,7 @@ from gradviz.output import write_atomic
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.dot import DotRenderer
 from gradviz.renderers.image import run_dot
+from gradviz.transforms import renumber, split_shared_leaves
 
 __all__ = ["MAX_FRAMES", "frame_graphs", "op_steps", "write_frames"]
 
@@ -47,12 +48,16 @@ def op_steps(graph: Graph) -> dict[int, int]:
     return {op.id: steps.get(op.id, last) for op in graph.ops()}
 
 
-def frame_graphs(graph: Graph) -> list[tuple[Graph, Node]]:
-    """One smaller Graph per forward step, each with the op that step added."""
+def frame_graphs(graph: Graph, max_nodes: int | None = None) -> list[tuple[Graph, Node]]:
+    """One smaller Graph per forward step, each with the op that step added.
+
+    At most ``MAX_FRAMES`` frames, and none past ``max_nodes`` nodes: the
+    build-up is a story for graphs small enough to read.
+    """
     steps = op_steps(graph)
     order = sorted({s for s in steps.values()})
     producer = {e.dst: e.src for e in graph.edges if graph.node(e.src).kind == "op"}
-    frames = []
+    frames: list[tuple[Graph, Node]] = []
     for step in order[:MAX_FRAMES]:
         ops = {op for op, s in steps.items() if s <= step}
         keep = set(ops)
@@ -63,6 +68,8 @@ def frame_graphs(graph: Graph) -> list[tuple[Graph, Node]]:
                 keep.add(e.dst)
         keep = {n for n in keep if graph.node(n).kind == "op" or producer.get(n, -1) in ops
                 or graph.node(n).kind == "leaf"}  # fmt: skip
+        if max_nodes is not None and len(keep) > max_nodes and frames:
+            break
         added = [op for op in ops if steps[op] == step]
         own = [op for op in added if graph.node(op).step == step]  # not one made inside it
         newest = min(own or added)
@@ -74,12 +81,19 @@ def frame_graphs(graph: Graph) -> list[tuple[Graph, Node]]:
     return frames
 
 
-def write_frames(graph: Graph, folder: Path, options: RenderOptions) -> int:
-    """Write frame_001.svg, ... and index.html into ``folder``; return how many frames."""
-    frames = frame_graphs(graph)
+def write_frames(graph: Graph, folder: Path, options: RenderOptions) -> tuple[int, int]:
+    """Write frame_001.svg, ... and index.html into ``folder``.
+
+    Returns how many frames were written, and how many forward steps there were.
+    """
+    frames = frame_graphs(graph, options.max_nodes)
     items = []
     for number, (sub, newest) in enumerate(frames, start=1):
-        producer = {e.src: e.dst for e in sub.edges if e.src == newest.id}
+        # Ids become positions in ``sub.nodes`` (copies of shared leaves go after),
+        # so that shared weights are drawn once per use, as in every other picture.
+        position = {n.id: i for i, n in enumerate(sub.nodes)}
+        made = [position[e.dst] for e in sub.edges if e.src == newest.id]
+        drawn = split_shared_leaves(renumber(sub, list(sub.nodes), list(sub.edges), [*sub.outputs]))
         caption = (
             f"line {newest.source.line}: {newest.source.code}"
             if newest.source
@@ -90,14 +104,14 @@ def write_frames(graph: Graph, folder: Path, options: RenderOptions) -> int:
             grads=False,
             color_by=None,
             title=f"{number}/{len(frames)}  {caption}",
-            highlight=(newest.id, *producer.values()),
+            highlight=(position[newest.id], *made),
         )
-        svg = run_dot(DotRenderer("dot", frame_options).render(sub), "svg", options.dot_timeout)
+        svg = run_dot(DotRenderer("dot", frame_options).render(drawn), "svg", options.dot_timeout)
         name = f"frame_{number:03d}.svg"
         write_atomic(folder / name, svg)
         items.append((name, caption))
     write_atomic(folder / "index.html", _index(graph, items))
-    return len(frames)
+    return len(frames), len(set(op_steps(graph).values()))
 
 
 def _index(graph: Graph, items: list[tuple[str, str]]) -> str:

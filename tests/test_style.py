@@ -276,3 +276,27 @@ def test_magnitude_colours_are_readable_in_every_theme() -> None:
         assert all(contrast(c, theme.background) >= 1.5 for c in EDGE_PALETTE[1:])
     dark = dot_of(SAMPLES / "log_of_zero.py", theme="dark", color_by="grad")
     assert f'<FONT COLOR="{HEAT_TEXT}">p</FONT>' in dark
+
+
+def test_frames_outline_the_newest_op_and_stop_at_the_node_budget(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Frames of an RNN (shared weights, copied per use): the outlined op is the one added."""
+    (in_tmp / "rnn.py").write_text(
+        "import torch\nW = torch.ones(2, 2, requires_grad=True)\nh = torch.ones(2)\n"
+        "for _ in range(30):\n    h = torch.tanh(W @ h)\nh.sum().backward()\n"
+    )
+    result = runner.invoke(
+        cli, ["run", "rnn.py", "-o", "g.dot", "--frames", "frames", "--max-nodes", "40"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 19 frames" in result.stderr and "the first 19 of 61 steps" in result.stderr
+    expected = ["mv", "tanh"] * 10
+    for number, op in enumerate(expected[:19], start=1):
+        root = ET.fromstring((in_tmp / "frames" / f"frame_{number:03d}.svg").read_text())
+        nodes = [g for g in root.iter(f"{SVG}g") if g.get("class") == "node"]
+        thick = [
+            g for g in nodes if any(p.get("stroke-width") == "3" for p in g.iter(f"{SVG}path"))
+        ]
+        texts = [" ".join(t.text or "" for t in g.iter(f"{SVG}text")) for g in thick]
+        assert len(texts) == 1 and texts[0].split()[0] == op, (number, texts)
