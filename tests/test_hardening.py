@@ -362,3 +362,56 @@ def test_cuda_tensors_show_their_device(tmp_path: Path) -> None:
 def test_saved_json_from_a_capture_round_trips(runner: CliRunner, in_tmp: Path) -> None:
     data = saved(runner, in_tmp)
     assert Graph.from_dict(data).to_dict() == data
+
+
+def _mutations(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
+    """Every place in ``doc``, with a kind of damage to do there."""
+    found: list[tuple[tuple[Any, ...], str]] = []
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    for key, value in items:
+        here = (*path, key)
+        found += [(here, kind) for kind in ("string", "negative", "null", "drop", "list", "float")]
+        found += _mutations(value, here)
+    if isinstance(doc, dict):
+        found.append(((*path, "unknown_key"), "string"))
+    return found
+
+
+def _damaged(doc: Any, path: tuple[Any, ...], kind: str) -> Any:
+    import copy
+
+    doc = copy.deepcopy(doc)
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    key = path[-1]
+    if kind == "drop":
+        if isinstance(parent, dict):
+            parent.pop(key, None)
+        else:
+            parent.pop(key)
+    else:
+        parent[key] = {"string": "x", "negative": -1, "null": None, "list": [], "float": 0.5}[kind]
+    return doc
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema() -> None:
+    """The compiled check decides validity; jsonschema, the reference, must agree everywhere."""
+    import fastjsonschema
+    import jsonschema
+
+    from gradviz.validate import _fast_check, _schema
+
+    doc = graph_of(SAMPLES / "autograd_basics.py").to_dict()
+    reference = jsonschema.Draft202012Validator(_schema())
+    fast = _fast_check()
+    places = _mutations(doc)
+    assert len(places) > 200
+    for path, kind in places:
+        damaged = _damaged(doc, path, kind)
+        try:
+            fast(damaged)
+            fast_ok = True
+        except fastjsonschema.JsonSchemaException:
+            fast_ok = False
+        assert fast_ok == reference.is_valid(damaged), (path, kind)
