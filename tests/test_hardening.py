@@ -367,7 +367,11 @@ def test_saved_json_from_a_capture_round_trips(runner: CliRunner, in_tmp: Path) 
 def _mutations(doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], str]]:
     """Every place in ``doc``, with a kind of damage to do there."""
     found: list[tuple[tuple[Any, ...], str]] = []
-    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else []
+    items: Any = []
+    if isinstance(doc, dict):
+        items = doc.items()
+    elif isinstance(doc, list):
+        items = enumerate(doc)
     for key, value in items:
         here = (*path, key)
         found += [(here, kind) for kind in ("string", "negative", "null", "drop", "list", "float")]
