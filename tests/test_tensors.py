@@ -69,7 +69,7 @@ def test_nan_and_inf_are_counted_and_left_out_of_the_summary() -> None:
 
 def test_the_memo_reuses_a_summary_for_the_same_elements_in_another_order() -> None:
     w = torch.randn(64, 32)
-    memo: StatsMemo = {}
+    memo = StatsMemo()
     first = to_data(w, memo)
     transposed = to_data(w.t(), memo)
     assert transposed.shape == (32, 64)
@@ -79,7 +79,7 @@ def test_the_memo_reuses_a_summary_for_the_same_elements_in_another_order() -> N
 
 def test_the_memo_never_serves_a_tensor_changed_in_place_or_another_slice() -> None:
     w = torch.randn(64, 32)
-    memo: StatsMemo = {}
+    memo = StatsMemo()
     before = to_data(w, memo).stats
     w.mul_(2)  # bumps the version counter
     after = to_data(w, memo).stats
@@ -115,3 +115,16 @@ def test_views_are_summarized_like_their_contiguous_copies(view: Any) -> None:
     assert stats is not None and ref is not None
     for field in ("min", "max", "mean", "std", "norm"):
         assert getattr(stats, field) == pytest.approx(getattr(ref, field), rel=1e-5)
+
+
+def test_the_memo_never_serves_a_freed_tensors_summary_to_its_memory_reused() -> None:
+    """A gradient freed during backward may leave its address to the next one."""
+    memo = StatsMemo()
+    first = torch.zeros(64, 50)
+    stats = to_data(first, memo).stats
+    key = next(iter(memo._entries))
+    del first  # its memory may now go to another tensor with the same key
+    assert memo.get(key) is None
+    again = torch.ones(64, 50)
+    fresh = to_data(again, memo).stats
+    assert stats is not None and fresh is not None and fresh.mean == 1.0

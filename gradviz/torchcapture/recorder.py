@@ -66,11 +66,15 @@ class NodeRecord:
     backward_step: int | None = None
     scope: tuple[tuple[int, str], ...] = ()
 
-    def add_grad(self, nr: int, grad: torch.Tensor, pass_index: int) -> None:
-        _accumulate(self.grads, self.grad_passes, nr, to_data(grad), pass_index)
+    def add_grad(
+        self, nr: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
+    ) -> None:
+        _accumulate(self.grads, self.grad_passes, nr, to_data(grad, memo), pass_index)
 
-    def add_edge_grad(self, slot: int, grad: torch.Tensor, pass_index: int) -> None:
-        _accumulate(self.edge_grads, self.edge_passes, slot, to_data(grad), pass_index)
+    def add_edge_grad(
+        self, slot: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
+    ) -> None:
+        _accumulate(self.edge_grads, self.edge_passes, slot, to_data(grad, memo), pass_index)
 
 
 def _accumulate(
@@ -221,6 +225,7 @@ class Recorder(TorchFunctionMode):
         self._in_pass = False
         self._modules: list[torch.nn.Module] = []
         self._scope: tuple[tuple[int, str], ...] = ()  # the module stack, as ops record it
+        self._grad_memo = StatsMemo()  # summaries of this pass's gradients
         self._active = False
         self._current_pass = -1
 
@@ -404,7 +409,7 @@ class Recorder(TorchFunctionMode):
             index = len(self.passes)
             leaves: dict[int, AutogradNode] = {}
             order = walk([n for n, _ in roots])
-            memo: StatsMemo = {}  # the whole graph is alive until this pass ends
+            memo = StatsMemo()
             reset, accumulating, known, uses = self._survey(order, kind, memo)
             for node in order:
                 if is_leaf_node(node):
@@ -414,6 +419,7 @@ class Recorder(TorchFunctionMode):
             for earlier in self.passes:
                 if earlier.live and _superseded(earlier, leaves, reset):
                     earlier.release()
+            self._grad_memo = StatsMemo()
             self.passes.append(
                 PassRecord(
                     index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
@@ -521,13 +527,14 @@ class Recorder(TorchFunctionMode):
         if rec.backward_step is None:
             rec.backward_step = self.backward_steps
             self.backward_steps += 1
+        memo = self._grad_memo  # a view's gradient is often a view of another's
         for nr, g in enumerate(grad_outputs):
             if isinstance(g, torch.Tensor):
-                rec.add_grad(nr, g, index)
+                rec.add_grad(nr, g, index, memo)
         for slot in rec.edge_slots:
             g = grad_inputs[slot]
             if isinstance(g, torch.Tensor):
-                rec.add_edge_grad(slot, g, index)
+                rec.add_edge_grad(slot, g, index, memo)
 
     def _end_backward(self) -> None:
         self._busy = True

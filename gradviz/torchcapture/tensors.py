@@ -8,6 +8,7 @@ big model does not double its memory.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 
@@ -40,8 +41,30 @@ def _device_name(device: torch.device) -> str:
     return name
 
 
-StatsMemo = dict[tuple[object, ...], Stats]
-"""Summaries already made, by the memory they read; valid while those tensors all live."""
+class StatsMemo:
+    """Summaries already made, by the elements they read, for one backward pass.
+
+    The key is the address of the first element, the version counter, the dtype
+    and the (size, stride) pairs in any order: two tensors with equal keys read
+    the same elements, unless the first was freed and its memory handed to the
+    second. So each entry keeps a weak reference to the tensor it summarized,
+    and counts only while that tensor lives (its memory cannot be reused then).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[object, ...], tuple[weakref.ref[torch.Tensor], Stats]] = {}
+
+    def get(self, key: tuple[object, ...]) -> Stats | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0]() is None:
+            return None
+        return entry[1]
+
+    def put(self, key: tuple[object, ...], t: torch.Tensor, stats: Stats) -> None:
+        self._entries[key] = (weakref.ref(t), stats)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
@@ -71,7 +94,8 @@ def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
         key = (t.data_ptr(), t._version, dtype, tuple(sorted(zip(shape, t.stride(), strict=True))))
         stats = memo.get(key)
         if stats is None:
-            stats = memo[key] = _stats(t.detach())
+            stats = _stats(t.detach())
+            memo.put(key, t, stats)
         return TensorData(shape, dtype, where, None, stats)
     except RuntimeError:  # exotic tensor types that refuse to be read
         return TensorData(shape, dtype, where)
