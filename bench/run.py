@@ -151,6 +151,7 @@ def child_plain(work: Workload) -> dict[str, Any]:
 
 
 def child_gradviz(work: Workload) -> dict[str, Any]:
+    from gradviz.collector import paused
     from gradviz.errors import DotError
     from gradviz.execute import load_snippet
     from gradviz.renderers.dot import DotRenderer
@@ -177,8 +178,9 @@ def child_gradviz(work: Workload) -> dict[str, Any]:
     assert graph is not None, result.no_graph
     builds.clear()
     capture = best(lambda: capture_snippet(snippet, work.argv), cold)
-    (drawn, _), picture = timed(lambda: for_picture(graph))
-    text, dot_text = timed(lambda: DotRenderer().render(drawn))
+    with paused():  # as the command line draws
+        (drawn, _), picture = timed(lambda: for_picture(graph))
+        text, dot_text = timed(lambda: DotRenderer().render(drawn))
     try:
         _, svg = timed(lambda: run_dot(text, "svg", DOT_TIMEOUT))
         layout: float | None = svg

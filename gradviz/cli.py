@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gradviz import __version__
+from gradviz.collector import paused
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -382,7 +383,8 @@ def explain(
     assert outcome.graph is not None
     from gradviz.explain.story import tell
 
-    story = tell(outcome.graph, depth)
+    with paused():
+        story = tell(outcome.graph, depth)
     if fmt == "markdown":
         from gradviz.renderers.markdown import story_markdown
 
@@ -439,7 +441,8 @@ def doctor(
     from gradviz.health import diagnose
     from gradviz.renderers.doctor import report_json, report_renderable
 
-    report = diagnose(outcome.graph, vanish=vanish, explode=explode)
+    with paused():
+        report = diagnose(outcome.graph, vanish=vanish, explode=explode)
     _console(no_color, width).print(report_renderable(report, len(outcome.graph.passes)))
     if output is not None:
         _emit_text(report_json(report, snippet.name), output)
@@ -467,6 +470,11 @@ def _output_target(
 
 
 def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOptions) -> None:
+    with paused():  # gradviz alone allocates from here: no collections (see collector)
+        _draw_now(graph, target, options)
+
+
+def _draw_now(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOptions) -> None:
     from gradviz.output import write_atomic
     from gradviz.renderers import make_renderer
 
@@ -494,7 +502,8 @@ def _draw(graph: Graph, target: tuple[OutputFormat, Path], options: RenderOption
 def _frames(graph: Graph, folder: Path, options: RenderOptions) -> None:
     from gradviz.frames import MAX_FRAMES, write_frames
 
-    count, steps = write_frames(graph, folder, options)
+    with paused():
+        count, steps = write_frames(graph, folder, options)
     more = ""
     if count < steps:
         more = (

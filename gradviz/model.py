@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from gradviz.collector import while_paused
+
 __all__ = [
     "SCHEMA_VERSION",
     "Edge",
@@ -299,6 +301,7 @@ class Graph:
 
     # -- JSON ---------------------------------------------------------------
 
+    @while_paused
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": "gradviz.graph",
@@ -319,6 +322,7 @@ class Graph:
             "params": [_param_to_dict(p) for p in self.params],
         }
 
+    @while_paused
     def to_json(self) -> str:
         """Deterministic JSON text (same graph, same bytes), one node or edge per line.
 
@@ -344,6 +348,7 @@ class Graph:
         return "\n".join(lines) + "\n"
 
     @classmethod
+    @while_paused
     def from_dict(cls, data: Mapping[str, Any]) -> Graph:
         if data.get("schema") != "gradviz.graph":
             raise GraphFormatError("not a gradviz graph: 'schema' is not \"gradviz.graph\"")
@@ -373,6 +378,7 @@ class Graph:
             raise GraphFormatError(f"malformed gradviz graph: {exc!r}") from exc
 
     @classmethod
+    @while_paused
     def from_json(cls, text: str) -> Graph:
         try:
             data = json.loads(text)

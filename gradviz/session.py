@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gradviz import errors
+from gradviz.collector import while_paused
 from gradviz.errors import GradvizError, SnippetTimeout
 from gradviz.execute import Snippet, format_snippet_traceback, load_snippet
 from gradviz.model import Graph
@@ -40,6 +41,7 @@ class Outcome:
     problem: GradvizError | None = None
     internal_errors: list[str] = field(default_factory=list)
 
+    @while_paused
     def to_json(self) -> str:
         problem = None
         if self.problem is not None:
@@ -60,6 +62,7 @@ class Outcome:
         )
 
     @classmethod
+    @while_paused
     def from_json(cls, text: str) -> Outcome:
         data: dict[str, Any] = json.loads(text)
         problem = None

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from gradviz.collector import while_paused
 from gradviz.errors import InputError
 from gradviz.model import Graph, GraphFormatError
 
@@ -91,6 +92,7 @@ def _check_ids(data: Any) -> None:
             raise InputError(f"$.outputs[{i}]: node {out} does not exist")
 
 
+@while_paused
 def read_graph(path: Path) -> Graph:
     """The Graph saved at ``path``, or an InputError that says what is wrong with it."""
     try:

@@ -320,3 +320,22 @@ def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
     g = graph_of(snippet)
     for name, p in ns["cnn"].named_parameters():
         assert close(values(g.by_name(f"cnn.{name}").grad), p.grad.tolist(), tol=1e-4)
+
+
+def test_gradviz_pauses_the_collector_only_around_its_own_work() -> None:
+    import gc
+
+    from gradviz.collector import paused, while_paused
+    from gradviz.model import Graph
+
+    seen = []
+    with paused():
+        seen.append(gc.isenabled())
+        with paused():
+            seen.append(gc.isenabled())
+        seen.append(gc.isenabled())
+    seen.append(gc.isenabled())
+    assert seen == [False, False, False, True]
+    assert while_paused(gc.isenabled)() is False
+    g = graph_of(SAMPLES / "autograd_basics.py")
+    assert Graph.from_json(g.to_json()) == g and gc.isenabled()

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from gradviz import __version__
+from gradviz.collector import paused
 from gradviz.errors import NoGraphError, TargetError
 from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
@@ -65,7 +66,7 @@ def capture_snippet(
             named = named_tensors(run.namespace)
             builder = GraphBuilder(snippet.filename, named, module_names(run.namespace))
             try:
-                with _no_collections():  # the snippet is done: only gradviz allocates now
+                with paused():  # the snippet is done: only gradviz allocates now
                     outcome = _build(builder, recorder, named, targets, snippet, run)
             finally:
                 # A long chain that Python has walked can overflow the C stack when it
@@ -109,18 +110,6 @@ def _few_collections() -> Iterator[None]:
 _NEVER = 1 << 30
 
 
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    """No collection at all while gradviz alone builds (nothing it makes is garbage)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def capture_call(
     fn: Callable[..., Any],
     args: Sequence[Any],
@@ -154,7 +143,7 @@ def capture_call(
             gradviz=__version__,
             passes_total=len(recorder.passes),
         )
-        with _no_collections():
+        with paused():
             return builder.build(roots, passes, meta, recorder.cut_off(), recorder.used)
     finally:
         named.clear()
