@@ -554,7 +554,7 @@ Profiled in a warm process (`cProfile` and timers around each phase):
 - **End to end**, `dot` takes about twice as long on gradviz's labels (HTML
   tables with values and gradients) as on torchviz's one-line op names, and its
   start-up (≈ 9 ms) is most of the time on tiny graphs. On graphs torchviz
-  cannot draw, folding is most of gradviz's time (≈ 13 µs a node).
+  cannot draw, capture is most of gradviz's time; folding takes ≈ 5 µs a node.
 
 What was done about it: value snapshots ask torch as little as possible; a
 summary is reused for a tensor seen again in the same pass (a weight and its
@@ -562,7 +562,9 @@ transpose); transposed weights are read through a view, not a copy; gradviz's
 own torch calls bypass its mode; calls under `no_grad` (an optimizer's step)
 are not looked at; Nodes are made once, after the walk; full garbage
 collections wait until the capture ends (they were half of a 50,000-step
-chain's capture, scanning the capture's own records again and again).
+chain's capture, scanning the capture's own records again and again), and
+none run while gradviz alone folds, draws, reads or writes a graph (reading a
+100,000-node JSON went from 1.4 s to 0.3 s, folding it from 1.2 s to 0.5 s).
 """
 
 
