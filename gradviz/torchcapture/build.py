@@ -174,13 +174,21 @@ class GraphBuilder:
             if saved:
                 saved_of[op_id] = saved
         root_keys = {(id(n), -1 if is_leaf_node(n) else nr) for n, nr in roots}
+        is_op = [kind == "op" for kind, _, _ in order]
+        producer: dict[int, int] = {}  # tensor -> the op that made it
+        consumers: dict[int, list[int]] = {}  # tensor or leaf -> the ops that used it
+        for e in edges:
+            if is_op[e.src]:
+                producer[e.dst] = e.src
+            else:
+                consumers.setdefault(e.src, []).append(e.dst)
+        scopes = self._scopes_of(order, producer, consumers)
+        called = {name for i, scope in enumerate(scopes) for name in scope if order[i][0] != "leaf"}
         resolved = [
-            self._make_node(i, kind, node, nr, root_keys, saved_of.get(i), keys)
+            self._make_node(i, kind, node, nr, root_keys, saved_of.get(i), keys, scopes[i], called)
             for i, (kind, node, nr) in enumerate(order)
         ]
-        resolved = _name_from_assignments(resolved, edges)
-        resolved = _inherit_scopes(resolved, edges)
-        resolved = _params_in_called_modules(resolved)
+        resolved = _name_from_assignments(resolved, producer, consumers)
         resolved = derive_values(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
@@ -249,6 +257,36 @@ class GraphBuilder:
             )
         return tuple(params)
 
+    def _scopes_of(
+        self,
+        order: Sequence[tuple[str, AutogradNode, int]],
+        producer: Mapping[int, int],
+        consumers: Mapping[int, list[int]],
+    ) -> list[tuple[str, ...]]:
+        """Each node's module scope; ops made inside a torch call take their consumer's.
+
+        ``t`` inside ``linear`` was never seen by the mode, so it has no scope of
+        its own: it ran in the module of the op that used its output, when all
+        its users agree on one. Leaves get theirs from their names (``_leaf``).
+        """
+        scopes: list[tuple[str, ...]] = []
+        seen: list[bool] = []
+        for kind, node, _ in order:
+            rec = None if kind == "leaf" else self._rec(node)
+            scopes.append(self._scope(rec) if rec is not None else ())
+            seen.append(rec is not None and rec.step is not None)
+        changed = True
+        while changed:
+            changed = False
+            for t, op in producer.items():
+                if scopes[op] or seen[op]:
+                    continue
+                users = {scopes[c] for c in consumers.get(t, ())}
+                if len(users) == 1 and (scope := users.pop()):
+                    scopes[op] = scopes[t] = scope
+                    changed = True
+        return scopes
+
     def _make_node(
         self,
         node_id: int,
@@ -258,20 +296,16 @@ class GraphBuilder:
         root_keys: set[_TensorKey],
         saved: Sequence[SavedRecord] | None,
         keys: Mapping[StorageKey, int],
+        scope: tuple[str, ...],
+        called: set[str],
     ) -> Node:
         if kind == "leaf":
-            return self._leaf(node_id, node, keys)
+            return self._leaf(node_id, node, keys, called)
         rec = self._rec(node)
         if rec is None:
             line = step = backward_step = None
-            scope: tuple[str, ...] = ()
         else:
-            line, step, backward_step, scope = (
-                rec.line,
-                rec.step,
-                rec.backward_step,
-                self._scope(rec),
-            )
+            line, step, backward_step = rec.line, rec.step, rec.backward_step
         source = self._source(line)
         if kind == "op":
             return Node(
@@ -298,7 +332,9 @@ class GraphBuilder:
             scope=scope,
         )
 
-    def _leaf(self, node_id: int, acc: AutogradNode, keys: Mapping[StorageKey, int]) -> Node:
+    def _leaf(
+        self, node_id: int, acc: AutogradNode, keys: Mapping[StorageKey, int], called: set[str]
+    ) -> Node:
         var: torch.Tensor = acc.variable
         rec = acc.metadata.get(KEY)
         rec = rec if isinstance(rec, LeafRecord) else None
@@ -318,8 +354,12 @@ class GraphBuilder:
         scope: tuple[str, ...] = ()
         param = isinstance(var, torch.nn.Parameter) or id(var) in self._params
         if names and param:
+            # From its name, keeping only modules that were called, as an op's scope
+            # does: an nn.ModuleList (enc.layers) is never called itself, and left in
+            # it would put a layer's weights in another module than the layer's ops.
             parts = names[0].split(".")[:-1]
-            scope = tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
+            prefixes = (".".join(parts[: i + 1]) for i in range(len(parts)))
+            scope = tuple(p for p in prefixes if p in called)
         return Node(
             id=node_id,
             kind="leaf",
@@ -396,23 +436,18 @@ def _assigned_name(code: str) -> str | None:
     return target.id if isinstance(target, ast.Name) else None
 
 
-def _name_from_assignments(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
+def _name_from_assignments(
+    nodes: list[Node], producer: Mapping[int, int], consumers: Mapping[int, list[int]]
+) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
     A tensor with no name in the snippet's globals, made by the last op of a line
     ``loss = ...`` (no op on the same line uses it), is called ``loss``, as long as
     no other tensor of the graph has or would get that name (a loop body
-    ``y = y * 2`` makes many ``y``: they keep their derived labels).
+    ``y = y * 2`` makes many ``y``: they keep their derived labels). Ids are
+    positions in ``nodes``.
     """
-    by_id = {n.id: n for n in nodes}
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
-    consumers: dict[int, list[int]] = {}
-    producer: dict[int, int] = {}
-    for e in edges:
-        if by_id[e.src].kind == "op":
-            producer[e.dst] = e.src
-        else:
-            consumers.setdefault(e.src, []).append(e.dst)
     candidates: dict[tuple[int, str], list[int]] = {}
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
@@ -426,50 +461,11 @@ def _name_from_assignments(nodes: list[Node], edges: Sequence[Edge]) -> list[Nod
         if name is not None:
             candidates.setdefault((n.source.line, name), []).append(n.id)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
+    named = list(nodes)
     for (_, name), ids in candidates.items():
         if len(ids) == 1 and name not in taken:
-            by_id[ids[0]] = replace(by_id[ids[0]], names=(name,))
-    return [by_id[n.id] for n in nodes]
-
-
-def _inherit_scopes(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
-    """Ops made inside a torch call (``t`` inside ``linear``) ran in their consumer's module."""
-    by_id = {n.id: n for n in nodes}
-    producer = {e.dst: e.src for e in edges if by_id[e.src].kind == "op"}
-    consumers: dict[int, set[int]] = {}
-    for e in edges:
-        if by_id[e.src].kind != "op":
-            consumers.setdefault(e.src, set()).add(e.dst)
-    changed = True
-    while changed:
-        changed = False
-        for t, op in producer.items():
-            if by_id[op].scope or by_id[op].step is not None:
-                continue
-            scopes = {by_id[c].scope for c in consumers.get(t, ())}
-            if len(scopes) == 1 and (scope := scopes.pop()):
-                by_id[op] = replace(by_id[op], scope=scope)
-                by_id[t] = replace(by_id[t], scope=scope)
-                changed = True
-    return [by_id[n.id] for n in nodes]
-
-
-def _params_in_called_modules(nodes: list[Node]) -> list[Node]:
-    """A parameter's scope lists only the modules that were called, as its ops' scopes do.
-
-    A parameter's scope comes from its name (``enc.layers.0.linear1.weight``);
-    an op's from the module calls it ran in. Containers that are never called
-    (``enc.layers``, an ``nn.ModuleList``) are in the first and not the second:
-    left in, collapsing at depth 2 would put the weights in ``enc.layers`` and
-    their ops in ``enc.layers.0``.
-    """
-    called = {name for n in nodes if n.kind != "leaf" for name in n.scope}
-    return [
-        replace(n, scope=tuple(s for s in n.scope if s in called))
-        if n.kind == "leaf" and any(s not in called for s in n.scope)
-        else n
-        for n in nodes
-    ]
+            named[ids[0]] = replace(named[ids[0]], names=(name,))
+    return named
 
 
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
