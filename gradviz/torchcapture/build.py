@@ -182,10 +182,13 @@ class GraphBuilder:
                 producer[e.dst] = e.src
             else:
                 consumers.setdefault(e.src, []).append(e.dst)
-        scopes = self._scopes_of(order, producer, consumers)
+        recs = [None if kind == "leaf" else self._rec(node) for kind, node, _ in order]
+        scopes = self._scopes_of(recs, producer, consumers)
         called = {name for i, scope in enumerate(scopes) for name in scope if order[i][0] != "leaf"}
         resolved = [
-            self._make_node(i, kind, node, nr, root_keys, saved_of.get(i), keys, scopes[i], called)
+            self._make_node(
+                i, kind, node, nr, recs[i], root_keys, saved_of.get(i), keys, scopes[i], called
+            )
             for i, (kind, node, nr) in enumerate(order)
         ]
         resolved = _name_from_assignments(resolved, producer, consumers)
@@ -259,7 +262,7 @@ class GraphBuilder:
 
     def _scopes_of(
         self,
-        order: Sequence[tuple[str, AutogradNode, int]],
+        recs: Sequence[NodeRecord | None],
         producer: Mapping[int, int],
         consumers: Mapping[int, list[int]],
     ) -> list[tuple[str, ...]]:
@@ -271,8 +274,7 @@ class GraphBuilder:
         """
         scopes: list[tuple[str, ...]] = []
         seen: list[bool] = []
-        for kind, node, _ in order:
-            rec = None if kind == "leaf" else self._rec(node)
+        for rec in recs:
             scopes.append(self._scope(rec) if rec is not None else ())
             seen.append(rec is not None and rec.step is not None)
         changed = True
@@ -293,6 +295,7 @@ class GraphBuilder:
         kind: str,
         node: AutogradNode,
         nr: int,
+        rec: NodeRecord | None,
         root_keys: set[_TensorKey],
         saved: Sequence[SavedRecord] | None,
         keys: Mapping[StorageKey, int],
@@ -301,7 +304,6 @@ class GraphBuilder:
     ) -> Node:
         if kind == "leaf":
             return self._leaf(node_id, node, keys, called)
-        rec = self._rec(node)
         if rec is None:
             line = step = backward_step = None
         else:
