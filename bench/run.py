@@ -112,6 +112,7 @@ def child_plain(work: Workload) -> dict[str, Any]:
     import torch
 
     from gradviz.execute import load_snippet, run_snippet
+    from gradviz.torchcapture.recorder import walk as bare_walk  # iterative, each node once
 
     snippet = load_snippet(WORKLOAD_DIR / work.file)
     before = peak_kib()
@@ -122,20 +123,7 @@ def child_plain(work: Workload) -> dict[str, Any]:
         for v in result.namespace.values()
         if isinstance(v, torch.Tensor) and v.grad_fn is not None
     ]
-
-    def bare_walk(roots: list[Any]) -> tuple[deque[Any], set[int]]:
-        seen = {id(r) for r in roots}
-        order = deque(roots)
-        i = 0
-        while i < len(order):
-            for nxt, _ in order[i].next_functions:
-                if nxt is not None and id(nxt) not in seen:
-                    seen.add(id(nxt))
-                    order.append(nxt)
-            i += 1
-        return order, seen
-
-    order, seen = bare_walk(roots)  # the first walk makes torch's Python objects for the nodes
+    order = deque(bare_walk(roots))  # the first walk makes torch's Python objects for the nodes
     walks = []
     gc.disable()  # as gradviz builds its Graph: a full collection is nobody's walk
     for _ in range(3):
@@ -147,7 +135,7 @@ def child_plain(work: Workload) -> dict[str, Any]:
     del roots
     clear(result.namespace, order)
     plain = best(lambda: clear(run_snippet(snippet, work.argv).namespace), cold)
-    return {"plain": plain, "walk": walk, "walked": len(seen), "peak": peak}
+    return {"plain": plain, "walk": walk, "peak": peak}
 
 
 def child_gradviz(work: Workload) -> dict[str, Any]:

@@ -48,13 +48,15 @@ def op_steps(graph: Graph) -> dict[int, int]:
     return {op.id: steps.get(op.id, last) for op in graph.ops()}
 
 
-def frame_graphs(graph: Graph, max_nodes: int | None = None) -> list[tuple[Graph, Node]]:
+def frame_graphs(
+    graph: Graph, max_nodes: int | None = None, steps: dict[int, int] | None = None
+) -> list[tuple[Graph, Node]]:
     """One smaller Graph per forward step, each with the op that step added.
 
     At most ``MAX_FRAMES`` frames, and none past ``max_nodes`` nodes: the
     build-up is a story for graphs small enough to read.
     """
-    steps = op_steps(graph)
+    steps = op_steps(graph) if steps is None else steps
     order = sorted({s for s in steps.values()})
     producer = {e.dst: e.src for e in graph.edges if graph.node(e.src).kind == "op"}
     frames: list[tuple[Graph, Node]] = []
@@ -86,7 +88,8 @@ def write_frames(graph: Graph, folder: Path, options: RenderOptions) -> tuple[in
 
     Returns how many frames were written, and how many forward steps there were.
     """
-    frames = frame_graphs(graph, options.max_nodes)
+    steps = op_steps(graph)
+    frames = frame_graphs(graph, options.max_nodes, steps)
     items = []
     for number, (sub, newest) in enumerate(frames, start=1):
         # Ids become positions in ``sub.nodes`` (copies of shared leaves go after),
@@ -111,7 +114,7 @@ def write_frames(graph: Graph, folder: Path, options: RenderOptions) -> tuple[in
         write_atomic(folder / name, svg)
         items.append((name, caption))
     write_atomic(folder / "index.html", _index(graph, items))
-    return len(frames), len(set(op_steps(graph).values()))
+    return len(frames), len(set(steps.values()))
 
 
 def _index(graph: Graph, items: list[tuple[str, str]]) -> str:

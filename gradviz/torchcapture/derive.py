@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from gradviz.model import Edge, Node, Stats, TensorData
+from gradviz.torchcapture.tensors import FULL_LIMIT
 
 __all__ = ["derive_values"]
 
@@ -39,8 +40,6 @@ SAME_ORDER = frozenset(
 
 PERMUTING = frozenset({"TBackward0", "TransposeBackward0", "PermuteBackward0"})
 """Ops whose output is their input's elements with the dimensions reordered."""
-
-FULL_LIMIT = 256  # as gradviz.torchcapture.tensors: at most this many elements keep every value
 
 
 def derive_values(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:

@@ -24,7 +24,7 @@ import inspect
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal, TypeVar
@@ -614,13 +614,16 @@ _CALL_NAMES: dict[Any, str] = {}
 
 def _call_name(func: Callable[..., Any]) -> str:
     """``mul`` for ``torch.Tensor.__mul__``; cached, as every recorded op asks."""
-    try:
+    try:  # no context manager here: this runs for every recorded op
         return _CALL_NAMES[func]
-    except (KeyError, TypeError):  # TypeError: an unhashable callable
+    except KeyError:
         pass
-    name = getattr(func, "__name__", None) or type(func).__name__
-    if name.startswith("__") and name.endswith("__"):
-        name = name[2:-2]
-    with suppress(TypeError):
-        _CALL_NAMES[func] = name
+    except TypeError:  # an unhashable callable: named each time
+        return _name_of(func)
+    name = _CALL_NAMES[func] = _name_of(func)
     return name
+
+
+def _name_of(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__name__", None) or type(func).__name__
+    return name[2:-2] if name.startswith("__") and name.endswith("__") else name
