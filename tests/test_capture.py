@@ -298,6 +298,22 @@ def test_tensors_named_only_inside_a_function_get_their_names() -> None:
     assert sum(1 for n in loop.nodes if "y" in n.names) == 1  # `y = y * 2` made four y's
 
 
+def test_a_line_does_not_name_a_tensor_after_a_variable_holding_another(tmp_path: Path) -> None:
+    """``J = jacobian(f, x)``: J is the matrix returned, not the last op run on that line."""
+    snippet = tmp_path / "jac.py"
+    snippet.write_text(
+        "import torch\n"
+        "x = torch.tensor([1.0, 2.0, 3.0])\n"
+        "J = torch.autograd.functional.jacobian(lambda t: t ** 2, x)\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "loss = (w * J).sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    assert [n.names for n in g.nodes if "J" in n.names] == []
+    assert g.by_name("loss").kind == "output"
+
+
 def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
     """A CNN with batch norm and dropout, an LSTM, a transformer: torch's graph, every node."""
     snippet = tmp_path / "models.py"

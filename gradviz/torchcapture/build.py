@@ -13,7 +13,7 @@ import ast
 import linecache
 import re
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -83,6 +83,7 @@ class GraphBuilder:
         self._sources: dict[int, Source] = {}
         self._recs: dict[int, NodeRecord | None] = {}
         self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
+        self._snippet_names = {entry.name for entry in named}
         for entry in named:
             if entry.param:
                 self._named_params.setdefault(id(entry.tensor), (entry.name, entry.tensor))
@@ -191,7 +192,7 @@ class GraphBuilder:
             )
             for i, (kind, node, nr) in enumerate(order)
         ]
-        resolved = _name_from_assignments(resolved, producer, consumers)
+        resolved = _name_from_assignments(resolved, producer, consumers, self._snippet_names)
         resolved = derive_values(resolved, edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
@@ -439,14 +440,19 @@ def _assigned_name(code: str) -> str | None:
 
 
 def _name_from_assignments(
-    nodes: list[Node], producer: Mapping[int, int], consumers: Mapping[int, list[int]]
+    nodes: list[Node],
+    producer: Mapping[int, int],
+    consumers: Mapping[int, list[int]],
+    reserved: Collection[str] = (),
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
     A tensor with no name in the snippet's globals, made by the last op of a line
     ``loss = ...`` (no op on the same line uses it), is called ``loss``, as long as
     no other tensor of the graph has or would get that name (a loop body
-    ``y = y * 2`` makes many ``y``: they keep their derived labels). Ids are
+    ``y = y * 2`` makes many ``y``: they keep their derived labels) and the
+    snippet's own variables do not give it to another tensor (``J = jacobian(f,
+    x)`` names the matrix returned, not the last op run on that line). Ids are
     positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
@@ -463,6 +469,7 @@ def _name_from_assignments(
         if name is not None:
             candidates.setdefault((n.source.line, name), []).append(n.id)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
+    taken.update(reserved)
     named = list(nodes)
     for (_, name), ids in candidates.items():
         if len(ids) == 1 and name not in taken:
