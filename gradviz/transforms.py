@@ -9,10 +9,13 @@ that takes minutes to lay out.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from gradviz.display import format_number
+from gradviz.health import norm_of
 from gradviz.model import Edge, Graph, Node
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "fit",
     "fold_repeats",
     "for_picture",
+    "grad_profile",
     "renumber",
     "split_shared_leaves",
 ]
@@ -277,7 +281,9 @@ def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]
                     continue
                 if len(consumers.get(e.src, [])) == 1 and e.slot in ins0:
                     target[e.src] = ins0[e.slot]
-    mark = f"×{count}"
+    nodes_by_id = {n.id: n for n in graph.nodes}
+    profile = grad_profile([_outflow_norm(block[-1], produced, nodes_by_id) for block in blocks])
+    mark = f"×{count}" + (f"   |grad| by repeat, 1 → {count}: {profile}" if profile else "")
     block_ids = {op.id for op in blocks[0]}
     block_ids |= {e.dst for op in blocks[0] for e in produced.get(op.id, [])}
     block_ids |= {v for v in target.values() if kinds[v] == "leaf"}
@@ -293,10 +299,58 @@ def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]
     line = blocks[0][0].source.line if blocks[0][0].source else None
     where = f" (line {line})" if line else ""
     note = (
-        f"folded {count} repeats of a {period}-op block{where} into one, marked {mark} "
+        f"folded {count} repeats of a {period}-op block{where} into one, marked ×{count} "
         f"({len(graph.nodes)} nodes drawn as {len(folded.nodes)}); --no-fold draws them all"
     )
+    if profile:
+        note += f"\n  gradient norm of each repeat's output, first to last: {profile}"
     return folded, note
+
+
+def _outflow_norm(
+    last_op: Node, produced: Mapping[int, list[Edge]], nodes: Mapping[int, Node]
+) -> float | None:
+    """The gradient norm of what a repeat hands on: the first output of its last op."""
+    edges = sorted(produced.get(last_op.id, []), key=lambda e: e.slot)
+    return norm_of(nodes[edges[0].dst].grad) if edges else None
+
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+_MAX_SPARKS = 24
+
+
+def grad_profile(norms: Sequence[float | None]) -> str | None:
+    """``▁▁▂▄▇█  3.1e-09 → 0.98``: how the gradient grows or fades across repeats.
+
+    The one block drawn for all repeats shows the numbers of the first, so this
+    is what keeps a vanishing (or exploding) gradient through an unrolled RNN
+    visible in a folded picture. Bars are on a log scale, one per repeat or,
+    for many repeats, the largest norm of each of up to 24 equal stretches; ``·``
+    is an exact zero and ``!`` a nan or inf. None when fewer than two norms are known.
+    """
+    known = [x for x in norms if x is not None]
+    if len(known) < 2:
+        return None
+    k = min(len(norms), _MAX_SPARKS)
+    stretches = [norms[i * len(norms) // k : (i + 1) * len(norms) // k] for i in range(k)]
+    bars: list[float | None] = []
+    for stretch in stretches:
+        seen = [x for x in stretch if x is not None]
+        bars.append(max(seen, key=lambda x: x if math.isfinite(x) else math.inf) if seen else None)
+    logs = [math.log10(x) for x in bars if x is not None and math.isfinite(x) and x > 0]
+    lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
+    chars = []
+    for x in bars:
+        if x is None:
+            chars.append(" ")
+        elif not math.isfinite(x):
+            chars.append("!")
+        elif x == 0:
+            chars.append("·")
+        else:
+            level = (math.log10(x) - lo) / (hi - lo) if hi > lo else 0.5
+            chars.append(_SPARKS[round(level * (len(_SPARKS) - 1))])
+    return f"{''.join(chars)}  {format_number(known[0], 2)} → {format_number(known[-1], 2)}"
 
 
 def for_picture(

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from helpers import graph_of, parse_dot
+from helpers import graph_of, parse_dot, plain_run
 
 from gradviz.cli import cli
+from gradviz.display import format_number
 from gradviz.model import Graph
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.dot import DotRenderer
-from gradviz.transforms import collapse_modules, fit
+from gradviz.transforms import collapse_modules, fit, grad_profile
 
 
 def test_ops_know_the_module_call_they_ran_in() -> None:
@@ -125,14 +126,28 @@ def test_repeated_blocks_fold_into_one_marked_times_n(tmp_path: Path) -> None:
     folded, note = fold_repeats(g)
     assert note is not None and "folded 30 repeats of a 4-op block (line 7)" in note
     assert sorted(n.op for n in folded.ops()) == ["add", "mv", "mv", "sum", "tanh"]
-    inside = [n for n in folded.nodes if "×30" in n.scope]
+    inside = [n for n in folded.nodes if any(x.startswith("×30 ") for x in n.scope)]
     assert {n.op for n in inside if n.kind == "op"} == {"mv", "add", "tanh"}
     assert {n.name for n in folded.nodes if n.kind == "leaf"} == {"W", "U"}  # weights stay
     assert folded.node(folded.outputs[0]).names == ("loss",)
     text = DotRenderer().render(folded)
-    assert (
-        'label="×30  (one block drawn for all its repeats, with the numbers of the first)"' in text
+    assert "(one block drawn for all its repeats, with the numbers of the first)" in text
+    # what the first repeat's numbers cannot show: the gradient fading back through time
+    plain = tmp_path / "plain.py"
+    plain.write_text(
+        rnn.read_text()
+        .replace("h = torch.zeros(4)\n", "h = torch.zeros(4)\nhs = []\n")
+        .replace("U @ x)\n", "U @ x)\n    h.retain_grad()\n    hs.append(h)\n")
     )
+    norms = [h.grad.norm().item() for h in plain_run(plain)["hs"]]
+    assert norms[0] < 1e-3 * norms[-1]  # it does vanish
+    profile = grad_profile(norms)
+    assert profile is not None and profile.endswith(
+        f"{format_number(norms[0], 2)} → {format_number(norms[-1], 2)}"
+    )
+    assert f"×30   |grad| by repeat, 1 → 30: {profile}" in inside[0].scope
+    assert f'label="×30   |grad| by repeat, 1 → 30: {profile}  (one block' in text
+    assert profile in note
     sigmoid = graph_of(SAMPLES / "vanishing_sigmoid.py")
     stack, note = fold_repeats(sigmoid)
     assert note is not None and "folded 12 repeats of a 3-op block" in note
@@ -253,3 +268,17 @@ def test_big_folded_graphs_render_to_html_and_dot_with_saved_edges(
     assert runner.invoke(cli, ["run", "rnn.py", "-o", "g.dot", "--saved"]).exit_code == 0
     labels, edges = parse_dot((in_tmp / "g.dot").read_text())
     assert all(a in labels and b in labels for a, b in edges)  # no edge to a node not drawn
+
+
+def test_grad_profile_is_a_log_scale_bar_per_repeat() -> None:
+    assert grad_profile([1e-8, 1e-4, 1.0]) == "▁▅█  1e-08 → 1."
+    assert grad_profile([2.0, 2.0]) == "▅▅  2. → 2."  # flat: mid-height bars
+    assert grad_profile([0.0, None, float("nan"), 1.0, 10.0]) == "· !▁█  0. → 10."
+    assert grad_profile([None, 1.0]) is None  # one known norm is no profile
+    many = grad_profile([10.0**-i for i in range(100)])
+    assert many is not None and many.endswith("  1. → 1e-99")
+    bars = many.split()[0]
+    assert len(bars) == 24  # one bar per stretch of repeats past 24
+    assert bars[0] == "█" and bars[-1] == "▁"
+    levels = ["▁▂▃▄▅▆▇█".index(c) for c in bars]
+    assert levels == sorted(levels, reverse=True)
