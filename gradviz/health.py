@@ -57,7 +57,7 @@ class ParamHealth:
     value_norm: float | None
     grad_norm: float | None
     status: str
-    """ok, vanishing, exploding, nan, no grad, frozen"""
+    """ok, vanishing, exploding, nan, no grad, frozen, no effect"""
 
     @property
     def ratio(self) -> float | None:
@@ -79,7 +79,7 @@ class PathStep:
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    """vanishing, exploding, no_grad, nan_forward, nan_backward"""
+    """vanishing, exploding, no_grad, nan_forward, nan_backward; no_effect: a note, no problem"""
     subject: str
     message: str
     line: int | None = None
@@ -93,6 +93,8 @@ class Report:
     loss_value: float | None
     params: list[ParamHealth] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    """What looks like a problem and is not (a bias that a normalization cancels)."""
 
     @property
     def healthy(self) -> bool:
@@ -147,14 +149,18 @@ class _Doctor:
                 p.name,
                 f"{p.name}.grad holds {'nan' if status == 'nan' else 'inf'}",
             )
-        elif grad_norm == 0 and p.node is not None:
-            status = "vanishing"
-            finding = self._vanished(p, grad_norm, "is exactly zero although the graph uses it")
-        elif p.node is not None and grad_norm < self.vanish * scale:
-            status = "vanishing"
-            finding = self._vanished(
-                p, grad_norm, f"is {grad_norm:.3g}, under {self.vanish:g} × |loss| ({scale:.3g})"
-            )
+        elif p.node is not None and (grad_norm == 0 or grad_norm < self.vanish * scale):
+            finding = self._cancelled(p, grad_norm, scale)
+            if finding is not None:
+                status = "no effect"
+            else:
+                status = "vanishing"
+                what = (
+                    "is exactly zero although the graph uses it"
+                    if grad_norm == 0
+                    else f"is {grad_norm:.3g}, under {self.vanish:g} × |loss| ({scale:.3g})"
+                )
+                finding = self._vanished(p, grad_norm, what)
         elif grad_norm > self.explode:
             status = "exploding"
             finding = self._vanished(
@@ -177,6 +183,51 @@ class _Doctor:
             why = "the snippet never computed with it"
             line = None
         return Finding("no_grad", p.name, f"{p.name} requires grad but got none: {why}", line)
+
+    def _cancelled(self, p: Param, norm: float, scale: float) -> Finding | None:
+        """A tiny gradient that is no vanishing gradient: a shift that a later op takes away.
+
+        A conv bias before BatchNorm, or a key bias before attention's softmax,
+        adds the same amount to every value that the normalization (or softmax)
+        then centres, so the loss does not depend on it and its gradient is
+        zero up to rounding. Told apart from a gradient that faded on the way
+        down: the gradient reaching the op that adds the parameter is healthy,
+        the parameter enters that op as a shift, and a shift-cancelling op lies
+        above it on the way to the loss.
+        """
+        assert p.node is not None
+        path = self.path_to(p.node)
+        if len(path) < 3:
+            return None
+        above = path[-2]
+        if above.grad_norm is None or not above.grad_norm >= self.vanish * scale:
+            return None  # it had faded before it reached the parameter's op
+        adds = [
+            self.g.node(e.dst)
+            for c in self.consumers.get(p.node, [])
+            for e in self.in_edges.get(c, [])
+            if e.src == p.node
+            and (self.g.node(e.dst).op, e.slot) in _SHIFT_SLOTS
+            and self.op_output.get(e.dst) is not None
+        ]
+        if not adds or len(adds) != len(self.consumers.get(p.node, [])):
+            return None
+        cancel = next(
+            (step for step in reversed(path[:-2]) if step.op and _cancels_shifts(step.op)), None
+        )
+        if cancel is None:
+            return None
+        where = f" at line {cancel.line}" if cancel.line else ""
+        op = adds[0]
+        at = f" in {op.scope[-1]}" if op.scope else ""
+        at += f" at line {op.source.line}" if op.source else ""
+        message = (
+            f"|{p.name}.grad| is {norm:.3g} while the gradient reaching {op.op}{at} is "
+            f"{above.grad_norm:.3g}: the {cancel.op}{where} takes away any constant shift, so "
+            f"{p.name} cannot change the loss. Expected, not a vanishing gradient; such a "
+            "bias can be left out (bias=False)"
+        )
+        return Finding("no_effect", p.name, message, op.source.line if op.source else None, path)
 
     def _vanished(self, p: Param, norm: float, what: str, kind: str = "vanishing") -> Finding:
         path = self.path_to(p.node) if p.node is not None else ()
@@ -280,6 +331,24 @@ class _Doctor:
         )
 
 
+_SHIFT_SLOTS = frozenset(
+    {
+        ("convolution", 2),  # (input, weight, bias)
+        ("addmm", 0),  # linear: bias + input @ weight.T
+        ("baddbmm", 0),
+        ("add", 0),
+        ("add", 1),
+        ("sub", 0),
+    }
+)
+"""Ops and input slots where a parameter is added to the op's result."""
+
+
+def _cancels_shifts(op: str) -> bool:
+    """Normalizations and softmax: a constant added along what they normalize vanishes."""
+    return "softmax" in op or op.endswith("_norm") or "scaled_dot_product" in op
+
+
 def _describe_bad(t: TensorData | None) -> str:
     if t is None:
         return ""
@@ -321,7 +390,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         health, finding = doctor.param(p, scale)
         report.params.append(health)
         if finding is not None and graph.passes:
-            report.findings.append(finding)
+            (report.notes if finding.kind == "no_effect" else report.findings).append(finding)
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     return report

@@ -175,3 +175,56 @@ def test_an_inf_that_reaches_the_loss_is_still_found(tmp_path: Path) -> None:
     path.write_text(CAUSAL_MASK.format(finish="mean() * float('inf')"))
     kinds = [f.kind for f in diagnose(graph_of(path)).findings]
     assert "nan_forward" in kinds
+
+
+_CONV_BN = (
+    "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+    "net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),\n"
+    "                    nn.Flatten(), nn.Linear(4 * 6 * 6, 3))\n"
+    "x, y = torch.randn(8, 3, 8, 8), torch.randint(0, 3, (8,))\n"
+    "loss = nn.functional.cross_entropy(net(x), y)\n"
+    "loss.backward()\n"
+)
+_KEY_BIAS = (
+    "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+    "key, query, value = nn.Linear(8, 4), nn.Linear(8, 4), nn.Linear(8, 4)\n"
+    "x = torch.randn(2, 5, 8)\n"
+    "wei = torch.softmax(query(x) @ key(x).transpose(-2, -1), dim=-1)\n"
+    "loss = (wei @ value(x)).pow(2).mean()\n"
+    "loss.backward()\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "cancelled", "by"),
+    [(_CONV_BN, "net.0.bias", "native_batch_norm"), (_KEY_BIAS, "key.bias", "softmax at line 6")],
+)
+def test_a_bias_a_normalization_cancels_is_a_note_not_a_problem(
+    tmp_path: Path, source: str, cancelled: str, by: str
+) -> None:
+    snippet = tmp_path / "model.py"
+    snippet.write_text(source)
+    ns = plain_run(snippet)
+    root, _, path = cancelled.partition(".")
+    assert ns[root].get_parameter(path).grad.norm().item() < 1e-6  # torch agrees: ~0
+    r = diagnose(graph_of(snippet))
+    assert r.healthy and not r.findings
+    status = {p.name: p.status for p in r.params}
+    assert status[cancelled] == "no effect"
+    assert {n for n, s in status.items() if s != "ok"} == {cancelled}
+    (note,) = r.notes
+    assert note.subject == cancelled and f"the {by}" in note.message
+    assert "Expected, not a vanishing gradient" in note.message
+
+
+def test_cli_reports_cancelled_biases_and_exits_zero(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "cnn.py").write_text(_CONV_BN)
+    result = runner.invoke(cli, ["doctor", "cnn.py", "-o", "r.json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((in_tmp / "r.json").read_text())
+    assert data["healthy"] is True and data["findings"] == []
+    assert [n["subject"] for n in data["notes"]] == ["net.0.bias"]
+    table = runner.invoke(cli, ["doctor", "cnn.py"])
+    assert table.exit_code == 0
+    text = " ".join(table.stdout.split())
+    assert "note: |net.0.bias.grad| is" in text and "✓ no problems found" in text

@@ -22,6 +22,7 @@ _STATUS_STYLE = {
     "nan": "red",
     "no grad": "red",
     "frozen": "dim",
+    "no effect": "dim",
 }
 
 
@@ -59,6 +60,8 @@ def report_renderable(report: Report, passes: int) -> RenderableType:
                 Text(p.status, style=_STATUS_STYLE.get(p.status, "")),
             )
         parts.append(table)
+    for note in report.notes:
+        parts.append(Text(f"note: {note.message}", style="dim"))
     if report.healthy:
         parts.append(Text("✓ no problems found", style="green"))
         return Group(*parts)
@@ -121,24 +124,26 @@ def report_json(report: Report, snippet: str) -> str:
             }
             for p in report.params
         ],
-        "findings": [
-            {
-                "kind": f.kind,
-                "subject": f.subject,
-                "message": f.message,
-                "line": f.line,
-                "culprit": f.culprit,
-                "path": [
-                    {
-                        "tensor": s.label,
-                        "grad_norm": _json_number(s.grad_norm),
-                        "op": s.op,
-                        "line": s.line,
-                    }
-                    for s in f.path
-                ],
-            }
-            for f in report.findings
-        ],
+        "findings": [_finding_json(f) for f in report.findings],
+        "notes": [_finding_json(f) for f in report.notes],
     }
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "subject": f.subject,
+        "message": f.message,
+        "line": f.line,
+        "culprit": f.culprit,
+        "path": [
+            {
+                "tensor": s.label,
+                "grad_norm": _json_number(s.grad_norm),
+                "op": s.op,
+                "line": s.line,
+            }
+            for s in f.path
+        ],
+    }
