@@ -27,7 +27,7 @@ def plain(path: Path, depth: int | None = None, width: int = 80) -> str:
 
 @pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.py")), ids=lambda p: p.stem)
 def test_samples_match_their_golden_trees(path: Path, golden: Golden) -> None:
-    deep = path.stem in {"vanishing_sigmoid", "exploding_rnn"}  # keep their goldens small
+    deep = path.stem in {"vanishing_sigmoid", "exploding_rnn", "attention_head"}  # small goldens
     golden.check(f"{path.stem}.tree.txt", plain(path, depth=3 if deep else None))
 
 

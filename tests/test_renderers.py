@@ -67,7 +67,7 @@ def test_accumulated_gradients_show_their_pass_count() -> None:
 
 
 # the deep health samples (hundreds of nodes) are checked by their own tests, not byte for byte
-LARGE_SAMPLES = {"vanishing_sigmoid", "exploding_rnn"}
+LARGE_SAMPLES = {"vanishing_sigmoid", "exploding_rnn", "attention_head"}
 
 
 @pytest.mark.parametrize(
