@@ -260,15 +260,19 @@ class Graph:
         if out_format.name != "json":  # the JSON keeps the whole graph
             drawn, notes = self._for_picture(options)
             for note in notes:
-                warnings.warn(f"gradviz: {_as_python(note)}", stacklevel=2)
+                warnings.warn(f"gradviz: {note}", stacklevel=2)
         write_atomic(target, make_renderer(out_format, options).render(drawn))
         return target
 
     def _for_picture(self, options: Any) -> tuple[Graph, list[str]]:
-        from gradviz.transforms import for_picture
+        from gradviz.transforms import PYTHON, for_picture
 
         return for_picture(
-            self, fold=options.fold, module_depth=options.module_depth, max_nodes=options.max_nodes
+            self,
+            fold=options.fold,
+            module_depth=options.module_depth,
+            max_nodes=options.max_nodes,
+            spelling=PYTHON,
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -638,18 +642,3 @@ def unflatten(data: Sequence[Scalar], shape: Sequence[int]) -> Any:
         return list(data)
     step = math.prod(shape[1:])
     return [unflatten(data[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
-
-
-_OPTION_ARGUMENTS = {
-    "--max-nodes N": "max_nodes=N",
-    "--module-depth N": "module_depth=N",
-    "--no-fold": "fold=False",
-    "--target NAME": "capture(..., targets=[NAME])",
-}
-
-
-def _as_python(note: str) -> str:
-    """A note about the picture, with the command line's options said as ``render`` takes them."""
-    for option, argument in _OPTION_ARGUMENTS.items():
-        note = note.replace(option, argument)
-    return note

@@ -12,15 +12,18 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from gradviz.display import format_number
 from gradviz.health import norm_of
 from gradviz.model import Edge, Graph, Node
 
 __all__ = [
+    "COMMAND_LINE",
     "FOLD_ABOVE",
+    "PYTHON",
     "SHARED_USES",
+    "Spelling",
     "collapse_modules",
     "fit",
     "fold_repeats",
@@ -29,6 +32,20 @@ __all__ = [
     "renumber",
     "split_shared_leaves",
 ]
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How the notes name the options that show more: as the command line or Python takes them."""
+
+    max_nodes: str = "--max-nodes N"
+    module_depth: str = "--module-depth N"
+    no_fold: str = "--no-fold"
+    target: str = "--target NAME"
+
+
+COMMAND_LINE = Spelling()
+PYTHON = Spelling("max_nodes=N", "module_depth=N", "fold=False", "capture(..., targets=[NAME])")
 
 SHARED_USES = 4
 """A leaf with this many uses is drawn once per use (see ``split_shared_leaves``)."""
@@ -172,7 +189,9 @@ def _keep_nearest(graph: Graph, budget: int) -> tuple[Graph, int]:
     return renumber(graph, nodes, edges, list(graph.outputs)), hidden
 
 
-def fit(graph: Graph, max_nodes: int) -> tuple[Graph, str | None]:
+def fit(
+    graph: Graph, max_nodes: int, spelling: Spelling = COMMAND_LINE
+) -> tuple[Graph, str | None]:
     """The most detailed picture of ``graph`` with at most ``max_nodes`` nodes, and a note.
 
     Collapsing modules keeps the structure, so it goes first, from the deepest
@@ -188,13 +207,14 @@ def fit(graph: Graph, max_nodes: int) -> tuple[Graph, str | None]:
             return collapsed, (
                 f"the graph has {len(graph.nodes)} nodes; modules below depth {depth - 1} are "
                 f"drawn as one node each ({len(collapsed.nodes)} nodes). "
-                "See more with --max-nodes N, or --module-depth N; the JSON keeps everything"
+                f"See more with {spelling.max_nodes}, or {spelling.module_depth}; "
+                "the JSON keeps everything"
             )
     kept, hidden = _keep_nearest(graph, max_nodes)
     return kept, (
         f"the graph has {len(graph.nodes)} nodes; drew the {len(kept.nodes) - 1} nearest the "
-        f"outputs and one node for the other {hidden}. See more with --max-nodes N or "
-        "--target NAME; the JSON keeps everything"
+        f"outputs and one node for the other {hidden}. See more with {spelling.max_nodes} or "
+        f"{spelling.target}; the JSON keeps everything"
     )
 
 
@@ -242,7 +262,9 @@ MIN_FOLDED_OPS = 8
 """Fewer ops than this in all repeats together are not worth a fold."""
 
 
-def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]:
+def fold_repeats(
+    graph: Graph, min_repeats: int = 3, spelling: Spelling = COMMAND_LINE
+) -> tuple[Graph, str | None]:
     """Draw back-to-back identical blocks (an RNN step, a stack of layers) once, marked ×N.
 
     Blocks are found in the order the forward pass ran its ops: the longest
@@ -300,7 +322,8 @@ def fold_repeats(graph: Graph, min_repeats: int = 3) -> tuple[Graph, str | None]
     where = f" (line {line})" if line else ""
     note = (
         f"folded {count} repeats of a {period}-op block{where} into one, marked ×{count} "
-        f"({len(graph.nodes)} nodes drawn as {len(folded.nodes)}); --no-fold draws them all"
+        f"({len(graph.nodes)} nodes drawn as {len(folded.nodes)}); "
+        f"{spelling.no_fold} draws them all"
     )
     if profile:
         note += f"\n  gradient norm of each repeat's output, first to last: {profile}"
@@ -354,7 +377,12 @@ def grad_profile(norms: Sequence[float | None]) -> str | None:
 
 
 def for_picture(
-    graph: Graph, *, fold: bool = True, module_depth: int | None = None, max_nodes: int = 500
+    graph: Graph,
+    *,
+    fold: bool = True,
+    module_depth: int | None = None,
+    max_nodes: int = 500,
+    spelling: Spelling = COMMAND_LINE,
 ) -> tuple[Graph, list[str]]:
     """What a picture draws of ``graph``, and notes that say what was left out.
 
@@ -368,10 +396,10 @@ def for_picture(
     if module_depth is not None:  # first: folding would mix repeats of different modules
         drawn = collapse_modules(drawn, module_depth)
     if fold and len(drawn.nodes) > FOLD_ABOVE:
-        drawn, note = fold_repeats(drawn)
+        drawn, note = fold_repeats(drawn, spelling=spelling)
         if note:
             notes.append(note)
-    drawn, note = fit(drawn, max_nodes)
+    drawn, note = fit(drawn, max_nodes, spelling)
     if note:
         notes.append(note)
     return split_shared_leaves(drawn), notes
