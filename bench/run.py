@@ -97,15 +97,12 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def clear(namespace: dict[str, Any], held: deque[Any] | None = None) -> None:
-    """Free a snippet's graph as gradviz does: names first, then nodes root first.
+    """Free a snippet's graph as gradviz does: names first, then nodes root first."""
+    from gradviz.torchcapture.recorder import forget_snippet_names, release_in_order
 
-    A 50,000-step chain that Python has walked overflows the C stack when the
-    last reference to its far end goes first (see DESIGN.md).
-    """
-    for name in [k for k in namespace if not k.startswith("__")]:
-        del namespace[name]
-    while held:
-        held.popleft()
+    forget_snippet_names(namespace)
+    if held is not None:
+        release_in_order(held)
 
 
 def child_plain(work: Workload) -> dict[str, Any]:

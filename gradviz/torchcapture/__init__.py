@@ -25,6 +25,7 @@ from gradviz.torchcapture.recorder import (
     AutogradNode,
     PassRecord,
     Recorder,
+    forget_snippet_names,
     gradient_edge,
     is_leaf_node,
     node_record,
@@ -73,8 +74,7 @@ def capture_snippet(
                 # is freed all at once (torch 2.13). So the user's tensors go first,
                 # then the nodes gradviz holds, root first, each freeing only itself.
                 named.clear()
-                for name in [k for k in run.namespace if not k.startswith("__")]:
-                    del run.namespace[name]  # dunders stay: torch.compile removes its own later
+                forget_snippet_names(run.namespace)
                 recorder.release()
                 builder.release()
     finally:

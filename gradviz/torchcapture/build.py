@@ -30,6 +30,7 @@ from gradviz.torchcapture.recorder import (
     PassRecord,
     gradient_edge,
     is_leaf_node,
+    release_in_order,
 )
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
@@ -417,8 +418,7 @@ class GraphBuilder:
         link by link.
         """
         self._recs.clear()
-        while self._held:
-            self._held.popleft()
+        release_in_order(self._held)
 
 
 def _assigned_name(code: str) -> str | None:

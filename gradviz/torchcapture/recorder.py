@@ -41,7 +41,16 @@ from gradviz.model import TensorData
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
 
-__all__ = ["LeafRecord", "NodeRecord", "PassRecord", "Recorder", "gradient_edge", "walk"]
+__all__ = [
+    "LeafRecord",
+    "NodeRecord",
+    "PassRecord",
+    "Recorder",
+    "forget_snippet_names",
+    "gradient_edge",
+    "release_in_order",
+    "walk",
+]
 
 KEY = "gradviz"
 AutogradNode = Any  # torch.autograd.graph.Node; its C++ subclasses are not typed
@@ -118,8 +127,7 @@ class PassRecord:
         self.live = False
         self.roots = []
         self.leaves = {}
-        while self.held:
-            self.held.popleft()
+        release_in_order(self.held)
 
 
 R = TypeVar("R", NodeRecord, LeafRecord)
@@ -157,6 +165,26 @@ def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
         return t.view_as(t).grad_fn.next_functions[0]  # type: ignore[union-attr]
     edge = get_edge(t)
     return edge.node, edge.output_nr
+
+
+def release_in_order(held: deque[Any]) -> None:
+    """Let go of autograd nodes first held first: roots before what they feed.
+
+    Freeing a long chain that Python has walked can overflow the C stack when
+    the last reference to its far end goes first (torch 2.13, see DESIGN.md);
+    root first, each node frees only itself.
+    """
+    while held:
+        held.popleft()
+
+
+def forget_snippet_names(namespace: dict[str, Any]) -> None:
+    """Drop the snippet's variables, the first step of freeing its graph safely.
+
+    Dunders stay: ``torch.compile`` removes its own entries later.
+    """
+    for name in [k for k in namespace if not k.startswith("__")]:
+        del namespace[name]
 
 
 def snippet_line(frame: FrameType | None, filename: str) -> int | None:
