@@ -13,7 +13,7 @@ workload's own:
 - torchviz: ``make_dot`` on the same graph and the same ``dot -Tsvg``.
 
 Times are the best of several runs (one for the slow ones); peak memory is the
-rise of the process's peak resident set over what it held before the snippet
+rise of the process's peak resident set over what it held just before the snippet
 ran. Results are printed and written to bench/results.md. Run with
 ``make bench``; ``python bench/run.py --only mlp`` runs the workloads whose
 name contains "mlp".
@@ -74,6 +74,19 @@ def peak_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def resident_kib() -> int:
+    """The resident set now: what a rise of the peak is measured from.
+
+    Not the peak so far: importing torch peaks above what it keeps, and a rise
+    measured from that peak would hide up to a hundred MiB of the snippet's own.
+    """
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):  # not Linux: the peak is the best we have
+        return peak_kib()
+    return pages * (resource.getpagesize() // 1024)
+
+
 def best(fn: Callable[[], object], cold: float) -> float:
     """Best time of ``fn`` once warm, given the time of a cold first run.
 
@@ -112,7 +125,7 @@ def child_plain(work: Workload) -> dict[str, Any]:
     from gradviz.torchcapture.recorder import walk as bare_walk  # iterative, each node once
 
     snippet = load_snippet(WORKLOAD_DIR / work.file)
-    before = peak_kib()
+    before = resident_kib()
     result, cold = timed(lambda: run_snippet(snippet, work.argv))
     peak = peak_kib() - before
     roots = [
@@ -156,7 +169,7 @@ def child_gradviz(work: Workload) -> dict[str, Any]:
 
     GraphBuilder.build = build  # type: ignore[method-assign]
     snippet = load_snippet(WORKLOAD_DIR / work.file)
-    before = peak_kib()
+    before = resident_kib()
     result, cold = timed(lambda: capture_snippet(snippet, work.argv))
     peak = peak_kib() - before
     graph = result.graph
@@ -194,7 +207,7 @@ def child_torchviz(work: Workload) -> dict[str, Any]:
     except ImportError:
         return {"error": "not installed"}
     snippet = load_snippet(WORKLOAD_DIR / work.file)
-    before = peak_kib()
+    before = resident_kib()
     result = run_snippet(snippet, work.argv)  # cold: its memory is measured, not its time
     try:
         source = torchviz.make_dot(result.namespace[work.root]).source

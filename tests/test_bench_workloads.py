@@ -42,17 +42,18 @@ def test_bench_workload_draws_and_exits_cleanly(tmp_path: Path, work: Any) -> No
 
 
 MEASURE_PEAK = """
-import resource, sys
+import runpy, sys
 from pathlib import Path
 from gradviz.execute import load_snippet, run_snippet
 from gradviz.torchcapture import capture_snippet
+bench = runpy.run_path(sys.argv[3], run_name="bench")
 snippet = load_snippet(Path(sys.argv[1]))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = bench["resident_kib"]()
 if sys.argv[2] == "capture":
     assert capture_snippet(snippet).graph is not None
 else:
     run_snippet(snippet)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+print(bench["peak_kib"]() - before)
 """
 
 
@@ -62,7 +63,7 @@ def test_capturing_100m_parameters_does_not_double_memory() -> None:
     peaks = {}
     for how in ("plain", "capture"):
         proc = subprocess.run(
-            [sys.executable, "-c", MEASURE_PEAK, path, how],
+            [sys.executable, "-c", MEASURE_PEAK, path, how, str(BENCH / "run.py")],
             capture_output=True,
             text=True,
             check=True,
