@@ -91,6 +91,30 @@ def test_timeout_gives_the_same_capture_as_in_process(runner: CliRunner, in_tmp:
     assert (in_tmp / "a.json").read_text() == (in_tmp / "b.json").read_text()
 
 
+def test_the_child_hands_back_an_outcome_that_needs_no_torch(tmp_path: Path) -> None:
+    """The ``--timeout`` parent reads the child's Outcome without importing torch."""
+    from gradviz.execute import load_snippet
+    from gradviz.session import Outcome, run_capture
+
+    outcome = run_capture(load_snippet(SAMPLES / "mlp_step.py"))
+    (tmp_path / "outcome").write_bytes(outcome.to_bytes())
+    check = (
+        "import sys\nfrom pathlib import Path\nfrom gradviz.session import Outcome\n"
+        "o = Outcome.from_bytes(Path(sys.argv[1]).read_bytes())\n"
+        "print(len(o.graph.nodes), type(o.graph.meta.torch).__name__, 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", check, str(tmp_path / "outcome")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert outcome.graph is not None
+    assert proc.stdout.split() == [str(len(outcome.graph.nodes)), "str", "False"]
+    back = Outcome.from_bytes(outcome.to_bytes())
+    assert back.graph == outcome.graph and back.exit_code == outcome.exit_code
+
+
 def test_timeout_child_keeps_errors_and_exit_codes(runner: CliRunner, in_tmp: Path) -> None:
     write(in_tmp, "bad.py", "import torch\nx = torch.ones(2)\ny = x * 2\n")
     code, _, err = run(runner, "run", "bad.py", "-o", "g.json", "--timeout", "60")

@@ -35,6 +35,10 @@ from gradviz.torchcapture.tensors import to_data
 
 __all__ = ["CaptureResult", "capture_call", "capture_snippet", "graph_of_tensor"]
 
+_TORCH_VERSION = str(torch.__version__)
+"""A plain str: ``torch.__version__`` is a str subclass of torch's, and a Graph holding
+it would import torch wherever it is unpickled (the ``--timeout`` parent)."""
+
 
 @dataclass
 class CaptureResult:
@@ -139,7 +143,7 @@ def capture_call(
             raise _why_no_graph(named, recorder)
         meta = Meta(
             snippet=getattr(fn, "__name__", "call"),
-            torch=torch.__version__,
+            torch=_TORCH_VERSION,
             gradviz=__version__,
             passes_total=len(recorder.passes),
         )
@@ -166,7 +170,7 @@ def graph_of_tensor(tensor: torch.Tensor, names: Mapping[str, object]) -> Graph:
         rec = node_record(node)
         rec.outputs.setdefault(nr, to_data(tensor))
     try:
-        meta = Meta(snippet="draw", torch=torch.__version__, gradviz=__version__)
+        meta = Meta(snippet="draw", torch=_TORCH_VERSION, gradviz=__version__)
         return builder.build([edge], [], meta)
     finally:
         named.clear()
@@ -216,7 +220,7 @@ def _build(
         return _why_no_graph(named, recorder)
     meta = Meta(
         snippet=snippet.path.name,
-        torch=torch.__version__,
+        torch=_TORCH_VERSION,
         gradviz=__version__,
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
