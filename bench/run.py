@@ -511,8 +511,9 @@ def main() -> None:
             "",
             f"Measured by `make bench` on {machine}, in one run; each workload in fresh",
             "processes (plain, gradviz, torchviz). Times are the best of up to five runs",
-            "(one for those over a second). Peak memory is the rise of the process's peak",
-            "resident set while the snippet ran (with gradviz: captured and built).",
+            "(one for those over a second). Peak memory is how far the process's peak",
+            "resident set rose over what it held just before the snippet ran (with",
+            "gradviz: while it captured and built the graph).",
             "",
             "## Issue 5's targets",
             "",
@@ -595,14 +596,15 @@ Profiled in a warm process (`cProfile` and timers around each phase):
 
 What the targets would take: seeing each op's output (its value, its line)
 takes a `TorchFunctionMode`, and a mode that records nothing at all already
-costs up to about 1.25× on the MLP (its optimizer's many small calls go
-through the mode too) — the "a mode that records nothing" column. Capture
-within 1.3× would leave almost nothing for recording; within 3× on a chain
-would leave about 10 µs an op for the value, the line, the saved tensors, the
-gradient hook and the model, against the ~40 µs measured. Both call for the
-per-op work to move into native code (a C++ extension: a `RecordFunction`
-callback, hooks and the walk in C++), which would tie gradviz's wheels to
-each torch version. That is a decision for the team, not one this bench can make.
+costs 1.05–1.2× (the "a mode that records nothing" column). Capture within
+1.3× then leaves about 0.2× of the run for recording: on the MLP ≈ 2 ms for
+its 84 ops over three steps, ≈ 20 µs an op for a summary of its 16 k–65 k
+element output and gradient, its line, its saved tensors, its gradient hook
+and its model nodes, against ≈ 120 µs measured. Within 3× on the 10,000-step
+chain leaves ≈ 12 µs an op against ≈ 47 µs measured. Both call for the per-op
+work to move into native code (a C++ extension: a `RecordFunction` callback,
+hooks and the walk in C++), which would tie gradviz's wheels to each torch
+version. That is a decision for the team, not one this bench can make.
 
 What was done about it: value snapshots ask torch as little as possible; a
 summary is reused for a tensor seen again in the same pass (a weight and its
