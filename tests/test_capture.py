@@ -355,3 +355,18 @@ def test_gradviz_pauses_the_collector_only_around_its_own_work() -> None:
     assert while_paused(gc.isenabled)() is False
     g = graph_of(SAMPLES / "autograd_basics.py")
     assert Graph.from_json(g.to_json()) == g and gc.isenabled()
+
+
+def test_a_list_item_name_shows_only_for_a_tensor_with_no_name_of_its_own(tmp_path: Path) -> None:
+    """``parameters = [C, W1, b1]`` (makemore): the leaves are C and W1, not C, parameters[0]."""
+    snippet = tmp_path / "params.py"
+    snippet.write_text(
+        "import torch\n"
+        "C = torch.randn(5, 2, requires_grad=True)\n"
+        "parameters = [C, torch.randn(2, requires_grad=True)]\n"
+        "loss = (C @ parameters[1]).sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    assert sorted(n.names for n in g.nodes if n.kind == "leaf") == [("C",), ("parameters[1]",)]
+    assert {p.name for p in g.params} == {"C", "parameters[1]"}

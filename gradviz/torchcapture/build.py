@@ -98,8 +98,8 @@ class GraphBuilder:
             self._held.append(node)
             key = (id(node), -1 if is_leaf_node(node) else nr)
             names = self._names.setdefault(key, [])
-            if entry.name not in names:
-                names.append(entry.name)
+            if entry.name not in names and not (entry.item and names):
+                names.append(entry.name)  # items come last: parameters[0] only if nothing else
             if entry.param:
                 self._params.add(id(entry.tensor))
 

@@ -23,6 +23,8 @@ class NamedTensor:
     name: str
     tensor: torch.Tensor
     param: bool
+    item: bool = False
+    """Reached as an item of a list, tuple or dict (``parameters[0]``), not by its own name."""
 
 
 def named_tensors(namespace: Mapping[str, object]) -> list[NamedTensor]:
@@ -30,7 +32,8 @@ def named_tensors(namespace: Mapping[str, object]) -> list[NamedTensor]:
 
     Variables come first, in the order the snippet defined them; then module
     parameters; then items of lists, tuples and dicts one level deep. A tensor
-    reached several ways gets several entries.
+    reached several ways gets several entries (the graph shows an item's name only
+    for a tensor that has no name of its own: ``C``, not ``C, parameters[0]``).
     """
     direct: list[NamedTensor] = []
     params: list[NamedTensor] = []
@@ -58,11 +61,11 @@ def _container_items(var: str, obj: object) -> Iterator[NamedTensor]:
     if isinstance(obj, list | tuple) and len(obj) <= _MAX_CONTAINER:
         for i, x in enumerate(obj):
             if isinstance(x, torch.Tensor):
-                yield NamedTensor(f"{var}[{i}]", x, isinstance(x, torch.nn.Parameter))
+                yield NamedTensor(f"{var}[{i}]", x, isinstance(x, torch.nn.Parameter), item=True)
     elif isinstance(obj, dict) and len(obj) <= _MAX_CONTAINER:
         for k, x in obj.items():
             if isinstance(x, torch.Tensor) and isinstance(k, str | int):
-                yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter))
+                yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter), item=True)
 
 
 def module_names(namespace: Mapping[str, object]) -> dict[int, str]:
