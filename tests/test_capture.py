@@ -370,3 +370,48 @@ def test_a_list_item_name_shows_only_for_a_tensor_with_no_name_of_its_own(tmp_pa
     g = graph_of(snippet)
     assert sorted(n.names for n in g.nodes if n.kind == "leaf") == [("C",), ("parameters[1]",)]
     assert {p.name for p in g.params} == {"C", "parameters[1]"}
+
+
+def test_attention_inside_multihead_attention_is_recorded_op_by_op(tmp_path: Path) -> None:
+    """nn.MultiheadAttention runs in Python; its projections, heads and scores get values."""
+    snippet = tmp_path / "mha.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "mha = torch.nn.MultiheadAttention(4, 2, batch_first=True)\n"
+        "x = torch.randn(1, 3, 4)\n"
+        "out, weights = mha(x, x, x)\n"
+        "loss = out.pow(2).sum()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert graph_walk(graph_of(snippet)) == torch_walk([ns["loss"]])
+    g = graph_of(snippet)
+    assert [n.id for n in g.tensors() if n.value is None] == []
+    mha, x = ns["mha"], ns["x"]
+    q, k, _ = torch.nn.functional.linear(x, mha.in_proj_weight, mha.in_proj_bias).chunk(3, -1)
+    q = q.reshape(3, 2, 2).transpose(0, 1)  # (heads, tokens, head_dim)
+    k = k.reshape(3, 2, 2).transpose(0, 1)
+    scores = torch.softmax(q @ k.transpose(-2, -1) / 2**0.5, dim=-1)
+    (softmax,) = [n for n in g.ops() if n.op == "softmax"]
+    (attention,) = [e.dst for e in g.edges if e.src == softmax.id]
+    assert softmax.scope == ("mha",) and softmax.call == "softmax"
+    assert close(values(g.node(attention).value), scores.reshape(2, 3, 3).tolist())
+
+
+def test_a_composite_that_still_hands_itself_over_runs_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Should a torch version ask for the mode another way, opening it must not recurse."""
+    from gradviz.torchcapture import capture_call, recorder
+
+    def stubborn(x: torch.Tensor) -> torch.Tensor:
+        if torch.overrides.has_torch_function((x,)):  # not the global the copy replaces
+            return torch.overrides.handle_torch_function(stubborn, (x,), x)  # type: ignore[no-any-return]
+        return (x * 2).sin()
+
+    monkeypatch.setitem(recorder._OPENED, stubborn, recorder._opened(stubborn))
+    x = torch.tensor([0.5, 1.0], requires_grad=True)
+    g = capture_call(lambda: stubborn(x).sum(), (), {}, {"x": x})
+    (sin,) = [n for n in g.ops() if n.op == "sin"]
+    (out,) = [e.dst for e in g.edges if e.src == sin.id]
+    assert close(values(g.node(out).value), torch.sin(x * 2).tolist())

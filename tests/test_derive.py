@@ -60,6 +60,11 @@ def test_a_view_is_its_input_in_another_shape_both_ways(size: tuple[int, ...]) -
     [
         ("TBackward0", (), lambda x: x[0].t()),
         ("TransposeBackward0", (("dim0", "0"), ("dim1", "-1")), lambda x: x.transpose(0, -1)),
+        (  # as autograd saves negative dims: unsigned 64-bit
+            "TransposeBackward0",
+            (("dim0", str(2**64 - 2)), ("dim1", str(2**64 - 1))),
+            lambda x: x.transpose(-2, -1),
+        ),
         ("PermuteBackward0", (("dims", "(2, 0, 1)"),), lambda x: x.permute(2, 0, 1)),
     ],
 )
@@ -93,6 +98,8 @@ def test_what_cannot_be_known_stays_unknown() -> None:
     assert derived(chain("MmBackward0", x, None))[1] is None  # a real computation
     assert derived(chain("ViewBackward0", x, None))[1] is None  # no shape to view it as
     assert derived(chain("TransposeBackward0", x, None))[1] is None  # dims not saved
+    wrong = (Saved(name="dim0", value="0"), Saved(name="dim1", value="5"))
+    assert derived(chain("TransposeBackward0", x, None, saved=wrong))[1] is None
 
 
 ATTENTION = """

@@ -140,7 +140,14 @@ def _permutation(op: Node, dims: int) -> list[int] | None:
 
 
 def _axis(dim: int, dims: int) -> int:
-    return dim + dims if dim < 0 else dim
+    """A dimension as an index: autograd saves ``-2`` as the unsigned 64-bit ``2**64 - 2``."""
+    if dim >= 1 << 63:
+        dim -= 1 << 64
+    if dim < 0:
+        dim += dims
+    if not 0 <= dim < dims:
+        raise ValueError(f"dimension {dim} of a {dims}-d tensor")
+    return dim
 
 
 def _permuted(value: TensorData, perm: list[int]) -> TensorData:

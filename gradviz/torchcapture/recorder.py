@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import sys
+import types
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -250,6 +251,7 @@ class Recorder(TorchFunctionMode):
         self.used: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.internal_errors: list[str] = []
         self._busy = False
+        self._opening: set[Callable[..., Any]] = set()
         self._in_pass = False
         self._modules: list[torch.nn.Module] = []
         self._scope: tuple[tuple[int, str], ...] = ()  # the module stack, as ops record it
@@ -266,6 +268,12 @@ class Recorder(TorchFunctionMode):
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
+        try:
+            opened = _OPENED.get(func)
+        except TypeError:  # an unhashable callable
+            opened = None
+        if opened is not None and self._may_open(func):
+            return self._run_opened(func, opened, args, kwargs or {})
         out = func(*args, **(kwargs or {}))
         if self._busy or _compiling():
             return out  # inside a torch.compile region: let it compile as it would
@@ -279,6 +287,28 @@ class Recorder(TorchFunctionMode):
         finally:
             self._busy = False
         return out
+
+    def _may_open(self, func: Callable[..., Any]) -> bool:
+        return not (self._busy or func in self._opening or _compiling())
+
+    def _run_opened(
+        self,
+        func: Callable[..., Any],
+        opened: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """Run a composite function's body with the mode on: its ops are recorded one by one.
+
+        Should the copy still hand itself to the mode (a torch version that asks
+        another way), the call it makes runs plainly instead of recursing.
+        """
+        self._opening.add(func)
+        try:
+            with self:
+                return opened(*args, **kwargs)
+        finally:
+            self._opening.discard(func)
 
     def _record(self, func: Callable[..., Any], args: Sequence[Any], out: Any) -> None:
         if isinstance(out, torch.Tensor):
@@ -630,6 +660,40 @@ def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set
     if earlier.kind == "grad":
         return any(k in leaves for k in earlier.leaves)
     return any(k in reset for k in earlier.leaves)
+
+
+def _opened(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A copy of a torch function written in Python that runs its body under the mode.
+
+    Such a function hands itself whole to the mode (``if has_torch_function(...):
+    return handle_torch_function(...)``), and torch runs the mode's handler with
+    the mode switched off: nothing the function does inside is seen, and every
+    tensor it makes on the way shows no value. The copy sees no torch function
+    (its own ``has_torch_function`` says False), so it runs its body, and the
+    handler runs it with the mode back on: each op inside is recorded as the
+    snippet's own would be, with its value, line and module.
+    """
+    names = dict(func.__globals__)
+    for check in ("has_torch_function", "has_torch_function_unary", "has_torch_function_variadic"):
+        names[check] = _no_torch_function
+    copy = types.FunctionType(
+        func.__code__, names, func.__name__, func.__defaults__, func.__closure__
+    )
+    copy.__kwdefaults__ = func.__kwdefaults__
+    return copy
+
+
+def _no_torch_function(*args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+_OPENED: dict[Callable[..., Any], Callable[..., Any]] = {
+    torch.nn.functional.multi_head_attention_forward: _opened(
+        torch.nn.functional.multi_head_attention_forward
+    ),
+}
+"""Composite torch functions in Python whose insides are recorded op by op: attention,
+the one whose dozens of inner tensors (projections, heads, scores) otherwise show no value."""
 
 
 def _compiling() -> bool:
