@@ -128,3 +128,16 @@ def test_the_memo_never_serves_a_freed_tensors_summary_to_its_memory_reused() ->
     again = torch.ones(64, 50)
     fresh = to_data(again, memo).stats
     assert stats is not None and fresh is not None and fresh.mean == 1.0
+
+
+def test_the_memo_knows_views_of_one_block_read_the_same_elements() -> None:
+    x = torch.randn(8, 32, 64)
+    memo = StatsMemo()
+    first = to_data(x, memo).stats
+    for same in (x.view(256, 64), x.transpose(1, 2), x.unflatten(1, (4, 8)), x.permute(2, 0, 1)):
+        assert to_data(same, memo).stats is first
+    for other in (x[:, ::2], x[:4], x[0:1].expand(3, 32, 64), x.narrow(2, 1, 32)):
+        got = to_data(other, memo).stats
+        assert got is not first and got is not None
+        assert got.max == pytest.approx(float(other.max()))
+        assert got.mean == pytest.approx(float(other.double().mean()), abs=1e-6)

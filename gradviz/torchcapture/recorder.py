@@ -256,6 +256,7 @@ class Recorder(TorchFunctionMode):
         self._modules: list[torch.nn.Module] = []
         self._scope: tuple[tuple[int, str], ...] = ()  # the module stack, as ops record it
         self._grad_memo = StatsMemo()  # summaries of this pass's gradients
+        self._out_memo = StatsMemo()  # and of the outputs of this step's forward: views repeat
         self._active = False
         self._current_pass = -1
 
@@ -332,7 +333,7 @@ class Recorder(TorchFunctionMode):
                 call = _call_name(func)
             rec = node_record(grad_fn)
             nr = t.output_nr
-            rec.outputs[nr] = to_data(t)
+            rec.outputs[nr] = to_data(t, self._out_memo)
             rec.keys[nr] = storage_key(t)
             rec.call = call
             rec.line = line
@@ -355,7 +356,7 @@ class Recorder(TorchFunctionMode):
             rec = node_record(t.grad_fn)
             nr = t.output_nr
             if nr not in rec.outputs:
-                rec.outputs[nr] = to_data(t)
+                rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
 
     def _note_detach(self, t: torch.Tensor, line: int | None) -> None:
@@ -478,6 +479,7 @@ class Recorder(TorchFunctionMode):
                 if earlier.live and _superseded(earlier, leaves, reset):
                     earlier.release()
             self._grad_memo = StatsMemo()
+            self._out_memo = StatsMemo()  # the next forward pass makes new tensors
             self.passes.append(
                 PassRecord(
                     index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)

@@ -91,7 +91,7 @@ def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
             return TensorData(shape, dtype, where, tuple(flat.tolist()))
         if memo is None:
             return TensorData(shape, dtype, where, None, _stats(t.detach()))
-        key = (t.data_ptr(), t._version, dtype, tuple(sorted(zip(shape, t.stride(), strict=True))))
+        key = _elements_key(t, shape, dtype)
         stats = memo.get(key)
         if stats is None:
             stats = _stats(t.detach())
@@ -99,6 +99,32 @@ def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
         return TensorData(shape, dtype, where, None, stats)
     except RuntimeError:  # exotic tensor types that refuse to be read
         return TensorData(shape, dtype, where)
+
+
+def _elements_key(t: torch.Tensor, shape: tuple[int, ...], dtype: str) -> tuple[object, ...]:
+    """What says which elements ``t`` reads: equal keys, equal summaries (see StatsMemo).
+
+    A tensor whose elements fill one block of memory, in some order of its
+    dimensions, reads ``numel`` elements from its first, whatever its shape: a
+    ``view``, ``unflatten`` or transpose of another reads what that one does.
+    Others (slices with gaps, broadcasts) are told by their (size, stride) pairs.
+    """
+    pairs = tuple(zip(shape, t.stride(), strict=True))
+    if _dense(pairs):
+        return (t.data_ptr(), t._version, dtype, t.numel())
+    return (t.data_ptr(), t._version, dtype, tuple(sorted(pairs)))
+
+
+def _dense(pairs: tuple[tuple[int, int], ...]) -> bool:
+    """Whether (size, stride) pairs cover one block of memory with no gaps or repeats."""
+    expected = 1
+    for size, stride in sorted(pairs, key=lambda p: p[1]):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def _stats(x: torch.Tensor) -> Stats:
