@@ -133,7 +133,11 @@ def child_plain(work: Workload) -> dict[str, Any]:
         for v in result.namespace.values()
         if isinstance(v, torch.Tensor) and v.grad_fn is not None
     ]
+    gc.disable()
+    start = time.perf_counter()
     order = deque(bare_walk(roots))  # the first walk makes torch's Python objects for the nodes
+    first_walk = time.perf_counter() - start
+    gc.enable()
     walks = []
     gc.disable()  # as gradviz builds its Graph: a full collection is nobody's walk
     for _ in range(3):
@@ -145,7 +149,13 @@ def child_plain(work: Workload) -> dict[str, Any]:
     del roots
     clear(result.namespace, order)
     plain = best(lambda: clear(run_snippet(snippet, work.argv).namespace), cold)
-    return {"plain": plain, "walk": walk, "peak": peak, "floor": mode_floor(snippet, work, cold)}
+    return {
+        "plain": plain,
+        "walk": walk,
+        "first_walk": first_walk,
+        "peak": peak,
+        "floor": mode_floor(snippet, work, cold),
+    }
 
 
 def mode_floor(snippet: Any, work: Workload, cold: float) -> float:
@@ -336,6 +346,7 @@ def rows_for(m: Measured) -> tuple[str, str]:
         f"{ms(ours['capture'])} | **{ratio(ours['capture'], plain['plain'])}** | "
         f"{ratio(plain['floor'], plain['plain'])} | "
         f"{ms(plain['walk'])} | {ms(ours['build'])} | **{ratio(ours['build'], plain['walk'])}** | "
+        f"{ms(plain['first_walk'])} | {ratio(ours['build'], plain['first_walk'])} | "
         f"{mib(plain['peak'])} | {mib(ours['peak'])} |"
     )
     theirs_e2e = m.theirs_e2e
@@ -384,7 +395,11 @@ def targets(measured: list[Measured], help_s: float) -> list[str]:
     def floor(ms: list[Measured]) -> str:
         """The same ratio for a mode that records nothing, on the workload where it is worst."""
         name, value = worst(ms, lambda m: m.plain["floor"] / m.plain["plain"])
-        return "" if math.isnan(value) else f"{value:.2f}x ({name})"
+        return "" if math.isnan(value) else f"a mode that records nothing: {value:.2f}x ({name})"
+
+    def first_walk(ms: list[Measured]) -> str:
+        name, value = worst(ms, lambda m: m.ours["build"] / m.plain["first_walk"])
+        return "" if math.isnan(value) else f"against a first walk: {value:.2f}x ({name})"
 
     models = [m for m in ok if m.work.file in ("mlp.py", "cnn.py", "transformer.py")]
     chains = [m for m in ok if m.work.file == "chain.py"]
@@ -407,6 +422,7 @@ def targets(measured: list[Measured], help_s: float) -> list[str]:
             "walk + model ≤ 2× bare walk",
             2.0,
             *worst(ok, lambda m: m.ours["build"] / m.plain["walk"]),
+            floor=first_walk(ok),
         ),
         row(
             "end to end ≤ torchviz where it finishes",
@@ -421,7 +437,7 @@ def targets(measured: list[Measured], help_s: float) -> list[str]:
         ),
         row("`gradviz --help` under 0.3 s", 0.3, "fresh interpreter", help_s, unit="s"),
     ]
-    head = "| target | worst case measured | a mode that records nothing | |"
+    head = "| target | worst case measured | for comparison | |"
     return [head, "|---|---|---|---|", *rows]
 
 
@@ -462,8 +478,9 @@ def shared_weights() -> list[str]:
 HEAD_1 = [
     "| workload | nodes | plain run | gradviz capture | capture / plain "
     "| a mode that records nothing / plain | bare walk "
-    "| walk + model | walk + model / bare walk | peak memory, plain | peak memory, capture |",
-    "|---|---|---|---|---|---|---|---|---|---|---|",
+    "| walk + model | walk + model / bare walk | first walk | walk + model / first walk "
+    "| peak memory, plain | peak memory, capture |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
 ]
 HEAD_2 = [
     "| workload | gradviz draws | gradviz DOT + dot -Tsvg | gradviz end to end "
@@ -526,7 +543,11 @@ def main() -> None:
             "nothing*: the snippet under a `TorchFunctionMode` that only passes each call",
             "on, the floor under any capture that sees torch calls from Python. *walk +",
             "model*: building the Graph from the recorded graph, against a bare iterative",
-            "walk of `next_functions` over it.",
+            "walk of `next_functions` over it, warm: torch's Python objects for the nodes",
+            "already made, as gradviz's recorder made them while the snippet ran. *first",
+            "walk*: the same walk over a graph no Python code has touched yet, which makes",
+            "those objects: what any tool that walks the graph after the snippet ran",
+            "(torchviz's `make_dot` included) pays. The target is judged on the warm walk.",
             "",
             *HEAD_1,
             *first,
