@@ -202,6 +202,19 @@ STYLE_NAMES = [
 ]  # fmt: skip
 
 
+def _not_an_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A path as typed, refused when it looks like an option: ``--frames -o g.svg``
+    would otherwise make a folder named ``-o``."""
+    if value is None:
+        return None
+    if value.startswith("-"):
+        raise click.BadParameter(
+            f"{value!r} looks like an option, not a path (write ./{value} for a file "
+            "whose name starts with -)"
+        )
+    return Path(value)
+
+
 def _picture_options(fn: F) -> F:
     """Where a picture goes and in which format: shared by `run` and `render`."""
     fn = click.option(
@@ -210,7 +223,8 @@ def _picture_options(fn: F) -> F:
     return click.option(
         "-o",
         "--output",
-        type=click.Path(path_type=Path),
+        type=click.Path(),
+        callback=_not_an_option,
         help="Output file; its suffix picks the format. Default: the input's name with .svg, "
         "in the current folder.",
     )(fn)
@@ -284,7 +298,8 @@ def _terminal_options(fn: F) -> F:
 @_picture_options
 @click.option(
     "--frames",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
+    callback=_not_an_option,
     metavar="DIR",
     help="Also write one SVG per op, the graph as it grew, with an index.html.",
 )

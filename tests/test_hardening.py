@@ -443,3 +443,14 @@ def test_the_fast_schema_check_agrees_with_jsonschema() -> None:
         except fastjsonschema.JsonSchemaException:
             fast_ok = False
         assert fast_ok == reference.is_valid(damaged), (path, kind)
+
+
+def test_a_path_that_looks_like_an_option_is_refused(runner: CliRunner, in_tmp: Path) -> None:
+    """``--frames -o g.svg`` would write a folder named ``-o``; it is a usage error instead."""
+    for args in (["--frames", "-o", "g.svg"], ["-o", "--theme"]):
+        code, _, err = run(runner, "run", str(SAMPLES / "autograd_basics.py"), *args)
+        assert code == 2, err
+        assert "looks like an option, not a path" in err
+    assert sorted(p.name for p in in_tmp.iterdir()) == []  # nothing written
+    code, _, _ = run(runner, "run", str(SAMPLES / "autograd_basics.py"), "-o", "./-g.svg")
+    assert code == 0 and (in_tmp / "-g.svg").exists()
