@@ -138,3 +138,28 @@ def test_attention_internals_get_torchs_numbers(tmp_path: Path) -> None:
             got.shape == e.shape and torch.allclose(got, e.detach(), atol=1e-6)
             for e in expected[op.autograd]
         )
+
+
+CLASSIFIER = """
+import torch
+torch.manual_seed(0)
+model = torch.nn.Linear(4, 3)
+x, y = torch.randn(5, 4), torch.tensor([0, 2, 1, 1, 0])
+loss = torch.nn.functional.cross_entropy(model(x), y)
+loss.backward()
+"""
+
+
+def test_an_op_that_saved_its_result_shows_it_as_its_output(tmp_path: Path) -> None:
+    """cross_entropy runs log_softmax inside torch: its output is what it saved."""
+    (tmp_path / "clf.py").write_text(CLASSIFIER)
+    g = graph_of(tmp_path / "clf.py")
+    assert [n.id for n in g.tensors() if n.value is None] == []
+    (log_softmax,) = [n for n in g.ops() if n.op == "log_softmax"]
+    (out,) = [e.dst for e in g.edges if e.src == log_softmax.id]
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    expected = torch.log_softmax(model(torch.randn(5, 4)), dim=1)
+    value = g.node(out).value
+    assert value is not None and value.data is not None
+    assert value.data == pytest.approx(expected.flatten().tolist(), abs=1e-6)

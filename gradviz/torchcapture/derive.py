@@ -7,7 +7,9 @@ The capture sees the call's arguments and its result, not the tensors in
 between. Many of those are the same elements as a neighbour in another shape
 or order (a view, a transpose, a broadcast), so their numbers are known
 exactly without torch: this fills them in, in both directions, until nothing
-more can be derived. The rest stay "not recorded".
+more can be derived. Others an op saved for its backward as its ``result``
+(``log_softmax`` inside ``cross_entropy``, ``exp``, ``tanh``): that saved
+tensor is the output itself. The rest stay "not recorded".
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ PERMUTING = frozenset({"TBackward0", "TransposeBackward0", "PermuteBackward0"})
 
 
 def derive_values(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
-    """``nodes`` with the values that views, transposes and broadcasts make known."""
+    """``nodes`` with the values that saved results, views, transposes and broadcasts make known."""
     by_id = {n.id: n for n in nodes}
     producer = {e.dst: e.src for e in edges if by_id[e.src].kind == "op"}
+    for e in edges:
+        if by_id[e.src].kind == "op" and by_id[e.dst].value is None and by_id[e.src].saved:
+            saved = _saved_result(by_id[e.src], e.slot)
+            if saved is not None:
+                by_id[e.dst] = replace(by_id[e.dst], value=saved)
     first_input = {e.dst: e.src for e in edges if e.slot == 0 and by_id[e.src].kind != "op"}
     pairs = [
         (op, first_input[op], out)
@@ -68,6 +75,15 @@ def derive_values(nodes: list[Node], edges: Sequence[Edge]) -> list[Node]:
                     by_id[in_id] = replace(inp, value=value)
                     changed = True
     return [by_id[n.id] for n in nodes]
+
+
+def _saved_result(op: Node, slot: int) -> TensorData | None:
+    """What ``op`` saved as its output number ``slot`` (``result``, or ``result0``, ``result1``)."""
+    names = ("result", "result0") if slot == 0 else (f"result{slot}",)
+    for s in op.saved:
+        if s.name in names and s.tensor is not None:
+            return s.tensor
+    return None
 
 
 def _kind(op: Node) -> str | None:
