@@ -409,9 +409,30 @@ def test_a_composite_that_still_hands_itself_over_runs_once(
             return torch.overrides.handle_torch_function(stubborn, (x,), x)  # type: ignore[no-any-return]
         return (x * 2).sin()
 
-    monkeypatch.setitem(recorder._OPENED, stubborn, recorder._opened(stubborn))
+    monkeypatch.setattr(recorder, "OPENABLE", {*recorder.OPENABLE, stubborn})
     x = torch.tensor([0.5, 1.0], requires_grad=True)
     g = capture_call(lambda: stubborn(x).sum(), (), {}, {"x": x})
     (sin,) = [n for n in g.ops() if n.op == "sin"]
     (out,) = [e.dst for e in g.edges if e.src == sin.id]
     assert close(values(g.node(out).value), torch.sin(x * 2).tolist())
+
+
+def test_opened_attention_calls_what_the_snippet_patched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its copy is made when attention first runs, so it calls the snippet's own patches."""
+    snippet = tmp_path / "patched.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "calls = []\nreal = F.linear\n"
+        "def linear(*args, **kwargs):\n    calls.append(1)\n    return real(*args, **kwargs)\n"
+        "F.linear = linear\n"
+        "mha = torch.nn.MultiheadAttention(4, 2)\nx = torch.randn(3, 1, 4)\n"
+        "out, _ = mha(x, x, x)\nout.sum().backward()\nF.linear = real\n"
+        "print('linear calls:', len(calls))\n"
+    )
+    plain_run(snippet)
+    plain = capsys.readouterr().out
+    assert plain == "linear calls: 2\n"  # the input and output projections
+    assert capture(snippet).graph is not None
+    assert capsys.readouterr().out == plain

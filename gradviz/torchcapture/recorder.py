@@ -252,6 +252,7 @@ class Recorder(TorchFunctionMode):
         self.internal_errors: list[str] = []
         self._busy = False
         self._opening: set[Callable[..., Any]] = set()
+        self._opened: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._in_pass = False
         self._modules: list[torch.nn.Module] = []
         self._scope: tuple[tuple[int, str], ...] = ()  # the module stack, as ops record it
@@ -270,11 +271,11 @@ class Recorder(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         try:
-            opened = _OPENED.get(func)
+            openable = func in OPENABLE
         except TypeError:  # an unhashable callable
-            opened = None
-        if opened is not None and self._may_open(func):
-            return self._run_opened(func, opened, args, kwargs or {})
+            openable = False
+        if openable and self._may_open(func):
+            return self._run_opened(func, args, kwargs or {})
         out = func(*args, **(kwargs or {}))
         if self._busy or _compiling():
             return out  # inside a torch.compile region: let it compile as it would
@@ -293,17 +294,18 @@ class Recorder(TorchFunctionMode):
         return not (self._busy or func in self._opening or _compiling())
 
     def _run_opened(
-        self,
-        func: Callable[..., Any],
-        opened: Callable[..., Any],
-        args: Sequence[Any],
-        kwargs: dict[str, Any],
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
     ) -> Any:
         """Run a composite function's body with the mode on: its ops are recorded one by one.
 
-        Should the copy still hand itself to the mode (a torch version that asks
-        another way), the call it makes runs plainly instead of recursing.
+        The copy is made at the first call of each capture, so that it sees the
+        module's names as the snippet left them. Should it still hand itself to
+        the mode (a torch version that asks another way), the call it makes runs
+        plainly instead of recursing.
         """
+        opened = self._opened.get(func)
+        if opened is None:
+            opened = self._opened[func] = _opened(func)
         self._opening.add(func)
         try:
             with self:
@@ -689,11 +691,7 @@ def _no_torch_function(*args: Any, **kwargs: Any) -> bool:
     return False
 
 
-_OPENED: dict[Callable[..., Any], Callable[..., Any]] = {
-    torch.nn.functional.multi_head_attention_forward: _opened(
-        torch.nn.functional.multi_head_attention_forward
-    ),
-}
+OPENABLE: set[Callable[..., Any]] = {torch.nn.functional.multi_head_attention_forward}
 """Composite torch functions in Python whose insides are recorded op by op: attention,
 the one whose dozens of inner tensors (projections, heads, scores) otherwise show no value."""
 
