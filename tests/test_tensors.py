@@ -141,3 +141,12 @@ def test_the_memo_knows_views_of_one_block_read_the_same_elements() -> None:
         assert got is not first and got is not None
         assert got.max == pytest.approx(float(other.max()))
         assert got.mean == pytest.approx(float(other.double().mean()), abs=1e-6)
+
+
+def test_the_memo_stays_small_however_many_tensors_it_sees() -> None:
+    memo = StatsMemo()
+    kept = [torch.randn(300) for _ in range(StatsMemo.LIMIT + 10)]
+    for t in kept:
+        to_data(t, memo)
+    assert len(memo) <= StatsMemo.LIMIT
+    assert to_data(kept[-1], memo).stats is to_data(kept[-1], memo).stats  # recent ones stay

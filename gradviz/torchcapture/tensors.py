@@ -51,6 +51,9 @@ class StatsMemo:
     and counts only while that tensor lives (its memory cannot be reused then).
     """
 
+    LIMIT = 4096
+    """Entries kept at most: a long forward pass with no backward to reset it stays small."""
+
     def __init__(self) -> None:
         self._entries: dict[tuple[object, ...], tuple[weakref.ref[torch.Tensor], Stats]] = {}
 
@@ -61,6 +64,8 @@ class StatsMemo:
         return entry[1]
 
     def put(self, key: tuple[object, ...], t: torch.Tensor, stats: Stats) -> None:
+        if len(self._entries) >= self.LIMIT:
+            self._entries.clear()  # older tensors are seldom seen again
         self._entries[key] = (weakref.ref(t), stats)
 
     def __len__(self) -> int:
