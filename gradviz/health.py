@@ -339,6 +339,7 @@ _SHIFT_SLOTS = frozenset(
         ("add", 0),
         ("add", 1),
         ("sub", 0),
+        ("sub", 1),
     }
 )
 """Ops and input slots where a parameter is added to the op's result."""
