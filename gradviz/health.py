@@ -10,7 +10,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from gradviz.flow import Flow
 from gradviz.model import Edge, Graph, Node, Param, TensorData
@@ -57,7 +58,7 @@ class ParamHealth:
     value_norm: float | None
     grad_norm: float | None
     status: str
-    """ok, vanishing, exploding, nan, no grad, frozen, no effect"""
+    """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied"""
 
     @property
     def ratio(self) -> float | None:
@@ -79,7 +80,7 @@ class PathStep:
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    """vanishing, exploding, no_grad, nan_forward, nan_backward; no_effect: a note, no problem"""
+    """vanishing, exploding, no_grad, nan_forward, nan_backward; notes: no_effect, copied"""
     subject: str
     message: str
     line: int | None = None
@@ -94,7 +95,8 @@ class Report:
     params: list[ParamHealth] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     notes: list[Finding] = field(default_factory=list)
-    """What looks like a problem and is not (a bias that a normalization cancels)."""
+    """What looks like a problem and is not (a bias that a normalization cancels, a layer
+    that nn.TransformerEncoder copied)."""
 
     @property
     def healthy(self) -> bool:
@@ -350,6 +352,65 @@ def _cancels_shifts(op: str) -> bool:
     return "softmax" in op or op.endswith("_norm") or "scaled_dot_product" in op
 
 
+def _copied_prototypes(params: Sequence[Param]) -> dict[str, list[str]]:
+    """Parameters of a module the snippet only handed over to be copied, and where the copies are.
+
+    ``nn.TransformerEncoder(encoder_layer, num_layers=6)`` deep-copies
+    ``encoder_layer``: the snippet's own layer is never called, and its
+    parameters never get a gradient, which is expected. Such a module is told
+    by its parameters: none was used, and the same names below it, with the
+    same shapes, appear under two or more deeper prefixes that were
+    (``transformer_encoder.layers.0.``, ``.1.``, ...). A spare module with one
+    look-alike elsewhere stays a problem.
+    """
+    unused: dict[str, list[Param]] = {}
+    for p in params:
+        head, _, rest = p.name.partition(".")
+        if rest and p.node is None and p.used_line is None and p.detached_line is None:
+            unused.setdefault(head, []).append(p)
+    used = {p.name: p for p in params if p.node is not None}
+    found: dict[str, list[str]] = {}
+    for head, group in unused.items():
+        if any(p.name.startswith(head + ".") and p.name in used for p in params):
+            continue  # part of the module was used: not a prototype
+        copies: set[str] | None = None
+        for p in group:
+            rest = p.name.partition(".")[2]
+            here = {
+                name[: -len(rest)]
+                for name, q in used.items()
+                if name.endswith("." + rest)
+                and name.count(".") > p.name.count(".")
+                and q.value.shape == p.value.shape
+            }
+            copies = here if copies is None else copies & here
+        if copies is not None and len(copies) >= 2:
+            for p in group:
+                found[p.name] = sorted(copies)
+    return found
+
+
+def _prototype_notes(prototypes: Mapping[str, list[str]]) -> list[Finding]:
+    by_module: dict[str, list[str]] = {}
+    for name, copies in prototypes.items():
+        by_module.setdefault(name.partition(".")[0], copies)
+    notes = []
+    for module, copies in by_module.items():
+        count = sum(1 for name in prototypes if name.startswith(module + "."))
+        shown = ", ".join(c.rstrip(".") for c in copies[:2])
+        more = f" … {copies[-1].rstrip('.')}" if len(copies) > 2 else ""
+        notes.append(
+            Finding(
+                "copied",
+                module,
+                f"{module} was never called: its {count} parameters match those of {shown}"
+                f"{more}, which were. A module like nn.TransformerEncoder copies the layer it "
+                f"is given, so {module}'s own parameters are not part of the model. Expected",
+            )
+        )
+    return notes
+
+
 def _describe_bad(t: TensorData | None) -> str:
     if t is None:
         return ""
@@ -387,11 +448,16 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         report.findings.append(
             Finding("no_backward", report.loss, "no backward pass ran: there are no gradients")
         )
+    prototypes = _copied_prototypes(graph.params)
     for p in graph.params:
         health, finding = doctor.param(p, scale)
+        if p.name in prototypes and health.status == "no grad":
+            health = replace(health, status="copied")
+            finding = None
         report.params.append(health)
         if finding is not None and graph.passes:
             (report.notes if finding.kind == "no_effect" else report.findings).append(finding)
+    report.notes.extend(_prototype_notes(prototypes))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     return report

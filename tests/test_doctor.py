@@ -228,3 +228,41 @@ def test_cli_reports_cancelled_biases_and_exits_zero(runner: CliRunner, in_tmp: 
     assert table.exit_code == 0
     text = " ".join(table.stdout.split())
     assert "note: |net.0.bias.grad| is" in text and "✓ no problems found" in text
+
+
+def test_a_layer_nn_transformer_encoder_copied_is_a_note_not_a_problem(tmp_path: Path) -> None:
+    """PyTorch's own example keeps `encoder_layer`; the encoder copies it, so it gets no grad."""
+    snippet = tmp_path / "encoder.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "encoder_layer = nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16,\n"
+        "                                           batch_first=True)\n"
+        "transformer_encoder = nn.TransformerEncoder(encoder_layer, num_layers=3,\n"
+        "                                            enable_nested_tensor=False)\n"
+        "head = nn.Linear(8, 1)\n"
+        "loss = head(transformer_encoder(torch.rand(2, 5, 8))).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    assert r.healthy, [f.message for f in r.findings]
+    status = {p.name: p.status for p in r.params}
+    prototype = {n for n in status if n.startswith("encoder_layer.")}
+    assert len(prototype) == 12 and {status[n] for n in prototype} == {"copied"}
+    assert {status[n] for n in status if n not in prototype} == {"ok"}
+    (note,) = [n for n in r.notes if n.kind == "copied"]
+    assert note.subject == "encoder_layer"
+    assert "transformer_encoder.layers.0" in note.message and "12 parameters" in note.message
+
+
+def test_a_spare_module_with_one_look_alike_is_still_a_problem(tmp_path: Path) -> None:
+    snippet = tmp_path / "spare.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\n"
+        "model = nn.Sequential(nn.Linear(3, 3), nn.Tanh())\n"
+        "spare = nn.Linear(3, 3)\n"
+        "loss = model(torch.ones(2, 3)).sum()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    assert {f.subject for f in r.findings} == {"spare.weight", "spare.bias"}
+    assert not r.notes
