@@ -15,7 +15,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import SAMPLES
-from helpers import capture, close, graph_of, values
+from helpers import capture, close, graph_of, plain_run, values
 
 from gradviz.cli import cli
 from gradviz.model import Graph
@@ -367,6 +367,27 @@ def test_torch_compile_region_is_one_opaque_node(tmp_path: Path) -> None:
     g = graph_of(path)
     assert "CompiledFunctionBackward" in {n.autograd for n in g.ops()}
     assert close(values(g.by_name("w").grad), [2.0, 2 * torch.cos(torch.tensor(1.0)).item()])
+
+
+def test_torchscript_traced_and_scripted_code_runs_as_python_runs_it(tmp_path: Path) -> None:
+    """jit.trace checks that two traces agree: gradviz's own reads must stay out of them."""
+    path = write(
+        tmp_path,
+        "jitted.py",
+        "import torch\ntorch.manual_seed(0)\n"
+        "@torch.jit.script\n"
+        "def fused(x, y):\n"
+        "    return (x * y).tanh() + x\n"
+        "traced = torch.jit.trace(torch.nn.Linear(3, 3), torch.randn(2, 3))\n"
+        "a = torch.randn(2, 3, requires_grad=True)\n"
+        "out = fused(traced(a), a).sum()\n"
+        "out.backward()\n",
+    )
+    result = capture(path)
+    assert result.run.error is None and result.graph is not None
+    ns = plain_run(path)
+    assert close(values(result.graph.by_name("a").grad), ns["a"].grad.tolist())
+    assert close(values(result.graph.by_name("out").value), ns["out"].item())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

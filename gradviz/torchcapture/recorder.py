@@ -278,7 +278,7 @@ class Recorder(TorchFunctionMode):
             return self._run_opened(func, args, kwargs or {})
         out = func(*args, **(kwargs or {}))
         if self._busy or _compiling():
-            return out  # inside a torch.compile region: let it compile as it would
+            return out  # torch.compile or jit.trace at work: let them record as they would
         if not torch.is_grad_enabled() and func not in _DETACH:
             return out  # no_grad (an optimizer's step): nothing joins a graph
         self._busy = True
@@ -697,6 +697,10 @@ the one whose dozens of inner tensors (projections, heads, scores) otherwise sho
 
 
 def _compiling() -> bool:
+    """Whether torch.compile or the JIT tracer is recording: gradviz's own reads would land
+    in their graph (``torch.jit.trace`` then fails its check that two traces agree)."""
+    if torch._C._get_tracing_state() is not None:
+        return True
     compiler = getattr(torch, "compiler", None)
     return bool(compiler is not None and compiler.is_compiling())
 
