@@ -169,14 +169,25 @@ def format_snippet_traceback(error: BaseException, snippet: Snippet) -> str:
     """The traceback Python would print, without gradviz's own frames.
 
     Frames before the snippet's first frame (gradviz's runner) and gradviz frames
-    in the middle (its recorder sits between the snippet and torch) are dropped;
-    library frames the snippet called into are kept, as Python would show them.
+    in the middle (its recorder sits between the snippet and torch) are dropped,
+    and so are the two frames its mode adds to a torch function written in
+    Python: the function's hand-over (``return handle_torch_function(...)``)
+    and torch's ``handle_torch_function`` itself. Library frames the snippet
+    called into are kept, as Python would show them.
     """
     if isinstance(error, SystemExit):
         return f"{error.code}\n" if error.code is not None else ""
     te = traceback.TracebackException.from_exception(error)
     _trim(te, snippet.filename, set())
     return "".join(te.format())
+
+
+_OVERRIDES = os.path.join("torch", "overrides.py")
+
+
+def _mode_hand_over(frame: traceback.FrameSummary) -> bool:
+    """torch's ``handle_torch_function``: only a mode (gradviz's) sends calls through it."""
+    return frame.name == "handle_torch_function" and frame.filename.endswith(_OVERRIDES)
 
 
 def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> None:
@@ -188,6 +199,9 @@ def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> No
     if first is not None:
         frames = frames[first:]
     kept = [f for f in frames if not f.filename.startswith(_GRADVIZ_DIR)]
+    for i in range(len(kept) - 1, 0, -1):
+        if _mode_hand_over(kept[i]):
+            del kept[i - 1 : i + 1]  # the function's has_torch_function branch, and torch's
     te.stack = traceback.StackSummary.from_list(kept)
     for chained in (te.__cause__, te.__context__):
         if chained is not None:

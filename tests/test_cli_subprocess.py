@@ -145,3 +145,31 @@ def test_a_terminal_gets_a_status_line_a_pipe_does_not(tmp_path: Path) -> None:
         check=True,
     )
     assert "running" not in piped.stderr and piped.stderr.startswith("gradviz: wrote")
+
+
+def test_a_torch_error_has_the_traceback_python_prints(tmp_path: Path) -> None:
+    """The mode sends Tensor.backward through handle_torch_function; Python's frames stay."""
+    snippet = tmp_path / "twice.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "y = (x * x).sum()\ny.backward()\ny.backward()\n"
+    )
+
+    def frames(cmd: list[str]) -> tuple[int, list[str], str]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        lines = proc.stderr.splitlines()
+        where = [
+            line.strip().replace(str(snippet), snippet.name)
+            for line in lines
+            if line.startswith('  File "')
+        ]
+        last = next(line for line in lines if line.startswith("RuntimeError"))
+        return proc.returncode, where, last
+
+    plain = frames([sys.executable, str(snippet)])
+    ours = frames([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    assert plain[0] == ours[0] == 1
+    assert ours[1] == plain[1] and "handle_torch_function" not in " ".join(ours[1])
+    assert ours[2] == plain[2]
