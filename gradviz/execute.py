@@ -87,7 +87,7 @@ def load_snippet(path: str | os.PathLike[str]) -> Snippet:
             hint="save it as UTF-8, or declare its encoding with a '# -*- coding: ... -*-' line",
         ) from exc
     try:
-        code = compile(source, str(p), "exec", dont_inherit=True)
+        code = compile(source, os.path.abspath(p), "exec", dont_inherit=True)  # as python names it
     except SyntaxError as exc:
         raise SnippetSyntaxError(_describe_syntax_error(exc, p)) from exc
     except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
@@ -121,7 +121,7 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     module = types.ModuleType("__main__")
     module.__dict__.update(
         {
-            "__file__": str(snippet.path),
+            "__file__": snippet.filename,  # absolute, as python sets it for a script
             "__builtins__": builtins,  # the module, as in python's own __main__
             "__spec__": None,
             "__package__": None,
