@@ -173,3 +173,28 @@ def test_a_torch_error_has_the_traceback_python_prints(tmp_path: Path) -> None:
     assert plain[0] == ours[0] == 1
     assert ours[1] == plain[1] and "handle_torch_function" not in " ".join(ours[1])
     assert ours[2] == plain[2]
+
+
+def test_torch_warnings_name_the_snippets_lines_as_python_does(tmp_path: Path) -> None:
+    """Through the mode, every torch warning said it came from gradviz's recorder."""
+    snippet = tmp_path / "warns.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "x = torch.randn(2, 3, requires_grad=True)\n"
+        "y = F.softmax(x)\n"  # a Python torch function warns (stacklevel=2)
+        "z = F.mse_loss(y, torch.zeros(3))\n"
+        "z.backward()\n"
+        "print(y.grad, __file__)\n"  # a C++ warning: .grad of a non-leaf
+    )
+
+    def run(cmd: list[str]) -> tuple[list[str], str]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
+        )
+        return [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln], proc.stdout
+
+    plain = run([sys.executable, str(snippet)])
+    ours = run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")])
+    assert len([ln for ln in plain[0] if "Warning:" in ln]) == 3
+    assert ours == plain
+    assert "gradviz" not in "\n".join(ours[0])

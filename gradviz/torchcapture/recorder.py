@@ -20,13 +20,17 @@ freed. Only the passes still shown keep their root nodes alive.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import os
 import sys
 import types
+import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, TypeVar
 
@@ -447,6 +451,8 @@ class Recorder(TorchFunctionMode):
             register_module_forward_pre_hook(enter),
             register_module_forward_hook(leave, always_call=True),
         ]
+        show = warnings.showwarning
+        warnings.showwarning = _shown_where_the_snippet_called(show)
         self._active = True
         try:
             with self:
@@ -459,6 +465,8 @@ class Recorder(TorchFunctionMode):
             self._scope = ()
             torch.autograd.backward = orig_backward
             torch.autograd.grad = orig_grad
+            if getattr(warnings.showwarning, "__wrapped__", None) is show:
+                warnings.showwarning = show  # unless the snippet put in its own
 
     def _begin(
         self, kind: Literal["backward", "grad"], tensors: object, retain: bool, create: bool
@@ -664,6 +672,60 @@ def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set
     if earlier.kind == "grad":
         return any(k in leaves for k in earlier.leaves)
     return any(k in reset for k in earlier.leaves)
+
+
+_PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep
+_OVERRIDES = os.path.join("torch", "overrides.py")
+
+
+def _shown_where_the_snippet_called(show: Callable[..., Any]) -> Callable[..., Any]:
+    """``warnings.showwarning`` that names the line Python would name, not the mode's.
+
+    A warning from inside a torch call points at the frame that called it, and
+    under the mode that is gradviz's handler (a C++ warning such as "The .grad
+    attribute of a Tensor that is not a leaf Tensor is being accessed") or
+    torch's ``handle_torch_function``: every warning a student would see said
+    ``gradviz/torchcapture/recorder.py:279``. The frames the mode put in
+    between are skipped. Only what is shown changes: two lines that raise the
+    same warning through the mode share one place in Python's once-per-place
+    registry, so the second is not shown again.
+    """
+
+    @functools.wraps(show)
+    def showwarning(
+        message: Any,
+        category: Any,
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: str | None = None,
+    ) -> None:
+        if filename.startswith(_PACKAGE) or filename.endswith(_OVERRIDES):
+            frame = _outside_the_mode(sys._getframe(1), filename, lineno)
+            if frame is not None:
+                filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
+        show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
+def _outside_the_mode(frame: FrameType | None, filename: str, lineno: int) -> FrameType | None:
+    """The first frame outward of the one a warning named that the mode did not add."""
+    while frame is not None and not (
+        frame.f_code.co_filename == filename and frame.f_lineno == lineno
+    ):
+        frame = frame.f_back
+    skip = 0
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.endswith(_OVERRIDES) and frame.f_code.co_name == "handle_torch_function":
+            skip = 1  # and the torch function's hand-over to it, just outside
+        elif skip:
+            skip = 0
+        elif not name.startswith(_PACKAGE):
+            return frame
+        frame = frame.f_back
+    return None
 
 
 def _opened(func: Callable[..., Any]) -> Callable[..., Any]:
