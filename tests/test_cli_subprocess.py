@@ -198,3 +198,52 @@ def test_torch_warnings_name_the_snippets_lines_as_python_does(tmp_path: Path) -
     assert len([ln for ln in plain[0] if "Warning:" in ln]) == 3
     assert ours == plain
     assert "gradviz" not in "\n".join(ours[0])
+
+
+def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
+    """detect_anomaly prints where the forward op ran: without gradviz's frames."""
+    snippet = tmp_path / "anomaly.py"
+    snippet.write_text(
+        "import torch\ntorch.autograd.set_detect_anomaly(True)\n"
+        "x = torch.tensor([0.0, 1.0], requires_grad=True)\n"
+        "y = x.sqrt()\n"
+        "(y * 0).sum().backward()\n"
+    )
+
+    def run(cmd: list[str]) -> tuple[int, list[str]]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
+
+    plain = run([sys.executable, str(snippet)])
+    ours = run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    assert plain[0] == ours[0] == 1
+    assert "Traceback of forward call that caused the error:" in "\n".join(plain[1])
+    assert ours[1] == plain[1]
+
+
+def test_the_forward_trace_drops_the_modes_frames() -> None:
+    from gradviz.torchcapture.recorder import _PACKAGE, _forward_trace_as_python
+
+    text = (
+        "Error detected in X. Traceback of forward call that caused the error:\n"
+        '  File "/bin/gradviz", line 8, in <module>\n    sys.exit(main())\n'
+        '  File "/s/a.py", line 4, in <module>\n    y = F.softmax(x)\n'
+        '  File "/t/torch/nn/functional.py", line 10, in softmax\n'
+        "    return handle_torch_function(\n"
+        '  File "/t/torch/overrides.py", line 1771, in handle_torch_function\n'
+        "    result = mode.__torch_function__(public_api, types, args, kwargs)\n"
+        f'  File "{_PACKAGE}torchcapture/recorder.py", line 283, in __torch_function__\n'
+        "    out = func(*args, **(kwargs or {}))\n"
+        '  File "/t/torch/nn/functional.py", line 20, in softmax\n'
+        "    ret = input.softmax(dim)\n"
+        " (Triggered internally at x.cpp:1.)"
+    )
+    assert _forward_trace_as_python(text, "/s/a.py") == (
+        "Error detected in X. Traceback of forward call that caused the error:\n"
+        '  File "/s/a.py", line 4, in <module>\n    y = F.softmax(x)\n'
+        '  File "/t/torch/nn/functional.py", line 20, in softmax\n'
+        "    ret = input.softmax(dim)\n"
+        " (Triggered internally at x.cpp:1.)"
+    )

@@ -452,7 +452,7 @@ class Recorder(TorchFunctionMode):
             register_module_forward_hook(leave, always_call=True),
         ]
         show = warnings.showwarning
-        warnings.showwarning = _shown_where_the_snippet_called(show)
+        warnings.showwarning = _shown_where_the_snippet_called(show, self.filename)
         self._active = True
         try:
             with self:
@@ -678,7 +678,7 @@ _PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep
 _OVERRIDES = os.path.join("torch", "overrides.py")
 
 
-def _shown_where_the_snippet_called(show: Callable[..., Any]) -> Callable[..., Any]:
+def _shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Callable[..., Any]:
     """``warnings.showwarning`` that names the line Python would name, not the mode's.
 
     A warning from inside a torch call points at the frame that called it, and
@@ -686,9 +686,10 @@ def _shown_where_the_snippet_called(show: Callable[..., Any]) -> Callable[..., A
     attribute of a Tensor that is not a leaf Tensor is being accessed") or
     torch's ``handle_torch_function``: every warning a student would see said
     ``gradviz/torchcapture/recorder.py:279``. The frames the mode put in
-    between are skipped. Only what is shown changes: two lines that raise the
-    same warning through the mode share one place in Python's once-per-place
-    registry, so the second is not shown again.
+    between are skipped, and so are gradviz's frames in the forward traceback
+    that anomaly mode prints. Only what is shown changes: two lines that raise
+    the same warning through the mode share one place in Python's
+    once-per-place registry, so the second is not shown again.
     """
 
     @functools.wraps(show)
@@ -704,9 +705,41 @@ def _shown_where_the_snippet_called(show: Callable[..., Any]) -> Callable[..., A
             frame = _outside_the_mode(sys._getframe(1), filename, lineno)
             if frame is not None:
                 filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
+        text = str(message)
+        if _FORWARD_TRACE in text:
+            message = category(_forward_trace_as_python(text, snippet))
         show(message, category, filename, lineno, file, line)
 
     return showwarning
+
+
+_FORWARD_TRACE = "Traceback of forward call that caused the error:\n"
+
+
+def _forward_trace_as_python(text: str, snippet: str) -> str:
+    """Anomaly mode's forward traceback without gradviz's frames: from the snippet's first
+    frame on, with the mode's own (its handler, ``handle_torch_function`` and the hand-over
+    to it) left out."""
+    head, _, trace = text.partition(_FORWARD_TRACE)
+    lines = trace.split("\n")
+    frames: list[list[str]] = []
+    i = 0
+    while i < len(lines) and lines[i].startswith('  File "'):
+        j = i + 1
+        while j < len(lines) and lines[j].startswith("    "):
+            j += 1
+        frames.append(lines[i:j])
+        i = j
+    first = next((k for k, f in enumerate(frames) if f[0].startswith(f'  File "{snippet}"')), 0)
+    kept: list[list[str]] = []
+    for frame in frames[first:]:
+        where = frame[0].split('"')[1]
+        if where.endswith(_OVERRIDES) and frame[0].endswith("in handle_torch_function"):
+            if kept:
+                kept.pop()  # the torch function's hand-over to it
+        elif not where.startswith(_PACKAGE):
+            kept.append(frame)
+    return head + _FORWARD_TRACE + "\n".join([*(ln for f in kept for ln in f), *lines[i:]])
 
 
 def _outside_the_mode(frame: FrameType | None, filename: str, lineno: int) -> FrameType | None:
