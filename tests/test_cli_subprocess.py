@@ -247,3 +247,28 @@ def test_the_forward_trace_drops_the_modes_frames() -> None:
         "    ret = input.softmax(dim)\n"
         " (Triggered internally at x.cpp:1.)"
     )
+
+
+def test_a_profiler_in_the_snippet_sees_only_the_snippets_ops(tmp_path: Path) -> None:
+    """gradviz's own summaries (aminmax, dot, item) stay out of the user's torch.profiler."""
+    snippet = tmp_path / "profiled.py"
+    snippet.write_text(
+        "import torch\nfrom torch.profiler import profile\n"
+        "model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(),\n"
+        "                            torch.nn.Linear(64, 1))\n"
+        "x = torch.randn(32, 64)\n"
+        "with profile() as prof:\n"
+        "    loss = model(x).sum()\n"
+        "    loss.backward()\n"
+        "print(sorted({e.key for e in prof.key_averages()}))\n"
+    )
+
+    def ops(cmd: list[str]) -> str:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
+        )
+        return next(line for line in proc.stdout.splitlines() if line.startswith("["))
+
+    plain = ops([sys.executable, str(snippet)])
+    assert "aten::addmm" in plain and "aten::aminmax" not in plain
+    assert ops([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any, Literal, TypeVar
 
 import torch
@@ -224,8 +224,36 @@ def walk(roots: Sequence[AutogradNode]) -> list[AutogradNode]:
 
 
 _SETITEM = torch.Tensor.__setitem__
-_UNWATCHED = torch._C.DisableTorchFunction
-"""Around gradviz's own torch calls outside the mode's handler: the mode need not see them."""
+_profiling = torch._C._autograd._profiler_enabled
+_record_functions = torch._C._autograd._enable_record_function
+
+
+class _OwnWork:
+    """Around gradviz's own torch calls: its mode need not see them, nor a profiler the
+    snippet runs (its table would list gradviz's ``aminmax`` and ``dot`` among the snippet's)."""
+
+    def __init__(self) -> None:
+        self._no_torch_function = torch._C.DisableTorchFunction()
+        self._profiled = False
+
+    def __enter__(self) -> None:
+        self._no_torch_function.__enter__()
+        self._profiled = _profiling()
+        if self._profiled:  # a profiler needs them on: they were
+            _record_functions(False)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if self._profiled:
+            _record_functions(True)
+        self._no_torch_function.__exit__(kind, error, trace)
+
+
+_UNWATCHED = _OwnWork
 _DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
 _MAX_DETACHES = 64
 _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
@@ -287,7 +315,11 @@ class Recorder(TorchFunctionMode):
             return out  # no_grad (an optimizer's step): nothing joins a graph
         self._busy = True
         try:
-            self._record(func, args, out)
+            if _profiling():
+                with _UNWATCHED():
+                    self._record(func, args, out)
+            else:  # the common case, without a context manager on every op
+                self._record(func, args, out)
         except Exception as exc:  # never let gradviz break the user's code
             self.internal_errors.append(f"{getattr(func, '__name__', func)}: {exc!r}")
         finally:
