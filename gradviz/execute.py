@@ -24,10 +24,9 @@ from gradviz.errors import (
     SnippetNotPython,
     SnippetSyntaxError,
 )
+from gradviz.modeframes import is_gradviz, is_hand_over
 
 __all__ = ["Snippet", "SnippetResult", "format_snippet_traceback", "load_snippet", "run_snippet"]
-
-_GRADVIZ_DIR = str(Path(__file__).resolve().parent) + os.sep
 
 
 @dataclass(frozen=True)
@@ -182,14 +181,6 @@ def format_snippet_traceback(error: BaseException, snippet: Snippet) -> str:
     return "".join(te.format())
 
 
-_OVERRIDES = os.path.join("torch", "overrides.py")
-
-
-def _mode_hand_over(frame: traceback.FrameSummary) -> bool:
-    """torch's ``handle_torch_function``: only a mode (gradviz's) sends calls through it."""
-    return frame.name == "handle_torch_function" and frame.filename.endswith(_OVERRIDES)
-
-
 def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> None:
     if id(te) in seen:
         return
@@ -198,9 +189,9 @@ def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> No
     first = next((i for i, f in enumerate(frames) if f.filename == filename), None)
     if first is not None:
         frames = frames[first:]
-    kept = [f for f in frames if not f.filename.startswith(_GRADVIZ_DIR)]
+    kept = [f for f in frames if not is_gradviz(f.filename)]
     for i in range(len(kept) - 1, 0, -1):
-        if _mode_hand_over(kept[i]):
+        if is_hand_over(kept[i].filename, kept[i].name):
             del kept[i - 1 : i + 1]  # the function's has_torch_function branch, and torch's
     te.stack = traceback.StackSummary.from_list(kept)
     for chained in (te.__cause__, te.__context__):

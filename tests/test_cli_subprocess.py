@@ -224,7 +224,9 @@ def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
 
 
 def test_the_forward_trace_drops_the_modes_frames() -> None:
-    from gradviz.torchcapture.recorder import _PACKAGE, _forward_trace_as_python
+    from gradviz.torchcapture.recorder import _forward_trace_as_python
+
+    package = str(Path(__file__).resolve().parent.parent / "gradviz") + "/"
 
     text = (
         "Error detected in X. Traceback of forward call that caused the error:\n"
@@ -234,7 +236,7 @@ def test_the_forward_trace_drops_the_modes_frames() -> None:
         "    return handle_torch_function(\n"
         '  File "/t/torch/overrides.py", line 1771, in handle_torch_function\n'
         "    result = mode.__torch_function__(public_api, types, args, kwargs)\n"
-        f'  File "{_PACKAGE}torchcapture/recorder.py", line 283, in __torch_function__\n'
+        f'  File "{package}torchcapture/recorder.py", line 283, in __torch_function__\n'
         "    out = func(*args, **(kwargs or {}))\n"
         '  File "/t/torch/nn/functional.py", line 20, in softmax\n'
         "    ret = input.softmax(dim)\n"

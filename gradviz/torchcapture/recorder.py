@@ -20,9 +20,9 @@ freed. Only the passes still shown keep their root nodes alive.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-import os
 import sys
 import types
 import warnings
@@ -30,7 +30,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -42,6 +41,7 @@ from torch.nn.modules.module import (
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
+from gradviz.modeframes import is_gradviz, is_hand_over
 from gradviz.model import TensorData
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
@@ -706,21 +706,17 @@ def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set
     return any(k in reset for k in earlier.leaves)
 
 
-_PACKAGE = str(Path(__file__).resolve().parent.parent) + os.sep
-_OVERRIDES = os.path.join("torch", "overrides.py")
-
-
 def _shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Callable[..., Any]:
     """``warnings.showwarning`` that names the line Python would name, not the mode's.
 
     A warning from inside a torch call points at the frame that called it, and
     under the mode that is gradviz's handler (a C++ warning such as "The .grad
     attribute of a Tensor that is not a leaf Tensor is being accessed") or
-    torch's ``handle_torch_function``: every warning a student would see said
-    ``gradviz/torchcapture/recorder.py:279``. The frames the mode put in
-    between are skipped, and so are gradviz's frames in the forward traceback
-    that anomaly mode prints. Only what is shown changes: two lines that raise
-    the same warning through the mode share one place in Python's
+    torch's ``handle_torch_function``: every warning a student would see named
+    a line of gradviz's recorder. The frames the mode put in between are
+    skipped (``gradviz.modeframes``), and so are gradviz's frames in the forward
+    traceback that anomaly mode prints. Only what is shown changes: two lines
+    that raise the same warning through the mode share one place in Python's
     once-per-place registry, so the second is not shown again.
     """
 
@@ -733,13 +729,15 @@ def _shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> C
         file: Any = None,
         line: str | None = None,
     ) -> None:
-        if filename.startswith(_PACKAGE) or filename.endswith(_OVERRIDES):
+        if is_gradviz(filename) or is_hand_over(filename, "handle_torch_function"):
             frame = _outside_the_mode(sys._getframe(1), filename, lineno)
             if frame is not None:
                 filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
         text = str(message)
         if _FORWARD_TRACE in text:
-            message = category(_forward_trace_as_python(text, snippet))
+            # a warning class that takes other arguments is shown as it is
+            with contextlib.suppress(Exception):
+                message = category(_forward_trace_as_python(text, snippet))
         show(message, category, filename, lineno, file, line)
 
     return showwarning
@@ -765,11 +763,11 @@ def _forward_trace_as_python(text: str, snippet: str) -> str:
     first = next((k for k, f in enumerate(frames) if f[0].startswith(f'  File "{snippet}"')), 0)
     kept: list[list[str]] = []
     for frame in frames[first:]:
-        where = frame[0].split('"')[1]
-        if where.endswith(_OVERRIDES) and frame[0].endswith("in handle_torch_function"):
+        where, function = frame[0].split('"')[1], frame[0].rpartition(" in ")[2]
+        if is_hand_over(where, function):
             if kept:
                 kept.pop()  # the torch function's hand-over to it
-        elif not where.startswith(_PACKAGE):
+        elif not is_gradviz(where):
             kept.append(frame)
     return head + _FORWARD_TRACE + "\n".join([*(ln for f in kept for ln in f), *lines[i:]])
 
@@ -783,11 +781,11 @@ def _outside_the_mode(frame: FrameType | None, filename: str, lineno: int) -> Fr
     skip = 0
     while frame is not None:
         name = frame.f_code.co_filename
-        if name.endswith(_OVERRIDES) and frame.f_code.co_name == "handle_torch_function":
+        if is_hand_over(name, frame.f_code.co_name):
             skip = 1  # and the torch function's hand-over to it, just outside
         elif skip:
             skip = 0
-        elif not name.startswith(_PACKAGE):
+        elif not is_gradviz(name):
             return frame
         frame = frame.f_back
     return None
