@@ -369,6 +369,7 @@ def test_torch_compile_region_is_one_opaque_node(tmp_path: Path) -> None:
     assert close(values(g.by_name("w").grad), [2.0, 2 * torch.cos(torch.tensor(1.0)).item()])
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the snippet's own API
 def test_torchscript_traced_and_scripted_code_runs_as_python_runs_it(tmp_path: Path) -> None:
     """jit.trace checks that two traces agree: gradviz's own reads must stay out of them."""
     path = write(
