@@ -109,6 +109,25 @@ def test_snippet_exception_shows_its_own_traceback_and_exits_1(
     assert not (in_tmp / "g.json").exists()
 
 
+def test_a_snippet_from_slides_without_its_imports_gets_a_hint(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """The lecture's snippets leave out `import torch`; Python's NameError stays, with a hint."""
+    (in_tmp / "slide.py").write_text("a = torch.tensor([2.0], requires_grad=True)\n")
+    code, _, err = run(runner, "run", "slide.py", "-o", "g.svg")
+    assert code == 1
+    assert "NameError: name 'torch' is not defined" in err
+    assert err.rstrip().endswith(
+        "hint: the snippet uses torch without importing it: add "
+        "`import torch` at its top (it runs as a script of its own, "
+        "as with python)"
+    )
+    (in_tmp / "other.py").write_text("import torch\nprint(undefined_name)\n")
+    code, _, err = run(runner, "run", "other.py", "-o", "g.svg")
+    assert code == 1 and "hint:" not in err  # only the imports slides leave out
+    assert not (in_tmp / "g.svg").exists()
+
+
 def test_partial_draws_what_was_built_and_still_exits_1(runner: CliRunner, in_tmp: Path) -> None:
     code, _, _ = run(runner, "run", str(SNIPPETS / "raises.py"), "-o", "g.json", "--partial")
     assert code == 1
