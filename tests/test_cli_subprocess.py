@@ -274,3 +274,30 @@ def test_a_profiler_in_the_snippet_sees_only_the_snippets_ops(tmp_path: Path) ->
     plain = ops([sys.executable, str(snippet)])
     assert "aten::addmm" in plain and "aten::aminmax" not in plain
     assert ops([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
+
+
+def test_torch_warnings_follow_the_snippets_filters_and_lines(tmp_path: Path) -> None:
+    """Shown once per line, twice from two lines, every time under "always", never under
+    "ignore": the warning is issued again from the snippet's line, where its filters apply."""
+    snippet = tmp_path / "filters.py"
+    snippet.write_text(
+        "import warnings\nimport torch\n"
+        "y = torch.randn(3, requires_grad=True) * 2\n"
+        "print(y.grad)\n"
+        "print(y.grad)\n"  # another line: shown again
+        "for _ in range(3):\n    y.grad\n"  # one line in a loop: once
+        "warnings.simplefilter('always')\n"
+        "for _ in range(2):\n    y.grad\n"  # twice
+        "warnings.simplefilter('ignore')\n"
+        "y.grad\n"
+    )
+
+    def run(cmd: list[str]) -> list[str]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
+        )
+        return [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
+
+    plain = run([sys.executable, str(snippet)])
+    assert [ln.split(":")[1] for ln in plain if "UserWarning" in ln] == ["4", "5", "7", "10", "10"]
+    assert run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain

@@ -715,9 +715,10 @@ def _shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> C
     torch's ``handle_torch_function``: every warning a student would see named
     a line of gradviz's recorder. The frames the mode put in between are
     skipped (``gradviz.modeframes``), and so are gradviz's frames in the forward
-    traceback that anomaly mode prints. Only what is shown changes: two lines
-    that raise the same warning through the mode share one place in Python's
-    once-per-place registry, so the second is not shown again.
+    traceback that anomaly mode prints. The warning is issued again from the
+    right line, so that the snippet's filters and Python's once-per-line
+    registry treat it as they would without gradviz: the same warning from two
+    lines is shown twice, from one line in a loop once.
     """
 
     @functools.wraps(show)
@@ -729,15 +730,27 @@ def _shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> C
         file: Any = None,
         line: str | None = None,
     ) -> None:
-        if is_gradviz(filename) or is_hand_over(filename, "handle_torch_function"):
-            frame = _outside_the_mode(sys._getframe(1), filename, lineno)
-            if frame is not None:
-                filename, lineno, line = frame.f_code.co_filename, frame.f_lineno, None
         text = str(message)
         if _FORWARD_TRACE in text:
             # a warning class that takes other arguments is shown as it is
             with contextlib.suppress(Exception):
                 message = category(_forward_trace_as_python(text, snippet))
+        if is_gradviz(filename) or is_hand_over(filename, "handle_torch_function"):
+            named = _frame_at(sys._getframe(1), filename, lineno)
+            frame = _outside_the_mode(named)
+            if named is not None and frame is not None:
+                _forget(named.f_globals, text, category, lineno)
+                where = frame.f_globals
+                warnings.warn_explicit(
+                    message,
+                    category,
+                    frame.f_code.co_filename,
+                    frame.f_lineno,
+                    module=where.get("__name__"),
+                    registry=where.setdefault("__warningregistry__", {}),
+                    module_globals=where,
+                )
+                return
         show(message, category, filename, lineno, file, line)
 
     return showwarning
@@ -772,12 +785,32 @@ def _forward_trace_as_python(text: str, snippet: str) -> str:
     return head + _FORWARD_TRACE + "\n".join([*(ln for f in kept for ln in f), *lines[i:]])
 
 
-def _outside_the_mode(frame: FrameType | None, filename: str, lineno: int) -> FrameType | None:
-    """The first frame outward of the one a warning named that the mode did not add."""
+def _frame_at(frame: FrameType | None, filename: str, lineno: int) -> FrameType | None:
+    """The frame, outward from ``frame``, that a warning named."""
     while frame is not None and not (
         frame.f_code.co_filename == filename and frame.f_lineno == lineno
     ):
         frame = frame.f_back
+    return frame
+
+
+def _forget(named: dict[str, Any], text: str, category: Any, lineno: int) -> None:
+    """Take back what Python noted when it showed a warning at the mode's line.
+
+    Left there, the next warning with the same text, from any snippet line,
+    would count as already shown.
+    """
+    registry = named.get("__warningregistry__")
+    if isinstance(registry, dict):
+        registry.pop((text, category, lineno), None)
+        registry.pop((text, category, 0), None)  # the "module" action's key
+    once = getattr(warnings, "onceregistry", None)  # the "once" action's (not in typeshed)
+    if isinstance(once, dict):
+        once.pop((text, category), None)
+
+
+def _outside_the_mode(frame: FrameType | None) -> FrameType | None:
+    """The first frame outward of ``frame`` (the one a warning named) that the mode did not add."""
     skip = 0
     while frame is not None:
         name = frame.f_code.co_filename
