@@ -152,7 +152,8 @@ class _Doctor:
                 f"{p.name}.grad holds {'nan' if status == 'nan' else 'inf'}",
             )
         elif p.node is not None and (grad_norm == 0 or grad_norm < self.vanish * scale):
-            finding = self._cancelled(p, grad_norm, scale)
+            path = self.path_to(p.node)
+            finding = self._cancelled(p, grad_norm, scale, path)
             if finding is not None:
                 status = "no effect"
             else:
@@ -162,7 +163,7 @@ class _Doctor:
                     if grad_norm == 0
                     else f"is {grad_norm:.3g}, under {self.vanish:g} × |loss| ({scale:.3g})"
                 )
-                finding = self._vanished(p, grad_norm, what)
+                finding = self._vanished(p, grad_norm, what, path=path)
         elif grad_norm > self.explode:
             status = "exploding"
             finding = self._vanished(
@@ -186,7 +187,9 @@ class _Doctor:
             line = None
         return Finding("no_grad", p.name, f"{p.name} requires grad but got none: {why}", line)
 
-    def _cancelled(self, p: Param, norm: float, scale: float) -> Finding | None:
+    def _cancelled(
+        self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
+    ) -> Finding | None:
         """A tiny gradient that is no vanishing gradient: a shift that a later op takes away.
 
         A conv bias before BatchNorm, or a key bias before attention's softmax,
@@ -197,9 +200,7 @@ class _Doctor:
         the parameter enters that op as a shift, and a shift-cancelling op lies
         above it on the way to the loss.
         """
-        assert p.node is not None
-        path = self.path_to(p.node)
-        if len(path) < 3:
+        if p.node is None or len(path) < 3:
             return None
         above = path[-2]
         if above.grad_norm is None or not above.grad_norm >= self.vanish * scale:
@@ -231,8 +232,16 @@ class _Doctor:
         )
         return Finding("no_effect", p.name, message, op.source.line if op.source else None, path)
 
-    def _vanished(self, p: Param, norm: float, what: str, kind: str = "vanishing") -> Finding:
-        path = self.path_to(p.node) if p.node is not None else ()
+    def _vanished(
+        self,
+        p: Param,
+        norm: float,
+        what: str,
+        kind: str = "vanishing",
+        path: tuple[PathStep, ...] | None = None,
+    ) -> Finding:
+        if path is None:
+            path = self.path_to(p.node) if p.node is not None else ()
         culprit = _culprit(path, shrink=kind == "vanishing")
         message = f"|{p.name}.grad| {what}"
         return Finding(kind, p.name, message, None, path, culprit)
