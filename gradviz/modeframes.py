@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["is_gradviz", "is_hand_over"]
+__all__ = ["in_overrides", "is_gradviz", "is_hand_over"]
 
 _PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 _OVERRIDES = os.path.join("torch", "overrides.py")
@@ -23,10 +23,15 @@ def is_gradviz(filename: str) -> bool:
     return filename.startswith(_PACKAGE)
 
 
+def in_overrides(filename: str) -> bool:
+    """A frame of ``torch/overrides.py``, where ``handle_torch_function`` lives."""
+    return filename.endswith(_OVERRIDES)
+
+
 def is_hand_over(filename: str, function: str) -> bool:
     """torch's ``handle_torch_function``: only a mode (gradviz's) sends calls through it.
 
     The frame just outside it is the torch function handing itself over; the
     same function runs again further in, as Python would have run it.
     """
-    return function == "handle_torch_function" and filename.endswith(_OVERRIDES)
+    return function == "handle_torch_function" and in_overrides(filename)

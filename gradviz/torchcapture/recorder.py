@@ -41,7 +41,7 @@ from torch.nn.modules.module import (
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.modeframes import is_gradviz, is_hand_over
+from gradviz.modeframes import in_overrides, is_gradviz, is_hand_over
 from gradviz.model import TensorData
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
@@ -735,7 +735,7 @@ def _shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> C
             # a warning class that takes other arguments is shown as it is
             with contextlib.suppress(Exception):
                 message = category(_forward_trace_as_python(text, snippet))
-        if is_gradviz(filename) or is_hand_over(filename, "handle_torch_function"):
+        if is_gradviz(filename) or in_overrides(filename):
             named = _frame_at(sys._getframe(1), filename, lineno)
             frame = _outside_the_mode(named)
             if named is not None and frame is not None:
