@@ -253,7 +253,6 @@ class _OwnWork:
         self._no_torch_function.__exit__(kind, error, trace)
 
 
-_UNWATCHED = _OwnWork
 _DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
 _MAX_DETACHES = 64
 _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
@@ -316,7 +315,7 @@ class Recorder(TorchFunctionMode):
         self._busy = True
         try:
             if _profiling():
-                with _UNWATCHED():
+                with _OwnWork():
                     self._record(func, args, out)
             else:  # the common case, without a context manager on every op
                 self._record(func, args, out)
@@ -439,7 +438,7 @@ class Recorder(TorchFunctionMode):
                 a = signature.bind(*args, **kwargs).arguments
                 create = bool(a.get("create_graph", False))
                 retain = a.get("retain_graph")
-                with _UNWATCHED():
+                with _OwnWork():
                     recorder._begin(kind, a[roots], create if retain is None else retain, create)
                 recorder._in_pass = True
                 result = None
@@ -448,7 +447,7 @@ class Recorder(TorchFunctionMode):
                     return result
                 finally:
                     recorder._in_pass = False
-                    with _UNWATCHED():
+                    with _OwnWork():
                         end(a, result)
 
             return call
@@ -612,7 +611,7 @@ class Recorder(TorchFunctionMode):
             busy = recorder._busy
             recorder._busy = True
             try:
-                with _UNWATCHED():
+                with _OwnWork():
                     recorder._record_grads(rec, grad_inputs, grad_outputs)
             except Exception as exc:
                 recorder.internal_errors.append(f"hook: {exc!r}")
