@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -198,6 +199,38 @@ def test_saved_tensors_outside_the_graph_keep_their_numbers() -> None:
     saved = {s.name: s for s in mv.saved}
     assert saved["self"].ref is None  # xs needs no grad: not a graph node
     assert close(values(saved["self"].tensor), ns["xs"].tolist())
+
+
+def test_saved_tensor_hooks_run_as_often_as_without_gradviz(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The saved-tensor hooks tutorial: gradviz must not unpack what the snippet packed."""
+    snippet = tmp_path / "hooks.py"
+    snippet.write_text(
+        "import torch\n"
+        "calls = []\n"
+        "def pack(x):\n    calls.append('pack')\n    return ('boxed', x)\n"
+        "def unpack(box):\n    calls.append('unpack')\n    return box[1]\n"
+        "a = torch.ones(3, requires_grad=True)\n"
+        "b = torch.full((3,), 2.0, requires_grad=True)\n"
+        "with torch.autograd.graph.saved_tensors_hooks(pack, unpack):\n"
+        "    y = a * b\n"
+        "z = a.exp()\n"
+        "z.grad_fn._raw_saved_result.register_hooks(pack, unpack)\n"
+        "(y.sum() + z.sum()).backward()\n"
+        "print(calls)\n"
+    )
+    plain_run(snippet)
+    plain = capsys.readouterr().out
+    result = capture(snippet)
+    assert result.graph is not None
+    assert capsys.readouterr().out == plain == str(["pack"] * 3 + ["unpack"] * 3) + "\n"
+    mul = next(n for n in result.graph.ops() if n.op == "mul")
+    exp = next(n for n in result.graph.ops() if n.op == "exp")
+    packed = "packed by a saved-tensor hook (not unpacked)"
+    assert {s.name: s.value for s in mul.saved} == {"self": packed, "other": packed}
+    assert {s.name: s.value for s in exp.saved} == {"result": packed}
+    assert close(values(named(result.graph, "a").grad), [2.0 + math.e] * 3)  # numbers still hold
 
 
 def test_edge_gradients_kept_where_a_tensor_has_several_uses() -> None:

@@ -4,6 +4,12 @@ Built-in nodes expose ``_saved_<name>`` attributes (tensors, tuples, ints,
 floats, sizes); custom ``autograd.Function`` nodes expose ``saved_tensors``.
 Reading a tensor attribute after a plain backward raises RuntimeError: that is
 recorded as "freed", not as an error.
+
+A tensor packed by the snippet's own saved-tensor hooks
+(``torch.autograd.graph.saved_tensors_hooks``, ``save_on_cpu``, or
+``register_hooks`` on a raw saved tensor) is never unpacked here: unpacking
+runs the snippet's unpack hook, which may print, count, or read from disk, and
+the snippet must run as it does under ``python``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ class SavedRecord:
     freed: bool = False
 
 
+PACKED = "packed by a saved-tensor hook (not unpacked)"
+
 _ATTRS: dict[type, tuple[str, ...]] = {}
 
 
@@ -53,6 +61,8 @@ def read_saved(
     """
     records: list[SavedRecord] = []
     if isinstance(node, torch.autograd.function.BackwardCFunction):
+        if _packed_by_hook(node, "_raw_saved_tensors"):
+            return [SavedRecord(name="saved_tensors", value=PACKED)]
         try:
             tensors = node.saved_tensors
         except RuntimeError:
@@ -62,6 +72,9 @@ def read_saved(
         return records
     for attr in _saved_attrs(type(node)):
         name = attr.removeprefix("_saved_")
+        if _packed_by_hook(node, "_raw" + attr):
+            records.append(SavedRecord(name=name, value=PACKED))
+            continue
         try:
             value = getattr(node, attr)
         except RuntimeError:
@@ -76,6 +89,21 @@ def read_saved(
         else:
             records.append(SavedRecord(name=name, value=_describe(value)))
     return records
+
+
+def _packed_by_hook(node: object, raw_attr: str) -> bool:
+    """Whether reading a saved tensor (or list of them) would run an unpack hook.
+
+    Only tensor attributes have a ``_raw_saved_*`` twin; a freed one reports no
+    hook, and reading it then raises as usual.
+    """
+    raw = getattr(node, raw_attr, None)
+    if raw is None:
+        return False
+    for saved in raw if isinstance(raw, tuple | list) else (raw,):
+        if getattr(saved, "unpack_hook", None) is not None:
+            return True
+    return False
 
 
 def _tensor_record(
