@@ -233,6 +233,32 @@ def test_saved_tensor_hooks_run_as_often_as_without_gradviz(
     assert close(values(named(result.graph, "a").grad), [2.0 + math.e] * 3)  # numbers still hold
 
 
+def test_a_pass_replaced_on_the_same_graph_adds_nothing_to_its_gradients(tmp_path: Path) -> None:
+    """A PINN: ``autograd.grad`` with ``create_graph``, then ``backward()`` over the same nodes.
+
+    The two ``grad`` passes are replaced by the last one; the tensors they also
+    went through show the last pass's gradient only, as torch computes it.
+    """
+    snippet = tmp_path / "pinn.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "net = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1))\n"
+        "x = torch.linspace(0, 1, 5).unsqueeze(1).requires_grad_(True)\n"
+        "a = net[0](x)\nu = net[2](net[1](a))\n"
+        "u_x = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True)[0]\n"
+        "u_xx = torch.autograd.grad(u_x, x, torch.ones_like(u_x), create_graph=True)[0]\n"
+        "loss = ((u_xx + u) ** 2).mean()\n"
+        "expected = torch.autograd.grad(loss, a, retain_graph=True)[0]\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    assert [p.kind for p in g.passes] == ["backward"]
+    a = named(g, "a")
+    assert a.grad_passes == 1
+    assert close(values(a.grad), ns["expected"].tolist())
+
+
 def test_edge_gradients_kept_where_a_tensor_has_several_uses() -> None:
     g = graph_of(SAMPLES / "autograd_basics.py")
     assert all(e.grad is None for e in g.edges)  # every tensor used once: its grad says it all

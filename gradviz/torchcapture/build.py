@@ -31,6 +31,7 @@ from gradviz.torchcapture.recorder import (
     gradient_edge,
     is_leaf_node,
     release_in_order,
+    shown_grad,
 )
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
@@ -85,6 +86,7 @@ class GraphBuilder:
         self._recs: dict[int, NodeRecord | None] = {}
         self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
         self._snippet_names = {entry.name for entry in named}
+        self._counted: frozenset[int] | None = None
         for entry in named:
             if entry.param:
                 self._named_params.setdefault(id(entry.tensor), (entry.name, entry.tensor))
@@ -126,6 +128,9 @@ class GraphBuilder:
         leaf_vars: dict[int, torch.Tensor] = {}
         queue: deque[tuple[str, AutogradNode, int]] = deque()
         held = self._held
+        # gradients count from the passes on show; with none (a graph drawn from
+        # a tensor, or targets after every pass was replaced), from every pass
+        self._counted = frozenset(p.index for p in passes) if passes else None
 
         def visit(kind: str, node: AutogradNode, nr: int) -> int:
             key = (kind, id(node), nr)
@@ -170,7 +175,7 @@ class GraphBuilder:
                 if nxt is None:
                     continue
                 src = visit_tensor(nxt, nxt_nr)
-                grad = rec.edge_grads.get(slot) if rec else None
+                grad = shown_grad(rec.edge_grads.get(slot), self._counted)[0] if rec else None
                 edges.append(Edge(src=src, dst=op_id, slot=slot, grad=grad))
             saved = self._saved(node, rec)
             if saved:
@@ -324,13 +329,14 @@ class GraphBuilder:
                 scope=scope,
                 saved=_resolve_saved(saved, keys, self._key_names) if saved else (),
             )
+        grad, passes = shown_grad(rec.grads.get(nr), self._counted) if rec else (None, 0)
         return Node(
             id=node_id,
             kind="output" if (id(node), nr) in root_keys else "tensor",
             names=tuple(self._names.get((id(node), nr), ())),
             value=rec.outputs.get(nr) if rec else None,
-            grad=rec.grads.get(nr) if rec else None,
-            grad_passes=len(rec.grad_passes.get(nr, ())) if rec else 0,
+            grad=grad,
+            grad_passes=passes,
             source=source,
             step=step,
             scope=scope,

@@ -27,7 +27,7 @@ import sys
 import types
 import warnings
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
@@ -54,6 +54,7 @@ __all__ = [
     "forget_snippet_names",
     "gradient_edge",
     "release_in_order",
+    "shown_grad",
     "walk",
 ]
 
@@ -70,10 +71,10 @@ class NodeRecord:
     call: str | None = None
     line: int | None = None
     saved: list[SavedRecord] | None = None
-    grads: dict[int, TensorData] = field(default_factory=dict)
-    grad_passes: dict[int, set[int]] = field(default_factory=dict)
-    edge_grads: dict[int, TensorData] = field(default_factory=dict)
-    edge_passes: dict[int, set[int]] = field(default_factory=dict)
+    grads: dict[int, dict[int, TensorData]] = field(default_factory=dict)
+    """Output number -> backward pass -> the gradient that pass gave the output."""
+    edge_grads: dict[int, dict[int, TensorData]] = field(default_factory=dict)
+    """Input slot -> backward pass -> the gradient that pass sent along the edge."""
     edge_slots: frozenset[int] = frozenset()
     hooked: bool = False
     step: int | None = None
@@ -83,24 +84,38 @@ class NodeRecord:
     def add_grad(
         self, nr: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
     ) -> None:
-        _accumulate(self.grads, self.grad_passes, nr, to_data(grad, memo), pass_index)
+        _add(self.grads.setdefault(nr, {}), pass_index, to_data(grad, memo))
 
     def add_edge_grad(
         self, slot: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
     ) -> None:
-        _accumulate(self.edge_grads, self.edge_passes, slot, to_data(grad, memo), pass_index)
+        _add(self.edge_grads.setdefault(slot, {}), pass_index, to_data(grad, memo))
 
 
-def _accumulate(
-    store: dict[int, TensorData],
-    passes: dict[int, set[int]],
-    slot: int,
-    data: TensorData,
-    pass_index: int,
-) -> None:
-    """Add a gradient into what the slot already holds, as torch adds passes into ``.grad``."""
-    store[slot] = add_data(store[slot], data) if slot in store else data
-    passes.setdefault(slot, set()).add(pass_index)
+def _add(by_pass: dict[int, TensorData], pass_index: int, data: TensorData) -> None:
+    earlier = by_pass.get(pass_index)
+    by_pass[pass_index] = data if earlier is None else add_data(earlier, data)
+
+
+def shown_grad(
+    by_pass: Mapping[int, TensorData] | None, shown: Container[int] | None
+) -> tuple[TensorData | None, int]:
+    """The gradient the shown passes gave, added up as torch adds passes, and their count.
+
+    Kept per pass because one graph can be walked by several: ``autograd.grad``
+    with ``create_graph`` (a PINN, a gradient penalty) then ``backward()`` over
+    the same nodes. Only the passes on show count; ``shown`` None counts all.
+    """
+    if not by_pass:
+        return None, 0
+    total: TensorData | None = None
+    count = 0
+    for index in sorted(by_pass):
+        if shown is None or index in shown:
+            data = by_pass[index]
+            total = data if total is None else add_data(total, data)
+            count += 1
+    return total, count
 
 
 @dataclass
@@ -674,7 +689,7 @@ class Recorder(TorchFunctionMode):
                     rec.grad, rec.passes, rec.grad_ref = to_data(g), 1, None
                 else:
                     op = node_record(node)
-                    if index not in op.grad_passes.get(nr, set()):
+                    if index not in op.grads.get(nr, {}):
                         op.add_grad(nr, g, index)
         except Exception as exc:
             self.internal_errors.append(f"after grad: {exc!r}")
