@@ -259,6 +259,31 @@ def test_a_pass_replaced_on_the_same_graph_adds_nothing_to_its_gradients(tmp_pat
     assert close(values(a.grad), ns["expected"].tolist())
 
 
+def test_a_gradient_zeroed_through_data_starts_a_new_pass(tmp_path: Path) -> None:
+    """Old tutorials zero ``w.grad.data``: no version bump, yet nothing accumulates."""
+    snippet = tmp_path / "old.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "x, y = torch.randn(16, 10), torch.randn(16, 2)\n"
+        "w1 = torch.randn(10, 8, requires_grad=True)\n"
+        "w2 = torch.randn(8, 2, requires_grad=True)\n"
+        "for t in range(5):\n"
+        "    loss = (x.mm(w1).clamp(min=0).mm(w2) - y).pow(2).sum()\n"
+        "    loss.backward()\n"
+        "    last = w1.grad.clone()\n"
+        "    w1.data -= 1e-4 * w1.grad.data\n"
+        "    w2.data -= 1e-4 * w2.grad.data\n"
+        "    w1.grad.data.zero_()\n"
+        "    w2.grad.data.zero_()\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    assert len(g.passes) == 1 and len(g.outputs) == 1
+    w1 = named(g, "w1")
+    assert w1.grad_passes == 1
+    assert close(values(w1.grad), ns["last"].tolist())
+
+
 def test_edge_gradients_kept_where_a_tensor_has_several_uses() -> None:
     g = graph_of(SAMPLES / "autograd_basics.py")
     assert all(e.grad is None for e in g.edges)  # every tensor used once: its grad says it all

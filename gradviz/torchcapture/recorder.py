@@ -585,7 +585,9 @@ class Recorder(TorchFunctionMode):
         if kind != "backward":
             return False
         g = var.grad
-        if g is None or rec.grad_ref != (id(g), g._version):
+        if g is None or rec.grad_ref != (id(g), g._version) or to_data(g) != rec.grad:
+            # The last test catches what the version misses: old tutorials zero a
+            # gradient through ``w.grad.data.zero_()``, which bumps no version.
             rec.passes = 0
             rec.grad = None
             return True
