@@ -25,6 +25,14 @@ class Flow:
         for e in graph.edges:
             if graph.node(e.src).kind != "op":
                 self.uses.setdefault(e.src, []).append(e)
+        # A leaf's gradient is its .grad, which backward() passes add up, or what
+        # autograd.grad() returned; with passes of both kinds on show it is not
+        # the sum of what its uses sent.
+        self._mixed = len({p.kind for p in graph.passes}) > 1
+
+    def adds_up(self, node_id: int) -> bool:
+        """Whether the node's gradient is the sum of what flowed along its uses."""
+        return not (self._mixed and self.graph.node(node_id).kind == "leaf")
 
     def along(self, edge: Edge) -> TensorData | None:
         """The gradient the op at ``edge.dst`` sent back to ``edge.src``; None if unknown."""
@@ -35,7 +43,7 @@ class Flow:
         if len(uses) == 1 and src.grad_passes <= 1:
             return src.grad
         missing = [e for e in uses if e.grad is None]
-        if len(missing) == 1 and src.grad is not None and src.grad.data is not None:
+        if len(missing) == 1 and src.grad is not None and self.adds_up(src.id):
             return _remainder(src.grad, [e.grad for e in uses if e.grad is not None])
         return None
 

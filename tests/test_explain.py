@@ -68,6 +68,21 @@ def test_accumulation_says_which_pass_gave_what() -> None:
     assert "w.grad += pow(w).grad * 2 * w = [2., -4.]" in text
 
 
+def test_backward_then_autograd_grad_claims_no_sum(tmp_path: Path) -> None:
+    """autograd.grad() writes no .grad: a leaf's uses in two kinds of pass do not add up."""
+    snippet = tmp_path / "mixed.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        "y = x * 2\ny.backward(torch.tensor([0.1, 1.0, 0.5]))\n"
+        "z = (x ** 2).sum()\n(gx,) = torch.autograd.grad(z, x)\n"
+    )
+    text = " ".join(plain(snippet).split())
+    assert "2 passes are shown:" in text and "add into the same .grad" not in text
+    assert "x is used 2 times" not in text  # no "x.grad = a (pass 1) + b (pass 2)"
+    assert "x.grad += pow(x).grad * 2 * x = [2., 4., 6.]" in text  # what grad() returned
+    assert "x.grad += y.grad * 2 = [2., 4., 6.]" not in text
+
+
 def test_earlier_passes_reset_by_zero_grad_are_said_to_be_hidden() -> None:
     text = plain(SNIPPETS / "training_loop.py")
     assert "3 earlier backward passes are not shown" in text

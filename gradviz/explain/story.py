@@ -352,7 +352,7 @@ class _Teller:
     def sum_line(self, node: Node) -> Line | None:
         """For a tensor with several uses: the contributions that add up to its gradient."""
         uses = self.uses.get(node.id, [])
-        if len(uses) < 2 or node.grad is None:
+        if len(uses) < 2 or node.grad is None or not self.flow.adds_up(node.id):
             return None
         parts = []
         for e in uses:
@@ -422,10 +422,12 @@ class _Teller:
         lines: list[Line] = []
         total = g.meta.passes_total
         if len(g.passes) > 1:
+            # only backward() writes .grad; autograd.grad() hands its gradients back
+            adds_up = all(p.kind == "backward" for p in g.passes)
             lines.append(
                 (
-                    Span(f"{len(g.passes)} backward passes", "note"),
-                    Span(" add into the same .grad:", "muted"),
+                    Span(f"{len(g.passes)} {'backward ' if adds_up else ''}passes", "note"),
+                    Span(" add into the same .grad:" if adds_up else " are shown:", "muted"),
                 )
             )
         for number, p in enumerate(g.passes, start=1):
