@@ -284,6 +284,34 @@ def test_a_gradient_zeroed_through_data_starts_a_new_pass(tmp_path: Path) -> Non
     assert close(values(w1.grad), ns["last"].tolist())
 
 
+def test_gradchecks_own_passes_are_not_drawn(tmp_path: Path) -> None:
+    """Custom-Function tutorials end with gradcheck: its passes must not replace the snippet's."""
+    snippet = tmp_path / "check.py"
+    snippet.write_text(
+        "import torch\nfrom torch.autograd import gradcheck, gradgradcheck\n"
+        "torch.manual_seed(0)\n"
+        "f = lambda x: (x.sin() * x).sum()\n"
+        "x = torch.randn(4, dtype=torch.float64, requires_grad=True)\n"
+        "out = f(x)\nout.backward()\n"
+        "expected = x.grad.clone()\n"
+        "assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    assert [(p.kind, p.line) for p in g.passes] == [("backward", 7)]
+    assert g.meta.passes_total == 1
+    assert close(values(named(g, "x").grad), ns["expected"].tolist())
+
+    only = tmp_path / "only.py"
+    only.write_text(
+        "import torch\nx = torch.randn(3, dtype=torch.float64, requires_grad=True)\n"
+        "print(torch.autograd.gradcheck(torch.sigmoid, (x,)))\n"
+    )
+    result = capture(only)
+    assert result.graph is None and isinstance(result.no_graph, NoGraphError)
+    assert "gradcheck's own" in str(result.no_graph)
+
+
 def test_edge_gradients_kept_where_a_tensor_has_several_uses() -> None:
     g = graph_of(SAMPLES / "autograd_basics.py")
     assert all(e.grad is None for e in g.edges)  # every tensor used once: its grad says it all

@@ -290,6 +290,13 @@ def _unconsumed(named: Sequence[NamedTensor]) -> list[tuple[AutogradNode, int]]:
 
 
 def _why_no_graph(named: Sequence[NamedTensor], recorder: Recorder) -> NoGraphError:
+    if recorder.passes_set_aside:
+        return NoGraphError(
+            f"the only backward passes were gradcheck's own ({recorder.passes_set_aside}), "
+            "which gradviz does not draw",
+            hint="to draw the function, call backward() on its result in the snippet, "
+            "e.g. f(*inputs).sum().backward()",
+        )
     if any(e.tensor.requires_grad for e in named):
         if recorder.ops_seen:
             return NoGraphError(

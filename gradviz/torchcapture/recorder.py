@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import os
 import sys
 import types
 import warnings
@@ -306,6 +307,7 @@ class Recorder(TorchFunctionMode):
         self._out_memo = StatsMemo()  # and of the outputs of this step's forward: views repeat
         self._active = False
         self._current_pass = -1
+        self.passes_set_aside = 0  # gradcheck's own passes (see _checking_gradients)
 
     # -- forward: every torch call ---------------------------------------------
 
@@ -450,6 +452,8 @@ class Recorder(TorchFunctionMode):
             def call(*args: Any, **kwargs: Any) -> Any:
                 if recorder._in_pass:  # torch re-dispatching the call we are already in
                     return orig(*args, **kwargs)
+                if _checking_gradients(sys._getframe(1), recorder.filename):
+                    return recorder._aside(orig, args, kwargs)
                 a = signature.bind(*args, **kwargs).arguments
                 create = bool(a.get("create_graph", False))
                 retain = a.get("retain_graph")
@@ -513,6 +517,17 @@ class Recorder(TorchFunctionMode):
             torch.autograd.grad = orig_grad
             if getattr(warnings.showwarning, "__wrapped__", None) is show:
                 warnings.showwarning = show  # unless the snippet put in its own
+
+    def _aside(self, orig: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        """Run a pass that is torch checking gradients: nothing of it is recorded."""
+        self.passes_set_aside += 1
+        busy, self._busy = self._busy, True
+        self._in_pass = True
+        try:
+            return orig(*args, **kwargs)
+        finally:
+            self._in_pass = False
+            self._busy = busy
 
     def _begin(
         self, kind: Literal["backward", "grad"], tensors: object, retain: bool, create: bool
@@ -623,8 +638,8 @@ class Recorder(TorchFunctionMode):
         recorder = self
 
         def hook(grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]) -> None:
-            if not recorder._active:
-                return
+            if not recorder._active or recorder._busy:
+                return  # after the capture, or in a pass set aside
             busy = recorder._busy
             recorder._busy = True
             try:
@@ -706,6 +721,26 @@ class Recorder(TorchFunctionMode):
         for p in self.passes:
             p.release()
         self.detaches.clear()
+
+
+_GRADCHECK = os.path.join("torch", "autograd", "gradcheck.py")
+
+
+def _checking_gradients(frame: FrameType | None, snippet: str) -> bool:
+    """Whether a pass runs inside ``gradcheck``/``gradgradcheck``, called by the snippet.
+
+    Those run dozens of passes of their own, with made-up gradients (zeros for
+    the undefined-gradient check); drawn, they would replace the snippet's own
+    backward() and its leaves' gradients.
+    """
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename == snippet:
+            return False
+        if filename.endswith(_GRADCHECK):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set[int]) -> bool:
