@@ -58,7 +58,7 @@ class ParamHealth:
     value_norm: float | None
     grad_norm: float | None
     status: str
-    """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied"""
+    """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked"""
 
     @property
     def ratio(self) -> float | None:
@@ -80,7 +80,8 @@ class PathStep:
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    """vanishing, exploding, no_grad, nan_forward, nan_backward; notes: no_effect, copied"""
+    """vanishing, exploding, no_grad, nan_forward, nan_backward; notes: no_effect, copied,
+    not_asked"""
     subject: str
     message: str
     line: int | None = None
@@ -121,6 +122,28 @@ class _Doctor:
                 self.in_edges.setdefault(e.dst, []).append(e)
         self.op_output: dict[int, int] = {op: t for t, op in self.producer.items()}
         self.flow = Flow(graph)
+        self.backward_reach = self._reached_by_backward()
+
+    def _reached_by_backward(self) -> set[int] | None:
+        """The nodes a backward() pass went through; None when every pass was one.
+
+        ``torch.autograd.grad`` computes gradients for its ``inputs`` only: a
+        leaf that only such passes reach gets none, and that is no fault.
+        """
+        if all(p.kind == "backward" for p in self.g.passes):
+            return None
+        reached: set[int] = set()
+        stack = [r for p in self.g.passes if p.kind == "backward" for r in p.roots]
+        while stack:
+            nid = stack.pop()
+            if nid in reached:
+                continue
+            reached.add(nid)
+            op = self.producer.get(nid)
+            if op is not None:
+                reached.add(op)
+                stack.extend(e.src for e in self.in_edges.get(op, []))
+        return reached
 
     def label(self, node: Node) -> str:
         if node.names:
@@ -141,6 +164,8 @@ class _Doctor:
         status, finding = "ok", None
         if not p.requires_grad:
             status = "frozen"
+        elif grad_norm is None and not self._asked(p):
+            status = "not asked"  # told in one note for all (see _not_asked_note)
         elif grad_norm is None:
             status = "no grad"
             finding = self._no_grad(p)
@@ -171,6 +196,11 @@ class _Doctor:
             )
         health = ParamHealth(p.name, p.value.shape, value_norm, grad_norm, status)
         return health, finding
+
+    def _asked(self, p: Param) -> bool:
+        """Whether a backward() pass could have given ``p`` its gradient."""
+        reach = self.backward_reach
+        return reach is None or p.node is None or p.node in reach
 
     def _no_grad(self, p: Param) -> Finding:
         if p.detached_line is not None:
@@ -399,6 +429,20 @@ def _copied_prototypes(params: Sequence[Param]) -> dict[str, list[str]]:
     return found
 
 
+def _not_asked_note(names: Sequence[str]) -> list[Finding]:
+    if not names:
+        return []
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return [
+        Finding(
+            "not_asked",
+            names[0],
+            f"{shown} {'is' if len(names) == 1 else 'are'} reached only by "
+            "torch.autograd.grad() passes, which give gradients to their inputs alone. Expected",
+        )
+    ]
+
+
 def _prototype_notes(prototypes: Mapping[str, list[str]]) -> list[Finding]:
     by_module: dict[str, list[str]] = {}
     for name, copies in prototypes.items():
@@ -467,6 +511,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         if finding is not None and graph.passes:
             (report.notes if finding.kind == "no_effect" else report.findings).append(finding)
     report.notes.extend(_prototype_notes(prototypes))
+    report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     return report

@@ -266,3 +266,21 @@ def test_a_spare_module_with_one_look_alike_is_still_a_problem(tmp_path: Path) -
     r = diagnose(graph_of(snippet))
     assert {f.subject for f in r.findings} == {"spare.weight", "spare.bias"}
     assert not r.notes
+
+
+def test_leaves_only_autograd_grad_reached_are_not_asked_not_missing(tmp_path: Path) -> None:
+    """autograd.grad(y, x) gives x its gradient and nothing to the weights it went through."""
+    snippet = tmp_path / "penalty.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "w = torch.randn(3, 3, requires_grad=True)\n"
+        "x = torch.randn(2, 3, requires_grad=True)\n"
+        "y = (x @ w).tanh().sum()\n"
+        "(gx,) = torch.autograd.grad(y, x)\n"
+    )
+    r = diagnose(graph_of(snippet))
+    status = {p.name: p.status for p in r.params}
+    assert status == {"w": "not asked", "x": "ok"}
+    assert r.healthy
+    assert [n.kind for n in r.notes] == ["not_asked"] and "w is reached only" in r.notes[0].message
+

@@ -24,6 +24,7 @@ _STATUS_STYLE = {
     "frozen": "dim",
     "no effect": "dim",
     "copied": "dim",
+    "not asked": "dim",
 }
 
 
