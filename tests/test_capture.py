@@ -548,3 +548,16 @@ def test_opened_attention_calls_what_the_snippet_patched(
     assert plain == "linear calls: 2\n"  # the input and output projections
     assert capture(snippet).graph is not None
     assert capsys.readouterr().out == plain
+
+
+def test_loop_variables_name_a_tensor_only_when_nothing_else_does() -> None:
+    from gradviz.torchcapture.naming import loop_names
+
+    source = (
+        "for p in params:\n    pass\n"
+        "if True:\n    for i, (x, y) in enumerate(data):\n        pass\n"
+        "def f():\n    for local in range(3):\n        pass\n"
+        "w = 1\n"
+    )
+    assert loop_names(source) == {"p", "i", "x", "y"}
+    assert loop_names("def broken(:\n") == frozenset()

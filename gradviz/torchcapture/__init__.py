@@ -7,6 +7,7 @@ back is plain data (``gradviz.model``).
 from __future__ import annotations
 
 import gc
+import linecache
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from gradviz.errors import NoGraphError, TargetError
 from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
 from gradviz.torchcapture.build import GraphBuilder
-from gradviz.torchcapture.naming import NamedTensor, module_names, named_tensors
+from gradviz.torchcapture.naming import NamedTensor, loop_names, module_names, named_tensors
 from gradviz.torchcapture.recorder import (
     AutogradNode,
     PassRecord,
@@ -68,7 +69,8 @@ def capture_snippet(
             with recorder.recording():
                 run = run_snippet(snippet, argv)
             state.restore()  # the snippet may have left grad mode off, float64 default, ...
-            named = named_tensors(run.namespace)
+            source = "".join(linecache.getlines(snippet.filename))
+            named = named_tensors(run.namespace, loop_names(source))
             builder = GraphBuilder(snippet.filename, named, module_names(run.namespace))
             try:
                 with paused():  # the snippet is done: only gradviz allocates now

@@ -7,13 +7,14 @@ variable holding the module: ``model.fc1.weight``, ``net.0.bias``.
 
 from __future__ import annotations
 
+import ast
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
 
-__all__ = ["NamedTensor", "module_names", "named_tensors"]
+__all__ = ["NamedTensor", "loop_names", "module_names", "named_tensors"]
 
 _MAX_CONTAINER = 64
 
@@ -27,13 +28,17 @@ class NamedTensor:
     """Reached as an item of a list, tuple or dict (``parameters[0]``), not by its own name."""
 
 
-def named_tensors(namespace: Mapping[str, object]) -> list[NamedTensor]:
+def named_tensors(
+    namespace: Mapping[str, object], loop_names: Collection[str] = ()
+) -> list[NamedTensor]:
     """Every tensor the namespace reaches, with the name the snippet would use for it.
 
     Variables come first, in the order the snippet defined them; then module
     parameters; then items of lists, tuples and dicts one level deep. A tensor
     reached several ways gets several entries (the graph shows an item's name only
     for a tensor that has no name of its own: ``C``, not ``C, parameters[0]``).
+    A ``for`` loop's variable counts as an item: after ``for p in
+    model.parameters()`` it names the last parameter, which has a better name.
     """
     direct: list[NamedTensor] = []
     params: list[NamedTensor] = []
@@ -42,7 +47,11 @@ def named_tensors(namespace: Mapping[str, object]) -> list[NamedTensor]:
         if var.startswith("__") or isinstance(obj, types.ModuleType | type):
             continue
         if isinstance(obj, torch.Tensor):
-            direct.append(NamedTensor(var, obj, isinstance(obj, torch.nn.Parameter)))
+            param = isinstance(obj, torch.nn.Parameter)
+            if var in loop_names:
+                items.append(NamedTensor(var, obj, param, item=True))
+            else:
+                direct.append(NamedTensor(var, obj, param))
         elif isinstance(obj, torch.nn.Module):
             params.extend(NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj))
         else:
@@ -66,6 +75,27 @@ def _container_items(var: str, obj: object) -> Iterator[NamedTensor]:
         for k, x in obj.items():
             if isinstance(x, torch.Tensor) and isinstance(k, str | int):
                 yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter), item=True)
+
+
+def loop_names(source: str) -> frozenset[str]:
+    """The names the snippet's top-level ``for`` loops bind, nested statements included.
+
+    Functions and classes are left out: their loops bind local names.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    found: set[str] = set()
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.For | ast.AsyncFor):
+            found.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+        stack.extend(ast.iter_child_nodes(node))
+    return frozenset(found)
 
 
 def module_names(namespace: Mapping[str, object]) -> dict[int, str]:
