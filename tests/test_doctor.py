@@ -284,3 +284,34 @@ def test_leaves_only_autograd_grad_reached_are_not_asked_not_missing(tmp_path: P
     assert r.healthy
     assert [n.kind for n in r.notes] == ["not_asked"] and "w is reached only" in r.notes[0].message
 
+
+def test_an_optimizer_step_fused_into_backward_still_shows_the_gradients(tmp_path: Path) -> None:
+    """With post-accumulate-grad hooks, .grad is None once backward ends; what came in is kept.
+
+    The loop variable ``p`` names the last parameter after the loop; the
+    parameter keeps its module path as its name.
+    """
+    snippet = tmp_path / "fused.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))\n"
+        "opts = {p: torch.optim.SGD([p], lr=0.1) for p in model.parameters()}\n"
+        "seen = {}\n"
+        "def hook(p):\n"
+        "    seen[id(p)] = p.grad.clone()\n"
+        "    opts[p].step()\n"
+        "    opts[p].zero_grad()\n"
+        "for p in model.parameters():\n"
+        "    p.register_post_accumulate_grad_hook(hook)\n"
+        "loss = model(torch.randn(3, 4)).pow(2).mean()\n"
+        "loss.backward()\n"
+        "grads = {n: seen[id(q)] for n, q in model.named_parameters()}\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    r = diagnose(g)
+    assert r.healthy and all(p.status == "ok" for p in r.params)
+    by_name = {p.name: p for p in r.params}
+    assert set(by_name) == {f"model.{n}" for n in ns["grads"]}  # no "p"
+    for name, grad in ns["grads"].items():
+        assert by_name[f"model.{name}"].grad_norm == pytest.approx(grad.norm().item(), rel=1e-5)

@@ -127,6 +127,10 @@ class LeafRecord:
     grad: TensorData | None = None
     passes: int = 0
     grad_ref: tuple[int, int] | None = None
+    sent: TensorData | None = None
+    """What the pass ``sent_in`` sent into the leaf, kept where ``.grad`` may not show it."""
+    sent_in: int = -1
+    watched: bool = False
 
 
 @dataclass
@@ -599,6 +603,9 @@ class Recorder(TorchFunctionMode):
         rec.value = to_data(var, memo)
         if kind != "backward":
             return False
+        if var._post_accumulate_grad_hooks and not rec.watched:
+            acc.register_prehook(self._incoming_for(rec))
+            rec.watched = True
         g = var.grad
         if g is None or rec.grad_ref != (id(g), g._version) or to_data(g) != rec.grad:
             # The last test catches what the version misses: old tutorials zero a
@@ -652,6 +659,27 @@ class Recorder(TorchFunctionMode):
 
         return hook
 
+    def _incoming_for(self, rec: LeafRecord) -> Callable[[Any], None]:
+        """A leaf with a post-accumulate-grad hook (the optimizer step fused into
+        backward) may have no ``.grad`` once backward ends: keep what came in."""
+        recorder = self
+
+        def prehook(grad_outputs: Sequence[Any]) -> None:
+            if not recorder._active or recorder._busy:
+                return
+            g = grad_outputs[0] if grad_outputs else None
+            if isinstance(g, torch.Tensor):
+                recorder._busy = True
+                try:
+                    with _OwnWork():
+                        rec.sent, rec.sent_in = to_data(g), recorder._current_pass
+                except Exception as exc:
+                    recorder.internal_errors.append(f"leaf hook: {exc!r}")
+                finally:
+                    recorder._busy = False
+
+        return prehook
+
     def _record_grads(
         self, rec: NodeRecord, grad_inputs: Sequence[Any], grad_outputs: Sequence[Any]
     ) -> None:
@@ -678,7 +706,9 @@ class Recorder(TorchFunctionMode):
                 rec = leaf_record(acc)
                 g = acc.variable.grad
                 if g is None or rec.grad_ref == (id(g), g._version):
-                    continue  # this pass did not reach it (``inputs=`` left it out)
+                    if rec.sent_in == self._current_pass:  # a hook took .grad away
+                        rec.grad, rec.passes, rec.grad_ref = rec.sent, 1, None
+                    continue  # else this pass did not reach it (``inputs=`` left it out)
                 rec.grad = to_data(g)
                 rec.passes += 1
                 rec.grad_ref = (id(g), g._version)
