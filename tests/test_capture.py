@@ -284,6 +284,31 @@ def test_a_gradient_zeroed_through_data_starts_a_new_pass(tmp_path: Path) -> Non
     assert close(values(w1.grad), ns["last"].tolist())
 
 
+def test_every_leaf_keeps_its_gradient_when_grads_are_set_to_none_each_step(
+    tmp_path: Path,
+) -> None:
+    """A new .grad can reuse the id of the one set to None: it must still be read."""
+    snippet = tmp_path / "poly.py"
+    snippet.write_text(
+        "import math\nimport torch\ntorch.manual_seed(0)\n"
+        "x = torch.linspace(-math.pi, math.pi, 200)\ny = torch.sin(x)\n"
+        "a, b, c, d = (torch.randn((), requires_grad=True) for _ in range(4))\n"
+        "for t in range(300):\n"
+        "    loss = (a + b * x + c * x ** 2 + d * x ** 3 - y).pow(2).sum()\n"
+        "    loss.backward()\n"
+        "    last = [v.grad.item() for v in (a, b, c, d)]\n"
+        "    with torch.no_grad():\n"
+        "        for v in (a, b, c, d):\n"
+        "            v -= 1e-6 * v.grad\n"
+        "            v.grad = None\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    assert len(g.passes) == 1
+    got = [values(named(g, n).grad) for n in "abcd"]
+    assert close(got, ns["last"])
+
+
 def test_gradchecks_own_passes_are_not_drawn(tmp_path: Path) -> None:
     """Custom-Function tutorials end with gradcheck: its passes must not replace the snippet's."""
     snippet = tmp_path / "check.py"

@@ -612,6 +612,7 @@ class Recorder(TorchFunctionMode):
             # gradient through ``w.grad.data.zero_()``, which bumps no version.
             rec.passes = 0
             rec.grad = None
+            rec.grad_ref = None  # the next .grad may reuse the freed one's id
             return True
         return False
 
