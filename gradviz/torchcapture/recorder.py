@@ -44,6 +44,15 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.modeframes import in_overrides, is_gradviz, is_hand_over
 from gradviz.model import TensorData
+from gradviz.torchcapture.inside import (
+    LOOK_INSIDE,
+    REPLAY,
+    Inside,
+    inner_nodes,
+    pair,
+    replay,
+    worth_looking,
+)
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
 
@@ -279,6 +288,17 @@ _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
 _GRAD_SIG = inspect.signature(torch.autograd.grad)
 
 
+def _arg_tensors(args: Sequence[Any], kwargs: dict[str, Any] | None) -> list[torch.Tensor]:
+    """The tensors among a call's arguments, and in lists of them (``einsum``'s operands)."""
+    found: list[torch.Tensor] = []
+    for a in (*args, *(kwargs or {}).values()):
+        if isinstance(a, torch.Tensor):
+            found.append(a)
+        elif isinstance(a, tuple | list):
+            found.extend(x for x in a if isinstance(x, torch.Tensor))
+    return found
+
+
 def _tensors(x: object) -> list[torch.Tensor]:
     if isinstance(x, torch.Tensor):
         return [x]
@@ -324,11 +344,19 @@ class Recorder(TorchFunctionMode):
     ) -> Any:
         try:
             openable = func in OPENABLE
+            look = func in LOOK_INSIDE
+            again = func in REPLAY
         except TypeError:  # an unhashable callable
-            openable = False
+            openable = look = again = False
         if openable and self._may_open(func):
             return self._run_opened(func, args, kwargs or {})
-        out = func(*args, **(kwargs or {}))
+        inside = self._inside(func, args, kwargs) if look else None
+        rng = torch.random.get_rng_state() if again and self._may_look(func, args, kwargs) else None
+        if inside is None:
+            out = func(*args, **(kwargs or {}))
+        else:
+            with inside:
+                out = func(*args, **(kwargs or {}))
         if self._busy or _compiling():
             return out  # torch.compile or jit.trace at work: let them record as they would
         if not torch.is_grad_enabled() and func not in _DETACH:
@@ -340,11 +368,60 @@ class Recorder(TorchFunctionMode):
                     self._record(func, args, out)
             else:  # the common case, without a context manager on every op
                 self._record(func, args, out)
+            if inside is not None or rng is not None:
+                self._record_inside(func, args, kwargs, out, inside, rng)
         except Exception as exc:  # never let gradviz break the user's code
             self.internal_errors.append(f"{getattr(func, '__name__', func)}: {exc!r}")
         finally:
             self._busy = False
         return out
+
+    def _inside(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any] | None
+    ) -> Inside | None:
+        """A dispatch mode to run ``func`` under, when its inner nodes need values."""
+        return Inside() if self._may_look(func, args, kwargs) else None
+
+    def _may_look(
+        self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any] | None
+    ) -> bool:
+        if self._busy or _compiling() or not torch.is_grad_enabled():
+            return False
+        tensors = _arg_tensors(args, kwargs)
+        return any(t.requires_grad for t in tensors) and worth_looking(func, tensors)
+
+    def _record_inside(
+        self,
+        func: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any] | None,
+        out: Any,
+        inside: Inside | None,
+        rng: torch.Tensor | None,
+    ) -> None:
+        """Give the nodes the call made inside itself the values its aten ops returned.
+
+        Without an ``inside`` (a call run again, see inside.REPLAY), only when it
+        made more than its output's node: attention on the CPU without a mask is
+        one fused node, with a mask a dozen.
+        """
+        outs = _tensors(out)
+        nodes = inner_nodes(outs, _arg_tensors(args, kwargs)) if outs else []
+        if len(nodes) < 2:
+            return  # the output's own node, recorded already
+        if inside is None:
+            if rng is None:
+                return
+            inside = replay(func, args, kwargs, rng)
+        line = snippet_line(sys._getframe(1), self.filename)
+        for node, value in pair(nodes, inside.ops):
+            rec = node_record(node)
+            if rec.line is None:
+                rec.line = line
+            for nr, t in enumerate(value if isinstance(value, tuple | list) else (value,)):
+                if isinstance(t, torch.Tensor) and nr not in rec.outputs:
+                    rec.outputs[nr] = to_data(t, self._out_memo)
+                    rec.keys[nr] = storage_key(t)
 
     def _may_open(self, func: Callable[..., Any]) -> bool:
         return not (self._busy or func in self._opening or _compiling())
