@@ -18,12 +18,11 @@ import torch.nn.functional as F
 torch.manual_seed(0)
 q, k, v = (torch.randn(2, 3, 4, requires_grad=True) for _ in range(3))
 o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-w = torch.randn(5, 4, requires_grad=True)
-y = F.linear(o, w)
-loss = y.pow(2).sum()
+y = F.normalize(o, dim=-1)
+loss = y.pow(3).sum()
 loss.backward()
 scores = torch.softmax(q @ k.transpose(-2, -1) / 2 + torch.full((3, 3), -math.inf).triu(1), -1)
-product = o.reshape(6, 4) @ w.t()
+norms = o.norm(dim=-1, keepdim=True)
 """
 
 
@@ -37,7 +36,7 @@ def as_tensor(n: Node) -> torch.Tensor:
     return torch.tensor(n.value.data).reshape(n.value.shape)
 
 
-def test_attention_and_batched_linear_insides_have_torchs_values(tmp_path: Path) -> None:
+def test_attention_and_normalize_insides_have_torchs_values(tmp_path: Path) -> None:
     snippet = tmp_path / "sdpa.py"
     snippet.write_text("import math\n" + SDPA)
     ns = plain_run(snippet)
@@ -45,8 +44,8 @@ def test_attention_and_batched_linear_insides_have_torchs_values(tmp_path: Path)
     assert all(n.value is not None for n in g.nodes if n.kind != "op")  # none "not recorded"
     (softmax,) = made_by(g, "SafeSoftmaxBackward0")
     assert torch.allclose(as_tensor(softmax), ns["scores"].detach(), atol=1e-6)
-    (mm,) = made_by(g, "MmBackward0")  # linear on a 3-D input: view, mm, view
-    assert torch.allclose(as_tensor(mm), ns["product"].detach(), atol=1e-5)
+    (norm,) = made_by(g, "LinalgVectorNormBackward0")  # normalize: norm, clamp, expand, div
+    assert torch.allclose(as_tensor(norm), ns["norms"].detach(), atol=1e-6)
     assert {op.source.line for op in g.ops() if op.autograd == "BmmBackward0"} == {7}
 
 
@@ -73,14 +72,22 @@ def test_a_users_dispatch_mode_sees_what_it_sees_without_gradviz(
     assert len(g.passes) == 1
 
 
-def test_matrices_are_not_looked_inside(tmp_path: Path) -> None:
-    """On 2-D inputs linear is addmm and a transpose: nothing to look for, no extra cost."""
+def test_only_plain_cpu_tensors_outside_other_modes_are_looked_inside() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
     from gradviz.torchcapture.inside import worth_looking
 
-    a = torch.randn(3, 4, requires_grad=True)
-    assert not worth_looking(torch.nn.functional.linear, [a, torch.randn(5, 4)])
-    assert worth_looking(torch.nn.functional.linear, [a.unsqueeze(0), torch.randn(5, 4)])
-    assert worth_looking(torch.nn.functional.scaled_dot_product_attention, [a, a, a])
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    a = torch.randn(2, 3, 4, requires_grad=True)
+    assert worth_looking(sdpa, [a, a, a])
+    assert not worth_looking(sdpa, [a, a, a.to("meta")])  # the random state is the CPU's
+
+    class Tagged(torch.Tensor):
+        pass
+
+    assert not worth_looking(sdpa, [a, a, a.as_subclass(Tagged)])
+    with FlopCounterMode(display=False):
+        assert not worth_looking(sdpa, [a, a, a])
 
 
 def test_attention_with_dropout_is_run_again_with_the_same_mask(
@@ -111,7 +118,7 @@ def test_looking_inside_does_not_import_dynamo() -> None:
     code = (
         "import sys, torch\nfrom gradviz.torchcapture.inside import Inside\n"
         "x = torch.randn(2, 3, 4, requires_grad=True)\n"
-        "with Inside() as inside:\n    torch.nn.functional.linear(x, torch.randn(5, 4))\n"
+        "with Inside() as inside:\n    torch.nn.functional.normalize(x)\n"
         "assert inside.ops, 'nothing seen'\n"
         "print('torch._dynamo' in sys.modules)\n"
     )

@@ -1,16 +1,18 @@
 """The values of the nodes a torch call makes inside itself, where the mode cannot see.
 
 A ``TorchFunctionMode`` sees a call such as ``F.scaled_dot_product_attention``
-or ``linear`` on a batch of sequences as one call with one output, yet autograd
-records every aten op the call ran: scaling, ``bmm``, softmax, another ``bmm``.
+or ``F.normalize`` as one call with one output, yet autograd records every aten
+op the call ran: scaling, ``bmm``, a mask, softmax, another ``bmm``.
 Those inner nodes would show no value. For the few calls known to make such
-nodes, the recorder runs the call under a ``TorchDispatchMode`` that keeps each
-aten op's output, then pairs the inner nodes with those outputs: autograd
-numbers nodes in the order it makes them (``_sequence_nr``), the dispatch mode
-sees the ops in the same order, and a node's class names its op
-(``BmmBackward0`` is ``aten.bmm``). Ops that made no node (a causal mask, a
-``detach``) are skipped over; a node with no matching op keeps no value, as
-before.
+nodes, the recorder runs the call a second time, on detached copies of its
+inputs, under a ``TorchDispatchMode`` that keeps each aten op's output, then
+pairs the snippet's inner nodes with those outputs: autograd numbers nodes in
+the order it makes them (``_sequence_nr``), the dispatch mode sees the ops in
+the same order, and a node's class names its op (``BmmBackward0`` is
+``aten.bmm``). Ops that made no node (a causal mask, a ``detach``) are skipped
+over; a node with no matching op keeps no value, as before (a
+``_reshape_alias``, which the second run does as ``view``; derive.py gives a
+view its value anyway).
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["LOOK_INSIDE", "REPLAY", "Inside", "inner_nodes", "pair", "replay", "worth_looking"]
+__all__ = ["LOOK_INSIDE", "Inside", "inner_nodes", "pair", "replay", "worth_looking"]
 
 AutogradNode = Any
 
 LOOK_INSIDE: set[Callable[..., Any]] = {
-    F.linear,
+    F.scaled_dot_product_attention,
     torch.cdist,
     F.normalize,
     F.cosine_similarity,
@@ -38,34 +40,30 @@ LOOK_INSIDE: set[Callable[..., Any]] = {
     F.gaussian_nll_loss,
 }
 """Calls that make inner nodes a neighbour's value cannot give (views, transposes and
-broadcasts can: see derive.py). ``linear`` only on batches (see ``worth_looking``): on
-matrices it makes one node and a transpose.
+broadcasts can: see derive.py; so ``matmul`` and ``einsum`` need nothing).
 
-Not ``scaled_dot_product_attention``, ``matmul`` or ``einsum``: they reshape, and
-under any dispatch mode torch reshapes with ``view`` instead of ``_reshape_alias``,
-so their graph would gain a ``ViewBackward0`` where torch's has a
-``ReshapeAliasBackward0``. The capture must leave torch's graph as it is.
-``matmul`` and ``einsum`` need nothing (their insides are views of what the call
-returned); attention is run a second time instead (see ``replay``)."""
+Not ``linear`` on batches, although its product before the bias (``mm``, then
+``_unsafe_view``) shows no value: running it again would double the matmuls that
+are most of a transformer's forward. Attention is run again only when it made
+more than one node (with a mask, on the CPU), which is already its slow path.
 
-REPLAY: set[Callable[..., Any]] = {F.scaled_dot_product_attention}
-"""Calls run once more, on detached copies of their inputs, under :class:`Inside`: the
-snippet's own call builds torch's graph untouched, the second one gives the values."""
+Each is run once more, on detached copies of its inputs, under :class:`Inside`
+(see ``replay``), never the snippet's own call: under any dispatch mode torch
+reshapes with ``view`` where it would use ``_reshape_alias``, so the snippet's
+graph would gain a ``ViewBackward0`` where torch's has a ``ReshapeAliasBackward0``.
+The capture leaves torch's graph exactly as torch builds it."""
 
-_ON_BATCHES = {F.linear}
 _PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 
 def worth_looking(func: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> bool:
-    """Whether to run ``func`` under :class:`Inside`, given its tensor arguments.
+    """Whether to run ``func`` again under :class:`Inside`, given its tensor arguments.
 
     Not for tensor subclasses (their own ``__torch_dispatch__`` comes first), nor
     while another dispatch mode or a ``torch.func`` transform is active: gradviz
     must not change what they see.
     """
-    if func in _ON_BATCHES and all(t.dim() <= 2 for t in tensors):
-        return False
-    if func in REPLAY and any(t.device.type != "cpu" for t in tensors):
+    if any(t.device.type != "cpu" for t in tensors):
         return False  # the random state put back is the CPU generator's
     if any(type(t) not in _PLAIN for t in tensors):
         return False

@@ -44,15 +44,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.modeframes import in_overrides, is_gradviz, is_hand_over
 from gradviz.model import TensorData
-from gradviz.torchcapture.inside import (
-    LOOK_INSIDE,
-    REPLAY,
-    Inside,
-    inner_nodes,
-    pair,
-    replay,
-    worth_looking,
-)
+from gradviz.torchcapture.inside import LOOK_INSIDE, inner_nodes, pair, replay, worth_looking
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
 
@@ -345,18 +337,12 @@ class Recorder(TorchFunctionMode):
         try:
             openable = func in OPENABLE
             look = func in LOOK_INSIDE
-            again = func in REPLAY
         except TypeError:  # an unhashable callable
-            openable = look = again = False
+            openable = look = False
         if openable and self._may_open(func):
             return self._run_opened(func, args, kwargs or {})
-        inside = self._inside(func, args, kwargs) if look else None
-        rng = torch.random.get_rng_state() if again and self._may_look(func, args, kwargs) else None
-        if inside is None:
-            out = func(*args, **(kwargs or {}))
-        else:
-            with inside:
-                out = func(*args, **(kwargs or {}))
+        rng = torch.random.get_rng_state() if look and self._may_look(func, args, kwargs) else None
+        out = func(*args, **(kwargs or {}))
         if self._busy or _compiling():
             return out  # torch.compile or jit.trace at work: let them record as they would
         if not torch.is_grad_enabled() and func not in _DETACH:
@@ -368,19 +354,13 @@ class Recorder(TorchFunctionMode):
                     self._record(func, args, out)
             else:  # the common case, without a context manager on every op
                 self._record(func, args, out)
-            if inside is not None or rng is not None:
-                self._record_inside(func, args, kwargs, out, inside, rng)
+            if rng is not None:
+                self._record_inside(func, args, kwargs, out, rng)
         except Exception as exc:  # never let gradviz break the user's code
             self.internal_errors.append(f"{getattr(func, '__name__', func)}: {exc!r}")
         finally:
             self._busy = False
         return out
-
-    def _inside(
-        self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any] | None
-    ) -> Inside | None:
-        """A dispatch mode to run ``func`` under, when its inner nodes need values."""
-        return Inside() if self._may_look(func, args, kwargs) else None
 
     def _may_look(
         self, func: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any] | None
@@ -396,23 +376,19 @@ class Recorder(TorchFunctionMode):
         args: Sequence[Any],
         kwargs: dict[str, Any] | None,
         out: Any,
-        inside: Inside | None,
-        rng: torch.Tensor | None,
+        rng: torch.Tensor,
     ) -> None:
         """Give the nodes the call made inside itself the values its aten ops returned.
 
-        Without an ``inside`` (a call run again, see inside.REPLAY), only when it
-        made more than its output's node: attention on the CPU without a mask is
-        one fused node, with a mask a dozen.
+        The call is run again for them (see inside.replay), only when it made
+        more than its output's node: attention on the CPU without a mask is one
+        fused node, with a mask a dozen.
         """
         outs = _tensors(out)
         nodes = inner_nodes(outs, _arg_tensors(args, kwargs)) if outs else []
         if len(nodes) < 2:
             return  # the output's own node, recorded already
-        if inside is None:
-            if rng is None:
-                return
-            inside = replay(func, args, kwargs, rng)
+        inside = replay(func, args, kwargs, rng)
         line = snippet_line(sys._getframe(1), self.filename)
         for node, value in pair(nodes, inside.ops):
             rec = node_record(node)
