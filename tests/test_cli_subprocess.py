@@ -224,7 +224,7 @@ def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
 
 
 def test_the_forward_trace_drops_the_modes_frames() -> None:
-    from gradviz.torchcapture.recorder import _forward_trace_as_python
+    from gradviz.torchcapture.snippetwarnings import forward_trace_as_python
 
     package = str(Path(__file__).resolve().parent.parent / "gradviz") + "/"
 
@@ -242,7 +242,7 @@ def test_the_forward_trace_drops_the_modes_frames() -> None:
         "    ret = input.softmax(dim)\n"
         " (Triggered internally at x.cpp:1.)"
     )
-    assert _forward_trace_as_python(text, "/s/a.py") == (
+    assert forward_trace_as_python(text, "/s/a.py") == (
         "Error detected in X. Traceback of forward call that caused the error:\n"
         '  File "/s/a.py", line 4, in <module>\n    y = F.softmax(x)\n'
         '  File "/t/torch/nn/functional.py", line 20, in softmax\n'
