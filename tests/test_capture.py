@@ -586,3 +586,35 @@ def test_loop_variables_name_a_tensor_only_when_nothing_else_does() -> None:
     )
     assert loop_names(source) == {"p", "i", "x", "y"}
     assert loop_names("def broken(:\n") == frozenset()
+
+
+def test_a_snippet_that_works_inside_functions_gets_its_locals_names(tmp_path: Path) -> None:
+    """``def main()`` / ``train(model, ...)``: its globals name nothing, its frames do."""
+    snippet = tmp_path / "script.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Trainer:\n"
+        "    def __init__(self, model):\n"
+        "        self.model = model\n"
+        "        self.opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "    def step(self, x, y):\n"
+        "        pred = self.model(x)\n"
+        "        loss = nn.functional.mse_loss(pred, y)\n"
+        "        self.opt.zero_grad()\n"
+        "        loss.backward()\n"
+        "        self.opt.step()\n"
+        "def main():\n"
+        "    torch.manual_seed(0)\n"
+        "    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))\n"
+        "    trainer = Trainer(model)\n"
+        "    for _ in range(2):\n"
+        "        trainer.step(torch.randn(16, 4), torch.randn(16, 1))\n"
+        "if __name__ == '__main__':\n"
+        "    main()\n"
+    )
+    g = graph_of(snippet)
+    leaves = {n.names[0] for n in g.nodes if n.kind == "leaf"}
+    assert leaves == {f"self.model.{i}.{p}" for i in (0, 2) for p in ("weight", "bias")}
+    assert {"loss", "pred"} <= {name for n in g.nodes for name in n.names}
+    linear = next(n for n in g.ops() if n.op == "addmm")
+    assert linear.scope[0] == "self.model"

@@ -71,7 +71,14 @@ def capture_snippet(
             state.restore()  # the snippet may have left grad mode off, float64 default, ...
             source = "".join(linecache.getlines(snippet.filename))
             named = named_tensors(run.namespace, loop_names(source))
-            builder = GraphBuilder(snippet.filename, named, module_names(run.namespace))
+            modules = module_names(run.namespace)
+            local = recorder.local_names()
+            if local:  # the snippet's globals first: names a reader of the file sees
+                named += named_tensors(local, loop_names(source, in_functions=True))
+                for key, name in module_names(local).items():
+                    modules.setdefault(key, name)
+                local.clear()
+            builder = GraphBuilder(snippet.filename, named, modules)
             try:
                 with paused():  # the snippet is done: only gradviz allocates now
                     outcome = _build(builder, recorder, named, targets, snippet, run)

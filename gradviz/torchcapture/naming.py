@@ -77,10 +77,11 @@ def _container_items(var: str, obj: object) -> Iterator[NamedTensor]:
                 yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter), item=True)
 
 
-def loop_names(source: str) -> frozenset[str]:
-    """The names the snippet's top-level ``for`` loops bind, nested statements included.
+def loop_names(source: str, in_functions: bool = False) -> frozenset[str]:
+    """The names the snippet's ``for`` loops bind, nested statements included.
 
-    Functions and classes are left out: their loops bind local names.
+    Only top-level loops unless ``in_functions``: a function's loops bind its
+    local names, which matter only for the names read from its frames.
     """
     try:
         tree = ast.parse(source)
@@ -88,14 +89,44 @@ def loop_names(source: str) -> frozenset[str]:
         return frozenset()
     found: set[str] = set()
     stack: list[ast.AST] = list(tree.body)
+    scopes = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+        if isinstance(node, scopes) and not in_functions:
             continue
         if isinstance(node, ast.For | ast.AsyncFor):
             found.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
         stack.extend(ast.iter_child_nodes(node))
     return frozenset(found)
+
+
+def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
+    """What of a function's locals can name graph tensors: tensors, modules, small
+    containers of tensors, and the attributes of ``self`` that are tensors or modules.
+
+    Kept from the frames that called ``backward()`` when the snippet works inside
+    functions (``def main(): ...``), where its globals name nothing.
+    """
+    kept: dict[str, object] = {}
+    for name, obj in namespace.items():
+        if name.startswith("__"):
+            continue
+        if isinstance(obj, torch.Tensor | torch.nn.Module) or any(
+            True for _ in _container_items(name, obj)
+        ):
+            kept[name] = obj
+        elif name == "self":
+            for attr, value in _attributes(obj):
+                if isinstance(value, torch.Tensor | torch.nn.Module):
+                    kept.setdefault(f"self.{attr}", value)
+    return kept
+
+
+def _attributes(obj: object) -> list[tuple[str, object]]:
+    try:
+        return list(vars(obj).items())
+    except TypeError:  # no __dict__
+        return []
 
 
 def module_names(namespace: Mapping[str, object]) -> dict[int, str]:

@@ -42,6 +42,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.model import TensorData
 from gradviz.torchcapture.inside import LOOK_INSIDE, inner_nodes, pair, replay, worth_looking
+from gradviz.torchcapture.naming import worth_naming
 from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
@@ -145,10 +146,13 @@ class PassRecord:
     create_graph: bool
     held: deque[AutogradNode] = field(default_factory=deque)
     live: bool = True
+    names: dict[str, object] = field(default_factory=dict)
+    """The locals of the snippet's functions that called it (see ``naming.worth_naming``)."""
 
     def release(self) -> None:
         """Let go of this pass's graph, root first (see ``GraphBuilder.release``)."""
         self.live = False
+        self.names = {}  # the user's tensors go before the nodes
         self.roots = []
         self.leaves = {}
         release_in_order(self.held)
@@ -606,16 +610,40 @@ class Recorder(TorchFunctionMode):
                     earlier.release()
             self._grad_memo = StatsMemo()
             self._out_memo = StatsMemo()  # the next forward pass makes new tensors
-            self.passes.append(
-                PassRecord(
-                    index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
-                )
+            record = PassRecord(
+                index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
             )
+            record.names = self._local_names(sys._getframe(1))
+            self.passes.append(record)
             self._current_pass = index
         except Exception as exc:
             self.internal_errors.append(f"backward: {exc!r}")
         finally:
             self._busy = False
+
+    def _local_names(self, frame: FrameType | None) -> dict[str, object]:
+        """What the snippet's functions on the stack hold that can name the graph's tensors.
+
+        A snippet that works inside ``main()`` or ``train(model, ...)`` keeps
+        nothing in its globals; its functions' locals are read when it calls
+        ``backward()``, innermost first, while its graph is whole.
+        """
+        found: dict[str, object] = {}
+        while frame is not None:
+            code = frame.f_code
+            if code.co_filename == self.filename and code.co_name != "<module>":
+                for name, obj in worth_naming(frame.f_locals).items():
+                    found.setdefault(name, obj)
+            frame = frame.f_back
+        return found
+
+    def local_names(self) -> dict[str, object]:
+        """The locals kept by the passes on show, the latest pass's first."""
+        found: dict[str, object] = {}
+        for p in reversed(self.live_passes()):
+            for name, obj in p.names.items():
+                found.setdefault(name, obj)
+        return found
 
     def _survey(
         self, order: Sequence[AutogradNode], kind: str, memo: StatsMemo
@@ -800,6 +828,8 @@ class Recorder(TorchFunctionMode):
 
     def release(self) -> None:
         """Drop every node this recorder holds; call once the user's tensors are gone."""
+        for p in self.passes:
+            p.names = {}  # the locals kept first: one pass's may hold another's tensors
         for p in self.passes:
             p.release()
         self.detaches.clear()
