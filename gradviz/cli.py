@@ -655,7 +655,9 @@ def _capture(
                 + ("" if partial else " (--partial draws the graph it had built)"),
                 err=True,
             )
-            hint = _missing_import(outcome.traceback or "")
+            from gradviz.hints import hint_for
+
+            hint = hint_for(outcome.traceback or "")
             if hint:
                 click.echo(f"  hint: {hint}", err=True)
             sys.exit(outcome.exit_code)
@@ -663,31 +665,6 @@ def _capture(
         assert outcome.problem is not None
         raise outcome.problem
     return outcome
-
-
-_IMPORTS = {
-    "torch": "import torch",
-    "nn": "from torch import nn",
-    "F": "import torch.nn.functional as F",
-    "optim": "from torch import optim",
-    "np": "import numpy as np",
-    "math": "import math",
-}
-"""What a snippet copied from slides or a notebook cell most often forgot to import."""
-
-
-def _missing_import(traceback_text: str) -> str | None:
-    """A hint for ``NameError: name 'torch' is not defined``: slides often leave imports out."""
-    import re
-
-    found = re.search(r"^NameError: name '(\w+)' is not defined", traceback_text, re.MULTILINE)
-    if found is None or found.group(1) not in _IMPORTS:
-        return None
-    name = found.group(1)
-    return (
-        f"the snippet uses {name} without importing it: add `{_IMPORTS[name]}` at its top "
-        "(it runs as a script of its own, as with python)"
-    )
 
 
 def _last_snippet_line(traceback_text: str, snippet: Snippet) -> str:

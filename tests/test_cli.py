@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,24 @@ def test_a_snippet_from_slides_without_its_imports_gets_a_hint(
     code, _, err = run(runner, "run", "other.py", "-o", "g.svg")
     assert code == 1 and "hint:" not in err  # only the imports slides leave out
     assert not (in_tmp / "g.svg").exists()
+
+
+def test_a_package_the_snippet_imports_but_gradvizs_python_lacks_gets_a_hint(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Tutorials plot with matplotlib; gradviz's own environment may not have it."""
+    from gradviz.hints import hint_for
+
+    (in_tmp / "plots.py").write_text("import torch\nimport no_such_plotting.pyplot\n")
+    code, _, err = run(runner, "run", "plots.py", "-o", "g.svg")
+    assert code == 1
+    assert "ModuleNotFoundError: No module named 'no_such_plotting'" in err
+    assert err.rstrip().endswith(
+        "hint: no_such_plotting is not installed in the Python that runs gradviz; install it "
+        f"there: {sys.executable} -m pip install no_such_plotting"
+    )
+    hint = hint_for("ModuleNotFoundError: No module named 'sklearn.datasets'\n")
+    assert hint is not None and hint.endswith("-m pip install scikit-learn")
 
 
 def test_partial_draws_what_was_built_and_still_exits_1(runner: CliRunner, in_tmp: Path) -> None:
