@@ -75,13 +75,22 @@ for epoch in range({epochs}):
         (1, "y.backward()", 100_001),
         (1, "pass  # no backward: the graph is walked from the variables", 100_001),
         (3, "y.backward()  # each pass replaces the last, whose graph is freed mid-run", 100_001),
+        (2, "main()", 100_001),
     ],
-    ids=["backward", "no-backward", "training-loop"],
+    ids=["backward", "no-backward", "training-loop", "inside-a-function"],
 )
 def test_deep_chain_exits_cleanly(tmp_path: Path, epochs: int, finish: str, nodes: int) -> None:
-    """Freeing a 50,000-step chain that Python walked can overflow the C stack (exit 139)."""
+    """Freeing a 50,000-step chain that Python walked can overflow the C stack (exit 139).
+
+    Inside a function, gradviz keeps the locals that name the graph (the root
+    among them) until it is done: they must go before the nodes it holds.
+    """
     snippet = tmp_path / "chain.py"
-    snippet.write_text(CHAIN.format(epochs=epochs, finish=finish))
+    source = CHAIN.format(epochs=epochs, finish=finish)
+    if finish == "main()":  # the same loop, in a function that calls backward() itself
+        body = CHAIN.format(epochs=epochs, finish="y.backward()").replace("\n", "\n    ")
+        source = "def main():" + body + "\nmain()\n"
+    snippet.write_text(source)
     proc = subprocess.run(
         [sys.executable, "-m", "gradviz", "run", str(snippet), "-o", str(tmp_path / "g.dot")],
         capture_output=True,

@@ -594,6 +594,11 @@ class Recorder(TorchFunctionMode):
         self._busy = True
         try:
             line = snippet_line(sys._getframe(1), self.filename)
+            # Before a replaced pass lets go of its graph: reading a frame's locals
+            # refreshes the copy the frame keeps of them (Python < 3.13), and the
+            # tensor a loop rebound must leave that copy while its graph is still
+            # held, else a deep chain would be freed recursively (and crash).
+            names = self._local_names(sys._getframe(1))
             roots = [e for e in (gradient_edge(t) for t in _tensors(tensors)) if e is not None]
             index = len(self.passes)
             leaves: dict[int, AutogradNode] = {}
@@ -613,7 +618,7 @@ class Recorder(TorchFunctionMode):
             record = PassRecord(
                 index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
             )
-            record.names = self._local_names(sys._getframe(1))
+            record.names = names
             self.passes.append(record)
             self._current_pass = index
         except Exception as exc:
@@ -631,7 +636,7 @@ class Recorder(TorchFunctionMode):
         found: dict[str, object] = {}
         while frame is not None:
             code = frame.f_code
-            if code.co_filename == self.filename and code.co_name != "<module>":
+            if code.co_filename == self.filename and code.co_flags & inspect.CO_OPTIMIZED:
                 for name, obj in worth_naming(frame.f_locals).items():
                     found.setdefault(name, obj)
             frame = frame.f_back
