@@ -58,7 +58,8 @@ class ParamHealth:
     value_norm: float | None
     grad_norm: float | None
     status: str
-    """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked"""
+    """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked,
+    not tracked"""
 
     @property
     def ratio(self) -> float | None:
@@ -81,7 +82,7 @@ class PathStep:
 class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward; notes: no_effect, copied,
-    not_asked"""
+    not_asked, not_tracked"""
     subject: str
     message: str
     line: int | None = None
@@ -166,6 +167,8 @@ class _Doctor:
             status = "frozen"
         elif grad_norm is None and not self._asked(p):
             status = "not asked"  # told in one note for all (see _not_asked_note)
+        elif grad_norm is None and p.no_grad_line is not None and p.used_line is None:
+            status = "not tracked"  # only under no_grad: a target network (_not_tracked_note)
         elif grad_norm is None:
             status = "no grad"
             finding = self._no_grad(p)
@@ -443,6 +446,31 @@ def _not_asked_note(names: Sequence[str]) -> list[Finding]:
     ]
 
 
+def _not_tracked_note(graph: Graph) -> list[Finding]:
+    quiet = [
+        p
+        for p in graph.params
+        if p.grad is None and p.no_grad_line is not None and p.used_line is None and p.node is None
+    ]
+    if not quiet:
+        return []
+    names = [p.name for p in quiet]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    line = min(p.no_grad_line for p in quiet if p.no_grad_line is not None)
+    where = f" ({graph.meta.snippet}:{line})" if line else ""
+    return [
+        Finding(
+            "not_tracked",
+            names[0],
+            f"{shown} {'was' if len(names) == 1 else 'were'} only used under torch.no_grad()"
+            f"{where}, where autograd records nothing, so no gradient can reach "
+            f"{'it' if len(names) == 1 else 'them'}. Expected for a target network or a "
+            "frozen copy; if it should learn, compute the loss outside no_grad",
+            line or None,
+        )
+    ]
+
+
 def _prototype_notes(prototypes: Mapping[str, list[str]]) -> list[Finding]:
     by_module: dict[str, list[str]] = {}
     for name, copies in prototypes.items():
@@ -512,6 +540,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
             (report.notes if finding.kind == "no_effect" else report.findings).append(finding)
     report.notes.extend(_prototype_notes(prototypes))
     report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
+    report.notes.extend(_not_tracked_note(graph))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     return report

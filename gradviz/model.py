@@ -187,8 +187,9 @@ class Param:
     ``node`` is its leaf in the graph (None when the graph never used it);
     ``used_line`` the first snippet line that computed with it;
     ``detached_line`` the snippet line where a ``.detach()`` cut it off (itself
-    or a result computed from it). ``value`` is what the forward pass saw when
-    it is in the graph.
+    or a result computed from it); ``no_grad_line`` the first line that called
+    its module under ``torch.no_grad()``. ``value`` is what the forward pass saw
+    when it is in the graph.
     """
 
     name: str
@@ -198,6 +199,7 @@ class Param:
     node: int | None = None
     used_line: int | None = None
     detached_line: int | None = None
+    no_grad_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -572,6 +574,7 @@ def _param_to_dict(p: Param) -> dict[str, Any]:
             "node": p.node,
             "used_line": p.used_line,
             "detached_line": p.detached_line,
+            "no_grad_line": p.no_grad_line,
         }
     ) | {"requires_grad": p.requires_grad}
 
@@ -587,6 +590,7 @@ def _param_from_dict(d: Mapping[str, Any]) -> Param:
         node=_opt_int(d.get("node")),
         used_line=_opt_int(d.get("used_line")),
         detached_line=_opt_int(d.get("detached_line")),
+        no_grad_line=_opt_int(d.get("no_grad_line")),
     )
 
 

@@ -14,6 +14,7 @@ from helpers import graph_of, plain_run
 
 from gradviz.cli import cli
 from gradviz.health import diagnose
+from gradviz.model import Graph
 
 
 def report(name: str, **kw: float):  # type: ignore[no-untyped-def]
@@ -315,3 +316,32 @@ def test_an_optimizer_step_fused_into_backward_still_shows_the_gradients(tmp_pat
     assert set(by_name) == {f"model.{n}" for n in ns["grads"]}  # no "p"
     for name, grad in ns["grads"].items():
         assert by_name[f"model.{name}"].grad_norm == pytest.approx(grad.norm().item(), rel=1e-5)
+
+
+def test_a_target_network_used_only_under_no_grad_is_not_a_missing_gradient(
+    tmp_path: Path,
+) -> None:
+    """PyTorch's DQN tutorial: the target network runs under no_grad, by design."""
+    snippet = tmp_path / "dqn.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "policy = nn.Linear(4, 2)\ntarget = nn.Linear(4, 2)\nspare = nn.Linear(4, 2)\n"
+        "state, nxt = torch.randn(8, 4), torch.randn(8, 4)\n"
+        "with torch.no_grad():\n"
+        "    best = target(nxt).max(1).values\n"
+        "loss = nn.functional.smooth_l1_loss(policy(state).max(1).values, 0.9 * best)\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    assert {p.name: p.no_grad_line for p in g.params if p.name.startswith("target")} == {
+        "target.weight": 9,
+        "target.bias": 9,
+    }
+    assert Graph.from_json(g.to_json()).params == g.params
+    r = diagnose(g)
+    status = {p.name: p.status for p in r.params}
+    assert status["target.weight"] == status["target.bias"] == "not tracked"
+    assert status["spare.weight"] == "no grad"  # never called at all: still a problem
+    assert [n.kind for n in r.notes] == ["not_tracked"]
+    assert "only used under torch.no_grad() (dqn.py:9)" in r.notes[0].message
+    assert {f.subject for f in r.findings} == {"spare.weight", "spare.bias"}

@@ -25,6 +25,7 @@ _STATUS_STYLE = {
     "no effect": "dim",
     "copied": "dim",
     "not asked": "dim",
+    "not tracked": "dim",
 }
 
 

@@ -157,7 +157,9 @@ def capture_call(
             passes_total=len(recorder.passes),
         )
         with paused():
-            return builder.build(roots, passes, meta, recorder.cut_off(), recorder.used)
+            return builder.build(
+                roots, passes, meta, recorder.cut_off(), recorder.used, recorder.used_without_grad
+            )
     finally:
         named.clear()
         recorder.release()
@@ -234,7 +236,9 @@ def _build(
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
     )
-    return builder.build(roots, passes, meta, recorder.cut_off(), recorder.used)
+    return builder.build(
+        roots, passes, meta, recorder.cut_off(), recorder.used, recorder.used_without_grad
+    )
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,7 @@ class GraphBuilder:
         meta: Meta,
         detached: Mapping[int, int] | None = None,
         used: Mapping[Any, int] | None = None,
+        used_without_grad: Mapping[Any, int] | None = None,
     ) -> Graph:
         """Walk from ``roots``, then make each Node once, with everything it shows.
 
@@ -218,7 +219,9 @@ class GraphBuilder:
             outputs=tuple(dict.fromkeys(outputs)),
             passes=tuple(p for p in shown if p.roots),
             meta=meta,
-            params=self._params_of(resolved, leaf_of, leaf_vars, detached or {}, used or {}),
+            params=self._params_of(
+                resolved, leaf_of, leaf_vars, detached or {}, used or {}, used_without_grad or {}
+            ),
         )
 
     def _params_of(
@@ -228,6 +231,7 @@ class GraphBuilder:
         leaf_vars: Mapping[int, torch.Tensor],
         detached: Mapping[int, int],
         used: Mapping[Any, int],
+        used_without_grad: Mapping[Any, int],
     ) -> tuple[Param, ...]:
         """Every parameter the snippet's modules hold, in the graph or not, then every
         other leaf of the graph (a ``w = torch.randn(..., requires_grad=True)`` is a
@@ -249,6 +253,7 @@ class GraphBuilder:
                     node=node_id,
                     used_line=used.get(tensor),
                     detached_line=detached.get(id(tensor)),
+                    no_grad_line=used_without_grad.get(tensor),
                 )
             )
         for node_id, var in leaf_vars.items():

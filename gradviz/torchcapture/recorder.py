@@ -314,6 +314,8 @@ class Recorder(TorchFunctionMode):
         self.detached_leaves: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.detaches: list[tuple[AutogradNode, int]] = []
         self.used: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.used_without_grad: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        """Parameters of modules called under no_grad (a DQN's target network) -> the line."""
         self.internal_errors: list[str] = []
         self._busy = False
         self._opening: set[Callable[..., Any]] = set()
@@ -472,6 +474,14 @@ class Recorder(TorchFunctionMode):
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
 
+    def _called_without_grad(self, module: torch.nn.Module) -> None:
+        line = None
+        for p in module.parameters(recurse=False):
+            if p.requires_grad and p not in self.used_without_grad:
+                if line is None:
+                    line = snippet_line(sys._getframe(2), self.filename) or 0
+                self.used_without_grad[p] = line
+
     def _note_detach(self, t: torch.Tensor, line: int | None) -> None:
         """Remember where a tensor that needed grad was cut off, and what it was cut from."""
         if line is None or not t.requires_grad:
@@ -548,6 +558,8 @@ class Recorder(TorchFunctionMode):
         def enter(module: torch.nn.Module, args: Any) -> None:
             recorder._modules.append(module)
             recorder._scope += ((id(module), type(module).__name__),)
+            if not torch.is_grad_enabled() and not recorder._busy:
+                recorder._called_without_grad(module)
 
         def leave(module: torch.nn.Module, args: Any, output: Any) -> None:
             while recorder._modules and recorder._modules.pop() is not module:
