@@ -75,21 +75,23 @@ for epoch in range({epochs}):
         (1, "y.backward()", 100_001),
         (1, "pass  # no backward: the graph is walked from the variables", 100_001),
         (3, "y.backward()  # each pass replaces the last, whose graph is freed mid-run", 100_001),
-        (2, "main()", 100_001),
+        (2, "main: y.backward()", 100_001),
+        (2, "main: y.backward(); kept = locals()  # a cycle holds the root", 100_001),
     ],
-    ids=["backward", "no-backward", "training-loop", "inside-a-function"],
+    ids=["backward", "no-backward", "training-loop", "inside-a-function", "locals-cycle"],
 )
 def test_deep_chain_exits_cleanly(tmp_path: Path, epochs: int, finish: str, nodes: int) -> None:
     """Freeing a 50,000-step chain that Python walked can overflow the C stack (exit 139).
 
     Inside a function, gradviz keeps the locals that name the graph (the root
-    among them) until it is done: they must go before the nodes it holds.
+    among them) until it is done: they must go before the nodes it holds, and
+    so must a root that only a reference cycle keeps.
     """
     snippet = tmp_path / "chain.py"
     source = CHAIN.format(epochs=epochs, finish=finish)
-    if finish == "main()":  # the same loop, in a function that calls backward() itself
-        body = CHAIN.format(epochs=epochs, finish="y.backward()").replace("\n", "\n    ")
-        source = "def main():" + body + "\nmain()\n"
+    if finish.startswith("main: "):  # the same loop, in a function
+        body = CHAIN.format(epochs=epochs, finish=finish.removeprefix("main: "))
+        source = "def main():" + body.replace("\n", "\n    ") + "\nmain()\n"
     snippet.write_text(source)
     proc = subprocess.run(
         [sys.executable, "-m", "gradviz", "run", str(snippet), "-o", str(tmp_path / "g.dot")],

@@ -20,11 +20,13 @@ freed. Only the passes still shown keep their root nodes alive.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 import sys
 import types
 import warnings
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -148,6 +150,7 @@ class PassRecord:
     live: bool = True
     names: dict[str, object] = field(default_factory=dict)
     """The locals of the snippet's functions that called it (see ``naming.worth_naming``)."""
+    root_tensors: list[weakref.ref[torch.Tensor]] = field(default_factory=list)
 
     def release(self) -> None:
         """Let go of this pass's graph, root first (see ``GraphBuilder.release``)."""
@@ -155,7 +158,16 @@ class PassRecord:
         self.names = {}  # the user's tensors go before the nodes
         self.roots = []
         self.leaves = {}
+        if len(self.held) > DEEP and any(r() is not None for r in self.root_tensors):
+            # Something still keeps the root: if it is a reference cycle (a function's
+            # ``snapshot = locals()``), it would be collected after the nodes below
+            # are let go and free the whole chain at once. Collect it first.
+            gc.collect()
         release_in_order(self.held)
+
+
+DEEP = 10_000
+"""Graphs with more nodes than this are let go of with care (see ``PassRecord.release``)."""
 
 
 R = TypeVar("R", NodeRecord, LeafRecord)
@@ -631,6 +643,7 @@ class Recorder(TorchFunctionMode):
                 index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
             )
             record.names = names
+            record.root_tensors = [weakref.ref(t) for t in _tensors(tensors)]
             self.passes.append(record)
             self._current_pass = index
         except Exception as exc:
