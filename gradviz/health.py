@@ -128,13 +128,16 @@ class _Doctor:
     def _reached_by_backward(self) -> set[int] | None:
         """The nodes a backward() pass went through; None when every pass was one.
 
-        ``torch.autograd.grad`` computes gradients for its ``inputs`` only: a
-        leaf that only such passes reach gets none, and that is no fault.
+        ``torch.autograd.grad``, and ``backward(inputs=...)``, compute gradients
+        for their ``inputs`` only: a leaf that only such passes reach gets none,
+        and that is no fault.
         """
-        if all(p.kind == "backward" for p in self.g.passes):
+        if all(p.kind == "backward" and not p.inputs_only for p in self.g.passes):
             return None
         reached: set[int] = set()
-        stack = [r for p in self.g.passes if p.kind == "backward" for r in p.roots]
+        stack = [
+            r for p in self.g.passes if p.kind == "backward" and not p.inputs_only for r in p.roots
+        ]
         while stack:
             nid = stack.pop()
             if nid in reached:
@@ -201,7 +204,8 @@ class _Doctor:
         return health, finding
 
     def _asked(self, p: Param) -> bool:
-        """Whether a backward() pass could have given ``p`` its gradient."""
+        """Whether a backward() pass could have given ``p`` its gradient (one with
+        ``inputs=`` gives them only to those inputs)."""
         reach = self.backward_reach
         return reach is None or p.node is None or p.node in reach
 
@@ -440,18 +444,14 @@ def _not_asked_note(names: Sequence[str]) -> list[Finding]:
         Finding(
             "not_asked",
             names[0],
-            f"{shown} {'is' if len(names) == 1 else 'are'} reached only by "
-            "torch.autograd.grad() passes, which give gradients to their inputs alone. Expected",
+            f"{shown} {'is' if len(names) == 1 else 'are'} reached only by passes that give "
+            "gradients to their inputs alone (torch.autograd.grad(), backward(inputs=...)). "
+            "Expected",
         )
     ]
 
 
-def _not_tracked_note(graph: Graph) -> list[Finding]:
-    quiet = [
-        p
-        for p in graph.params
-        if p.grad is None and p.no_grad_line is not None and p.used_line is None and p.node is None
-    ]
+def _not_tracked_note(graph: Graph, quiet: Sequence[Param]) -> list[Finding]:
     if not quiet:
         return []
     names = [p.name for p in quiet]
@@ -540,7 +540,8 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
             (report.notes if finding.kind == "no_effect" else report.findings).append(finding)
     report.notes.extend(_prototype_notes(prototypes))
     report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
-    report.notes.extend(_not_tracked_note(graph))
+    tracked = {h.name for h in report.params if h.status == "not tracked"}
+    report.notes.extend(_not_tracked_note(graph, [p for p in graph.params if p.name in tracked]))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     return report

@@ -178,6 +178,8 @@ class Pass:
     line: int | None = None
     retain_graph: bool = False
     create_graph: bool = False
+    inputs_only: bool = False
+    """``backward(inputs=...)``: gradients went only to those inputs."""
 
 
 @dataclass(frozen=True)
@@ -619,6 +621,7 @@ def _pass_to_dict(p: Pass) -> dict[str, Any]:
             "line": p.line,
             "retain_graph": p.retain_graph,
             "create_graph": p.create_graph,
+            "inputs_only": p.inputs_only,
         }
     )
 
@@ -635,6 +638,7 @@ def _pass_from_dict(d: Mapping[str, Any]) -> Pass:
         line=None if line is None else int(line),
         retain_graph=bool(d.get("retain_graph", False)),
         create_graph=bool(d.get("create_graph", False)),
+        inputs_only=bool(d.get("inputs_only", False)),
     )
 
 

@@ -285,6 +285,18 @@ def test_leaves_only_autograd_grad_reached_are_not_asked_not_missing(tmp_path: P
     assert r.healthy
     assert [n.kind for n in r.notes] == ["not_asked"] and "w is reached only" in r.notes[0].message
 
+    partial = tmp_path / "partial.py"
+    partial.write_text(
+        "import torch\nw1 = torch.ones(3, requires_grad=True)\n"
+        "w2 = torch.ones(3, requires_grad=True)\n(w1 * w2).sum().backward(inputs=[w1])\n"
+    )
+    g = graph_of(partial)
+    assert [p.inputs_only for p in g.passes] == [True]
+    assert Graph.from_json(g.to_json()).passes == g.passes
+    r = diagnose(g)
+    assert {p.name: p.status for p in r.params} == {"w1": "ok", "w2": "not asked"}
+    assert r.healthy
+
 
 def test_an_optimizer_step_fused_into_backward_still_shows_the_gradients(tmp_path: Path) -> None:
     """With post-accumulate-grad hooks, .grad is None once backward ends; what came in is kept.

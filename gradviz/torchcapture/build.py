@@ -210,6 +210,7 @@ class GraphBuilder:
                 line=p.line,
                 retain_graph=p.retain_graph,
                 create_graph=p.create_graph,
+                inputs_only=p.inputs_only,
             )
             for p in passes
         )

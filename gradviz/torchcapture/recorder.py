@@ -148,6 +148,7 @@ class PassRecord:
     create_graph: bool
     held: deque[AutogradNode] = field(default_factory=deque)
     live: bool = True
+    inputs_only: bool = False
     names: dict[str, object] = field(default_factory=dict)
     """The locals of the snippet's functions that called it (see ``naming.worth_naming``)."""
     root_tensors: list[weakref.ref[torch.Tensor]] = field(default_factory=list)
@@ -538,8 +539,11 @@ class Recorder(TorchFunctionMode):
                 a = signature.bind(*args, **kwargs).arguments
                 create = bool(a.get("create_graph", False))
                 retain = a.get("retain_graph")
+                inputs_only = kind == "backward" and a.get("inputs") is not None
                 with _OwnWork():
-                    recorder._begin(kind, a[roots], create if retain is None else retain, create)
+                    recorder._begin(
+                        kind, a[roots], create if retain is None else retain, create, inputs_only
+                    )
                 recorder._in_pass = True
                 result = None
                 try:
@@ -613,7 +617,12 @@ class Recorder(TorchFunctionMode):
             self._busy = busy
 
     def _begin(
-        self, kind: Literal["backward", "grad"], tensors: object, retain: bool, create: bool
+        self,
+        kind: Literal["backward", "grad"],
+        tensors: object,
+        retain: bool,
+        create: bool,
+        inputs_only: bool = False,
     ) -> None:
         self._busy = True
         try:
@@ -643,6 +652,7 @@ class Recorder(TorchFunctionMode):
                 index, kind, roots, leaves, line, bool(retain), bool(create), deque(order)
             )
             record.names = names
+            record.inputs_only = inputs_only
             record.root_tensors = [weakref.ref(t) for t in _tensors(tensors)]
             self.passes.append(record)
             self._current_pass = index
