@@ -207,6 +207,7 @@ def test_python_api_for_notebooks(tmp_path: Path) -> None:
     g = gradviz.capture(step)
     assert g.by_name("a").grad is not None and g.by_name("a").grad.data == (1.0, 2.0)
     assert g.by_name("output").kind == "output"
+    assert "d" in g.by_name("output").names  # a local of the captured function names it too
     x = torch.tensor(2.0, requires_grad=True)
     z = x * 3
     drawn = gradviz.draw(z)

@@ -139,7 +139,14 @@ def capture_call(
     finally:
         state.restore()
     named = named_tensors(_with_output(names, returned))
-    builder = GraphBuilder(recorder.filename, named, module_names(names))
+    modules = module_names(names)
+    local = recorder.local_names()  # inside fn: its model, its loss
+    if local:
+        named += named_tensors(local)
+        for key, name in module_names(local).items():
+            modules.setdefault(key, name)
+        local.clear()
+    builder = GraphBuilder(recorder.filename, named, modules)
     try:
         passes = recorder.live_passes()
         if passes:
