@@ -134,20 +134,9 @@ class _Doctor:
         """
         if all(p.kind == "backward" and not p.inputs_only for p in self.g.passes):
             return None
-        reached: set[int] = set()
-        stack = [
+        return self.g.upstream(
             r for p in self.g.passes if p.kind == "backward" and not p.inputs_only for r in p.roots
-        ]
-        while stack:
-            nid = stack.pop()
-            if nid in reached:
-                continue
-            reached.add(nid)
-            op = self.producer.get(nid)
-            if op is not None:
-                reached.add(op)
-                stack.extend(e.src for e in self.in_edges.get(op, []))
-        return reached
+        )
 
     def label(self, node: Node) -> str:
         if node.names:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -242,6 +242,21 @@ class Graph:
     def inputs(self, node_id: int) -> list[Edge]:
         """Edges into ``node_id``, in slot order."""
         return sorted((e for e in self.edges if e.dst == node_id), key=lambda e: e.slot)
+
+    def upstream(self, roots: Iterable[int]) -> set[int]:
+        """Every node ``roots`` were computed from, the roots and the ops between included:
+        what a backward pass from them goes through."""
+        into: dict[int, list[int]] = {}
+        for e in self.edges:
+            into.setdefault(e.dst, []).append(e.src)
+        reached: set[int] = set()
+        stack = list(roots)
+        while stack:
+            nid = stack.pop()
+            if nid not in reached:
+                reached.add(nid)
+                stack.extend(into.get(nid, ()))
+        return reached
 
     def ops(self) -> Iterator[Node]:
         return (n for n in self.nodes if n.kind == "op")

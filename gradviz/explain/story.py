@@ -139,17 +139,9 @@ class _Teller:
         """For each op, the (1-based) number of the first shown pass that reaches it."""
         found: dict[int, int] = {}
         for number, p in enumerate(self.g.passes, start=1):
-            stack = list(p.roots)
-            seen: set[int] = set()
-            while stack:
-                nid = stack.pop()
-                if nid in seen:
-                    continue
-                seen.add(nid)
-                op = self.producer.get(nid)
-                if op is not None:
-                    found.setdefault(op, number)
-                    stack.extend(e.src for e in self.inputs.get(op, []))
+            for nid in self.g.upstream(p.roots):
+                if self.g.node(nid).kind == "op":
+                    found.setdefault(nid, number)
         return found
 
     # -- lines ------------------------------------------------------------------
