@@ -425,10 +425,16 @@ def _copied_prototypes(params: Sequence[Param]) -> dict[str, list[str]]:
     return found
 
 
+def _listed(names: Sequence[str], most: int = 3) -> str:
+    """``a, b, c and 2 more``: a note names a few and counts the rest."""
+    rest = len(names) - most
+    return ", ".join(names[:most]) + (f" and {rest} more" if rest > 0 else "")
+
+
 def _not_asked_note(names: Sequence[str]) -> list[Finding]:
     if not names:
         return []
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = _listed(names)
     return [
         Finding(
             "not_asked",
@@ -444,7 +450,7 @@ def _not_tracked_note(graph: Graph, quiet: Sequence[Param]) -> list[Finding]:
     if not quiet:
         return []
     names = [p.name for p in quiet]
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    shown = _listed(names)
     line = min(p.no_grad_line for p in quiet if p.no_grad_line is not None)
     where = f" ({graph.meta.snippet}:{line})" if line else ""
     return [
