@@ -111,7 +111,7 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 def clear(namespace: dict[str, Any], held: deque[Any] | None = None) -> None:
     """Free a snippet's graph as gradviz does: names first, then nodes root first."""
-    from gradviz.torchcapture.recorder import forget_snippet_names, release_in_order
+    from gradviz.torchcapture.records import forget_snippet_names, release_in_order
 
     forget_snippet_names(namespace)
     if held is not None:
@@ -122,7 +122,7 @@ def child_plain(work: Workload) -> dict[str, Any]:
     import torch
 
     from gradviz.execute import load_snippet, run_snippet
-    from gradviz.torchcapture.recorder import walk as bare_walk  # iterative, each node once
+    from gradviz.torchcapture.records import walk as bare_walk  # iterative, each node once
 
     snippet = load_snippet(WORKLOAD_DIR / work.file)
     before = resident_kib()

@@ -22,10 +22,10 @@ from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
 from gradviz.torchcapture.build import GraphBuilder
 from gradviz.torchcapture.naming import NamedTensor, loop_names, module_names, named_tensors
-from gradviz.torchcapture.recorder import (
+from gradviz.torchcapture.recorder import Recorder
+from gradviz.torchcapture.records import (
     AutogradNode,
     PassRecord,
-    Recorder,
     forget_snippet_names,
     gradient_edge,
     is_leaf_node,

@@ -22,7 +22,7 @@ import torch
 from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source
 from gradviz.torchcapture.derive import derive_values
 from gradviz.torchcapture.naming import NamedTensor
-from gradviz.torchcapture.recorder import (
+from gradviz.torchcapture.records import (
     KEY,
     AutogradNode,
     LeafRecord,

@@ -20,7 +20,6 @@ freed. Only the passes still shown keep their root nodes alive.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import os
 import sys
@@ -28,11 +27,10 @@ import types
 import warnings
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from types import FrameType, TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import torch
 from torch.nn.modules.module import (
@@ -42,222 +40,26 @@ from torch.nn.modules.module import (
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.model import TensorData
 from gradviz.torchcapture.inside import LOOK_INSIDE, inner_nodes, pair, replay, worth_looking
 from gradviz.torchcapture.naming import worth_naming
-from gradviz.torchcapture.saved import SavedRecord, read_saved
+from gradviz.torchcapture.records import (
+    KEY,
+    AutogradNode,
+    LeafRecord,
+    NodeRecord,
+    PassRecord,
+    gradient_edge,
+    is_leaf_node,
+    leaf_record,
+    node_record,
+    snippet_line,
+    walk,
+)
+from gradviz.torchcapture.saved import read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
-from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, storage_key, to_data
+from gradviz.torchcapture.tensors import StatsMemo, StorageKey, storage_key, to_data
 
-__all__ = [
-    "LeafRecord",
-    "NodeRecord",
-    "PassRecord",
-    "Recorder",
-    "forget_snippet_names",
-    "gradient_edge",
-    "release_in_order",
-    "shown_grad",
-    "walk",
-]
-
-KEY = "gradviz"
-AutogradNode = Any  # torch.autograd.graph.Node; its C++ subclasses are not typed
-
-
-@dataclass
-class NodeRecord:
-    """What gradviz learned about one op node (a ``grad_fn``)."""
-
-    outputs: dict[int, TensorData] = field(default_factory=dict)
-    keys: dict[int, StorageKey | None] = field(default_factory=dict)
-    call: str | None = None
-    line: int | None = None
-    saved: list[SavedRecord] | None = None
-    grads: dict[int, dict[int, TensorData]] = field(default_factory=dict)
-    """Output number -> backward pass -> the gradient that pass gave the output."""
-    edge_grads: dict[int, dict[int, TensorData]] = field(default_factory=dict)
-    """Input slot -> backward pass -> the gradient that pass sent along the edge."""
-    edge_slots: frozenset[int] = frozenset()
-    hooked: bool = False
-    step: int | None = None
-    backward_step: int | None = None
-    scope: tuple[tuple[int, str], ...] = ()
-
-    def add_grad(
-        self, nr: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
-    ) -> None:
-        _add(self.grads.setdefault(nr, {}), pass_index, to_data(grad, memo))
-
-    def add_edge_grad(
-        self, slot: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
-    ) -> None:
-        _add(self.edge_grads.setdefault(slot, {}), pass_index, to_data(grad, memo))
-
-
-def _add(by_pass: dict[int, TensorData], pass_index: int, data: TensorData) -> None:
-    earlier = by_pass.get(pass_index)
-    by_pass[pass_index] = data if earlier is None else add_data(earlier, data)
-
-
-def shown_grad(
-    by_pass: Mapping[int, TensorData] | None, shown: Container[int] | None
-) -> tuple[TensorData | None, int]:
-    """The gradient the shown passes gave, added up as torch adds passes, and their count.
-
-    Kept per pass because one graph can be walked by several: ``autograd.grad``
-    with ``create_graph`` (a PINN, a gradient penalty) then ``backward()`` over
-    the same nodes. Only the passes on show count; ``shown`` None counts all.
-    """
-    if not by_pass:
-        return None, 0
-    total: TensorData | None = None
-    count = 0
-    for index in sorted(by_pass):
-        if shown is None or index in shown:
-            data = by_pass[index]
-            total = data if total is None else add_data(total, data)
-            count += 1
-    return total, count
-
-
-@dataclass
-class LeafRecord:
-    """What gradviz learned about one leaf (an ``AccumulateGrad`` node)."""
-
-    value: TensorData | None = None
-    grad: TensorData | None = None
-    passes: int = 0
-    grad_ref: tuple[int, int] | None = None
-    sent: TensorData | None = None
-    """What the pass ``sent_in`` sent into the leaf, kept where ``.grad`` may not show it."""
-    sent_in: int = -1
-    watched: bool = False
-
-
-@dataclass
-class PassRecord:
-    """One backward pass; ``roots`` keeps its graph alive while the pass is shown."""
-
-    index: int
-    kind: Literal["backward", "grad"]
-    roots: list[tuple[AutogradNode, int]]
-    leaves: dict[int, AutogradNode]
-    line: int | None
-    retain_graph: bool
-    create_graph: bool
-    held: deque[AutogradNode] = field(default_factory=deque)
-    live: bool = True
-    inputs_only: bool = False
-    names: dict[str, object] = field(default_factory=dict)
-    """The locals of the snippet's functions that called it (see ``naming.worth_naming``)."""
-    root_tensors: list[weakref.ref[torch.Tensor]] = field(default_factory=list)
-
-    def release(self) -> None:
-        """Let go of this pass's graph, root first (see ``GraphBuilder.release``)."""
-        self.live = False
-        self.names = {}  # the user's tensors go before the nodes
-        self.roots = []
-        self.leaves = {}
-        if len(self.held) > DEEP and any(r() is not None for r in self.root_tensors):
-            # Something still keeps the root: if it is a reference cycle (a function's
-            # ``snapshot = locals()``), it would be collected after the nodes below
-            # are let go and free the whole chain at once. Collect it first.
-            gc.collect()
-        release_in_order(self.held)
-
-
-DEEP = 10_000
-"""Graphs with more nodes than this are let go of with care (see ``PassRecord.release``)."""
-
-
-R = TypeVar("R", NodeRecord, LeafRecord)
-
-
-def _record_on(node: AutogradNode, kind: type[R]) -> R:
-    """The record kept in the node's own metadata, made on first use."""
-    md = node.metadata
-    rec = md.get(KEY)
-    if rec is None:
-        rec = md[KEY] = kind()
-    return rec  # type: ignore[no-any-return]
-
-
-def node_record(node: AutogradNode) -> NodeRecord:
-    return _record_on(node, NodeRecord)
-
-
-def leaf_record(acc: AutogradNode) -> LeafRecord:
-    return _record_on(acc, LeafRecord)
-
-
-def is_leaf_node(node: AutogradNode) -> bool:
-    return type(node).__name__ == "AccumulateGrad"
-
-
-def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
-    """The autograd node and output number behind ``t`` (a leaf's AccumulateGrad)."""
-    if t.grad_fn is not None:
-        return t.grad_fn, t.output_nr
-    if not t.requires_grad:
-        return None
-    get_edge = getattr(torch.autograd.graph, "get_gradient_edge", None)
-    if get_edge is None:  # torch < 2.2: a view's node points at the leaf's accumulator
-        return t.view_as(t).grad_fn.next_functions[0]  # type: ignore[union-attr]
-    edge = get_edge(t)
-    return edge.node, edge.output_nr
-
-
-def release_in_order(held: deque[Any]) -> None:
-    """Let go of autograd nodes first held first: roots before what they feed.
-
-    Freeing a long chain that Python has walked can overflow the C stack when
-    the last reference to its far end goes first (torch 2.13, see DESIGN.md);
-    root first, each node frees only itself.
-    """
-    while held:
-        held.popleft()
-
-
-def forget_snippet_names(namespace: dict[str, Any]) -> None:
-    """Drop the snippet's variables, the first step of freeing its graph safely.
-
-    Dunders stay: ``torch.compile`` removes its own entries later.
-    """
-    for name in [k for k in namespace if not k.startswith("__")]:
-        del namespace[name]
-
-
-def snippet_line(frame: FrameType | None, filename: str) -> int | None:
-    """The line of the innermost frame, from ``frame`` outwards, that runs the snippet."""
-    while frame is not None:
-        if frame.f_code.co_filename == filename:
-            return frame.f_lineno
-        frame = frame.f_back
-    return None
-
-
-def walk(roots: Sequence[AutogradNode]) -> list[AutogradNode]:
-    """Every node reachable from ``roots`` through ``next_functions``, roots first.
-
-    Iterative (a recursive walk dies near depth 1000), breadth-first, each node
-    once. The returned list holds the node objects so that their ids stay valid.
-    """
-    seen: set[int] = set()
-    order: list[AutogradNode] = []
-    for root in roots:
-        if id(root) not in seen:
-            seen.add(id(root))
-            order.append(root)
-    i = 0
-    while i < len(order):
-        for nxt, _ in order[i].next_functions:
-            if nxt is not None and id(nxt) not in seen:
-                seen.add(id(nxt))
-                order.append(nxt)
-        i += 1
-    return order
-
+__all__ = ["Recorder"]
 
 _SETITEM = torch.Tensor.__setitem__
 _profiling = torch._C._autograd._profiler_enabled
