@@ -116,7 +116,7 @@ def replay(
     try:
         with warnings.catch_warnings(), torch.enable_grad(), inside:
             warnings.simplefilter("ignore")
-            func(*_copies(args), **{k: _copy(v) for k, v in (kwargs or {}).items()})
+            func(*_copy(list(args)), **{k: _copy(v) for k, v in (kwargs or {}).items()})
     finally:
         torch.random.set_rng_state(rng_after)
     return inside
@@ -128,10 +128,6 @@ def _copy(x: Any) -> Any:
     if isinstance(x, tuple | list):
         return type(x)(_copy(v) for v in x)
     return x
-
-
-def _copies(args: Sequence[Any]) -> list[Any]:
-    return [_copy(a) for a in args]
 
 
 def inner_nodes(outputs: Iterable[torch.Tensor], inputs: Iterable[torch.Tensor]) -> list[Any]:
