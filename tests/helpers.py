@@ -33,6 +33,14 @@ def plain_run(path: Path) -> dict[str, Any]:
     return runpy.run_path(str(path), run_name="__main__")
 
 
+def printed_both_ways(path: Path, capsys: Any) -> tuple[str, str, Graph]:
+    """What the snippet printed under plain Python, then under gradviz, and the graph."""
+    plain_run(path)
+    plain = capsys.readouterr().out
+    graph = graph_of(path)
+    return plain, capsys.readouterr().out, graph
+
+
 def torch_walk(tensors: Sequence[Any]) -> tuple[Counter[str], int]:
     """Node type names (with multiplicity) and the edge count of torch's own graph."""
     stack = [t.grad_fn for t in tensors if t.grad_fn is not None]

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import SAMPLES, SNIPPETS
-from helpers import capture, close, graph_of, graph_walk, named, plain_run, torch_walk, values
+from helpers import (
+    capture,
+    close,
+    graph_of,
+    graph_walk,
+    named,
+    plain_run,
+    printed_both_ways,
+    torch_walk,
+    values,
+)
 
 from gradviz.errors import NoGraphError, TargetError
 
@@ -220,17 +230,14 @@ def test_saved_tensor_hooks_run_as_often_as_without_gradviz(
         "(y.sum() + z.sum()).backward()\n"
         "print(calls)\n"
     )
-    plain_run(snippet)
-    plain = capsys.readouterr().out
-    result = capture(snippet)
-    assert result.graph is not None
-    assert capsys.readouterr().out == plain == str(["pack"] * 3 + ["unpack"] * 3) + "\n"
-    mul = next(n for n in result.graph.ops() if n.op == "mul")
-    exp = next(n for n in result.graph.ops() if n.op == "exp")
+    plain, ours, g = printed_both_ways(snippet, capsys)
+    assert ours == plain == str(["pack"] * 3 + ["unpack"] * 3) + "\n"
+    mul = next(n for n in g.ops() if n.op == "mul")
+    exp = next(n for n in g.ops() if n.op == "exp")
     packed = "packed by a saved-tensor hook (not unpacked)"
     assert {s.name: s.value for s in mul.saved} == {"self": packed, "other": packed}
     assert {s.name: s.value for s in exp.saved} == {"result": packed}
-    assert close(values(named(result.graph, "a").grad), [2.0 + math.e] * 3)  # numbers still hold
+    assert close(values(named(g, "a").grad), [2.0 + math.e] * 3)  # numbers still hold
 
 
 def test_a_pass_replaced_on_the_same_graph_adds_nothing_to_its_gradients(tmp_path: Path) -> None:
@@ -568,11 +575,8 @@ def test_opened_attention_calls_what_the_snippet_patched(
         "out, _ = mha(x, x, x)\nout.sum().backward()\nF.linear = real\n"
         "print('linear calls:', len(calls))\n"
     )
-    plain_run(snippet)
-    plain = capsys.readouterr().out
-    assert plain == "linear calls: 2\n"  # the input and output projections
-    assert capture(snippet).graph is not None
-    assert capsys.readouterr().out == plain
+    plain, ours, _ = printed_both_ways(snippet, capsys)
+    assert ours == plain == "linear calls: 2\n"  # the input and output projections
 
 
 def test_loop_variables_name_a_tensor_only_when_nothing_else_does() -> None:
