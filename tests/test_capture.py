@@ -316,6 +316,33 @@ def test_every_leaf_keeps_its_gradient_when_grads_are_set_to_none_each_step(
     assert close(got, ns["last"])
 
 
+def test_torch_func_transforms_are_captured_without_recorder_errors(tmp_path: Path) -> None:
+    """torch.func's grad returns the gradient; hessian and jacrev leave wrappers behind.
+
+    After a transform exits, torch itself cannot find a wrapper's gradient
+    edge (its leaf case looks at a view's grad_fn, which is None there).
+    """
+    snippet = tmp_path / "func.py"
+    snippet.write_text(
+        "import torch\nfrom torch.func import grad, hessian, jacrev\n"
+        "def f(x):\n    y = x.sin()\n    return (y * y).sum()\n"
+        "x = torch.tensor([0.5, 1.0])\n"
+        "g = grad(f)(x)\n"
+        "h = hessian(lambda v: (v ** 3).sum())(torch.tensor([1.0, 2.0]))\n"
+        "j = jacrev(torch.sin)(torch.tensor([0.0, 1.0]))\n"
+    )
+    ns = plain_run(snippet)
+    result = capture(snippet)
+    assert result.internal_errors == []
+    g = result.graph
+    assert g is not None
+    y = named(g, "y")
+    assert close(values(y.value), ns["x"].sin().tolist())
+    assert close(values(y.grad), (2 * ns["x"].sin()).tolist())  # d(y·y)/dy
+    leaf = next(n for n in g.tensors() if n.kind == "leaf" and close(values(n.value), [0.5, 1.0]))
+    assert close(values(leaf.grad), ns["g"].tolist())
+
+
 def test_gradchecks_own_passes_are_not_drawn(tmp_path: Path) -> None:
     """Custom-Function tutorials end with gradcheck: its passes must not replace the snippet's."""
     snippet = tmp_path / "check.py"

@@ -184,7 +184,10 @@ def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
     get_edge = getattr(torch.autograd.graph, "get_gradient_edge", None)
     if get_edge is None:  # torch < 2.2: a view's node points at the leaf's accumulator
         return t.view_as(t).grad_fn.next_functions[0]  # type: ignore[union-attr]
-    edge = get_edge(t)
+    try:
+        edge = get_edge(t)
+    except AttributeError:  # a torch.func wrapper after its transform: no view has a grad_fn
+        return None
     return edge.node, edge.output_nr
 
 
