@@ -67,6 +67,37 @@ def test_nan_and_inf_are_counted_and_left_out_of_the_summary() -> None:
     assert (stats.min, stats.max, stats.mean) == (1.0, 1.0, 1.0)
 
 
+def _sparse_cases() -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    dense = torch.zeros(50, 8)
+    dense[[3, 7, 7, 20]] = torch.randn(4, 8) * 3 + 1
+    # an embedding's sparse gradient: repeated rows, not yet coalesced
+    rows = torch.tensor([[3, 7, 3]])
+    duplicated = torch.sparse_coo_tensor(rows, torch.randn(3, 8), (50, 8))
+    return [dense.to_sparse(), dense.to_sparse_csr(), duplicated]
+
+
+@pytest.mark.parametrize("t", _sparse_cases(), ids=["coo", "csr", "coo-uncoalesced"])
+def test_sparse_tensors_are_summarized_with_their_zeros(t: torch.Tensor) -> None:
+    """``nn.Embedding(sparse=True)`` gives a sparse gradient; its summary is the dense one's."""
+    stats = to_data(t).stats
+    assert stats is not None
+    ref = t.to_dense().double()
+    assert stats.min == pytest.approx(float(ref.min()))
+    assert stats.max == pytest.approx(float(ref.max()))
+    assert stats.mean == pytest.approx(float(ref.mean()), rel=1e-5)
+    assert stats.std == pytest.approx(float(ref.std()), rel=1e-4)
+    assert stats.norm == pytest.approx(float(ref.norm()), rel=1e-5)
+
+
+def test_small_sparse_tensors_keep_every_value_and_empty_ones_are_zero() -> None:
+    small = torch.sparse_coo_tensor(torch.tensor([[1, 1, 0]]), torch.tensor([2.0, 3.0, -1.0]), (4,))
+    assert to_data(small).data == (-1.0, 5.0, 0.0, 0.0)
+    empty = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (30, 30))
+    stats = to_data(empty).stats
+    assert stats is not None and (stats.min, stats.max, stats.mean, stats.norm) == (0, 0, 0, 0)
+
+
 def test_the_memo_reuses_a_summary_for_the_same_elements_in_another_order() -> None:
     w = torch.randn(64, 32)
     memo = StatsMemo()

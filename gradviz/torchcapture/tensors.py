@@ -25,6 +25,9 @@ StorageKey = tuple[int, tuple[int, ...], tuple[int, ...]]
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 _DEVICE_NAMES: dict[torch.device, str] = {}
 _UNREADABLE = frozenset({"FakeTensor", "FunctionalTensor"})
+_SPARSE = frozenset(
+    {torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc}
+)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
@@ -85,9 +88,11 @@ def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
     dtype = dtype_name(t.dtype)
     device = t.device
     where = _device_name(device)
-    if t.layout != torch.strided or device.type == "meta" or type(t).__name__ in _UNREADABLE:
+    if device.type == "meta" or type(t).__name__ in _UNREADABLE:
         return TensorData(shape, dtype, where)
     try:
+        if t.layout != torch.strided:
+            return _sparse_data(t.detach(), shape, dtype, where)
         if t.numel() <= FULL_LIMIT:  # reading values needs no detach; reductions do
             dims = len(shape)
             if dims == 0:
@@ -104,6 +109,34 @@ def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
         return TensorData(shape, dtype, where, None, stats)
     except RuntimeError:  # exotic tensor types that refuse to be read
         return TensorData(shape, dtype, where)
+
+
+def _sparse_data(t: torch.Tensor, shape: tuple[int, ...], dtype: str, where: str) -> TensorData:
+    """A sparse tensor (the gradient of ``nn.Embedding(sparse=True)``), its zeros counted.
+
+    Small ones are made dense; large ones are summarized from the stored
+    values alone, so a sparse gradient of a big table is never made dense.
+    """
+    if t.layout not in _SPARSE:
+        return TensorData(shape, dtype, where)
+    if t.numel() <= FULL_LIMIT:
+        return TensorData(shape, dtype, where, tuple(t.to_dense().reshape(-1).tolist()))
+    stored = (t.coalesce() if t.layout == torch.sparse_coo else t).values()
+    zeros = t.numel() - stored.numel()
+    if stored.numel() == 0:
+        return TensorData(shape, dtype, where, None, Stats(0.0, 0.0, 0.0, 0.0, norm=0.0))
+    return TensorData(shape, dtype, where, None, _with_zeros(_stats(stored), stored, zeros))
+
+
+def _with_zeros(s: Stats, stored: torch.Tensor, zeros: int) -> Stats:
+    """The summary of ``stored`` (the values a sparse tensor keeps) and ``zeros`` zeros."""
+    finite = stored.numel() - s.nan - s.inf
+    if s.mean is None or s.min is None or s.max is None or s.norm is None:
+        return Stats(0.0, 0.0, 0.0, 0.0, s.nan, s.inf, 0.0)
+    n = finite + zeros
+    mean = s.mean * finite / n
+    var = max(s.norm * s.norm - n * mean * mean, 0.0) / (n - 1)
+    return Stats(min(s.min, 0.0), max(s.max, 0.0), mean, math.sqrt(var), s.nan, s.inf, s.norm)
 
 
 def _elements_key(t: torch.Tensor, shape: tuple[int, ...], dtype: str) -> tuple[object, ...]:
