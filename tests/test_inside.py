@@ -121,3 +121,18 @@ def test_looking_inside_does_not_import_dynamo() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert proc.stdout.strip() == "False"
+
+
+def test_an_output_written_over_in_place_keeps_the_value_it_had() -> None:
+    from gradviz.torchcapture.inside import Inside
+
+    a = torch.tensor([1.0, -2.0])
+    with Inside() as inside:
+        x = a + 1
+        x.sigmoid_()
+        y = torch.empty(2)
+        torch.mul(a, 3, out=y)
+    kept = dict(inside.ops)
+    assert kept["add"].tolist() == [2.0, -1.0]
+    assert torch.allclose(kept["sigmoid"], torch.tensor([2.0, -1.0]).sigmoid())
+    assert kept["mul"].tolist() == [3.0, -6.0]

@@ -73,7 +73,11 @@ def worth_looking(func: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> 
 
 
 class Inside(TorchDispatchMode):  # type: ignore[no-untyped-call]
-    """Keeps the output of every aten op run under it, in order, by op name."""
+    """Keeps the output of every aten op run under it, in order, by op name.
+
+    An in-place op (``sigmoid_`` in a GRU's gates) writes into an output kept
+    earlier; that output is copied first, so it keeps the value it had.
+    """
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -92,9 +96,36 @@ class Inside(TorchDispatchMode):  # type: ignore[no-untyped-call]
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
-        out = func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        if func._schema.is_mutable:
+            for written in _written(func, args, kwargs):
+                self._keep_before_writing(written)
+        out = func(*args, **kwargs)
         self.ops.append((_op_key(func), out))
         return out
+
+    def _keep_before_writing(self, target: torch.Tensor) -> None:
+        memory = target.untyped_storage().data_ptr()
+        for i, (key, kept) in enumerate(self.ops):
+            outs = kept if isinstance(kept, tuple | list) else (kept,)
+            if any(_in(t, memory) for t in outs):
+                copied = tuple(t.clone() if _in(t, memory) else t for t in outs)
+                self.ops[i] = (key, copied if isinstance(kept, tuple | list) else copied[0])
+
+
+def _written(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor]:
+    """The tensors an op writes into: ``self`` of ``sigmoid_``, ``out`` of ``add.out``."""
+    written = []
+    for i, arg in enumerate(func._schema.arguments):
+        if arg.alias_info is None or not arg.alias_info.is_write:
+            continue
+        value = args[i] if i < len(args) else kwargs.get(arg.name)
+        written.extend(v for v in (value if isinstance(value, tuple | list) else (value,)))
+    return [t for t in written if isinstance(t, torch.Tensor)]
+
+
+def _in(t: Any, memory: int) -> bool:
+    return isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() == memory
 
 
 def replay(
