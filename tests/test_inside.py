@@ -123,6 +123,54 @@ def test_looking_inside_does_not_import_dynamo() -> None:
     assert proc.stdout.strip() == "False"
 
 
+def test_recurrent_layers_show_every_gate_with_torchs_values(tmp_path: Path) -> None:
+    """nn.GRU on the CPU makes a dozen nodes a step; their numbers come from a second run.
+
+    Each gate's output must be what torch computes from the input drawn next to
+    it: the GRU writes some gates in place (``sigmoid_``), and the output an
+    earlier op kept must not show the value written over it.
+    """
+    snippet = tmp_path / "gru.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\n"
+        "from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence\n"
+        "torch.manual_seed(0)\n"
+        "gru = nn.GRU(5, 7, batch_first=True)\n"
+        "x = torch.randn(3, 4, 5)\n"
+        "packed = pack_padded_sequence(x, torch.tensor([4, 2, 3]), batch_first=True,\n"
+        "                              enforce_sorted=False)\n"
+        "out, h = gru(packed)\n"
+        "padded, _ = pad_packed_sequence(out, batch_first=True)\n"
+        "loss = padded.pow(2).mean() + h.sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    tensors = list(g.tensors())
+    unknown = [n for n in tensors if n.value is None]
+    assert len(unknown) < len(tensors) // 10, unknown  # 74 of 105 before
+    inputs: dict[int, list[tuple[int, Node]]] = {}
+    output: dict[int, Node] = {}
+    for e in g.edges:
+        src, dst = g.node(e.src), g.node(e.dst)
+        if dst.kind == "op":
+            inputs.setdefault(dst.id, []).append((e.slot, src))
+        else:
+            output[src.id] = dst
+    checked = {"SigmoidBackward0": 0, "TanhBackward0": 0, "MulBackward0": 0}
+    for op in g.ops():
+        if op.autograd not in checked or op.id not in output:
+            continue
+        args = [as_tensor(n) for _, n in sorted(inputs[op.id], key=lambda p: p[0])]
+        want = args[0] * args[1] if op.autograd == "MulBackward0" else args[0]
+        if op.autograd == "SigmoidBackward0":
+            want = want.sigmoid()
+        elif op.autograd == "TanhBackward0":
+            want = want.tanh()
+        assert torch.allclose(as_tensor(output[op.id]), want, atol=1e-5), op
+        checked[op.autograd] += 1
+    assert checked == {"SigmoidBackward0": 8, "TanhBackward0": 4, "MulBackward0": 8}  # 4 steps
+
+
 def test_an_output_written_over_in_place_keeps_the_value_it_had() -> None:
     from gradviz.torchcapture.inside import Inside
 

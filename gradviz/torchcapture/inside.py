@@ -38,6 +38,10 @@ LOOK_INSIDE: set[Callable[..., Any]] = {
     F.pairwise_distance,
     F.kl_div,
     F.gaussian_nll_loss,
+    torch.lstm,  # nn.LSTM, nn.GRU and nn.RNN on the CPU: every gate of every step
+    torch.gru,
+    torch.rnn_tanh,
+    torch.rnn_relu,
 }
 """Calls that make inner nodes a neighbour's value cannot give (views, transposes and
 broadcasts can: see derive.py; so ``matmul`` and ``einsum`` need nothing).
