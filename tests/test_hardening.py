@@ -271,6 +271,23 @@ def test_requires_grad_toggled_on_later(tmp_path: Path) -> None:
     assert values(g.by_name("w").grad) == [2.0, 2.0]
 
 
+def test_work_in_another_thread_is_drawn_with_its_gradients(tmp_path: Path) -> None:
+    """A torch function mode is per thread: a thread's ops show no values, yet the graph
+    and every gradient are there (backward is wrapped for all threads)."""
+    path = write(
+        tmp_path,
+        "thread.py",
+        "import threading, torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "def work():\n    y = (x * 3).pow(2).sum()\n    y.backward()\n"
+        "t = threading.Thread(target=work)\nt.start()\nt.join()\n",
+    )
+    g = graph_of(path)
+    assert [n.autograd for n in g.ops()] == ["SumBackward0", "PowBackward0", "MulBackward0"]
+    assert values(g.by_name("x").grad) == [18.0, 36.0]  # 2 * 3x * 3
+    assert values(g.by_name("x").value) == [1.0, 2.0]
+    assert all(n.grad is not None for n in g.tensors())
+
+
 def test_complex_and_integer_tensors(tmp_path: Path) -> None:
     path = write(
         tmp_path,
