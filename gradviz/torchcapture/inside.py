@@ -119,7 +119,7 @@ class Inside(TorchDispatchMode):  # type: ignore[no-untyped-call]
 
 def _written(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor]:
     """The tensors an op writes into: ``self`` of ``sigmoid_``, ``out`` of ``add.out``."""
-    written = []
+    written: list[object] = []
     for i, arg in enumerate(func._schema.arguments):
         if arg.alias_info is None or not arg.alias_info.is_write:
             continue
