@@ -59,7 +59,7 @@ class ParamHealth:
     grad_norm: float | None
     status: str
     """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked,
-    not tracked"""
+    not tracked, swapped"""
 
     @property
     def ratio(self) -> float | None:
@@ -161,6 +161,8 @@ class _Doctor:
             status = "not asked"  # told in one note for all (see _not_asked_note)
         elif grad_norm is None and p.no_grad_line is not None and p.used_line is None:
             status = "not tracked"  # only under no_grad: a target network (_not_tracked_note)
+        elif grad_norm is None and p.swapped_line is not None and p.used_line is None:
+            status = "swapped"  # torch.func.functional_call used others (_swapped_note)
         elif grad_norm is None:
             status = "no grad"
             finding = self._no_grad(p)
@@ -466,6 +468,26 @@ def _not_tracked_note(graph: Graph, quiet: Sequence[Param]) -> list[Finding]:
     ]
 
 
+def _swapped_note(graph: Graph, swapped: Sequence[Param]) -> list[Finding]:
+    if not swapped:
+        return []
+    names = [p.name for p in swapped]
+    line = min(p.swapped_line for p in swapped if p.swapped_line is not None)
+    where = f" ({graph.meta.snippet}:{line})" if line else ""
+    one = len(names) == 1
+    return [
+        Finding(
+            "swapped",
+            names[0],
+            f"{_listed(names)} {'was' if one else 'were'} swapped for other tensors while "
+            f"{'its' if one else 'their'} module ran{where}, as torch.func.functional_call "
+            "does: the tensors passed in get the gradients, the module's own parameters "
+            "none. Expected",
+            line or None,
+        )
+    ]
+
+
 def _prototype_notes(prototypes: Mapping[str, list[str]]) -> list[Finding]:
     by_module: dict[str, list[str]] = {}
     for name, copies in prototypes.items():
@@ -537,6 +559,8 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
     tracked = {h.name for h in report.params if h.status == "not tracked"}
     report.notes.extend(_not_tracked_note(graph, [p for p in graph.params if p.name in tracked]))
+    swapped = {h.name for h in report.params if h.status == "swapped"}
+    report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     return report

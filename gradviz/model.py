@@ -190,8 +190,9 @@ class Param:
     ``used_line`` the first snippet line that computed with it;
     ``detached_line`` the snippet line where a ``.detach()`` cut it off (itself
     or a result computed from it); ``no_grad_line`` the first line that called
-    its module under ``torch.no_grad()``. ``value`` is what the forward pass saw
-    when it is in the graph.
+    its module under ``torch.no_grad()``; ``swapped_line`` the first line that
+    ran its module with another tensor in its place (``torch.func.functional_call``).
+    ``value`` is what the forward pass saw when it is in the graph.
     """
 
     name: str
@@ -202,6 +203,7 @@ class Param:
     used_line: int | None = None
     detached_line: int | None = None
     no_grad_line: int | None = None
+    swapped_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -592,6 +594,7 @@ def _param_to_dict(p: Param) -> dict[str, Any]:
             "used_line": p.used_line,
             "detached_line": p.detached_line,
             "no_grad_line": p.no_grad_line,
+            "swapped_line": p.swapped_line,
         }
     ) | {"requires_grad": p.requires_grad}
 
@@ -608,6 +611,7 @@ def _param_from_dict(d: Mapping[str, Any]) -> Param:
         used_line=_opt_int(d.get("used_line")),
         detached_line=_opt_int(d.get("detached_line")),
         no_grad_line=_opt_int(d.get("no_grad_line")),
+        swapped_line=_opt_int(d.get("swapped_line")),
     )
 
 

@@ -330,6 +330,42 @@ def test_an_optimizer_step_fused_into_backward_still_shows_the_gradients(tmp_pat
         assert by_name[f"model.{name}"].grad_norm == pytest.approx(grad.norm().item(), rel=1e-5)
 
 
+def test_parameters_swapped_out_by_functional_call_are_not_a_missing_gradient(
+    tmp_path: Path,
+) -> None:
+    """torch.func tutorials run a module on detached copies of its parameters, by design;
+    a parameter detached by mistake stays a problem, and MAML-style fast weights built
+    from the parameters themselves give them their gradients."""
+    snippet = tmp_path / "func.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\nfrom torch.func import functional_call, grad, vmap\n"
+        "torch.manual_seed(0)\n"
+        "model, meta, spare = nn.Linear(3, 1), nn.Linear(3, 1), nn.Linear(3, 1)\n"
+        "params = {k: v.detach() for k, v in model.named_parameters()}\n"
+        "def loss_fn(p, x):\n"
+        "    return functional_call(model, p, (x.unsqueeze(0),)).pow(2).sum()\n"
+        "xs = torch.randn(4, 3)\n"
+        "per_sample = vmap(grad(loss_fn), in_dims=(None, 0))(params, xs)\n"
+        "fast = {k: v - 0.1 for k, v in meta.named_parameters()}\n"
+        "loss = functional_call(meta, fast, (xs,)).sum() + (xs @ spare.weight.detach().T).sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    lines = {p.name: p.swapped_line for p in g.params if p.swapped_line is not None}
+    assert lines == {"model.weight": 8, "model.bias": 8, "meta.weight": 12, "meta.bias": 12}
+    assert Graph.from_json(g.to_json()).params == g.params
+    r = diagnose(g)
+    status = {p.name: p.status for p in r.params}
+    assert status["model.weight"] == status["model.bias"] == "swapped"
+    assert status["meta.weight"] == status["meta.bias"] == "ok"  # the fast weights' gradients
+    assert status["spare.weight"] == "no grad"
+    found = {f.subject: f.message for f in r.findings}
+    assert found.keys() == {"spare.weight", "spare.bias"}  # the bias: never used
+    assert "cut off by .detach() at func.py:12" in found["spare.weight"]
+    (note,) = [n for n in r.notes if n.kind == "swapped"]
+    assert "model.weight, model.bias were swapped" in note.message and "func.py:8" in note.message
+
+
 def test_a_target_network_used_only_under_no_grad_is_not_a_missing_gradient(
     tmp_path: Path,
 ) -> None:

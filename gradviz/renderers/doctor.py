@@ -26,6 +26,7 @@ _STATUS_STYLE = {
     "copied": "dim",
     "not asked": "dim",
     "not tracked": "dim",
+    "swapped": "dim",
 }
 
 

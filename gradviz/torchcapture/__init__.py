@@ -164,9 +164,7 @@ def capture_call(
             passes_total=len(recorder.passes),
         )
         with paused():
-            return builder.build(
-                roots, passes, meta, recorder.cut_off(), recorder.used, recorder.used_without_grad
-            )
+            return builder.build(roots, passes, meta, recorder.param_uses())
     finally:
         named.clear()
         recorder.release()
@@ -243,9 +241,7 @@ def _build(
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
     )
-    return builder.build(
-        roots, passes, meta, recorder.cut_off(), recorder.used, recorder.used_without_grad
-    )
+    return builder.build(roots, passes, meta, recorder.param_uses())
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import re
 from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import torch
 
@@ -27,6 +26,7 @@ from gradviz.torchcapture.records import (
     AutogradNode,
     LeafRecord,
     NodeRecord,
+    ParamUses,
     PassRecord,
     gradient_edge,
     is_leaf_node,
@@ -110,9 +110,7 @@ class GraphBuilder:
         roots: Sequence[tuple[AutogradNode, int]],
         passes: Sequence[PassRecord],
         meta: Meta,
-        detached: Mapping[int, int] | None = None,
-        used: Mapping[Any, int] | None = None,
-        used_without_grad: Mapping[Any, int] | None = None,
+        uses: ParamUses | None = None,
     ) -> Graph:
         """Walk from ``roots``, then make each Node once, with everything it shows.
 
@@ -220,9 +218,7 @@ class GraphBuilder:
             outputs=tuple(dict.fromkeys(outputs)),
             passes=tuple(p for p in shown if p.roots),
             meta=meta,
-            params=self._params_of(
-                resolved, leaf_of, leaf_vars, detached or {}, used or {}, used_without_grad or {}
-            ),
+            params=self._params_of(resolved, leaf_of, leaf_vars, uses or ParamUses()),
         )
 
     def _params_of(
@@ -230,15 +226,18 @@ class GraphBuilder:
         nodes: Sequence[Node],
         leaf_of: Mapping[int, int],
         leaf_vars: Mapping[int, torch.Tensor],
-        detached: Mapping[int, int],
-        used: Mapping[Any, int],
-        used_without_grad: Mapping[Any, int],
+        uses: ParamUses,
     ) -> tuple[Param, ...]:
         """Every parameter the snippet's modules hold, in the graph or not, then every
         other leaf of the graph (a ``w = torch.randn(..., requires_grad=True)`` is a
         parameter too, to whoever trains it)."""
         params = []
         covered = {id(t) for _, t in self._named_params.values()}
+        swapped = {
+            f"{self._module_names[module]}.{name}": line
+            for (module, name), line in uses.swapped.items()
+            if module in self._module_names
+        }
         for name, tensor in self._named_params.values():
             node_id = leaf_of.get(id(tensor))
             node = nodes[node_id] if node_id is not None else None
@@ -252,9 +251,10 @@ class GraphBuilder:
                     grad=grad,
                     requires_grad=tensor.requires_grad,
                     node=node_id,
-                    used_line=used.get(tensor),
-                    detached_line=detached.get(id(tensor)),
-                    no_grad_line=used_without_grad.get(tensor),
+                    used_line=uses.used.get(tensor),
+                    detached_line=uses.detached.get(id(tensor)),
+                    no_grad_line=uses.no_grad.get(tensor),
+                    swapped_line=swapped.get(name),
                 )
             )
         for node_id, var in leaf_vars.items():
@@ -268,7 +268,7 @@ class GraphBuilder:
                     grad=node.grad,
                     requires_grad=True,
                     node=node_id,
-                    used_line=used.get(var),
+                    used_line=uses.used.get(var),
                 )
             )
         return tuple(params)

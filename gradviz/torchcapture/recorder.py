@@ -47,6 +47,7 @@ from gradviz.torchcapture.records import (
     AutogradNode,
     LeafRecord,
     NodeRecord,
+    ParamUses,
     PassRecord,
     gradient_edge,
     is_leaf_node,
@@ -131,6 +132,10 @@ class Recorder(TorchFunctionMode):
         self.used: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.used_without_grad: WeakIdKeyDictionary = WeakIdKeyDictionary()
         """Parameters of modules called under no_grad (a DQN's target network) -> the line."""
+        self.swapped: weakref.WeakKeyDictionary[torch.nn.Module, dict[str, int]] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Modules run with other tensors in their parameters' places -> name -> line."""
         self.internal_errors: list[str] = []
         self._busy = False
         self._opening: set[Callable[..., Any]] = set()
@@ -297,6 +302,26 @@ class Recorder(TorchFunctionMode):
                     line = snippet_line(sys._getframe(2), self.filename) or 0
                 self.used_without_grad[p] = line
 
+    def _called_with_others(self, module: torch.nn.Module, names: list[str]) -> None:
+        """``torch.func.functional_call`` runs a module with the tensors it is given
+        in its parameters' places: those get the gradients, its own parameters none."""
+        lines = self.swapped.setdefault(module, {})
+        line = None
+        for name in names:
+            if name not in lines:
+                if line is None:
+                    line = snippet_line(sys._getframe(2), self.filename) or 0
+                lines[name] = line
+
+    def param_uses(self) -> ParamUses:
+        """What the snippet did with tensors that may get no gradient (see ParamUses)."""
+        swapped = {
+            (id(module), name): line
+            for module, lines in self.swapped.items()
+            for name, line in lines.items()
+        }
+        return ParamUses(self.cut_off(), self.used, self.used_without_grad, swapped)
+
     def _note_detach(self, t: torch.Tensor, line: int | None) -> None:
         """Remember where a tensor that needed grad was cut off, and what it was cut from."""
         if line is None or not t.requires_grad:
@@ -376,8 +401,13 @@ class Recorder(TorchFunctionMode):
         def enter(module: torch.nn.Module, args: Any) -> None:
             recorder._modules.append(module)
             recorder._scope += ((id(module), type(module).__name__),)
-            if not torch.is_grad_enabled() and not recorder._busy:
+            if recorder._busy:
+                return
+            if not torch.is_grad_enabled():
                 recorder._called_without_grad(module)
+            others = [k for k, v in module._parameters.items() if _swapped_in(v)]
+            if others:
+                recorder._called_with_others(module, others)
 
         def leave(module: torch.nn.Module, args: Any, output: Any) -> None:
             while recorder._modules and recorder._modules.pop() is not module:
@@ -675,6 +705,11 @@ class Recorder(TorchFunctionMode):
         for p in self.passes:
             p.release()
         self.detaches.clear()
+
+
+def _swapped_in(value: object) -> bool:
+    """A module parameter's slot holding a plain tensor: ``functional_call`` put it there."""
+    return isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter)
 
 
 _GRADCHECK = os.path.join("torch", "autograd", "gradcheck.py")

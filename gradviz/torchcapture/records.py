@@ -29,6 +29,7 @@ __all__ = [
     "AutogradNode",
     "LeafRecord",
     "NodeRecord",
+    "ParamUses",
     "PassRecord",
     "forget_snippet_names",
     "gradient_edge",
@@ -173,6 +174,25 @@ def leaf_record(acc: AutogradNode) -> LeafRecord:
 
 def is_leaf_node(node: AutogradNode) -> bool:
     return type(node).__name__ == "AccumulateGrad"
+
+
+@dataclass
+class ParamUses:
+    """What the recorder saw a snippet do with tensors that may get no gradient.
+
+    ``doctor`` tells a missing gradient from an expected one by these: each maps
+    to the first snippet line of its kind.
+    """
+
+    detached: Mapping[int, int] = field(default_factory=dict)
+    """``id(leaf)`` -> where a ``.detach()`` cut it (or what was computed from it) off."""
+    used: Mapping[Any, int] = field(default_factory=dict)
+    """leaf -> where a call that recorded a graph first used it."""
+    no_grad: Mapping[Any, int] = field(default_factory=dict)
+    """parameter -> where its module was first called under ``no_grad``."""
+    swapped: Mapping[tuple[int, str], int] = field(default_factory=dict)
+    """``(id(module), name)`` -> where the module first ran with another tensor in
+    that parameter's place (``torch.func.functional_call``)."""
 
 
 def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
