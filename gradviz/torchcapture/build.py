@@ -21,6 +21,7 @@ import torch
 from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source
 from gradviz.torchcapture.derive import derive_values
 from gradviz.torchcapture.naming import NamedTensor
+from gradviz.torchcapture.recompute import recompute_values
 from gradviz.torchcapture.records import (
     KEY,
     AutogradNode,
@@ -199,6 +200,9 @@ class GraphBuilder:
         ]
         resolved = _name_from_assignments(resolved, producer, consumers, self._snippet_names)
         resolved = derive_values(resolved, edges)
+        resolved, found = recompute_values(resolved, edges)
+        while found:  # a value computed again may be viewed, or feed another op
+            resolved, found = recompute_values(derive_values(resolved, edges), edges)
         root_ids = {(id(n), nr): i for (n, nr), i in zip(roots, outputs, strict=True)}
         shown = tuple(
             Pass(

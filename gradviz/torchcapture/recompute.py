@@ -1,0 +1,185 @@
+"""Values of small tensors the mode never saw, computed again with the same torch op.
+
+``backward(create_graph=True)`` and ``autograd.grad(..., create_graph=True)``
+build the graph of the gradient inside torch's C++ backward formulas: a PINN's
+``u_xx``, a gradient penalty, ``d(3x²)/dx``. No Python call makes those nodes,
+so the mode sees none of their outputs, and most are saved by nobody. Their
+inputs are known, though (the forward tensors, the gradients that flowed, the
+scalars each node saved), and each node names its op: ``PowBackward0`` is
+``self ** exponent``, ``TanhBackwardBackward0`` is ``aten.tanh_backward``.
+This runs that op again on those inputs, in their dtype, which gives torch's
+own numbers. Only for tensors small enough to keep every element: a summary
+cannot be an op's input. Anything it does not know stays "not recorded".
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from gradviz.model import Edge, Node, TensorData
+from gradviz.torchcapture.tensors import FULL_LIMIT, to_data
+
+__all__ = ["recompute_values"]
+
+Args = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Op:
+    inputs: tuple[str, ...]
+    """The node's ``next_functions`` slots, by the names its saved tensors use."""
+    run: Callable[[Args], torch.Tensor]
+    scalars: tuple[str, ...] = ()
+    """Saved non-tensor attributes the op needs (``exponent``, ``alpha``)."""
+
+
+_aten = torch.ops.aten
+
+OPS: dict[str, _Op] = {
+    "AddBackward0": _Op(
+        ("self", "other"), lambda a: torch.add(a["self"], a["other"], alpha=a["alpha"]), ("alpha",)
+    ),
+    "SubBackward0": _Op(
+        ("self", "other"), lambda a: torch.sub(a["self"], a["other"], alpha=a["alpha"]), ("alpha",)
+    ),
+    "MulBackward0": _Op(("self", "other"), lambda a: torch.mul(a["self"], a["other"])),
+    "MulBackward1": _Op(("self",), lambda a: torch.mul(a["self"], a["other"]), ("other",)),
+    "DivBackward0": _Op(("self", "other"), lambda a: torch.div(a["self"], a["other"])),
+    "DivBackward1": _Op(("self",), lambda a: torch.div(a["self"], a["other"]), ("other",)),
+    "NegBackward0": _Op(("self",), lambda a: torch.neg(a["self"])),
+    "PowBackward0": _Op(("self",), lambda a: torch.pow(a["self"], a["exponent"]), ("exponent",)),
+    "PowBackward1": _Op(("self", "exponent"), lambda a: torch.pow(a["self"], a["exponent"])),
+    "MmBackward0": _Op(("self", "mat2"), lambda a: torch.mm(a["self"], a["mat2"])),
+    "TanhBackwardBackward0": _Op(
+        ("grad_output", "output"), lambda a: _aten.tanh_backward(a["grad_output"], a["output"])
+    ),
+    "SigmoidBackwardBackward0": _Op(
+        ("grad_output", "output"), lambda a: _aten.sigmoid_backward(a["grad_output"], a["output"])
+    ),
+    "ThresholdBackwardBackward0": _Op(
+        ("grad_output", "self"),
+        lambda a: _aten.threshold_backward(a["grad_output"], a["self"], a["threshold"]),
+        ("threshold",),
+    ),
+    "LeakyReluBackwardBackward0": _Op(
+        ("grad_output", "self"),
+        lambda a: _aten.leaky_relu_backward(
+            a["grad_output"], a["self"], a["negative_slope"], a["self_is_result"]
+        ),
+        ("negative_slope", "self_is_result"),
+    ),
+    "SoftplusBackwardBackward0": _Op(
+        ("grad_output", "self"),
+        lambda a: _aten.softplus_backward(a["grad_output"], a["self"], a["beta"], a["threshold"]),
+        ("beta", "threshold"),
+    ),
+}
+"""The ops a double-backward graph is mostly made of (PyTorch's derivatives.yaml)."""
+
+
+def recompute_values(nodes: list[Node], edges: Sequence[Edge]) -> tuple[list[Node], int]:
+    """``nodes`` with the values of small op outputs that ``OPS`` can compute again
+    (and of inputs such an op saved), and how many it found."""
+    by_id = {n.id: n for n in nodes}
+    output: dict[int, int] = {}
+    inputs: dict[int, dict[int, int]] = {}
+    for e in edges:
+        if by_id[e.src].kind == "op":
+            output.setdefault(e.src, e.dst)  # multi-output ops are not in OPS
+        else:
+            inputs.setdefault(e.dst, {})[e.slot] = e.src
+    found = 0
+    for op_id, slots in inputs.items():  # what an op saved of its inputs is their value
+        spec = OPS.get(by_id[op_id].autograd or "")
+        if spec is None:
+            continue
+        saved = {s.name: s.tensor for s in by_id[op_id].saved if s.tensor is not None}
+        for slot, tensor_id in slots.items():
+            kept = saved.get(spec.inputs[slot]) if slot < len(spec.inputs) else None
+            tensor = by_id[tensor_id]
+            if kept is not None and tensor.value is None and _shape(tensor) == kept.shape:
+                by_id[tensor_id] = replace(tensor, value=kept)
+                found += 1
+    todo = [
+        op_id
+        for op_id, out_id in output.items()
+        if by_id[op_id].autograd in OPS and by_id[out_id].value is None
+    ]
+    changed = True
+    while todo and changed:
+        changed = False
+        for op_id in list(todo):
+            value = _run(by_id[op_id], inputs.get(op_id, {}), by_id, _shape(by_id[output[op_id]]))
+            if value is not None:
+                out_id = output[op_id]
+                by_id[out_id] = replace(by_id[out_id], value=value)
+                todo.remove(op_id)
+                found += 1
+                changed = True
+    if not found:
+        return nodes, 0
+    return [by_id[n.id] for n in nodes], found
+
+
+def _run(
+    op: Node, slots: Mapping[int, int], by_id: Mapping[int, Node], shape: tuple[int, ...] | None
+) -> TensorData | None:
+    spec = OPS[op.autograd or ""]
+    saved = {s.name: s for s in op.saved}
+    args: dict[str, Any] = {}
+    for slot, name in enumerate(spec.inputs):
+        data = by_id[slots[slot]].value if slot in slots else None
+        kept = saved.get(name)
+        if data is None and kept is not None:
+            data = by_id[kept.ref].value if kept.ref is not None else kept.tensor
+        tensor = _tensor(data)
+        if tensor is None:
+            return None
+        args[name] = tensor
+    for name in spec.scalars:
+        attr = saved.get(name)
+        scalar = _scalar(attr.value) if attr is not None else None
+        if scalar is None:
+            return None
+        args[name] = scalar
+    try:
+        with torch.no_grad():
+            result = spec.run(args)
+    except (RuntimeError, TypeError, ValueError):
+        return None
+    if shape is not None and tuple(result.shape) != shape:
+        return None
+    return to_data(result)
+
+
+def _tensor(data: TensorData | None) -> torch.Tensor | None:
+    """The tensor ``data`` holds every element of, in its dtype; None for a summary."""
+    if data is None or data.data is None or data.numel > FULL_LIMIT:
+        return None
+    dtype = getattr(torch, data.dtype, None)
+    if not isinstance(dtype, torch.dtype):
+        return None
+    return torch.tensor(data.data, dtype=dtype).reshape(data.shape)
+
+
+def _scalar(text: str | None) -> float | int | bool | None:
+    """A saved number, as the node described it (``2``, ``0.01``, ``True``, ``inf``)."""
+    if text is None:
+        return None
+    if text in ("inf", "-inf", "nan"):
+        return float(text)
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, bool | int | float) else None
+
+
+def _shape(node: Node) -> tuple[int, ...] | None:
+    """The output's shape from its gradient, when it has one."""
+    return node.grad.shape if node.grad is not None else None
