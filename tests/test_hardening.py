@@ -272,8 +272,9 @@ def test_requires_grad_toggled_on_later(tmp_path: Path) -> None:
 
 
 def test_work_in_another_thread_is_drawn_with_its_gradients(tmp_path: Path) -> None:
-    """A torch function mode is per thread: a thread's ops show no values, yet the graph
-    and every gradient are there (backward is wrapped for all threads)."""
+    """A torch function mode is per thread: the mode sees none of a thread's ops, yet
+    the graph and every gradient are there (backward is wrapped for all threads), and
+    small values are computed again from their inputs (recompute.py)."""
     path = write(
         tmp_path,
         "thread.py",
@@ -286,6 +287,8 @@ def test_work_in_another_thread_is_drawn_with_its_gradients(tmp_path: Path) -> N
     assert values(g.by_name("x").grad) == [18.0, 36.0]  # 2 * 3x * 3
     assert values(g.by_name("x").value) == [1.0, 2.0]
     assert all(n.grad is not None for n in g.tensors())
+    assert sorted(values(n.value) for n in g.tensors() if n.value.shape == ()) == [45.0]
+    assert [values(n.value) for n in g.tensors() if n.kind == "tensor"] == [[9.0, 36.0], [3.0, 6.0]]
 
 
 def test_complex_and_integer_tensors(tmp_path: Path) -> None:

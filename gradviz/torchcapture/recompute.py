@@ -52,6 +52,12 @@ OPS: dict[str, _Op] = {
     "DivBackward0": _Op(("self", "other"), lambda a: torch.div(a["self"], a["other"])),
     "DivBackward1": _Op(("self",), lambda a: torch.div(a["self"], a["other"]), ("other",)),
     "NegBackward0": _Op(("self",), lambda a: torch.neg(a["self"])),
+    "SinBackward0": _Op(("self",), lambda a: torch.sin(a["self"])),
+    "CosBackward0": _Op(("self",), lambda a: torch.cos(a["self"])),
+    "LogBackward0": _Op(("self",), lambda a: torch.log(a["self"])),
+    "AbsBackward0": _Op(("self",), lambda a: torch.abs(a["self"])),
+    "SumBackward0": _Op(("self",), lambda a: torch.sum(a["self"])),
+    "MeanBackward0": _Op(("self",), lambda a: torch.mean(a["self"])),
     "PowBackward0": _Op(("self",), lambda a: torch.pow(a["self"], a["exponent"]), ("exponent",)),
     "PowBackward1": _Op(("self", "exponent"), lambda a: torch.pow(a["self"], a["exponent"])),
     "MmBackward0": _Op(("self", "mat2"), lambda a: torch.mm(a["self"], a["mat2"])),
@@ -79,7 +85,9 @@ OPS: dict[str, _Op] = {
         ("beta", "threshold"),
     ),
 }
-"""The ops a double-backward graph is mostly made of (PyTorch's derivatives.yaml)."""
+"""The ops a double-backward graph is mostly made of (PyTorch's derivatives.yaml), and
+the elementwise ops and full reductions of code run where the mode cannot see (another
+thread, TorchScript)."""
 
 
 def recompute_values(nodes: list[Node], edges: Sequence[Edge]) -> tuple[list[Node], int]:
