@@ -12,7 +12,7 @@ from helpers import graph_of, named, values
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from gradviz.model import Graph, Node
-from gradviz.torchcapture.recompute import OPS, _scalar
+from gradviz.torchcapture.recompute import _UNKNOWN, OPS, _literal
 
 PINN = """
 import torch
@@ -89,10 +89,13 @@ def test_every_value_computed_again_is_one_torch_computed(tmp_path: Path) -> Non
     assert checked == sum(1 for n in g.tensors() if n.id in producer) > 40
 
 
-def test_saved_scalars_are_read_as_the_node_described_them() -> None:
-    assert _scalar("2") == 2 and _scalar("0.01") == 0.01 and _scalar("True") is True
-    assert _scalar("inf") == float("inf")
-    assert _scalar("(2, 3)") is None and _scalar("float32") is None and _scalar(None) is None
+def test_saved_attributes_are_read_as_the_node_described_them() -> None:
+    assert _literal("2") == 2 and _literal("0.01") == 0.01 and _literal("True") is True
+    assert _literal("inf") == float("inf") and _literal("None") is None
+    assert _literal("(18446744073709551615,)") == (-1,)  # dim=-1, kept unsigned
+    assert _literal("18446744073709551516") == -100  # nll_loss's ignore_index
+    assert _literal("(2, 3)") == (2, 3)
+    assert _literal("float32") is _UNKNOWN and _literal(None) is _UNKNOWN
 
 
 def test_an_op_whose_input_is_only_summarized_keeps_no_value(tmp_path: Path) -> None:
@@ -107,3 +110,19 @@ def test_an_op_whose_input_is_only_summarized_keeps_no_value(tmp_path: Path) -> 
     producer = made_by(g)
     pow_out = [n for n in g.tensors() if producer.get(n.id) == "PowBackward0" and n.value is None]
     assert len(pow_out) == 1  # x ** 2 inside backward: 300 elements, not recorded
+
+
+def test_the_insides_of_composite_losses_get_values() -> None:
+    """Margins, label smoothing and nll's ignore_index run inside one torch call each.
+
+    What stays unknown is an op of a Python number that torch keeps no copy of
+    (``x + margin``, ``masked_fill(mask, 0.0)``), and what is computed from it.
+    Exactness is checked by tests/test_oracle.py on the same snippet.
+    """
+    g = graph_of(SNIPPETS / "tutorial_losses.py")
+    producer = made_by(g)
+    inner = {"ClampMinBackward0", "NllLossBackward0", "SliceBackward0", "SumBackward1"}
+    valued = {producer[n.id] for n in g.tensors() if n.id in producer and n.value is not None}
+    assert inner <= valued
+    unknown = [n for n in g.tensors() if n.value is None]
+    assert len(unknown) <= 11  # of 68; 25 before ClampMin, NllLoss, Slice, Sum(dim) were run again

@@ -35,7 +35,9 @@ class _Op:
     """The node's ``next_functions`` slots, by the names its saved tensors use."""
     run: Callable[[Args], torch.Tensor]
     scalars: tuple[str, ...] = ()
-    """Saved non-tensor attributes the op needs (``exponent``, ``alpha``)."""
+    """Saved non-tensor attributes the op needs (``exponent``, ``alpha``, ``dim``)."""
+    tensors: tuple[str, ...] = ()
+    """Saved tensors the op needs that are no input slot (a mask, a target), or None."""
 
 
 _aten = torch.ops.aten
@@ -61,6 +63,46 @@ OPS: dict[str, _Op] = {
     "PowBackward0": _Op(("self",), lambda a: torch.pow(a["self"], a["exponent"]), ("exponent",)),
     "PowBackward1": _Op(("self", "exponent"), lambda a: torch.pow(a["self"], a["exponent"])),
     "MmBackward0": _Op(("self", "mat2"), lambda a: torch.mm(a["self"], a["mat2"])),
+    "SumBackward1": _Op(
+        ("self",), lambda a: torch.sum(a["self"], a["dim"], a["keepdim"]), ("dim", "keepdim")
+    ),
+    "MeanBackward1": _Op(
+        ("self",), lambda a: torch.mean(a["self"], a["dim"], a["keepdim"]), ("dim", "keepdim")
+    ),
+    "MaxBackward0": _Op(
+        ("self",), lambda a: torch.amax(a["self"], a["dim"], a["keepdim"]), ("dim", "keepdim")
+    ),
+    "ClampMinBackward0": _Op(("self",), lambda a: torch.clamp_min(a["self"], a["min"]), ("min",)),
+    "ClampBackward1": _Op(
+        ("self",), lambda a: torch.clamp(a["self"], a["min"], a["max"]), ("min", "max")
+    ),
+    "WhereBackward0": _Op(
+        ("self", "other"),
+        lambda a: torch.where(a["condition"], a["self"], a["other"]),
+        tensors=("condition",),
+    ),
+    "LerpBackward0": _Op(
+        ("self", "end"), lambda a: torch.lerp(a["self"], a["end"], a["weight"]), ("weight",)
+    ),
+    "SliceBackward0": _Op(
+        ("self",),
+        lambda a: _aten.slice(a["self"], a["dim"], a["start"], a["end"], a["step"]),
+        ("dim", "start", "end", "step"),
+    ),
+    "SelectBackward0": _Op(
+        ("self",), lambda a: torch.select(a["self"], a["dim"], a["index"]), ("dim", "index")
+    ),
+    "GatherBackward0": _Op(
+        ("self",), lambda a: torch.gather(a["self"], a["dim"], a["index"]), ("dim",), ("index",)
+    ),
+    "NllLossBackward0": _Op(
+        ("self",),
+        lambda a: _aten.nll_loss_forward(
+            a["self"], a["target"], a["weight"], a["reduction"], a["ignore_index"]
+        )[0],
+        ("reduction", "ignore_index"),
+        ("target", "weight"),
+    ),
     "TanhBackwardBackward0": _Op(
         ("grad_output", "output"), lambda a: _aten.tanh_backward(a["grad_output"], a["output"])
     ),
@@ -85,9 +127,10 @@ OPS: dict[str, _Op] = {
         ("beta", "threshold"),
     ),
 }
-"""The ops a double-backward graph is mostly made of (PyTorch's derivatives.yaml), and
-the elementwise ops and full reductions of code run where the mode cannot see (another
-thread, TorchScript)."""
+"""The ops a double-backward graph is mostly made of (PyTorch's derivatives.yaml), those
+inside composite losses (label smoothing, triplet and cosine-embedding margins), and the
+elementwise ops and reductions of code run where the mode cannot see (another thread,
+TorchScript)."""
 
 
 def recompute_values(nodes: list[Node], edges: Sequence[Edge]) -> tuple[list[Node], int]:
@@ -149,12 +192,23 @@ def _run(
         if tensor is None:
             return None
         args[name] = tensor
+    for name in spec.tensors:
+        attr = saved.get(name)
+        if attr is None:
+            return None
+        if attr.value == "None":  # an optional tensor left out (nll_loss's weight)
+            args[name] = None
+            continue
+        tensor = _tensor(by_id[attr.ref].value if attr.ref is not None else attr.tensor)
+        if tensor is None:
+            return None
+        args[name] = tensor
     for name in spec.scalars:
         attr = saved.get(name)
-        scalar = _scalar(attr.value) if attr is not None else None
-        if scalar is None:
+        value = _literal(attr.value) if attr is not None else _UNKNOWN
+        if value is _UNKNOWN:
             return None
-        args[name] = scalar
+        args[name] = value
     try:
         with torch.no_grad():
             result = spec.run(args)
@@ -175,17 +229,34 @@ def _tensor(data: TensorData | None) -> torch.Tensor | None:
     return torch.tensor(data.data, dtype=dtype).reshape(data.shape)
 
 
-def _scalar(text: str | None) -> float | int | bool | None:
-    """A saved number, as the node described it (``2``, ``0.01``, ``True``, ``inf``)."""
+_UNKNOWN = object()
+
+
+def _literal(text: str | None) -> object:
+    """A saved attribute as the node described it: ``2``, ``0.01``, ``True``, ``inf``,
+    ``None``, or a tuple of dimensions; ``_UNKNOWN`` for anything else.
+
+    Autograd keeps dimensions and indices unsigned: ``-1`` reads ``2**64 - 1``.
+    """
     if text is None:
-        return None
+        return _UNKNOWN
     if text in ("inf", "-inf", "nan"):
         return float(text)
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return None
-    return value if isinstance(value, bool | int | float) else None
+        return _UNKNOWN
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return _signed(value)
+    if isinstance(value, tuple) and all(type(v) is int for v in value):
+        return tuple(_signed(v) for v in value)
+    return _UNKNOWN
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def _shape(node: Node) -> tuple[int, ...] | None:
