@@ -136,6 +136,8 @@ TorchScript)."""
 def recompute_values(nodes: list[Node], edges: Sequence[Edge]) -> tuple[list[Node], int]:
     """``nodes`` with the values of small op outputs that ``OPS`` can compute again
     (and of inputs such an op saved), and how many it found."""
+    if all(n.value is not None for n in nodes if n.kind != "op"):
+        return nodes, 0  # the common case, and a 100,000-node chain need not be looked at
     by_id = {n.id: n for n in nodes}
     output: dict[int, int] = {}
     inputs: dict[int, dict[int, int]] = {}
