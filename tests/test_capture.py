@@ -343,6 +343,24 @@ def test_torch_func_transforms_are_captured_without_recorder_errors(tmp_path: Pa
     assert close(values(leaf.grad), ns["g"].tolist())
 
 
+def test_what_autograd_grad_returned_counts_only_while_its_pass_is_shown(tmp_path: Path) -> None:
+    """jvp's first pass returns zeros for a copy of x (its seed is a dummy of zeros);
+    the second pass, the one shown, differentiates the result and never reaches x."""
+    snippet = tmp_path / "jvp.py"
+    snippet.write_text(
+        "import torch\nfrom torch.autograd.functional import jvp\n"
+        "x = torch.tensor([1.0, 2.0])\n"
+        "out, tangent = jvp(lambda t: t.sin(), x, torch.tensor([1.0, 0.0]))\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    assert len(g.passes) == 1 and g.meta.passes_total == 2
+    (copy,) = [n for n in g.tensors() if n.kind == "leaf" and close(values(n.value), [1.0, 2.0])]
+    assert copy.grad is None  # not the zeros of the replaced pass
+    (dummy,) = [n for n in g.tensors() if n.kind == "leaf" and n.id != copy.id]
+    assert close(values(dummy.grad), ns["tangent"].tolist())
+
+
 def test_gradchecks_own_passes_are_not_drawn(tmp_path: Path) -> None:
     """Custom-Function tutorials end with gradcheck: its passes must not replace the snippet's."""
     snippet = tmp_path / "check.py"

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 import torch
 
-from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source
+from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source, TensorData
 from gradviz.torchcapture.derive import derive_values
 from gradviz.torchcapture.naming import NamedTensor
 from gradviz.torchcapture.recompute import recompute_values
@@ -359,8 +359,11 @@ class GraphBuilder:
         rec = acc.metadata.get(KEY)
         rec = rec if isinstance(rec, LeafRecord) else None
         value = rec.value if rec and rec.value is not None else to_data(var)
+        grad: TensorData | None
         if rec and rec.grad is not None:
             grad, passes = rec.grad, rec.passes
+        elif rec and rec.returned:  # only autograd.grad reached it: what the passes on show gave
+            grad, passes = shown_grad(rec.returned, self._counted)
         elif var.grad is not None:
             grad, passes = to_data(var.grad), 1
         else:

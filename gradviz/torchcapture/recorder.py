@@ -684,8 +684,7 @@ class Recorder(TorchFunctionMode):
                     continue
                 node, nr = edge
                 if is_leaf_node(node):
-                    rec = leaf_record(node)
-                    rec.grad, rec.passes, rec.grad_ref = to_data(g), 1, None
+                    leaf_record(node).returned[index] = to_data(g)
                 else:
                     op = node_record(node)
                     if index not in op.grads.get(nr, {}):

@@ -108,8 +108,11 @@ class LeafRecord:
 
     value: TensorData | None = None
     grad: TensorData | None = None
+    """``.grad`` as the backward passes left it; ``passes`` counts those that added to it."""
     passes: int = 0
     grad_ref: tuple[int, int] | None = None
+    returned: dict[int, TensorData] = field(default_factory=dict)
+    """Backward pass -> what ``autograd.grad`` returned for this leaf (it writes no ``.grad``)."""
     sent: TensorData | None = None
     """What the pass ``sent_in`` sent into the leaf, kept where ``.grad`` may not show it."""
     sent_in: int = -1
