@@ -59,7 +59,7 @@ class ParamHealth:
     grad_norm: float | None
     status: str
     """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked,
-    not tracked, swapped"""
+    not tracked, swapped, zero seed"""
 
     @property
     def ratio(self) -> float | None:
@@ -124,6 +124,21 @@ class _Doctor:
         self.op_output: dict[int, int] = {op: t for t, op in self.producer.items()}
         self.flow = Flow(graph)
         self.backward_reach = self._reached_by_backward()
+        self.zero_seeded = self._only_zero_seeded()
+
+    def _only_zero_seeded(self) -> set[int]:
+        """Nodes that only passes started from a zero gradient reach.
+
+        ``torch.autograd.functional``'s ``jvp`` and ``hvp`` compute a
+        vector-Jacobian product against a dummy gradient of zeros, to
+        differentiate it again: every gradient of that first pass is zero by
+        construction, not because it vanished.
+        """
+        zero = [o for o in self.g.outputs if norm_of(self.g.node(o).grad) == 0]
+        if not zero:
+            return set()
+        others = [o for o in self.g.outputs if o not in zero]
+        return self.g.upstream(zero) - self.g.upstream(others)
 
     def _reached_by_backward(self) -> set[int] | None:
         """The nodes a backward() pass went through; None when every pass was one.
@@ -173,6 +188,8 @@ class _Doctor:
                 p.name,
                 f"{p.name}.grad holds {'nan' if status == 'nan' else 'inf'}",
             )
+        elif grad_norm == 0 and p.node in self.zero_seeded:
+            status = "zero seed"  # told in one note (_zero_seed_note)
         elif p.node is not None and (grad_norm == 0 or grad_norm < self.vanish * scale):
             path = self.path_to(p.node)
             finding = self._cancelled(p, grad_norm, scale, path)
@@ -468,6 +485,22 @@ def _not_tracked_note(graph: Graph, quiet: Sequence[Param]) -> list[Finding]:
     ]
 
 
+def _zero_seed_note(names: Sequence[str]) -> list[Finding]:
+    if not names:
+        return []
+    one = len(names) == 1
+    return [
+        Finding(
+            "zero_seed",
+            names[0],
+            f"{_listed(names)} {'has' if one else 'have'} a zero gradient because the only "
+            f"pass{'' if one else 'es'} reaching {'it' if one else 'them'} started from a zero "
+            "gradient (backward(gradient=...) or grad_outputs of zeros; "
+            "torch.autograd.functional's jvp and hvp start from zeros on purpose). Expected",
+        )
+    ]
+
+
 def _swapped_note(graph: Graph, swapped: Sequence[Param]) -> list[Finding]:
     if not swapped:
         return []
@@ -559,6 +592,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
     tracked = {h.name for h in report.params if h.status == "not tracked"}
     report.notes.extend(_not_tracked_note(graph, [p for p in graph.params if p.name in tracked]))
+    report.notes.extend(_zero_seed_note([h.name for h in report.params if h.status == "zero seed"]))
     swapped = {h.name for h in report.params if h.status == "swapped"}
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]

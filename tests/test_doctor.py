@@ -366,6 +366,44 @@ def test_parameters_swapped_out_by_functional_call_are_not_a_missing_gradient(
     assert "model.weight, model.bias were swapped" in note.message and "func.py:8" in note.message
 
 
+def test_a_pass_started_from_zeros_is_no_vanishing_gradient(tmp_path: Path) -> None:
+    """torch.autograd.functional's jvp differentiates twice through a dummy gradient of
+    zeros; a snippet may pass zeros itself. Neither is a vanishing gradient."""
+    jvp = tmp_path / "jvp.py"
+    jvp.write_text(
+        "import torch\nfrom torch.autograd.functional import hvp, jvp\n"
+        "x = torch.tensor([1.0, 2.0])\nv = torch.tensor([1.0, 0.0])\n"
+        "out, tangent = jvp(lambda t: t.sin(), x, v)\n"
+        "_, h = hvp(lambda t: (t ** 3).sum(), x, v)\n"
+    )
+    r = diagnose(graph_of(jvp))
+    assert r.findings == []
+    assert {p.status for p in r.params if p.name == "x"} == {"not asked"}  # the copies of x
+
+    zeros = tmp_path / "zeros.py"
+    zeros.write_text(
+        "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "b = torch.tensor(1.0, requires_grad=True)\n"
+        "y = w * 3\ny.backward(torch.zeros_like(y))\n"
+        "z = (b * 2).sum()\nz.backward(torch.tensor(0.0))\n"
+        "loss = (w * b).sum()\nloss.backward()\n"
+    )
+    g = graph_of(zeros)
+    r = diagnose(g)
+    assert r.findings == []
+    assert {p.name: p.status for p in r.params} == {"w": "ok", "b": "ok"}  # the last pass counts
+
+    only = tmp_path / "only.py"
+    only.write_text(
+        "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "y = w * 3\ny.backward(torch.zeros_like(y))\n"
+    )
+    r = diagnose(graph_of(only))
+    assert r.findings == [] and [p.status for p in r.params] == ["zero seed"]
+    (note,) = r.notes
+    assert note.kind == "zero_seed" and "started from a zero gradient" in note.message
+
+
 def test_a_target_network_used_only_under_no_grad_is_not_a_missing_gradient(
     tmp_path: Path,
 ) -> None:

@@ -27,6 +27,7 @@ _STATUS_STYLE = {
     "not asked": "dim",
     "not tracked": "dim",
     "swapped": "dim",
+    "zero seed": "dim",
 }
 
 
