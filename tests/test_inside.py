@@ -184,3 +184,36 @@ def test_an_output_written_over_in_place_keeps_the_value_it_had() -> None:
     assert kept["add"].tolist() == [2.0, -1.0]
     assert torch.allclose(kept["sigmoid"], torch.tensor([2.0, -1.0]).sigmoid())
     assert kept["mul"].tolist() == [3.0, -6.0]
+
+
+def test_the_product_inside_linear_on_a_batch_has_its_value(tmp_path: Path) -> None:
+    """``linear`` on a batch that is not one block of memory (a transposed attention
+    output) multiplies, then adds the bias in place: the product is the output less
+    the bias (large), or multiplied again (small, recompute.py)."""
+    snippet = tmp_path / "linear.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "proj = nn.Linear(16, 12)\n"
+        "big = torch.randn(10, 4, 16).transpose(0, 1)\n"  # 4 x 10 x 16, not contiguous
+        "small = torch.randn(3, 2, 16).transpose(0, 1)\n"  # 2 x 3 x 16: 72 products
+        "loss = proj(big).pow(2).mean() + proj(small).sum()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    products = [n for n in made_by(g, "UnsafeViewBackward0")]
+    assert {n.value.shape for n in products if n.value} == {(4, 10, 12), (2, 3, 12)}
+    w = ns["proj"].weight.detach()
+    for n in products:
+        assert n.value is not None
+        x = ns["big"] if n.value.shape == (4, 10, 12) else ns["small"]
+        want = (x @ w.T).double()
+        if n.value.data is not None:
+            assert torch.allclose(as_tensor(n).double(), want, atol=1e-6)
+        else:
+            s = n.value.stats
+            assert s is not None
+            assert s.mean == pytest.approx(float(want.mean()), rel=1e-5, abs=1e-6)
+            assert s.std == pytest.approx(float(want.std()), rel=1e-5)
+            assert (s.min, s.max) == pytest.approx((float(want.min()), float(want.max())), rel=1e-5)
+    assert all(n.value is not None for n in g.tensors())

@@ -46,9 +46,10 @@ LOOK_INSIDE: set[Callable[..., Any]] = {
 """Calls that make inner nodes a neighbour's value cannot give (views, transposes and
 broadcasts can: see derive.py; so ``matmul`` and ``einsum`` need nothing).
 
-Not ``linear`` on batches, although its product before the bias (``mm``, then
-``_unsafe_view``) shows no value: running it again would double the matmuls that
-are most of a transformer's forward. Attention is run again only when it made
+Not ``linear`` on batches: running it again would double the matmuls that are most
+of a transformer's forward. Its product before the bias (``mm``, then
+``_unsafe_view``) is the output less the bias instead (see
+``Recorder._record_before_bias``). Attention is run again only when it made
 more than one node (with a mask, on the CPU), which is already its slow path.
 
 Each is run once more, on detached copies of its inputs, under :class:`Inside`

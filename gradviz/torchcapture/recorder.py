@@ -58,11 +58,12 @@ from gradviz.torchcapture.records import (
 )
 from gradviz.torchcapture.saved import read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
-from gradviz.torchcapture.tensors import StatsMemo, StorageKey, storage_key, to_data
+from gradviz.torchcapture.tensors import FULL_LIMIT, StatsMemo, StorageKey, storage_key, to_data
 
 __all__ = ["Recorder"]
 
 _SETITEM = torch.Tensor.__setitem__
+_LINEAR = torch.nn.functional.linear
 _profiling = torch._C._autograd._profiler_enabled
 _record_functions = torch._C._autograd._enable_record_function
 
@@ -178,6 +179,8 @@ class Recorder(TorchFunctionMode):
                     self._record(func, args, out)
             else:  # the common case, without a context manager on every op
                 self._record(func, args, out)
+            if func is _LINEAR:
+                self._record_before_bias(args, kwargs, out)
             if rng is not None:
                 self._record_inside(func, args, kwargs, out, rng)
         except Exception as exc:  # never let gradviz break the user's code
@@ -293,6 +296,28 @@ class Recorder(TorchFunctionMode):
             if nr not in rec.outputs:
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
+
+    def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
+        """The product inside ``linear`` on a batch, before the bias was added to it.
+
+        On a batch that is not one block of memory (a transposed attention
+        output, a 4-D input), ``linear`` multiplies, then adds the bias in place:
+        the product's node never shows its tensor, which the bias overwrote.
+        Its value is the output less the bias: one subtraction, much cheaper than
+        multiplying again. Small ones are left to recompute.py, which multiplies
+        again, exactly.
+        """
+        grad_fn = getattr(out, "grad_fn", None)
+        if grad_fn is None or type(grad_fn).__name__ != "AddBackward0" or out.numel() <= FULL_LIMIT:
+            return
+        bias = args[2] if len(args) > 2 else (kwargs or {}).get("bias")
+        product, nr = grad_fn.next_functions[0]
+        if not isinstance(bias, torch.Tensor) or product is None or is_leaf_node(product):
+            return
+        rec = node_record(product)
+        if nr not in rec.outputs:
+            with torch.no_grad():
+                rec.outputs[nr] = to_data(out.detach() - bias.detach())
 
     def _called_without_grad(self, module: torch.nn.Module) -> None:
         line = None
