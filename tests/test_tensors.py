@@ -58,6 +58,15 @@ def test_a_large_mean_over_a_tiny_spread_keeps_an_exact_std() -> None:
     assert stats.std == pytest.approx(float(t.std()), rel=1e-6)
 
 
+def test_a_spread_of_a_hundredth_of_the_mean_keeps_four_exact_digits() -> None:
+    """Log-probabilities of an untrained 10-class classifier: -2.30 ± 0.03, in float32."""
+    torch.manual_seed(0)
+    t = torch.log_softmax(torch.randn(64, 10) * 0.03, 1)
+    stats = to_data(t).stats
+    assert stats is not None and stats.std is not None
+    assert stats.std == pytest.approx(float(t.double().std()), rel=1e-6)
+
+
 def test_nan_and_inf_are_counted_and_left_out_of_the_summary() -> None:
     t = torch.ones(1000)
     t[0], t[1], t[2] = math.nan, math.inf, -math.inf
