@@ -75,3 +75,53 @@ def test_every_value_and_gradient_shown_is_a_tensor_torch_computed(
             assert computed.has(n.grad), ("grad", made_by.get(n.id, "leaf"), n)
             shown += 1
     assert shown > 0
+
+
+class Summarized(TorchDispatchMode):  # type: ignore[no-untyped-call]
+    """The summary of every large float tensor an aten op returned, by shape."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.stats: dict[tuple[int, ...], list[tuple[float, float, float, float]]] = {}
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        out = func(*args, **(kwargs or {}))
+        for t in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(t, torch.Tensor) and t.numel() > 256 and t.is_floating_point():
+                d = t.detach().double()
+                summary = (float(d.mean()), float(d.std()), float(d.min()), float(d.max()))
+                self.stats.setdefault(tuple(t.shape), []).append(summary)
+        return out
+
+    def has(self, data: TensorData) -> bool:
+        s = data.stats
+        assert s is not None and None not in (s.mean, s.std, s.min, s.max)
+        shown = (s.mean, s.std, s.min, s.max)
+        return any(
+            all(a == pytest.approx(b, rel=1e-4, abs=1e-6) for a, b in zip(shown, kept, strict=True))
+            for kept in self.stats.get(data.shape, [])
+        )
+
+
+@pytest.mark.parametrize("name", ["mlp", "transformer"])
+def test_every_summary_shown_is_that_of_a_tensor_torch_computed(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench's MLP and transformer: hundreds of large tensors, each shown as a
+    summary that must be the summary of one torch computed (forward and backward)."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "workloads" / f"{name}.py"
+    monkeypatch.setattr(sys, "argv", [str(path)])
+    summarized = Summarized()
+    with summarized:
+        runpy.run_path(str(path), run_name="__main__")
+    g = graph_of(path)
+    made_by = {e.dst: g.node(e.src).autograd for e in g.edges if g.node(e.src).kind == "op"}
+    shown = 0
+    for n in g.tensors():
+        if n.id in made_by and n.value is not None and n.value.stats is not None:
+            assert summarized.has(n.value), ("value", made_by[n.id], n)
+            shown += 1
+        if n.grad is not None and n.grad.stats is not None and n.grad_passes == 1:
+            assert summarized.has(n.grad), ("grad", made_by.get(n.id, "leaf"), n)
+            shown += 1
+    assert shown > 50
