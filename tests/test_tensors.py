@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import pytest
@@ -82,8 +83,11 @@ def _sparse_cases() -> list[torch.Tensor]:
     dense[[3, 7, 7, 20]] = torch.randn(4, 8) * 3 + 1
     # an embedding's sparse gradient: repeated rows, not yet coalesced
     rows = torch.tensor([[3, 7, 3]])
-    duplicated = torch.sparse_coo_tensor(rows, torch.randn(3, 8), (50, 8))
-    return [dense.to_sparse(), dense.to_sparse_csr(), duplicated]
+    duplicated = torch.sparse_coo_tensor(rows, torch.randn(3, 8), (50, 8), check_invariants=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        csr = dense.to_sparse_csr()
+    return [dense.to_sparse(), csr, duplicated]
 
 
 @pytest.mark.parametrize("t", _sparse_cases(), ids=["coo", "csr", "coo-uncoalesced"])
@@ -100,9 +104,13 @@ def test_sparse_tensors_are_summarized_with_their_zeros(t: torch.Tensor) -> None
 
 
 def test_small_sparse_tensors_keep_every_value_and_empty_ones_are_zero() -> None:
-    small = torch.sparse_coo_tensor(torch.tensor([[1, 1, 0]]), torch.tensor([2.0, 3.0, -1.0]), (4,))
+    small = torch.sparse_coo_tensor(
+        torch.tensor([[1, 1, 0]]), torch.tensor([2.0, 3.0, -1.0]), (4,), check_invariants=True
+    )
     assert to_data(small).data == (-1.0, 5.0, 0.0, 0.0)
-    empty = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (30, 30))
+    empty = torch.sparse_coo_tensor(
+        torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (30, 30), check_invariants=True
+    )
     stats = to_data(empty).stats
     assert stats is not None and (stats.min, stats.max, stats.mean, stats.norm) == (0, 0, 0, 0)
 
