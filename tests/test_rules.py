@@ -115,6 +115,8 @@ def leaf_pairs() -> dict[str, Case]:
         "RsubBackward1": unary(lambda x: 2 - x),
         "MulBackward0": binary(lambda a, b: a * b, (2, 3), (2, 1)),
         "DivBackward0": binary(lambda a, b: a / b, (2, 3), (3,), positive=True),
+        "MulBackward1": unary(lambda x: torch.ops.aten.mul.Scalar(x, 2.5)),
+        "DivBackward1": unary(lambda x: torch.ops.aten.div.Scalar(x, 2.5)),
         "NegBackward0": unary(lambda x: -x),
         "PowBackward0": unary(lambda x: x**3, positive=True),
         "PowBackward1": pow_case,
@@ -260,7 +262,9 @@ SCALAR_CASES = {
     "AddBackward0": lambda a, b: torch.add(a, b, alpha=2.0),
     "SubBackward0": lambda a, b: a - b,
     "MulBackward0": lambda a, b: a * b,
+    "MulBackward1": lambda a: torch.ops.aten.mul.Scalar(a, 2.5),
     "DivBackward0": lambda a, b: a / b,
+    "DivBackward1": lambda a: torch.ops.aten.div.Scalar(a, 2.5),
     "PowBackward0": lambda a: a**3,
     "PowBackward1": lambda a, b: a**b,
     "ExpBackward0": torch.exp,
@@ -308,6 +312,6 @@ def test_scalar_formulas_mean_what_the_tensor_ones_mean(name: str, value: float)
     for slot in range(len(inputs)):
         local = rule.local_for(slot)
         assert local is not None
-        want = float(torch.as_tensor(evaluate(local, symbols)))
+        want = float(torch.as_tensor(evaluate(local, symbols), dtype=torch.float64))
         got = evaluate_scalar(local, plain)
         assert got is not None and got == pytest.approx(want, rel=1e-9), local

@@ -97,6 +97,10 @@ RULES: dict[str, Rule] = {
         ("sum_to(grad / other, self)", "sum_to(-grad * self / other ** 2, other)"),
         ("1 / other", "-self / other ** 2"),
     ),
+    # a Python number as ``other``: made by backward formulas (create_graph), or aten's
+    # ``mul.Scalar``; ``x * 3`` in Python gives MulBackward0 with a 0-dim ``other``
+    "MulBackward1": _unary("mul", "result = self * other", "other"),
+    "DivBackward1": _unary("div", "result = self / other", "1 / other"),
     "NegBackward0": _unary("neg", "result = -self", "-1", "-grad"),
     "PowBackward0": _unary("pow", "result = self ** exponent", "exponent * self ** (exponent - 1)"),
     "PowBackward1": Rule(
