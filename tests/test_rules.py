@@ -116,6 +116,8 @@ def leaf_pairs() -> dict[str, Case]:
         "MulBackward0": binary(lambda a, b: a * b, (2, 3), (2, 1)),
         "DivBackward0": binary(lambda a, b: a / b, (2, 3), (3,), positive=True),
         "MulBackward1": unary(lambda x: torch.ops.aten.mul.Scalar(x, 2.5)),
+        "AddBackward1": unary(lambda x: torch.ops.aten.add.Scalar(x, 2.5)),
+        "SubBackward1": unary(lambda x: torch.ops.aten.sub.Scalar(x, 2.5, alpha=2)),
         "DivBackward1": unary(lambda x: torch.ops.aten.div.Scalar(x, 2.5)),
         "NegBackward0": unary(lambda x: -x),
         "PowBackward0": unary(lambda x: x**3, positive=True),
@@ -129,6 +131,16 @@ def leaf_pairs() -> dict[str, Case]:
         "TanhBackward0": unary(torch.tanh),
         "SigmoidBackward0": unary(torch.sigmoid),
         "ReluBackward0": unary(torch.relu),
+        "LogSigmoidBackward0": unary(F.logsigmoid),
+        "MaskedFillBackward0": unary(
+            lambda x: x.masked_fill(torch.tensor([[True, False, True], [False, False, True]]), -1.0)
+        ),
+        "GatherBackward0": unary(lambda x: x.gather(1, torch.tensor([[0, 0, 2], [1, 2, 1]]))),
+        "TanhBackwardBackward0": binary(torch.ops.aten.tanh_backward, (2, 3), (2, 3)),
+        "SigmoidBackwardBackward0": binary(torch.ops.aten.sigmoid_backward, (2, 3), (2, 3)),
+        "ThresholdBackwardBackward0": binary(
+            lambda g, x: torch.ops.aten.threshold_backward(g, x, 0.2), (2, 3), (2, 3)
+        ),
         "LeakyReluBackward0": unary(lambda x: F.leaky_relu(x, 0.1)),
         "GeluBackward0": unary(F.gelu),
         "SiluBackward0": unary(F.silu),

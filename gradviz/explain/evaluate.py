@@ -105,6 +105,13 @@ def scatter_back(
     return torch.zeros_like(like).scatter(dim, indices, grad)
 
 
+def gather_back(
+    grad: torch.Tensor, like: torch.Tensor, dim: int, index: torch.Tensor
+) -> torch.Tensor:
+    """The gradient of ``gather``: each back where it was read, added where read twice."""
+    return torch.zeros_like(like).scatter_add(dim, index, grad)
+
+
 def share_among_max(
     grad: torch.Tensor, like: torch.Tensor, result: torch.Tensor, dim: Any, keepdim: bool
 ) -> torch.Tensor:
@@ -257,6 +264,7 @@ NAMESPACE: dict[str, Any] = {
     "inverse": inverse,
     "reshape_as": reshape_as,
     "scatter_back": scatter_back,
+    "gather_back": gather_back,
     "share_among_max": share_among_max,
     "piece": piece,
     "place": place,

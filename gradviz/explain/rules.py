@@ -100,6 +100,9 @@ RULES: dict[str, Rule] = {
     # a Python number as ``other``: made by backward formulas (create_graph), or aten's
     # ``mul.Scalar``; ``x * 3`` in Python gives MulBackward0 with a 0-dim ``other``
     "MulBackward1": _unary("mul", "result = self * other", "other"),
+    # torch keeps no copy of the number added (``other`` stays a name), nor needs one
+    "AddBackward1": _unary("add", "result = self + other", "1", "grad"),
+    "SubBackward1": _unary("sub", "result = self - other", "1", "grad"),
     "DivBackward1": _unary("div", "result = self / other", "1 / other"),
     "NegBackward0": _unary("neg", "result = -self", "-1", "-grad"),
     "PowBackward0": _unary("pow", "result = self ** exponent", "exponent * self ** (exponent - 1)"),
@@ -125,6 +128,47 @@ RULES: dict[str, Rule] = {
     "TanhBackward0": _unary("tanh", "result = tanh(self)", "(1 - result ** 2)"),
     "SigmoidBackward0": _unary("sigmoid", "result = sigmoid(self)", "result * (1 - result)"),
     "ReluBackward0": _unary("relu", "result = max(self, 0)", "(result > 0)"),
+    "LogSigmoidBackward0": _unary("logsigmoid", "result = log(sigmoid(self))", "sigmoid(-self)"),
+    "MaskedFillBackward0": Rule(
+        "masked_fill",
+        "result = where(mask, value, self)",
+        ("self",),
+        ("where(mask, 0, grad)",),
+        ("where(mask, 0, 1)",),
+        note="where the mask put a value, nothing flows back",
+    ),
+    "GatherBackward0": Rule(
+        "gather",
+        "result = self.gather(dim, index)",
+        ("self",),
+        ("gather_back(grad, self, dim, index)",),
+        note="each gradient goes back to the element it was read from",
+    ),
+    # -- the backward of an activation, differentiated again (create_graph=True) --
+    "TanhBackwardBackward0": Rule(
+        "tanh_backward",
+        "result = grad_output * (1 - output ** 2)",
+        ("grad_output", "output"),
+        ("grad * (1 - output ** 2)", "grad * -2 * grad_output * output"),
+        ("(1 - output ** 2)", "-2 * grad_output * output"),
+        note="tanh's derivative at its output, times the gradient that reached it",
+    ),
+    "SigmoidBackwardBackward0": Rule(
+        "sigmoid_backward",
+        "result = grad_output * output * (1 - output)",
+        ("grad_output", "output"),
+        ("grad * output * (1 - output)", "grad * grad_output * (1 - 2 * output)"),
+        ("output * (1 - output)", "grad_output * (1 - 2 * output)"),
+        note="sigmoid's derivative at its output, times the gradient that reached it",
+    ),
+    "ThresholdBackwardBackward0": Rule(
+        "threshold_backward",
+        "result = where(self > threshold, grad_output, 0)",
+        ("grad_output", "self"),
+        ("grad * (self > threshold)", "0 * grad"),
+        ("(self > threshold)", "0"),
+        note="relu's backward: the gradient passes where the input was positive",
+    ),
     "LeakyReluBackward0": _unary(
         "leaky_relu",
         "result = where(self > 0, self, negative_slope * self)",
