@@ -69,6 +69,31 @@ def test_a_users_dispatch_mode_sees_what_it_sees_without_gradviz(
     assert len(g.passes) == 1
 
 
+def test_a_users_logging_dispatch_mode_sees_no_op_of_gradviz(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PyTorch's docs log aten ops with a dispatch mode: gradviz's summaries (aminmax,
+    dot, ...), hooks and the product it takes out of linear must not show in that log."""
+    snippet = tmp_path / "log.py"
+    snippet.write_text(
+        "import torch\nfrom collections import Counter\n"
+        "from torch.utils._python_dispatch import TorchDispatchMode\n"
+        "class Count(TorchDispatchMode):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.seen = Counter()\n"
+        "    def __torch_dispatch__(self, func, types, args=(), kwargs=None):\n"
+        "        self.seen[str(func)] += 1\n"
+        "        return func(*args, **(kwargs or {}))\n"
+        "torch.manual_seed(0)\nlin = torch.nn.Linear(16, 12)\n"
+        "x = torch.randn(10, 4, 16).transpose(0, 1)\n"
+        "with Count() as count:\n"
+        "    y = lin(x).pow(2).mean()\n    y.backward()\n"
+        "print(sorted(count.seen.items()))\n"
+    )
+    plain, ours, g = printed_both_ways(snippet, capsys)
+    assert ours == plain and "aten.mm.default" in plain
+    assert all(n.value is not None for n in g.tensors())  # recorded all the same
+
+
 def test_only_plain_cpu_tensors_outside_other_modes_are_looked_inside() -> None:
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -38,6 +38,7 @@ from torch.nn.modules.module import (
     register_module_forward_pre_hook,
 )
 from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import _pop_mode, _push_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.torchcapture.inside import LOOK_INSIDE, inner_nodes, pair, replay, worth_looking
@@ -65,22 +66,27 @@ __all__ = ["Recorder"]
 _SETITEM = torch.Tensor.__setitem__
 _LINEAR = torch.nn.functional.linear
 _profiling = torch._C._autograd._profiler_enabled
+_dispatch_modes = torch._C._len_torch_dispatch_stack
 _record_functions = torch._C._autograd._enable_record_function
 
 
 class _OwnWork:
     """Around gradviz's own torch calls: its mode need not see them, nor a profiler the
-    snippet runs (its table would list gradviz's ``aminmax`` and ``dot`` among the snippet's)."""
+    snippet runs (its table would list gradviz's ``aminmax`` and ``dot`` among the
+    snippet's), nor a dispatch mode of the snippet's (one that logs or counts aten ops)."""
 
     def __init__(self) -> None:
         self._no_torch_function = torch._C.DisableTorchFunction()
         self._profiled = False
+        self._modes: list[Any] = []
 
     def __enter__(self) -> None:
         self._no_torch_function.__enter__()
         self._profiled = _profiling()
         if self._profiled:  # a profiler needs them on: they were
             _record_functions(False)
+        if _dispatch_modes():
+            self._modes = [_pop_mode() for _ in range(_dispatch_modes())]
 
     def __exit__(
         self,
@@ -88,6 +94,9 @@ class _OwnWork:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        for mode in reversed(self._modes):
+            _push_mode(mode)
+        self._modes = []
         if self._profiled:
             _record_functions(True)
         self._no_torch_function.__exit__(kind, error, trace)
@@ -174,13 +183,15 @@ class Recorder(TorchFunctionMode):
             return out  # no_grad (an optimizer's step): nothing joins a graph
         self._busy = True
         try:
-            if _profiling():
+            if _profiling() or _dispatch_modes():
                 with _OwnWork():
                     self._record(func, args, out)
+                    if func is _LINEAR:
+                        self._record_before_bias(args, kwargs, out)
             else:  # the common case, without a context manager on every op
                 self._record(func, args, out)
-            if func is _LINEAR:
-                self._record_before_bias(args, kwargs, out)
+                if func is _LINEAR:
+                    self._record_before_bias(args, kwargs, out)
             if rng is not None:
                 self._record_inside(func, args, kwargs, out, rng)
         except Exception as exc:  # never let gradviz break the user's code
