@@ -108,6 +108,14 @@ def test_small_sparse_tensors_keep_every_value_and_empty_ones_are_zero() -> None
         torch.tensor([[1, 1, 0]]), torch.tensor([2.0, 3.0, -1.0]), (4,), check_invariants=True
     )
     assert to_data(small).data == (-1.0, 5.0, 0.0, 0.0)
+    one = torch.sparse_coo_tensor(
+        torch.tensor([[7]]), torch.tensor([-3.0]), (1000,), check_invariants=True
+    )
+    stats = to_data(one).stats
+    assert stats is not None and (stats.min, stats.max, stats.norm) == (-3.0, 0.0, 3.0)
+    assert stats.mean == pytest.approx(-0.003) and stats.std == pytest.approx(
+        float(one.to_dense().std())
+    )
     empty = torch.sparse_coo_tensor(
         torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (30, 30), check_invariants=True
     )

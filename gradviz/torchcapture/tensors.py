@@ -122,21 +122,25 @@ def _sparse_data(t: torch.Tensor, shape: tuple[int, ...], dtype: str, where: str
     if t.numel() <= FULL_LIMIT:
         return TensorData(shape, dtype, where, tuple(t.to_dense().reshape(-1).tolist()))
     stored = (t.coalesce() if t.layout == torch.sparse_coo else t).values()
-    zeros = t.numel() - stored.numel()
-    if stored.numel() == 0:
-        return TensorData(shape, dtype, where, None, Stats(0.0, 0.0, 0.0, 0.0, norm=0.0))
-    return TensorData(shape, dtype, where, None, _with_zeros(_stats(stored), stored, zeros))
+    return TensorData(shape, dtype, where, None, _with_zeros(stored, t.numel() - stored.numel()))
 
 
-def _with_zeros(s: Stats, stored: torch.Tensor, zeros: int) -> Stats:
-    """The summary of ``stored`` (the values a sparse tensor keeps) and ``zeros`` zeros."""
-    finite = stored.numel() - s.nan - s.inf
-    if s.mean is None or s.min is None or s.max is None or s.norm is None:
-        return Stats(0.0, 0.0, 0.0, 0.0, s.nan, s.inf, 0.0)
-    n = finite + zeros
-    mean = s.mean * finite / n
-    var = max(s.norm * s.norm - n * mean * mean, 0.0) / (n - 1)
-    return Stats(min(s.min, 0.0), max(s.max, 0.0), mean, math.sqrt(var), s.nan, s.inf, s.norm)
+def _with_zeros(stored: torch.Tensor, zeros: int) -> Stats:
+    """The summary of ``stored`` (the values a sparse tensor keeps) and ``zeros`` zeros,
+    in float64 (a sparse tensor stores few values: copying them costs little)."""
+    values = (stored.abs() if stored.is_complex() else stored).reshape(-1).double()
+    finite = values[torch.isfinite(values)]
+    nan = int(torch.isnan(values).sum())
+    inf = values.numel() - finite.numel() - nan
+    n = finite.numel() + zeros
+    if n == 0:
+        return Stats(None, None, None, None, nan, inf)
+    lo = min(float(finite.min()), 0.0 if zeros else math.inf) if finite.numel() else 0.0
+    hi = max(float(finite.max()), 0.0 if zeros else -math.inf) if finite.numel() else 0.0
+    mean = float(finite.sum()) / n
+    squares = float(finite @ finite)
+    std = math.sqrt(max(squares - n * mean * mean, 0.0) / (n - 1)) if n > 1 else None
+    return Stats(lo, hi, mean, std, nan, inf, math.sqrt(squares))
 
 
 def _elements_key(t: torch.Tensor, shape: tuple[int, ...], dtype: str) -> tuple[object, ...]:
