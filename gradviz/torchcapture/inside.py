@@ -87,6 +87,8 @@ class Inside(TorchDispatchMode):  # type: ignore[no-untyped-call]
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.ops: list[tuple[str, Any]] = []
+        self._by_memory: dict[int, list[int]] = {}
+        """Where each kept output's memory starts -> the ops that returned it."""
 
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
@@ -106,16 +108,20 @@ class Inside(TorchDispatchMode):  # type: ignore[no-untyped-call]
             for written in _written(func, args, kwargs):
                 self._keep_before_writing(written)
         out = func(*args, **kwargs)
+        for t in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(t, torch.Tensor):
+                self._by_memory.setdefault(_memory(t), []).append(len(self.ops))
         self.ops.append((_op_key(func), out))
         return out
 
     def _keep_before_writing(self, target: torch.Tensor) -> None:
-        memory = target.untyped_storage().data_ptr()
-        for i, (key, kept) in enumerate(self.ops):
+        """Copy every kept output over ``target``'s memory (copies are never written)."""
+        memory = _memory(target)
+        for i in dict.fromkeys(self._by_memory.pop(memory, ())):
+            key, kept = self.ops[i]
             outs = kept if isinstance(kept, tuple | list) else (kept,)
-            if any(_in(t, memory) for t in outs):
-                copied = tuple(t.clone() if _in(t, memory) else t for t in outs)
-                self.ops[i] = (key, copied if isinstance(kept, tuple | list) else copied[0])
+            copied = tuple(_memory_copy(t, memory) for t in outs)
+            self.ops[i] = (key, copied if isinstance(kept, tuple | list) else copied[0])
 
 
 def _written(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> list[torch.Tensor]:
@@ -129,8 +135,13 @@ def _written(func: Any, args: Sequence[Any], kwargs: dict[str, Any]) -> list[tor
     return [t for t in written if isinstance(t, torch.Tensor)]
 
 
-def _in(t: Any, memory: int) -> bool:
-    return isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() == memory
+def _memory(t: torch.Tensor) -> int:
+    return int(t.untyped_storage().data_ptr())
+
+
+def _memory_copy(t: Any, memory: int) -> Any:
+    """``t`` copied if it lies in ``memory``, else ``t`` itself."""
+    return t.clone() if isinstance(t, torch.Tensor) and _memory(t) == memory else t
 
 
 def replay(
