@@ -158,22 +158,28 @@ def recompute_values(nodes: list[Node], edges: Sequence[Edge]) -> tuple[list[Nod
             if kept is not None and tensor.value is None and _shape(tensor) == kept.shape:
                 by_id[tensor_id] = replace(tensor, value=kept)
                 found += 1
-    todo = [
-        op_id
-        for op_id, out_id in output.items()
-        if by_id[op_id].autograd in OPS and by_id[out_id].value is None
-    ]
-    changed = True
-    while todo and changed:
-        changed = False
-        for op_id in list(todo):
+    # ids grow away from the outputs: from the highest, an op's inputs come before it
+    todo = sorted(
+        (
+            op_id
+            for op_id, out_id in output.items()
+            if by_id[op_id].autograd in OPS and by_id[out_id].value is None
+        ),
+        reverse=True,
+    )
+    while todo:
+        left = []
+        for op_id in todo:
             value = _run(by_id[op_id], inputs.get(op_id, {}), by_id, _shape(by_id[output[op_id]]))
-            if value is not None:
+            if value is None:
+                left.append(op_id)
+            else:
                 out_id = output[op_id]
                 by_id[out_id] = replace(by_id[out_id], value=value)
-                todo.remove(op_id)
                 found += 1
-                changed = True
+        if len(left) == len(todo):
+            break
+        todo = left
     if not found:
         return nodes, 0
     return [by_id[n.id] for n in nodes], found
