@@ -8,8 +8,13 @@ inputs are known, though (the forward tensors, the gradients that flowed, the
 scalars each node saved), and each node names its op: ``PowBackward0`` is
 ``self ** exponent``, ``TanhBackwardBackward0`` is ``aten.tanh_backward``.
 This runs that op again on those inputs, in their dtype, which gives torch's
-own numbers. Only for tensors small enough to keep every element: a summary
-cannot be an op's input. Anything it does not know stays "not recorded".
+own numbers (a BLAS product may round its last bit another way). Only for
+tensors small enough to keep every element: a summary cannot be an op's input.
+
+The same fills the insides of composite losses (label smoothing, triplet and
+cosine-embedding margins), which one torch call makes in C++, and small tensors
+made in a thread the mode does not run in. Anything it does not know (an op of
+a Python number torch kept no copy of) stays "not recorded".
 """
 
 from __future__ import annotations
