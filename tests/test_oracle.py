@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import runpy
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from conftest import SAMPLES, SNIPPETS
 from helpers import graph_of
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from gradviz.model import TensorData
+from gradviz.model import Graph, TensorData
 
 TUTORIALS = sorted(SNIPPETS.glob("tutorial_*.py"))
 ROUNDING = {"rtol": 1e-5, "atol": 1e-6}
@@ -53,28 +54,44 @@ class Computed(TorchDispatchMode):  # type: ignore[no-untyped-call]
         )
 
 
+def run_both_ways(path: Path, oracle: TorchDispatchMode, monkeypatch: Any) -> Graph:
+    """Run ``path`` under plain torch inside ``oracle``, then capture it with gradviz."""
+    monkeypatch.setattr(sys, "argv", [str(path)])
+    with oracle:
+        runpy.run_path(str(path), run_name="__main__")
+    return graph_of(path)
+
+
+def shown(g: Graph, summarized: bool) -> Iterator[tuple[str, str, TensorData]]:
+    """Each value of an op's output and each gradient of one pass the graph shows, in
+    full or as a summary, with what it is and what made it (for a failure message).
+
+    CopySlices' output is its base after an in-place write into a slice: no aten
+    op returns that tensor, so an oracle cannot have it.
+    """
+    made_by = {e.dst: g.node(e.src).autograd or "" for e in g.edges if g.node(e.src).kind == "op"}
+    for n in g.tensors():
+        op = made_by.get(n.id, "leaf")
+        numbers = [("grad", n.grad)] if n.grad_passes == 1 else []
+        if op not in ("leaf", "CopySlices"):
+            numbers.append(("value", n.value))
+        for what, data in numbers:
+            if data is not None and (data.stats if summarized else data.data) is not None:
+                yield what, op, data
+
+
 @pytest.mark.parametrize("path", [*sorted(SAMPLES.glob("*.py")), *TUTORIALS], ids=lambda p: p.stem)
 def test_every_value_and_gradient_shown_is_a_tensor_torch_computed(
     path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", [str(path)])
     computed = Computed()
-    with computed:
-        runpy.run_path(str(path), run_name="__main__")
-    g = graph_of(path)
+    g = run_both_ways(path, computed, monkeypatch)
     capsys.readouterr()
-    made_by = {e.dst: g.node(e.src).autograd for e in g.edges if g.node(e.src).kind == "op"}
-    shown = 0
-    for n in g.tensors():
-        # CopySlices' output is its base after an in-place write into a slice:
-        # no aten op returns that tensor, so the oracle cannot have it.
-        if n.id in made_by and made_by[n.id] != "CopySlices" and n.value and n.value.data:
-            assert computed.has(n.value), ("value", made_by[n.id], n)
-            shown += 1
-        if n.grad is not None and n.grad.data is not None and n.grad_passes == 1:
-            assert computed.has(n.grad), ("grad", made_by.get(n.id, "leaf"), n)
-            shown += 1
-    assert shown > 0
+    checked = 0
+    for what, op, data in shown(g, summarized=False):
+        assert computed.has(data), (what, op, data)
+        checked += 1
+    assert checked > 0
 
 
 class Summarized(TorchDispatchMode):  # type: ignore[no-untyped-call]
@@ -110,18 +127,10 @@ def test_every_summary_shown_is_that_of_a_tensor_torch_computed(
     """The bench's MLP and transformer: hundreds of large tensors, each shown as a
     summary that must be the summary of one torch computed (forward and backward)."""
     path = Path(__file__).resolve().parents[1] / "bench" / "workloads" / f"{name}.py"
-    monkeypatch.setattr(sys, "argv", [str(path)])
     summarized = Summarized()
-    with summarized:
-        runpy.run_path(str(path), run_name="__main__")
-    g = graph_of(path)
-    made_by = {e.dst: g.node(e.src).autograd for e in g.edges if g.node(e.src).kind == "op"}
-    shown = 0
-    for n in g.tensors():
-        if n.id in made_by and n.value is not None and n.value.stats is not None:
-            assert summarized.has(n.value), ("value", made_by[n.id], n)
-            shown += 1
-        if n.grad is not None and n.grad.stats is not None and n.grad_passes == 1:
-            assert summarized.has(n.grad), ("grad", made_by.get(n.id, "leaf"), n)
-            shown += 1
-    assert shown > 50
+    g = run_both_ways(path, summarized, monkeypatch)
+    checked = 0
+    for what, op, data in shown(g, summarized=True):
+        assert summarized.has(data), (what, op, data)
+        checked += 1
+    assert checked > 50
