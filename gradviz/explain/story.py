@@ -436,15 +436,15 @@ class _Teller:
                 )
             )
         if total > len(g.passes):
-            lines.append(
-                (
-                    Span(
-                        f"({total - len(g.passes)} earlier backward passes are not shown: "
-                        "their gradients were reset before the last)",
-                        "muted",
-                    ),
-                )
+            n = total - len(g.passes)
+            told = (
+                "1 earlier backward pass is not shown: a later pass over the same tensors "
+                "replaced it"
+                if n == 1
+                else f"{n} earlier backward passes are not shown: later passes over the same "
+                "tensors replaced them"
             )
+            lines.append((Span(f"({told})", "muted"),))
         return lines
 
 
