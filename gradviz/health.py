@@ -129,10 +129,9 @@ class _Doctor:
     def _only_zero_seeded(self) -> set[int]:
         """Nodes that only passes started from a zero gradient reach.
 
-        ``torch.autograd.functional``'s ``jvp`` and ``hvp`` compute a
-        vector-Jacobian product against a dummy gradient of zeros, to
-        differentiate it again: every gradient of that first pass is zero by
-        construction, not because it vanished.
+        ``y.backward(torch.zeros_like(y))``, or ``grad_outputs`` of zeros (what
+        ``torch.autograd.functional.jvp`` differentiates through): every
+        gradient of such a pass is zero by construction, not because it vanished.
         """
         zero = [o for o in self.g.outputs if norm_of(self.g.node(o).grad) == 0]
         if not zero:
@@ -495,8 +494,7 @@ def _zero_seed_note(names: Sequence[str]) -> list[Finding]:
             names[0],
             f"{_listed(names)} {'has' if one else 'have'} a zero gradient because the only "
             f"pass{'' if one else 'es'} reaching {'it' if one else 'them'} started from a zero "
-            "gradient (backward(gradient=...) or grad_outputs of zeros; "
-            "torch.autograd.functional's jvp and hvp start from zeros on purpose). Expected",
+            "gradient (backward(gradient=...) or grad_outputs of zeros). Expected",
         )
     ]
 
