@@ -120,11 +120,11 @@ class Summarized(TorchDispatchMode):  # type: ignore[no-untyped-call]
         )
 
 
-@pytest.mark.parametrize("name", ["mlp", "transformer"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "transformer"])
 def test_every_summary_shown_is_that_of_a_tensor_torch_computed(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bench's MLP and transformer: hundreds of large tensors, each shown as a
+    """The bench's MLP, CNN and transformer: hundreds of large tensors, each shown as a
     summary that must be the summary of one torch computed (forward and backward)."""
     path = Path(__file__).resolve().parents[1] / "bench" / "workloads" / f"{name}.py"
     summarized = Summarized()
