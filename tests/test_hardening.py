@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,25 @@ def test_work_in_another_thread_is_drawn_with_its_gradients(tmp_path: Path) -> N
     assert all(n.grad is not None for n in g.tensors())
     assert sorted(values(n.value) for n in g.tensors() if n.value.shape == ()) == [45.0]
     assert [values(n.value) for n in g.tensors() if n.kind == "tensor"] == [[9.0, 36.0], [3.0, 6.0]]
+
+
+def test_a_fake_tensor_mode_in_the_snippet_gets_no_warning_from_gradviz(tmp_path: Path) -> None:
+    """Shapes without memory (FakeTensorMode): gradviz must not ask a fake tensor for
+    its address, which torch warns about, as python snippet.py would not."""
+    path = write(
+        tmp_path,
+        "fake.py",
+        "import torch\nfrom torch._subclasses.fake_tensor import FakeTensorMode\n"
+        "model = torch.nn.Linear(4, 2)\n"
+        "with FakeTensorMode(allow_non_fake_inputs=True):\n"
+        "    y = model(torch.empty(3, 4))\n"
+        "w = torch.ones(2, requires_grad=True)\n(w * 2).sum().backward()\n",
+    )
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        g = graph_of(path)
+    assert [str(w.message) for w in seen if "FakeTensor" in str(w.message)] == []
+    assert values(g.by_name("w").grad) == [2.0, 2.0]
 
 
 def test_complex_and_integer_tensors(tmp_path: Path) -> None:

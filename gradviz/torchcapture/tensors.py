@@ -256,8 +256,11 @@ def storage_key(t: torch.Tensor) -> StorageKey | None:
     """What identifies a tensor's memory: saved tensors are new objects over it.
 
     The address of its first element (storage and offset in one), its shape and
-    its strides: two tensors with the same key show the same numbers.
+    its strides: two tensors with the same key show the same numbers. A fake
+    tensor has no memory (torch warns when asked for its address).
     """
+    if type(t).__name__ in _UNREADABLE:
+        return None
     try:
         return (t.data_ptr(), tuple(t.shape), t.stride())
     except (RuntimeError, NotImplementedError):
