@@ -487,6 +487,38 @@ def test_tensors_named_only_inside_a_function_get_their_names() -> None:
     assert sum(1 for n in loop.nodes if "y" in n.names) == 1  # `y = y * 2` made four y's
 
 
+def test_unpacking_an_ops_outputs_names_each_of_them(tmp_path: Path) -> None:
+    """``q, k, v = x.split(...)`` in a forward, fast.ai's ``a, b, c = params``: output
+    number i of the op takes the i-th name. A tuple built on the line does not."""
+    snippet = tmp_path / "unpack.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "def f(t, params):\n"
+        "    a, b, c = params\n"
+        "    return a * t ** 2 + b * t + c\n"
+        "def attend(x, w):\n"
+        "    q, k, v = (x @ w).split(4, dim=-1)\n"
+        "    s, r = v * 2, q\n"
+        "    return ((q @ k.T).softmax(-1) @ s).sum()\n"
+        "params = torch.randn(3, requires_grad=True)\n"
+        "w = torch.randn(4, 12, requires_grad=True)\n"
+        "loss = f(torch.arange(4.0), params).sum() + attend(torch.randn(3, 4), w)\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    made_by = {
+        e.dst: (g.node(e.src).autograd, e.slot) for e in g.edges if g.node(e.src).kind == "op"
+    }
+    named = {n.names[0]: made_by[n.id] for n in g.tensors() if n.names and n.id in made_by}
+    assert {k: named[k] for k in "abc"} == {
+        "a": ("UnbindBackward0", 0),
+        "b": ("UnbindBackward0", 1),
+        "c": ("UnbindBackward0", 2),
+    }
+    assert {k: named[k][1] for k in "qkv"} == {"q": 0, "k": 1, "v": 2}
+    assert "s" not in named and "r" not in named  # v * 2 is s, but the line built a tuple
+
+
 def test_a_line_does_not_name_a_tensor_after_a_variable_holding_another(tmp_path: Path) -> None:
     """``J = jacobian(f, x)``: J is the matrix returned, not the last op run on that line."""
     snippet = tmp_path / "jac.py"

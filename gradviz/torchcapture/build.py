@@ -198,7 +198,10 @@ class GraphBuilder:
             )
             for i, (kind, node, nr) in enumerate(order)
         ]
-        resolved = _name_from_assignments(resolved, producer, consumers, self._snippet_names)
+        output_nr = {i: nr for i, (kind, _, nr) in enumerate(order) if kind == "tensor"}
+        resolved = _name_from_assignments(
+            resolved, producer, consumers, self._snippet_names, output_nr
+        )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
         while found:  # a value computed again may be viewed, or feed another op
@@ -440,8 +443,13 @@ class GraphBuilder:
         release_in_order(self._held)
 
 
-def _assigned_name(code: str) -> str | None:
-    """``loss`` for ``loss = f(x)``: the one plain name a source line assigns to."""
+def _assigned_names(code: str) -> tuple[str, ...] | None:
+    """The plain names a source line assigns to: ``("loss",)`` for ``loss = f(x)``,
+    ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``.
+
+    Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
+    be the outputs of one op, in order.
+    """
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -450,12 +458,20 @@ def _assigned_name(code: str) -> str | None:
         return None
     stmt = tree.body[0]
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-        target = stmt.targets[0]
+        target, value = stmt.targets[0], stmt.value
     elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-        target = stmt.target
+        target, value = stmt.target, stmt.value
     else:
         return None
-    return target.id if isinstance(target, ast.Name) else None
+    if isinstance(target, ast.Name):
+        return (target.id,)
+    if (
+        isinstance(target, ast.Tuple | ast.List)
+        and not isinstance(value, ast.Tuple | ast.List)
+        and all(isinstance(t, ast.Name) for t in target.elts)
+    ):
+        return tuple(t.id for t in target.elts if isinstance(t, ast.Name))
+    return None
 
 
 def _name_from_assignments(
@@ -463,6 +479,7 @@ def _name_from_assignments(
     producer: Mapping[int, int],
     consumers: Mapping[int, list[int]],
     reserved: Collection[str] = (),
+    output_nr: Mapping[int, int] | None = None,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -475,6 +492,7 @@ def _name_from_assignments(
     positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
+    output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
@@ -484,9 +502,10 @@ def _name_from_assignments(
             continue
         if any(line_of.get(c) == n.source.line for c in consumers.get(n.id, [])):
             continue  # an op on the same line goes on with it: not the statement's value
-        name = _assigned_name(n.source.code)
-        if name is not None:
-            candidates.setdefault((n.source.line, name), []).append(n.id)
+        names = _assigned_names(n.source.code)
+        nr = output_nr.get(n.id, 0)
+        if names is not None and nr < len(names):  # q, k, v = x.split(...): output nr
+            candidates.setdefault((n.source.line, names[nr]), []).append(n.id)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     taken.update(reserved)
     named = list(nodes)
