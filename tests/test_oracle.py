@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import runpy
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,12 @@ def test_every_value_and_gradient_shown_is_a_tensor_torch_computed(
     computed = Computed()
     g = run_both_ways(path, computed, monkeypatch)
     capsys.readouterr()
-    checked = 0
+    checked: Counter[str] = Counter()
     for what, op, data in shown(g, summarized=False):
         assert computed.has(data), (what, op, data)
-        checked += 1
-    assert checked > 0
+        checked[what] += 1
+    assert checked["value"] > 0  # a capture that lost its values would not pass
+    assert checked["grad"] > 0 or not g.passes  # dynamic_graph.py runs no backward
 
 
 class Summarized(TorchDispatchMode):  # type: ignore[no-untyped-call]
@@ -129,8 +131,8 @@ def test_every_summary_shown_is_that_of_a_tensor_torch_computed(
     path = Path(__file__).resolve().parents[1] / "bench" / "workloads" / f"{name}.py"
     summarized = Summarized()
     g = run_both_ways(path, summarized, monkeypatch)
-    checked = 0
+    checked: Counter[str] = Counter()
     for what, op, data in shown(g, summarized=True):
         assert summarized.has(data), (what, op, data)
-        checked += 1
-    assert checked > 50
+        checked[what] += 1
+    assert checked["value"] > 20 and checked["grad"] > 20
