@@ -699,3 +699,25 @@ def test_a_snippet_that_works_inside_functions_gets_its_locals_names(tmp_path: P
     assert {"loss", "pred"} <= {name for n in g.nodes for name in n.names}
     linear = next(n for n in g.ops() if n.op == "addmm")
     assert linear.scope[0] == "self.model"
+
+
+def test_a_call_that_hands_back_its_input_leaves_the_op_where_it_was_made(
+    tmp_path: Path,
+) -> None:
+    """``contiguous()`` of a contiguous tensor, ``to()`` its own dtype and
+    ``broadcast_tensors`` of equal shapes (inside ``mse_loss``) return the tensor
+    itself: its node keeps the line and the call that made it."""
+    snippet = tmp_path / "same.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "x = torch.randn(3, requires_grad=True)\n"
+        "h = x * 2\n"
+        "h2 = h.contiguous().to(torch.float32)\n"
+        "loss = F.mse_loss(h2, torch.zeros(3))\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    (mul,) = [n for n in g.ops() if n.autograd == "MulBackward0"]
+    assert mul.call == "mul" and mul.source is not None and mul.source.line == 4
+    (mse,) = [n for n in g.ops() if n.autograd == "MseLossBackward0"]
+    assert mse.source is not None and mse.source.line == 6

@@ -271,16 +271,21 @@ class Recorder(TorchFunctionMode):
             outs = ()
         line: int | None = None
         call = None
+        start = self.ops_seen
         for t in outs:
             if not isinstance(t, torch.Tensor):
                 continue
             grad_fn = t.grad_fn
             if grad_fn is None:
                 continue
+            rec = node_record(grad_fn)
+            if rec.step is not None and rec.step < start:
+                # A tensor handed back as it was (``contiguous()`` of a contiguous
+                # one, ``broadcast_tensors`` of equal shapes): its op is older.
+                continue
             if line is None:
                 line = snippet_line(sys._getframe(1), self.filename)
                 call = _call_name(func)
-            rec = node_record(grad_fn)
             nr = t.output_nr
             rec.outputs[nr] = to_data(t, self._out_memo)
             rec.keys[nr] = storage_key(t)
