@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["LOOK_INSIDE", "Inside", "inner_nodes", "pair", "replay", "worth_looking"]
+__all__ = ["LOOK_INSIDE", "PLAIN_TYPES", "Inside", "inner_nodes", "pair", "replay", "worth_looking"]
 
 AutogradNode = Any
 
@@ -58,7 +58,8 @@ reshapes with ``view`` where it would use ``_reshape_alias``, so the snippet's
 graph would gain a ``ViewBackward0`` where torch's has a ``ReshapeAliasBackward0``.
 The capture leaves torch's graph exactly as torch builds it."""
 
-_PLAIN = (torch.Tensor, torch.nn.Parameter)
+PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
+"""Tensor types with no ``__torch_function__`` or ``__torch_dispatch__`` of their own."""
 
 
 def worth_looking(func: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> bool:
@@ -70,7 +71,7 @@ def worth_looking(func: Callable[..., Any], tensors: Sequence[torch.Tensor]) -> 
     """
     if any(t.device.type != "cpu" for t in tensors):
         return False  # the random state put back is the CPU generator's
-    if any(type(t) not in _PLAIN for t in tensors):
+    if any(type(t) not in PLAIN_TYPES for t in tensors):
         return False
     if torch._C._len_torch_dispatch_stack() > 0:
         return False

@@ -41,7 +41,14 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import _pop_mode, _push_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
-from gradviz.torchcapture.inside import LOOK_INSIDE, inner_nodes, pair, replay, worth_looking
+from gradviz.torchcapture.inside import (
+    LOOK_INSIDE,
+    PLAIN_TYPES,
+    inner_nodes,
+    pair,
+    replay,
+    worth_looking,
+)
 from gradviz.torchcapture.naming import worth_naming
 from gradviz.torchcapture.records import (
     KEY,
@@ -183,8 +190,8 @@ class Recorder(TorchFunctionMode):
             return out  # no_grad (an optimizer's step): nothing joins a graph
         self._busy = True
         try:
-            if _profiling() or _dispatch_modes():
-                with _OwnWork():
+            if (types and _subclassed(types)) or _profiling() or _dispatch_modes():
+                with _OwnWork():  # a subclass's __torch_function__ must not see gradviz read it
                     self._record(func, args, out)
                     if func is _LINEAR:
                         self._record_before_bias(args, kwargs, out)
@@ -745,6 +752,13 @@ class Recorder(TorchFunctionMode):
         for p in self.passes:
             p.release()
         self.detaches.clear()
+
+
+def _subclassed(types: Sequence[type]) -> bool:
+    """Whether a call's overloaded ``types`` hold a tensor subclass with a
+    ``__torch_function__`` of its own (they hold ``torch.Tensor`` itself when the call
+    is a torch function written in Python)."""
+    return any(t not in PLAIN_TYPES for t in types)
 
 
 def _swapped_in(value: object) -> bool:
