@@ -242,3 +242,113 @@ def test_the_product_inside_linear_on_a_batch_has_its_value(tmp_path: Path) -> N
             assert s.std == pytest.approx(float(want.std()), rel=1e-5)
             assert (s.min, s.max) == pytest.approx((float(want.min()), float(want.max())), rel=1e-5)
     assert all(n.value is not None for n in g.tensors())
+
+
+SNIPPETS = Path(__file__).parent / "snippets"
+
+
+@pytest.mark.parametrize("name", ["tutorial_functional_zoo.py", "large_losses.py"])
+def test_every_tensor_made_inside_a_composite_call_has_a_value(name: str) -> None:
+    """Composites in Python (opened) and in C++ (run again): none "not recorded".
+    The oracle tests check that these values are torch's."""
+    g = graph_of(SNIPPETS / name)
+    missing = [
+        n
+        for n in g.tensors()
+        if n.value is None or (n.value.data is None and n.value.stats is None)
+    ]
+    assert len(list(g.ops())) > 35 and missing == []
+
+
+def test_a_python_composite_is_opened_so_its_ops_carry_its_line(tmp_path: Path) -> None:
+    snippet = tmp_path / "gumbel.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\ntorch.manual_seed(0)\n"
+        "x = torch.randn(3, 4, requires_grad=True)\n"
+        "y = F.gumbel_softmax(x, tau=0.5)\n"
+        "loss = F.multilabel_soft_margin_loss(y, torch.ones(3, 4))\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    lines = {op.autograd: op.source.line for op in g.ops() if op.source is not None}
+    assert lines["SoftmaxBackward0"] == 5 and lines["LogSigmoidBackward0"] == 6
+    (logits,) = [n for n in made_by(g, "DivBackward0") if n.value and n.value.shape == (3, 4)]
+    ns = plain_run(snippet)  # (x + gumbel noise) / tau, softmaxed, is y
+    assert torch.allclose(as_tensor(logits).softmax(-1), ns["y"].detach(), atol=1e-6)
+
+
+def test_a_tensor_subclass_sees_a_python_composite_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its own __torch_function__ is handed F.gumbel_softmax as with python snippet.py."""
+    snippet = tmp_path / "sub.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\ntorch.manual_seed(0)\n"
+        "seen = []\n"
+        "class Logged(torch.Tensor):\n"
+        "    @classmethod\n"
+        "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+        "        seen.append(getattr(func, '__name__', str(func)))\n"
+        "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+        "x = torch.randn(2, 3).as_subclass(Logged).requires_grad_()\n"
+        "y = F.gumbel_softmax(x, tau=0.5)\n"
+        "y.sum().backward()\n"
+        "print(seen[:4])\n"
+    )
+    plain, ours, _ = printed_both_ways(snippet, capsys)
+    assert ours == plain and "gumbel_softmax" in plain
+
+
+def test_a_call_run_again_that_draws_random_numbers_gives_no_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the random state from before the call, a second run of alpha_dropout
+    would draw another mask: its numbers are dropped, and the snippet's go on as before."""
+    from gradviz.torchcapture import inside
+
+    monkeypatch.setattr(inside, "LOOK_INSIDE", inside.LOOK_INSIDE - {torch.alpha_dropout})
+    monkeypatch.setattr("gradviz.torchcapture.recorder.LOOK_INSIDE", inside.LOOK_INSIDE)
+    snippet = tmp_path / "alpha.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\ntorch.manual_seed(0)\n"
+        "x = torch.randn(20, 30, requires_grad=True)\n"
+        "y = F.alpha_dropout(x, 0.5, training=True)\n"
+        "y.pow(2).sum().backward()\n"
+        "print(torch.rand(3))\n"
+    )
+    plain, ours, g = printed_both_ways(snippet, capsys)
+    assert ours == plain
+    (inner,) = made_by(g, "MulBackward0")  # x times the mask, then a shift: y
+    assert inner.value is None
+
+
+def test_only_torchs_own_ops_are_run_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A custom Function's forward (it counts its calls here), ``autograd.grad`` and
+    in-place ops make nodes too, but running them again would repeat their effects."""
+    from gradviz.execute import load_snippet
+    from gradviz.torchcapture import capture_snippet
+
+    snippet = tmp_path / "effects.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\ncalls = []\n"
+        "class Twice(torch.autograd.Function):\n"
+        "    @staticmethod\n"
+        "    def forward(ctx, x):\n"
+        "        calls.append(1)\n"
+        "        return x * 2\n"
+        "    @staticmethod\n"
+        "    def backward(ctx, g):\n"
+        "        return g * 2\n"
+        "x = torch.randn(30, 20, requires_grad=True)\n"
+        "h = Twice.apply(x.exp() + 1).log()\n"
+        "h[0] = x[1].sin() * 3\n"
+        "h.add_(h.tanh())\n"
+        "gx, = torch.autograd.grad(h.sum(), x, create_graph=True)\n"
+        "gx.pow(2).sum().backward()\n"
+        "print(len(calls), float(x.grad.sum()))\n"
+    )
+    plain, ours, _ = printed_both_ways(snippet, capsys)
+    assert ours == plain and plain.startswith("1 ")
+    assert capture_snippet(load_snippet(snippet)).internal_errors == []

@@ -18,6 +18,7 @@ view its value anyway).
 from __future__ import annotations
 
 import re
+import types
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -26,37 +27,64 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["LOOK_INSIDE", "PLAIN_TYPES", "Inside", "inner_nodes", "pair", "replay", "worth_looking"]
+__all__ = [
+    "LOOK_INSIDE",
+    "PLAIN_TYPES",
+    "Inside",
+    "hidden",
+    "inner_nodes",
+    "made_inside",
+    "pair",
+    "pure",
+    "replay",
+    "worth_looking",
+]
 
 AutogradNode = Any
 
 LOOK_INSIDE: set[Callable[..., Any]] = {
-    F.scaled_dot_product_attention,
-    torch.cdist,
-    F.normalize,
-    F.cosine_similarity,
-    F.pairwise_distance,
-    F.kl_div,
-    F.gaussian_nll_loss,
-    torch.lstm,  # nn.LSTM, nn.GRU and nn.RNN on the CPU: every gate of every step
+    F.scaled_dot_product_attention,  # its dropout
+    torch.lstm,  # nn.LSTM, nn.GRU and nn.RNN on the CPU: dropout between layers
     torch.gru,
     torch.rnn_tanh,
     torch.rnn_relu,
+    torch.alpha_dropout,
+    torch.feature_alpha_dropout,
 }
-"""Calls that make inner nodes a neighbour's value cannot give (views, transposes and
-broadcasts can: see derive.py; so ``matmul`` and ``einsum`` need nothing).
+"""Calls in C++ whose inner ops may draw random numbers: the random state is kept before
+each, so that their second run draws what the snippet's call drew.
 
-Not ``linear`` on batches: running it again would double the matmuls that are most
-of a transformer's forward. Its product before the bias (``mm``, then
-``_unsafe_view``) is the output less the bias instead (see
-``Recorder._record_before_bias``). Attention is run again only when it made
-more than one node (with a mask, on the CPU), which is already its slow path.
+Any other call that made nodes inside itself is run again only when some of them
+are hidden (see :func:`hidden`), and only if that second run drew no random
+number (else its numbers are not the snippet's, and are dropped). Torch's
+functions written in Python (``F.normalize``, ``F.gumbel_softmax``) are not run
+again: the recorder opens them and sees their ops one by one (see
+``recorder._composite``).
 
-Each is run once more, on detached copies of its inputs, under :class:`Inside`
-(see ``replay``), never the snippet's own call: under any dispatch mode torch
-reshapes with ``view`` where it would use ``_reshape_alias``, so the snippet's
-graph would gain a ``ViewBackward0`` where torch's has a ``ReshapeAliasBackward0``.
-The capture leaves torch's graph exactly as torch builds it."""
+The snippet's own call never runs under :class:`Inside`: under any dispatch
+mode torch reshapes with ``view`` where it would use ``_reshape_alias``, so the
+snippet's graph would gain a ``ViewBackward0`` where torch's has a
+``ReshapeAliasBackward0``. The capture leaves torch's graph exactly as torch
+builds it."""
+
+_VIEWS = frozenset(
+    {
+        "ViewBackward0",
+        "UnsafeViewBackward0",
+        "ReshapeAliasBackward0",
+        "AliasBackward0",
+        "SqueezeBackward0",
+        "SqueezeBackward1",
+        "SqueezeBackward2",
+        "SqueezeBackward3",
+        "UnsqueezeBackward0",
+        "TBackward0",
+        "TransposeBackward0",
+        "PermuteBackward0",
+    }
+)
+"""Nodes whose output is their input's elements (see derive.py): either gives the other."""
+_EXPAND = "ExpandBackward0"  # its output follows from its input, not the other way
 
 PLAIN_TYPES = (torch.Tensor, torch.nn.Parameter)
 """Tensor types with no ``__torch_function__`` or ``__torch_dispatch__`` of their own."""
@@ -149,25 +177,29 @@ def replay(
     func: Callable[..., Any],
     args: Sequence[Any],
     kwargs: dict[str, Any] | None,
-    rng_before: torch.Tensor,
-) -> Inside:
+    rng_before: torch.Tensor | None,
+) -> Inside | None:
     """Run ``func`` again on detached copies of its inputs, keeping its aten ops' outputs.
 
-    The random state is put back to what the snippet's call started from (the
-    same dropout mask), then to what that call left, so that the snippet's
-    random numbers go on as without gradviz. Warnings the second run raises are
-    not shown: the snippet's own call showed them.
+    With ``rng_before``, the random state is put back to what the snippet's call
+    started from (the same dropout mask). Without, the second run starts from
+    the state the call left, and is worth nothing (None) if it drew a random
+    number. Either way the state ends as the snippet's call left it, so that
+    the snippet's random numbers go on as without gradviz. Warnings the second
+    run raises are not shown: the snippet's own call showed them.
     """
     rng_after = torch.random.get_rng_state()
-    torch.random.set_rng_state(rng_before)
+    if rng_before is not None:
+        torch.random.set_rng_state(rng_before)
     inside = Inside()
     try:
         with warnings.catch_warnings(), torch.enable_grad(), inside:
             warnings.simplefilter("ignore")
             func(*_copy(list(args)), **{k: _copy(v) for k, v in (kwargs or {}).items()})
+        drew = rng_before is None and not torch.equal(torch.random.get_rng_state(), rng_after)
     finally:
         torch.random.set_rng_state(rng_after)
-    return inside
+    return None if drew else inside
 
 
 def _copy(x: Any) -> Any:
@@ -203,6 +235,112 @@ def inner_nodes(outputs: Iterable[torch.Tensor], inputs: Iterable[torch.Tensor])
     return sorted(found.values(), key=lambda n: n._sequence_nr())
 
 
+_BUILTINS = (
+    types.BuiltinFunctionType,  # torch.add, F.linear, torch._C._nn.cross_entropy_loss
+    types.MethodDescriptorType,  # Tensor.add, Tensor.__mul__
+    types.WrapperDescriptorType,  # Tensor.__getitem__
+)
+_PURE: dict[Any, bool] = {}
+
+
+def pure(func: Callable[..., Any]) -> bool:
+    """Whether running ``func`` again cannot change anything but what it returns.
+
+    Only torch's ops in C++ that write nowhere: not a function in Python (a
+    custom ``autograd.Function``'s ``apply``, gradviz's own wrapper of
+    ``autograd.grad``), not an in-place op (``add_``, ``__iadd__``,
+    ``__setitem__``): the copies it gets share memory with the snippet's tensors.
+    """
+    known = _PURE.get(func)
+    if known is None:
+        name = getattr(func, "__name__", "")
+        known = _PURE[func] = (
+            isinstance(func, _BUILTINS)
+            and not name.endswith("_")
+            and not (name.startswith("__i") and name != "__invert__")
+            and name != "__setitem__"
+        )
+    return known
+
+
+def made_inside(outputs: Sequence[torch.Tensor], inputs: Iterable[torch.Tensor]) -> bool:
+    """Whether a call made nodes besides its outputs' own: a third of a microsecond.
+
+    Its outputs' nodes point straight at its inputs' nodes (or at leaves)
+    unless something was made in between, numbered after every input's node.
+    """
+    floor = -1
+    for t in inputs:
+        node = t.grad_fn
+        if node is not None:
+            seq = node._sequence_nr()
+            if seq > floor:
+                floor = seq
+    for t in outputs:
+        node = t.grad_fn
+        if node is None:
+            continue
+        for nxt, _ in node.next_functions:
+            if nxt is not None and floor < nxt._sequence_nr() < _LEAF_SEQ:
+                return True
+    return False
+
+
+def hidden(
+    nodes: Sequence[Any],
+    outputs: Sequence[torch.Tensor],
+    inputs: Iterable[torch.Tensor],
+    recorded: Callable[[Any], bool],
+) -> bool:
+    """Whether some of a call's inner ``nodes`` have values that nothing else gives.
+
+    Known are the call's inputs and outputs, what the recorder ``recorded``, and
+    what a node saved as its result (``log_softmax`` inside ``cross_entropy``);
+    a view gives its input from its output or the other way (``matmul`` on
+    batches: view, ``mm``, view), as derive.py will. The rest needs a second run.
+    """
+    known = {id(t.grad_fn) for t in (*outputs, *inputs) if t.grad_fn is not None}
+    pending = [n for n in nodes if id(n) not in known]
+    changed = True
+    while pending and changed:
+        changed = False
+        for node in nodes:  # a known view gives its input
+            if id(node) in known and type(node).__name__ in _VIEWS:
+                src = node.next_functions[0][0]
+                if src is not None and id(src) not in known:
+                    known.add(id(src))
+                    changed = True
+        left = []
+        for node in pending:
+            if id(node) in known or recorded(node) or _saves_result(type(node)):
+                changed = True
+                known.add(id(node))
+                continue
+            name = type(node).__name__
+            if name in _VIEWS or name == _EXPAND:
+                src = node.next_functions[0][0]
+                if src is None or src._sequence_nr() >= _LEAF_SEQ or id(src) in known:
+                    known.add(id(node))
+                    changed = True
+                    continue
+            left.append(node)
+        pending = left
+    return bool(pending)
+
+
+_SAVES_RESULT: dict[type, bool] = {}
+
+
+def _saves_result(node_type: type) -> bool:
+    """Whether nodes of this type keep their output for backward (read by derive.py);
+    asked of the type, so that no saved tensor is unpacked (a snippet's unpack hooks
+    would run once more than without gradviz)."""
+    saves = _SAVES_RESULT.get(node_type)
+    if saves is None:
+        saves = _SAVES_RESULT[node_type] = hasattr(node_type, "_saved_result")
+    return saves
+
+
 def pair(nodes: Sequence[Any], ops: Sequence[tuple[str, Any]]) -> list[tuple[Any, Any]]:
     """Each node with the output of the op that made it; nodes left unmatched are dropped."""
     pairs = []
@@ -232,9 +370,10 @@ def _node_key(node_type: type) -> str:
 
 
 def _op_key(func: Any) -> str:
-    """``aten._safe_softmax.default`` -> ``safesoftmax``."""
+    """``aten._safe_softmax.default`` -> ``safesoftmax``; ``aten.nll_loss_forward`` ->
+    ``nllloss``, as its node is ``NllLossBackward0``."""
     key = _OP_KEYS.get(func)
     if key is None:
         name = getattr(getattr(func, "overloadpacket", func), "__name__", str(func))
-        key = _OP_KEYS[func] = name.replace("_", "").lower()
+        key = _OP_KEYS[func] = name.removesuffix("_forward").replace("_", "").lower()
     return key

@@ -44,8 +44,11 @@ from torch.utils.weak import WeakIdKeyDictionary
 from gradviz.torchcapture.inside import (
     LOOK_INSIDE,
     PLAIN_TYPES,
+    hidden,
     inner_nodes,
+    made_inside,
     pair,
+    pure,
     replay,
     worth_looking,
 )
@@ -176,11 +179,14 @@ class Recorder(TorchFunctionMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         try:
-            openable = func in OPENABLE
+            openable = _OPENABLE.get(func)
+            if openable is None:
+                openable = _OPENABLE[func] = _composite(func)
             look = func in LOOK_INSIDE
         except TypeError:  # an unhashable callable
             openable = look = False
-        if openable and self._may_open(func):
+        subclassed = bool(types) and _subclassed(types)
+        if openable and not subclassed and self._may_open(func):
             return self._run_opened(func, args, kwargs or {})
         rng = torch.random.get_rng_state() if look and self._may_look(func, args, kwargs) else None
         out = func(*args, **(kwargs or {}))
@@ -190,7 +196,7 @@ class Recorder(TorchFunctionMode):
             return out  # no_grad (an optimizer's step): nothing joins a graph
         self._busy = True
         try:
-            if (types and _subclassed(types)) or _profiling() or _dispatch_modes():
+            if subclassed or _profiling() or _dispatch_modes():
                 with _OwnWork():  # a subclass's __torch_function__ must not see gradviz read it
                     self._record(func, args, out)
                     if func is _LINEAR:
@@ -199,7 +205,7 @@ class Recorder(TorchFunctionMode):
                 self._record(func, args, out)
                 if func is _LINEAR:
                     self._record_before_bias(args, kwargs, out)
-            if rng is not None:
+            if (rng is not None or not openable) and not subclassed:
                 self._record_inside(func, args, kwargs, out, rng)
         except Exception as exc:  # never let gradviz break the user's code
             self.internal_errors.append(f"{getattr(func, '__name__', func)}: {exc!r}")
@@ -221,19 +227,35 @@ class Recorder(TorchFunctionMode):
         args: Sequence[Any],
         kwargs: dict[str, Any] | None,
         out: Any,
-        rng: torch.Tensor,
+        rng: torch.Tensor | None,
     ) -> None:
         """Give the nodes the call made inside itself the values its aten ops returned.
 
         The call is run again for them (see inside.replay), only when it made
-        more than its output's node: attention on the CPU without a mask is one
-        fused node, with a mask a dozen.
+        more than its output's node and, unless it may draw random numbers (its
+        random state is in ``rng``), only when those nodes' values are hidden:
+        attention on the CPU without a mask is one fused node, with a mask a
+        dozen; ``hinge_embedding_loss`` makes five; a batched ``matmul``'s views
+        and ``mm`` are known from its input and output without a second run.
         """
         outs = _tensors(out)
-        nodes = inner_nodes(outs, _arg_tensors(args, kwargs)) if outs else []
+        if not outs:
+            return
+        ins = _arg_tensors(args, kwargs)
+        if rng is None and not (made_inside(outs, ins) and pure(func)):
+            return  # the common case: one node, the output's own
+        nodes = inner_nodes(outs, ins)
         if len(nodes) < 2:
             return  # the output's own node, recorded already
+        if rng is None and not (
+            hidden(nodes, outs, ins, _recorded)
+            and any(t.requires_grad for t in ins)
+            and worth_looking(func, ins)
+        ):
+            return
         inside = replay(func, args, kwargs, rng)
+        if inside is None:
+            return  # it drew random numbers: its second run's are not the snippet's
         line = snippet_line(sys._getframe(1), self.filename)
         for node, value in pair(nodes, inside.ops):
             rec = node_record(node)
@@ -245,6 +267,8 @@ class Recorder(TorchFunctionMode):
                     rec.keys[nr] = storage_key(t)
 
     def _may_open(self, func: Callable[..., Any]) -> bool:
+        """(Never with a tensor subclass among the arguments: its own ``__torch_function__``
+        sees the whole call when it runs plainly, so it must see it whole here too.)"""
         return not (self._busy or func in self._opening or _compiling())
 
     def _run_opened(
@@ -761,6 +785,12 @@ def _subclassed(types: Sequence[type]) -> bool:
     return any(t not in PLAIN_TYPES for t in types)
 
 
+def _recorded(node: AutogradNode) -> bool:
+    """Whether the recorder already holds a value of ``node``'s (see inside.hidden)."""
+    rec = node.metadata.get(KEY)
+    return isinstance(rec, NodeRecord) and bool(rec.outputs)
+
+
 def _swapped_in(value: object) -> bool:
     """A module parameter's slot holding a plain tensor: ``functional_call`` put it there."""
     return isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter)
@@ -826,8 +856,30 @@ def _no_torch_function(*args: Any, **kwargs: Any) -> bool:
 
 
 OPENABLE: set[Callable[..., Any]] = {torch.nn.functional.multi_head_attention_forward}
-"""Composite torch functions in Python whose insides are recorded op by op: attention,
-the one whose dozens of inner tensors (projections, heads, scores) otherwise show no value."""
+"""Composite torch functions in Python whose insides are recorded op by op, besides those
+of the modules in ``_OPEN_MODULES``: attention, whose dozens of inner tensors
+(projections, heads, scores) otherwise show no value."""
+
+_OPEN_MODULES = frozenset({"torch.nn.functional", "torch.functional"})
+_OPENABLE: dict[Any, bool] = {}
+
+
+def _composite(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is a torch function written in Python that hands itself to the mode.
+
+    Every such function of ``torch.nn.functional`` and ``torch.functional`` is
+    opened (see ``_opened``): ``gumbel_softmax``, ``multilabel_soft_margin_loss``,
+    ``local_response_norm``, ``normalize``, ``stft``'s padding. Their inner
+    nodes get values as the snippet's own ops do, exactly and at no extra run;
+    the one-op wrappers (``F.relu``) cost a call more, nothing else.
+    """
+    if func in OPENABLE:
+        return True
+    return (
+        isinstance(func, types.FunctionType)
+        and func.__module__ in _OPEN_MODULES
+        and "handle_torch_function" in func.__code__.co_names
+    )
 
 
 def _compiling() -> bool:
