@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -352,3 +353,28 @@ def test_only_torchs_own_ops_are_run_again(
     plain, ours, _ = printed_both_ways(snippet, capsys)
     assert ours == plain and plain.startswith("1 ")
     assert capture_snippet(load_snippet(snippet)).internal_errors == []
+
+
+def test_no_call_is_run_again_when_its_inner_values_are_known(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``linear``'s transposed weight, a batched ``matmul``'s views and ``mm``, the
+    product before the bias on a transposed batch (attention's ``out_proj``) and
+    ``cross_entropy``'s saved ``log_softmax``: all known without a second run, which
+    would double a transformer's matmuls."""
+    from gradviz.execute import load_snippet
+    from gradviz.torchcapture import capture_snippet, recorder
+
+    runs: list[str] = []
+    real = recorder.replay
+
+    def counted(func: Any, *args: Any) -> Any:
+        runs.append(getattr(func, "__name__", str(func)))
+        return real(func, *args)
+
+    monkeypatch.setattr(recorder, "replay", counted)
+    bench = Path(__file__).resolve().parents[1] / "bench" / "workloads"
+    for name in ("mlp", "transformer"):
+        result = capture_snippet(load_snippet(bench / f"{name}.py"))
+        assert result.graph is not None and result.internal_errors == []
+    assert runs == []
