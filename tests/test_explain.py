@@ -242,3 +242,24 @@ def test_a_chain_deeper_than_pythons_recursion_limit_is_told(tmp_path: Path) -> 
     text = plain(snippet, width=120)
     assert "… 2800 more tensors below depth 200 (raise --depth to see them)" in text
     assert "mul#" in text  # labels stay short however deep the chain
+
+
+def test_split_and_unbind_tell_how_their_pieces_gradients_go_back(tmp_path: Path) -> None:
+    """The rule of an op with several outputs names them all, a piece nothing used as
+    ``_`` (its gradient zeros), and is told once though two of its pieces reach it."""
+    snippet = tmp_path / "pieces.py"
+    snippet.write_text(
+        "import torch\n"
+        "x = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)\n"
+        "a, _, c = x.split(1, dim=1)\n"
+        "r0, r1 = x.unbind(0)\n"
+        "loss = (a * c).sum() + (r1 * 2).sum()\n"
+        "loss.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "split: a, _, c = x.split(1, 1)" in text
+    assert "x.grad += cat([a.grad, 0, c.grad], 1) = [[3., 0., 1.], [6., 0., 4.]]" in text
+    assert "unbind: _, r1 = x.unbind(0)" in text
+    assert "x.grad += stack([0, r1.grad], 0) = [[0., 0., 0.], [2., 2., 2.]]" in text
+    assert text.count("x.split(1, 1)") == 1
+    assert "no rule" not in text

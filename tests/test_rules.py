@@ -182,6 +182,10 @@ def leaf_pairs() -> dict[str, Case]:
         "ToCopyBackward0": unary(lambda x: x.to(torch.float32)),
         "CatBackward0": cat_case,
         "StackBackward0": stack_case,
+        "SplitBackward0": layer(lambda x: x.split(2, dim=1), (3, 5)),
+        "SplitWithSizesBackward0": layer(lambda x: x.split([1, 3], dim=1), (2, 4)),
+        "UnsafeSplitBackward0": layer(lambda x: x.unsafe_split(2, dim=0), (4, 3)),
+        "UnbindBackward0": layer(lambda x: x.unbind(1), (2, 3)),
         "SelectBackward0": unary(lambda x: x[1]),
         "SliceBackward0": layer(lambda x: x[1:4:2], (5, 3)),
         "IndexBackward0": layer(lambda x: x[t([0, 2, 0])], (4, 3)),
@@ -235,23 +239,27 @@ def test_every_rule_has_a_case() -> None:
 def test_rule_matches_torch(name: str) -> None:
     torch.manual_seed(sum(map(ord, name)))
     out, inputs = CASES[name]()
-    node = out.grad_fn
+    outs = out if isinstance(out, tuple) else (out,)  # split, unbind: several
+    node = outs[0].grad_fn
     assert type(node).__name__ == name
     rule = RULES[name]
+    assert (rule.outputs is not None) == (len(outs) > 1)
     symbols = saved_symbols(node)
     for attr, expected in rule.when.items():
         assert repr(symbols[attr]) == expected, f"case does not meet the rule's condition {attr}"
-    symbols["result"] = out.detach()
+    symbols["result"] = outs[0].detach()
     if rule.variadic:
         symbols[rule.input_symbol(0)] = [t.detach() for t in inputs if t is not None]
     else:
         for slot, t in enumerate(inputs):
             if t is not None:
                 symbols[rule.input_symbol(slot)] = t.detach()
-    grad = torch.randn_like(out)
-    symbols["grad"] = grad
+    grads = [torch.randn_like(o) for o in outs]
+    grad = symbols["grad"] = grads[0]
+    if rule.outputs is not None:
+        symbols[rule.outputs] = grads
     wanted = [t for t in inputs if t is not None and t.requires_grad]
-    expected = torch.autograd.grad(out, wanted, grad)
+    expected = torch.autograd.grad(outs, wanted, grads)
     for slot, t in enumerate(inputs):
         if t is None or not t.requires_grad:
             continue

@@ -281,6 +281,8 @@ NAMESPACE: dict[str, Any] = {
     "mean_n": mean_n,
     "sum_lead": sum_lead,
     "embedding_back": embedding_back,
+    "cat": torch.cat,
+    "stack": torch.stack,
 }
 
 

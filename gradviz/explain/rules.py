@@ -28,7 +28,9 @@ class Rule:
     """How one autograd node turns its output's gradient into its inputs' gradients.
 
     ``inputs`` names the ``next_functions`` slots (``"tensors*"`` for a
-    variable number, as in ``cat``). ``local`` is the elementwise derivative
+    variable number, as in ``cat``). ``outputs`` names, for an op with several
+    outputs (``split``, ``unbind``), the list of their gradients that its
+    formulas use instead of ``grad``. ``local`` is the elementwise derivative
     ``∂result/∂input`` where there is one (None for matrix, reduction and shape
     ops, whose Jacobian is not a single factor); ``chain`` the input's
     gradient contribution. ``when`` names saved attributes and the values the
@@ -42,6 +44,7 @@ class Rule:
     local: tuple[str | None, ...] = ()
     when: Mapping[str, str] = field(default_factory=dict)
     note: str | None = None
+    outputs: str | None = None
 
     def local_for(self, slot: int) -> str | None:
         return self.local[slot] if slot < len(self.local) else None
@@ -342,6 +345,38 @@ RULES: dict[str, Rule] = {
     ),
     "StackBackward0": Rule(
         "stack", "result = stack(tensors, dim)", ("tensors*",), ("grad.select(dim, i)",)
+    ),
+    "SplitBackward0": Rule(
+        "split",
+        "result = self.split(split_size, dim)",
+        ("self",),
+        ("cat(grads, dim)",),
+        note="the pieces' gradients laid back side by side; a piece not used gives zeros",
+        outputs="grads",
+    ),
+    "SplitWithSizesBackward0": Rule(
+        "split",
+        "result = self.split(split_sizes, dim)",
+        ("self",),
+        ("cat(grads, dim)",),
+        note="the pieces' gradients laid back side by side; a piece not used gives zeros",
+        outputs="grads",
+    ),
+    "UnsafeSplitBackward0": Rule(
+        "unsafe_split",
+        "result = self.split(split_size, dim)",
+        ("self",),
+        ("cat(grads, dim)",),
+        note="the pieces' gradients laid back side by side; a piece not used gives zeros",
+        outputs="grads",
+    ),
+    "UnbindBackward0": Rule(
+        "unbind",
+        "result = self.unbind(dim)",
+        ("self",),
+        ("stack(grads, dim)",),
+        note="the slices' gradients stacked back; a slice not used gives zeros",
+        outputs="grads",
     ),
     "SelectBackward0": Rule(
         "select",

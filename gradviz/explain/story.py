@@ -92,16 +92,19 @@ class _Teller:
         self.uses: dict[int, list[Edge]] = defaultdict(list)
         self.producer: dict[int, int] = {}
         self.output_of: dict[int, int] = {}
+        self.outputs_of: dict[int, dict[int, int]] = defaultdict(dict)  # op -> slot -> tensor
         for e in graph.edges:
             if graph.node(e.src).kind == "op":
                 self.producer[e.dst] = e.src
                 self.output_of.setdefault(e.src, e.dst)
+                self.outputs_of[e.src][e.slot] = e.dst
             else:
                 self.inputs[e.dst].append(e)
                 self.uses[e.src].append(e)
         for edges in self.inputs.values():
             edges.sort(key=lambda e: e.slot)
         self.told: set[int] = set()
+        self.told_edges: set[Edge] = set()
         self.omitted = 0
         self.pass_of_op = self._passes_of_ops()
         self.labels: dict[int, str] = {}
@@ -182,10 +185,12 @@ class _Teller:
         op = self.g.node(edge.dst)
         out_id = self.output_of.get(op.id)
         out = self.label(out_id) if out_id is not None else "out"
+        rule = RULES.get(op.autograd or "")
+        if rule is not None and rule.outputs is not None:
+            out = ", ".join(self._outputs(op, edge))
         child = self.label(edge.src)
         flowed = self.contribution(edge)
         flowed_text = _values(flowed, "not computed") if self.g.passes else "not computed"
-        rule = RULES.get(op.autograd or "")
         unmet = self._unmet(rule, op) if rule else None
         if rule is None or unmet:
             why = unmet or f"gradviz has no rule for {op.autograd}"
@@ -288,6 +293,9 @@ class _Teller:
     ) -> tuple[dict[str, str], dict[str, str], set[str]]:
         out = self.label(out_id) if out_id is not None else "out"
         names: dict[str, str] = {"grad": f"{out}.grad", "result": out}
+        if rule.outputs is not None:
+            grads = (f"{o}.grad" if o != "_" else "0" for o in self._outputs(op, edge))
+            names[rule.outputs] = f"[{', '.join(grads)}]"
         values: dict[str, str] = {}
         unbroadcast: set[str] = set()
         out_value = self.g.node(out_id).value if out_id is not None else None
@@ -321,6 +329,27 @@ class _Teller:
                 if out_shape is not None and s.tensor.shape == out_shape:
                     unbroadcast.add(s.name)
         return names, values, unbroadcast
+
+    def _outputs(self, op: Node, edge: Edge) -> list[str]:
+        """The labels of an op's outputs in order, ``_`` for one the graph does not hold
+        (a piece of a ``split`` that nothing used: its gradient is zeros)."""
+        shown = self.outputs_of.get(op.id, {})
+        count = max(shown, default=-1) + 1
+        saved = {s.name: s.value for s in op.saved if s.value is not None}
+        with contextlib.suppress(ValueError, SyntaxError, TypeError, IndexError, ZeroDivisionError):
+            dim = int(ast.literal_eval(saved.get("dim", "None")))
+            value = self.g.node(edge.src).value
+            sizes = ast.literal_eval(saved.get("self_sym_sizes", "None")) or (
+                value.shape if value is not None else None
+            )
+            if "split_sizes" in saved:
+                count = len(ast.literal_eval(saved["split_sizes"]))
+            elif "split_size" in saved and sizes is not None:
+                size = int(ast.literal_eval(saved["split_size"]))
+                count = -(-int(sizes[dim]) // size)
+            elif sizes is not None:  # unbind: one slice per index of dim
+                count = int(sizes[dim])
+        return [self.label(shown[i]) if i in shown else "_" for i in range(count)]
 
     def _symbol_value(self, local: str, rule: Rule, op: Node, edge: Edge) -> str | None:
         """The number of a local derivative that is a single tensor symbol (``∂c/∂a = b``)."""
@@ -368,12 +397,14 @@ class _Teller:
         node = self.g.node(node_id)
         if node_id in self.told:
             step = Step(head=(Span(self.label(node_id), "name"), Span("  (see above)", "muted")))
-            if via is not None:
+            if via is not None and via not in self.told_edges:  # a split's second piece
+                self.told_edges.add(via)  # reaches it along the edge already told
                 step.body = self.rule_lines(via)
             return step
         self.told.add(node_id)
         step = Step(head=self.head(node))
         if via is not None:
+            self.told_edges.add(via)
             step.body = self.rule_lines(via)
         total = self.sum_line(node)
         if total is not None:
