@@ -80,3 +80,17 @@ def test_the_insides_of_composite_losses_get_values() -> None:
     assert inner <= valued
     unknown = [n for n in g.tensors() if n.value is None]
     assert len(unknown) <= 11  # of 68; 25 before ClampMin, NllLoss, Slice, Sum(dim) were run again
+
+
+def test_maml_inner_steps_show_every_value_torch_computed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The backward of mse_loss, log_softmax and tanh, differentiated again through
+    MAML's inner step: every tensor with a value, each one torch computed."""
+    computed = Computed()
+    g = run_both_ways(SNIPPETS / "tutorial_maml.py", computed, monkeypatch)
+    producer = made_by(g)
+    assert {"MseLossBackwardBackward0", "LogSoftmaxBackwardDataBackward0"} <= set(producer.values())
+    outputs = [n for n in g.tensors() if n.id in producer]
+    for n in outputs:
+        assert n.value is not None and computed.has(n.value), (producer[n.id], n)

@@ -63,6 +63,11 @@ OPS: dict[str, _Op] = {
     "CosBackward0": _Op(("self",), lambda a: torch.cos(a["self"])),
     "LogBackward0": _Op(("self",), lambda a: torch.log(a["self"])),
     "AbsBackward0": _Op(("self",), lambda a: torch.abs(a["self"])),
+    "ExpBackward0": _Op(("self",), lambda a: torch.exp(a["self"])),
+    "SqrtBackward0": _Op(("self",), lambda a: torch.sqrt(a["self"])),
+    "TanhBackward0": _Op(("self",), lambda a: torch.tanh(a["self"])),
+    "SigmoidBackward0": _Op(("self",), lambda a: torch.sigmoid(a["self"])),
+    "ReluBackward0": _Op(("self",), lambda a: torch.relu(a["self"])),
     "SumBackward0": _Op(("self",), lambda a: torch.sum(a["self"])),
     "MeanBackward0": _Op(("self",), lambda a: torch.mean(a["self"])),
     "PowBackward0": _Op(("self",), lambda a: torch.pow(a["self"], a["exponent"]), ("exponent",)),
@@ -125,6 +130,25 @@ OPS: dict[str, _Op] = {
             a["grad_output"], a["self"], a["negative_slope"], a["self_is_result"]
         ),
         ("negative_slope", "self_is_result"),
+    ),
+    "MseLossBackwardBackward0": _Op(
+        ("grad_output", "self", "target"),
+        lambda a: _aten.mse_loss_backward(a["grad_output"], a["self"], a["target"], a["reduction"]),
+        ("reduction",),
+    ),
+    "LogSoftmaxBackwardDataBackward0": _Op(
+        ("grad_output", "output"),
+        lambda a: _aten._log_softmax_backward_data(
+            a["grad_output"], a["output"], a["dim"], a["output"].dtype
+        ),
+        ("dim",),
+    ),
+    "SoftmaxBackwardDataBackward0": _Op(
+        ("grad_output", "output"),
+        lambda a: _aten._softmax_backward_data(
+            a["grad_output"], a["output"], a["dim"], a["output"].dtype
+        ),
+        ("dim",),
     ),
     "SoftplusBackwardBackward0": _Op(
         ("grad_output", "self"),
