@@ -267,8 +267,10 @@ class Recorder(TorchFunctionMode):
                     rec.keys[nr] = storage_key(t)
 
     def _may_open(self, func: Callable[..., Any]) -> bool:
-        """(Never with a tensor subclass among the arguments: its own ``__torch_function__``
-        sees the whole call when it runs plainly, so it must see it whole here too.)"""
+        """Not inside gradviz's own work, nor inside the same function's opened run, nor
+        under torch.compile. (Nor, as the caller checks, with a tensor subclass among
+        the arguments: its own ``__torch_function__`` sees the whole call when it runs
+        plainly, so it must see it whole here too.)"""
         return not (self._busy or func in self._opening or _compiling())
 
     def _run_opened(
