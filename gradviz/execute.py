@@ -53,6 +53,9 @@ class SnippetResult:
     namespace: dict[str, object]
     error: BaseException | None
     exit_code: int
+    unfinished: frozenset[int] = frozenset()
+    """The snippet's lines that were running when it ended by an exception: their
+    assignments never happened."""
 
     @property
     def failed(self) -> bool:
@@ -152,7 +155,19 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
             sys.modules["__main__"] = saved_main
         else:  # pragma: no cover - there is always a __main__ under the CLI
             sys.modules.pop("__main__", None)
-    return SnippetResult(namespace=module.__dict__, error=error, exit_code=exit_code)
+    unfinished = _lines_running(error, snippet.filename)
+    return SnippetResult(module.__dict__, error, exit_code, unfinished)
+
+
+def _lines_running(error: BaseException | None, filename: str) -> frozenset[int]:
+    """The lines of ``filename`` on the traceback of ``error``."""
+    lines = set()
+    tb = error.__traceback__ if error is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            lines.add(tb.tb_lineno)
+        tb = tb.tb_next
+    return frozenset(lines)
 
 
 def _system_exit_code(exc: SystemExit) -> int:

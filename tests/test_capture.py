@@ -744,3 +744,18 @@ def test_a_tensor_subclass_sees_only_the_snippets_calls(
     plain, ours, g = printed_both_ways(snippet, capsys)
     assert ours == plain and "mul" in plain and "__get__" not in plain
     assert {op.autograd for op in g.ops()} >= {"MulBackward0", "TanhBackward0"}
+
+
+def test_a_line_that_raised_names_nothing(tmp_path: Path) -> None:
+    """``(g,) = autograd.grad(x ** 3, y)`` raised (y was not used): nothing was assigned
+    to ``g``, so the pass's root keeps its derived label (``--partial``)."""
+    snippet = tmp_path / "raises_inside.py"
+    snippet.write_text(
+        "import torch\n"
+        "x = torch.tensor(2.0, requires_grad=True)\n"
+        "y = torch.tensor(1.0, requires_grad=True)\n"
+        "(g,) = torch.autograd.grad(x ** 3, y)\n"
+    )
+    result = capture(snippet)
+    assert result.run.failed and result.graph is not None
+    assert [n.names for n in result.graph.nodes if n.kind == "output"] == [()]

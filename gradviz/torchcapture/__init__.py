@@ -78,7 +78,7 @@ def capture_snippet(
                 for key, name in module_names(local).items():
                     modules.setdefault(key, name)
                 local.clear()
-            builder = GraphBuilder(snippet.filename, named, modules)
+            builder = GraphBuilder(snippet.filename, named, modules, run.unfinished)
             try:
                 with paused():  # the snippet is done: only gradviz allocates now
                     outcome = _build(builder, recorder, named, targets, snippet, run)

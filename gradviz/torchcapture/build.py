@@ -75,8 +75,11 @@ class GraphBuilder:
         filename: str,
         named: Sequence[NamedTensor],
         module_names: Mapping[int, str] | None = None,
+        unfinished: Collection[int] = (),
     ) -> None:
         self.filename = filename
+        self._unfinished = frozenset(unfinished)
+        """Lines still running when the snippet ended: they assigned nothing."""
         self._module_names = dict(module_names or {})
         self._held: deque[object] = deque()
         self._names: dict[_TensorKey, list[str]] = {}
@@ -200,7 +203,7 @@ class GraphBuilder:
         ]
         output_nr = {i: nr for i, (kind, _, nr) in enumerate(order) if kind == "tensor"}
         resolved = _name_from_assignments(
-            resolved, producer, consumers, self._snippet_names, output_nr
+            resolved, producer, consumers, self._snippet_names, output_nr, self._unfinished
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -480,6 +483,7 @@ def _name_from_assignments(
     consumers: Mapping[int, list[int]],
     reserved: Collection[str] = (),
     output_nr: Mapping[int, int] | None = None,
+    unfinished: Collection[int] = (),
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -488,14 +492,18 @@ def _name_from_assignments(
     no other tensor of the graph has or would get that name (a loop body
     ``y = y * 2`` makes many ``y``: they keep their derived labels) and the
     snippet's own variables do not give it to another tensor (``J = jacobian(f,
-    x)`` names the matrix returned, not the last op run on that line). Ids are
-    positions in ``nodes``.
+    x)`` names the matrix returned, not the last op run on that line), nor on a
+    line the snippet ended in (``loss = model(x)`` that raised, ``(g,) =
+    autograd.grad(...)`` that raised: nothing was assigned). Ids
+    are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
+            continue
+        if n.source.line in unfinished:
             continue
         op = producer.get(n.id)
         if op is None or line_of.get(op) != n.source.line:
