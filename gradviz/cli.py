@@ -78,6 +78,13 @@ def _snippet_command(what: str) -> Callable[[F], F]:
                     metavar="SECONDS",
                     help="Run the snippet in a child process and stop it after SECONDS.",
                 ),
+                click.option(
+                    "--stop-after",
+                    type=click.IntRange(min=1),
+                    metavar="N",
+                    help=f"End the snippet after its N-th backward pass and {what.lower()} "
+                    "what it built: a training script need not run to its end.",
+                ),
             ]
         ):
             fn = option(fn)
@@ -310,6 +317,7 @@ def run(
     targets: tuple[str, ...],
     partial: bool,
     timeout: float | None,
+    stop_after: int | None,
     output: Path | None,
     fmt: str | None,
     frames: Path | None,
@@ -328,7 +336,7 @@ def run(
     target = _output_target(fmt, output, Path(snippet.stem), snippet)
     if frames is not None:
         _require_dot()
-    outcome = _capture(loaded, args, targets, partial, timeout)
+    outcome = _capture(loaded, args, targets, partial, timeout, stop_after)
     assert outcome.graph is not None
     _draw(outcome.graph, target, options)
     if frames is not None:
@@ -377,6 +385,7 @@ def explain(
     targets: tuple[str, ...],
     partial: bool,
     timeout: float | None,
+    stop_after: int | None,
     depth: int | None,
     output: Path | None,
     fmt: str | None,
@@ -394,7 +403,7 @@ def explain(
     if output is not None:
         _check_not_input(output, snippet)
     loaded = _load(snippet)
-    outcome = _capture(loaded, args, targets, partial, timeout)
+    outcome = _capture(loaded, args, targets, partial, timeout, stop_after)
     assert outcome.graph is not None
     from gradviz.explain.story import tell
 
@@ -436,6 +445,7 @@ def doctor(
     targets: tuple[str, ...],
     partial: bool,
     timeout: float | None,
+    stop_after: int | None,
     output: Path | None,
     vanish: float,
     explode: float,
@@ -451,7 +461,7 @@ def doctor(
     if output is not None:
         _check_not_input(output, snippet)
     loaded = _load(snippet)
-    outcome = _capture(loaded, args, targets, partial, timeout)
+    outcome = _capture(loaded, args, targets, partial, timeout, stop_after)
     assert outcome.graph is not None
     from gradviz.health import diagnose
     from gradviz.renderers.doctor import report_json, report_renderable
@@ -611,6 +621,7 @@ def _capture(
     targets: Sequence[str],
     partial: bool,
     timeout: float | None = None,
+    stop_after: int | None = None,
 ) -> Outcome:
     """Run and capture; report a failing snippet the way Python would, then decide.
 
@@ -621,7 +632,13 @@ def _capture(
     from gradviz.session import run_capture
 
     with _status(f"running {snippet.path}" if timeout is None else None):
-        outcome = run_capture(snippet, args, targets, timeout)
+        outcome = run_capture(snippet, args, targets, timeout, stop_after)
+    if outcome.stopped:
+        click.echo(
+            f"gradviz: ended {snippet.path} after its backward pass {stop_after} "
+            "(--stop-after); the rest of it did not run",
+            err=True,
+        )
     if outcome.internal_errors:
         import os
 

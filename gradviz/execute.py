@@ -26,7 +26,22 @@ from gradviz.errors import (
 )
 from gradviz.modeframes import is_gradviz, is_hand_over
 
-__all__ = ["Snippet", "SnippetResult", "format_snippet_traceback", "load_snippet", "run_snippet"]
+__all__ = [
+    "Snippet",
+    "SnippetResult",
+    "SnippetStopped",
+    "format_snippet_traceback",
+    "load_snippet",
+    "run_snippet",
+]
+
+
+class SnippetStopped(BaseException):
+    """Raised inside the snippet by gradviz to end it early (``--stop-after``).
+
+    A BaseException, as KeyboardInterrupt is, so that the snippet's own
+    ``except Exception`` does not swallow it; its ``finally`` blocks still run.
+    """
 
 
 @dataclass(frozen=True)
@@ -53,9 +68,11 @@ class SnippetResult:
     namespace: dict[str, object]
     error: BaseException | None
     exit_code: int
+    stopped: bool = False
+    """gradviz ended the run early (see SnippetStopped): not an error."""
     unfinished: frozenset[int] = frozenset()
-    """The snippet's lines that were running when it ended by an exception: their
-    assignments never happened."""
+    """The snippet's lines that were running when it ended by an exception (a stop
+    included): their assignments never happened."""
 
     @property
     def failed(self) -> bool:
@@ -139,8 +156,12 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
         sys.path.insert(0, str(snippet.path.resolve().parent))
     error: BaseException | None = None
     exit_code = 0
+    stopped = False
+    ended: BaseException | None = None
     try:
         exec(snippet.code, module.__dict__)
+    except SnippetStopped as exc:
+        stopped, ended = True, exc
     except SystemExit as exc:
         exit_code = _system_exit_code(exc)
         error = exc if exit_code else None
@@ -155,8 +176,8 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
             sys.modules["__main__"] = saved_main
         else:  # pragma: no cover - there is always a __main__ under the CLI
             sys.modules.pop("__main__", None)
-    unfinished = _lines_running(error, snippet.filename)
-    return SnippetResult(module.__dict__, error, exit_code, unfinished)
+    unfinished = _lines_running(ended or error, snippet.filename)
+    return SnippetResult(module.__dict__, error, exit_code, stopped, unfinished)
 
 
 def _lines_running(error: BaseException | None, filename: str) -> frozenset[int]:

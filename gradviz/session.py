@@ -41,6 +41,8 @@ class Outcome:
     traceback: str | None = None
     problem: GradvizError | None = None
     internal_errors: list[str] = field(default_factory=list)
+    stopped: bool = False
+    """gradviz ended the snippet after the passes ``--stop-after`` asked for."""
 
     @while_paused
     def to_bytes(self) -> bytes:
@@ -65,6 +67,7 @@ class Outcome:
             "traceback": self.traceback,
             "problem": problem,
             "internal_errors": self.internal_errors,
+            "stopped": self.stopped,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -87,14 +90,17 @@ class Outcome:
             traceback=state.get("traceback"),
             problem=problem,
             internal_errors=[str(x) for x in state.get("internal_errors", [])],
+            stopped=bool(state.get("stopped", False)),
         )
 
 
-def _capture_here(snippet: Snippet, argv: Sequence[str], targets: Sequence[str]) -> Outcome:
+def _capture_here(
+    snippet: Snippet, argv: Sequence[str], targets: Sequence[str], stop_after: int | None = None
+) -> Outcome:
     from gradviz.torchcapture import capture_snippet
 
     try:
-        result = capture_snippet(snippet, argv, targets)
+        result = capture_snippet(snippet, argv, targets, stop_after)
     except GradvizError as exc:
         return Outcome(graph=None, exit_code=exc.exit_code, problem=exc)
     run = result.run
@@ -116,6 +122,7 @@ def _capture_here(snippet: Snippet, argv: Sequence[str], targets: Sequence[str])
         traceback=text,
         problem=result.no_graph,
         internal_errors=list(result.internal_errors),
+        stopped=run.stopped,
     )
 
 
@@ -124,14 +131,20 @@ def run_capture(
     argv: Sequence[str] = (),
     targets: Sequence[str] = (),
     timeout: float | None = None,
+    stop_after: int | None = None,
 ) -> Outcome:
     """Capture ``snippet`` in this process, or in a child stopped after ``timeout`` seconds."""
     if timeout is None:
-        return _capture_here(snippet, argv, targets)
+        return _capture_here(snippet, argv, targets, stop_after)
     with tempfile.TemporaryDirectory(prefix="gradviz-") as tmp:
         result_file = Path(tmp) / "outcome.pickle"
         request = json.dumps(
-            {"snippet": str(snippet.path), "argv": list(argv), "targets": list(targets)}
+            {
+                "snippet": str(snippet.path),
+                "argv": list(argv),
+                "targets": list(targets),
+                "stop_after": stop_after,
+            }
         )
         proc = subprocess.Popen(
             [sys.executable, "-m", "gradviz.session", request, str(result_file)],
@@ -170,7 +183,7 @@ def _child(request_json: str, result_path: str) -> None:
     """The child side: capture, then write the Outcome where the parent looks for it."""
     request = json.loads(request_json)
     snippet = load_snippet(request["snippet"])
-    outcome = _capture_here(snippet, request["argv"], request["targets"])
+    outcome = _capture_here(snippet, request["argv"], request["targets"], request.get("stop_after"))
     tmp = result_path + ".tmp"
     Path(tmp).write_bytes(outcome.to_bytes())
     os.replace(tmp, result_path)

@@ -237,3 +237,66 @@ def test_what_could_not_be_recorded_is_said(
     c = graph.by_name("c").value
     assert c is not None and c.data == (2.0, 6.0)
     assert graph.by_name("d").value is not None
+
+
+LONG_TRAINING = """\
+import torch
+torch.manual_seed(0)
+w = torch.randn(3, requires_grad=True)
+opt = torch.optim.SGD([w], lr=0.1)
+try:
+    for step in range(10_000):
+        opt.zero_grad()
+        loss = (w * torch.arange(3.0)).sin().sum()
+        try:
+            loss.backward()
+        except Exception:  # the snippet's own handler must not swallow the stop
+            print("swallowed")
+        opt.step()
+        print("step", step)
+finally:
+    print("cleanup")
+"""
+
+
+@pytest.mark.parametrize("timeout", [[], ["--timeout", "60"]], ids=["here", "child"])
+def test_stop_after_ends_a_training_script_after_that_backward_pass(
+    runner: CliRunner, in_tmp: Path, timeout: list[str]
+) -> None:
+    import torch
+
+    (in_tmp / "train.py").write_text(LONG_TRAINING)
+    code, out, err = run(runner, "run", "train.py", "-o", "g.json", "--stop-after", "2", *timeout)
+    assert code == 0
+    if not timeout:  # (the child's prints go straight to the terminal)
+        assert out == "step 0\ncleanup\n"  # its finally ran; the second step ended in backward
+    assert "gradviz: ended train.py after its backward pass 2 (--stop-after)" in err
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    (w,) = [n for n in graph.nodes if n.names == ("w",)]
+    torch.manual_seed(0)  # plain torch: one SGD step, then the second pass's gradient
+    x = torch.randn(3, requires_grad=True)
+    (x * torch.arange(3.0)).sin().sum().backward()
+    with torch.no_grad():
+        x -= 0.1 * x.grad
+    x.grad = None
+    (x * torch.arange(3.0)).sin().sum().backward()
+    assert w.value is not None and w.grad is not None and x.grad is not None
+    assert w.value.data == pytest.approx(x.detach().tolist())
+    assert w.grad.data == pytest.approx(x.grad.tolist())
+
+
+def test_stop_after_counts_autograd_grad_passes_and_works_for_explain(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """The pass that ended the snippet assigned nothing: ``g`` names no tensor."""
+    (in_tmp / "grads.py").write_text(
+        "import torch\nx = torch.tensor(2.0, requires_grad=True)\n"
+        "for k in range(5):\n"
+        "    (g,) = torch.autograd.grad(x ** 3, x)\n"
+        "    print(k, g.item())\n"
+    )
+    code, out, err = run(runner, "explain", "grads.py", "--stop-after", "1", "--width", "200")
+    assert code == 0 and "0 12.0" not in out  # ended before its first print
+    assert "torch.autograd.grad() on pow(x) at grads.py:4" in out
+    assert "x  leaf  scalar  value 2.  grad 12." in out
+    assert "after its backward pass 1" in err

@@ -53,16 +53,21 @@ class CaptureResult:
 
 
 def capture_snippet(
-    snippet: Snippet, argv: Sequence[str] = (), targets: Sequence[str] = ()
+    snippet: Snippet,
+    argv: Sequence[str] = (),
+    targets: Sequence[str] = (),
+    stop_after: int | None = None,
 ) -> CaptureResult:
     """Run ``snippet`` as ``__main__`` and capture the autograd graph of its outputs.
 
     The outputs are the ``targets`` when given (variable or parameter names),
     else the tensors passed to ``backward()``/``torch.autograd.grad`` in the
     passes whose gradients are still in place, else the snippet's tensors that
-    have a ``grad_fn`` and feed no other of its tensors.
+    have a ``grad_fn`` and feed no other of its tensors. With ``stop_after``,
+    the snippet is ended once that many backward passes have run (see
+    ``SnippetStopped``).
     """
-    recorder = Recorder(snippet.filename)
+    recorder = Recorder(snippet.filename, stop_after)
     state = _TorchState.save()
     try:
         with _few_collections():

@@ -494,7 +494,7 @@ def _name_from_assignments(
     snippet's own variables do not give it to another tensor (``J = jacobian(f,
     x)`` names the matrix returned, not the last op run on that line), nor on a
     line the snippet ended in (``loss = model(x)`` that raised, ``(g,) =
-    autograd.grad(...)`` that raised: nothing was assigned). Ids
+    autograd.grad(...)`` that ``--stop-after`` ended: nothing was assigned). Ids
     are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}

@@ -41,6 +41,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import _pop_mode, _push_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
+from gradviz.execute import SnippetStopped
 from gradviz.torchcapture.inside import (
     LOOK_INSIDE,
     PLAIN_TYPES,
@@ -140,9 +141,11 @@ def _tensors(x: object) -> list[torch.Tensor]:
 class Recorder(TorchFunctionMode):
     """Records a snippet's ops and backward passes; use ``with recorder.recording():``."""
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, stop_after: int | None = None) -> None:
         super().__init__()
         self.filename = filename
+        self.stop_after = stop_after
+        """End the snippet once this many passes are recorded (``--stop-after``)."""
         self.passes: list[PassRecord] = []
         self.ops_seen = 0
         self.backward_steps = 0
@@ -449,11 +452,13 @@ class Recorder(TorchFunctionMode):
                 result = None
                 try:
                     result = orig(*args, **kwargs)
-                    return result
                 finally:
                     recorder._in_pass = False
                     with _OwnWork():
                         end(a, result)
+                if recorder.stop_after is not None and len(recorder.passes) >= recorder.stop_after:
+                    raise SnippetStopped  # after the pass: its gradients are all in place
+                return result
 
             return call
 
