@@ -263,3 +263,4 @@ def test_split_and_unbind_tell_how_their_pieces_gradients_go_back(tmp_path: Path
     assert "x.grad += stack([0, r1.grad], 0) = [[0., 0., 0.], [2., 2., 2.]]" in text
     assert text.count("x.split(1, 1)") == 1
     assert "no rule" not in text
+

@@ -182,6 +182,45 @@ def leaf_pairs() -> dict[str, Case]:
         "ToCopyBackward0": unary(lambda x: x.to(torch.float32)),
         "CatBackward0": cat_case,
         "StackBackward0": stack_case,
+        "ReciprocalBackward0": unary(torch.reciprocal, positive=True),
+        "RsqrtBackward0": unary(torch.rsqrt, positive=True),
+        "Expm1Backward0": unary(torch.expm1),
+        "Log1PBackward0": unary(torch.log1p, positive=True),
+        "TanBackward0": unary(torch.tan, unit=True),
+        "AtanBackward0": unary(torch.atan),
+        "PowBackward2": unary(lambda x: 2.5**x),
+        "SoftplusBackward0": unary(lambda x: F.softplus(x, beta=2.0, threshold=1.0)),
+        "EluBackward0": unary(lambda x: F.elu(x, alpha=0.7)),
+        "HardtanhBackward0": unary(lambda x: F.hardtanh(x, -0.5, 0.8)),
+        "MishBackward0": unary(F.mish),
+        "MaximumBackward0": binary(torch.maximum, (2, 3), (3,)),
+        "MinimumBackward0": binary(torch.minimum, (2, 3), (2, 3)),
+        "AddcmulBackward0": layer(
+            lambda a, b, c: torch.addcmul(a, b, c, value=0.5), (2, 3), (3,), (2, 3)
+        ),
+        "LogsumexpBackward0": layer(lambda x: torch.logsumexp(x, 1), (3, 4)),
+        "VarBackward0": layer(lambda x: x.var(0, keepdim=True), (4, 3)),
+        "StdBackward0": layer(lambda x: x.std(dim=(1, 2), correction=0), (2, 3, 4)),
+        "CumsumBackward0": layer(lambda x: x.cumsum(1), (2, 4)),
+        "TopkBackward0": layer(lambda x: x.topk(2, dim=1).values, (3, 4)),
+        "SortBackward0": layer(lambda x: x.sort(dim=0, descending=True).values, (3, 4)),
+        "SafeSoftmaxBackward0": layer(lambda x: torch.ops.aten._safe_softmax(x, -1), (2, 4)),
+        "AliasBackward0": layer(torch.ops.aten.alias, (2, 3)),
+        "FlipBackward0": layer(lambda x: x.flip((0, 1)), (2, 3)),
+        "TrilBackward0": layer(lambda x: x.tril(-1), (3, 3)),
+        "TriuBackward0": layer(lambda x: x.triu(1), (3, 4)),
+        "IndexSelectBackward0": layer(lambda x: x.index_select(0, t([2, 0, 2])), (3, 2)),
+        "SmoothL1LossBackward0": with_target(
+            lambda x: F.smooth_l1_loss(x, torch.zeros(2, 3, dtype=torch.float64), beta=0.7),
+            lambda: P(2, 3),
+        ),
+        "HuberLossBackward0": with_target(
+            lambda x: F.huber_loss(x, torch.zeros(2, 3, dtype=torch.float64), delta=0.6),
+            lambda: P(2, 3),
+        ),
+        "MaxPool2DWithIndicesBackward0": layer(
+            lambda x: F.max_pool2d(x, 3, stride=2, padding=1), (2, 3, 6, 5)
+        ),
         "SplitBackward0": layer(lambda x: x.split(2, dim=1), (3, 5)),
         "SplitWithSizesBackward0": layer(lambda x: x.split([1, 3], dim=1), (2, 4)),
         "UnsafeSplitBackward0": layer(lambda x: x.unsafe_split(2, dim=0), (4, 3)),
@@ -213,16 +252,23 @@ def leaf_pairs() -> dict[str, Case]:
 
 
 def saved_symbols(node: Any) -> dict[str, Any]:
-    """What the node saved, by the names the formulas use (tensors detached)."""
+    """What the node saved, by the names the formulas use (tensors detached), read as the
+    capture reads them: a dimension of -1, which autograd keeps as ``2**64 - 1``, is -1."""
     symbols: dict[str, Any] = {}
     for attr in dir(node):
         if attr.startswith("_saved_"):
             with contextlib.suppress(RuntimeError):
                 value = getattr(node, attr)
-                symbols[attr.removeprefix("_saved_")] = (
-                    value.detach() if isinstance(value, torch.Tensor) else value
-                )
+                if isinstance(value, torch.Tensor):
+                    value = value.detach()
+                elif isinstance(value, tuple):
+                    value = tuple(_signed(v) for v in value)
+                symbols[attr.removeprefix("_saved_")] = _signed(value)
     return symbols
+
+
+def _signed(value: Any) -> Any:
+    return value - (1 << 64) if type(value) is int and value >= 1 << 63 else value
 
 
 CASES = {k: v for k, v in leaf_pairs().items() if v is not None}

@@ -238,6 +238,38 @@ def sum_lead(x: torch.Tensor, normalized_shape: Sequence[int]) -> torch.Tensor:
     return x.sum(list(range(lead))) if lead else x
 
 
+def avg(x: torch.Tensor, dim: Any) -> torch.Tensor:
+    """The mean over ``dim`` (everything when None), kept for broadcasting."""
+    return x.mean(_dims(dim, x.dim()), keepdim=True)
+
+
+def flip(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.flip(dim)
+
+
+def cumsum(x: torch.Tensor, dim: int) -> torch.Tensor:
+    return x.cumsum(dim)
+
+
+def index_add_back(
+    grad: torch.Tensor, like: torch.Tensor, dim: int, index: torch.Tensor
+) -> torch.Tensor:
+    """The gradient of ``index_select``: each slice back where it was taken, added up."""
+    return torch.zeros_like(like).index_add(dim, index, grad)
+
+
+def max_pool_back(grad: torch.Tensor, like: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """The gradient of max pooling: each window's gradient to the element that was its
+    max (``indices`` count within each channel's plane), added where windows share it."""
+    out = torch.zeros_like(like).flatten(-2)
+    out = out.scatter_add(-1, indices.flatten(-2), grad.flatten(-2))
+    return out.view_as(like)
+
+
+def _log(x: Any) -> torch.Tensor:
+    return torch.log(torch.as_tensor(x))
+
+
 def embedding_back(grad: torch.Tensor, indices: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     out = torch.zeros_like(weight)
     return out.index_add(0, indices.reshape(-1), grad.reshape(-1, weight.shape[1]))
@@ -250,7 +282,7 @@ NAMESPACE: dict[str, Any] = {
     "count": count,
     "sum": total,
     "exp": torch.exp,
-    "log": torch.log,
+    "log": _log,  # of a tensor, or of the number in 2 ** x
     "sqrt": torch.sqrt,
     "sign": torch.sign,
     "sin": torch.sin,
@@ -283,6 +315,16 @@ NAMESPACE: dict[str, Any] = {
     "embedding_back": embedding_back,
     "cat": torch.cat,
     "stack": torch.stack,
+    "tanh": torch.tanh,
+    "softplus": F.softplus,
+    "clamp": torch.clamp,
+    "tril": torch.tril,
+    "triu": torch.triu,
+    "avg": avg,
+    "flip": flip,
+    "cumsum": cumsum,
+    "index_add_back": index_add_back,
+    "max_pool_back": max_pool_back,
 }
 
 

@@ -62,7 +62,17 @@ class Rule:
 
 
 def _unary(op: str, forward: str, local: str, chain: str | None = None) -> Rule:
-    return Rule(op, forward, ("self",), (chain or f"grad * {local}",), (local,))
+    return Rule(op, forward, ("self",), (chain or f"grad * {_grouped(local)}",), (local,))
+
+
+def _grouped(formula: str) -> str:
+    """``formula`` in parentheses when it is a sum, so that ``grad * (a + b)`` means it."""
+    depth = 0
+    for i, ch in enumerate(formula):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-" and i > 0 and formula[i - 1] == " ":
+            return f"({formula})"
+    return formula
 
 
 _SHAPE = "reshape_as(grad, self)"
@@ -132,6 +142,77 @@ RULES: dict[str, Rule] = {
     "SigmoidBackward0": _unary("sigmoid", "result = sigmoid(self)", "result * (1 - result)"),
     "ReluBackward0": _unary("relu", "result = max(self, 0)", "(result > 0)"),
     "LogSigmoidBackward0": _unary("logsigmoid", "result = log(sigmoid(self))", "sigmoid(-self)"),
+    "ReciprocalBackward0": _unary("reciprocal", "result = 1 / self", "-(result ** 2)"),
+    "RsqrtBackward0": _unary("rsqrt", "result = 1 / sqrt(self)", "-0.5 * result ** 3"),
+    "Expm1Backward0": _unary("expm1", "result = exp(self) - 1", "(result + 1)"),
+    "Log1PBackward0": _unary(
+        "log1p", "result = log(1 + self)", "1 / (1 + self)", "grad / (1 + self)"
+    ),
+    "TanBackward0": _unary("tan", "result = tan(self)", "(1 + result ** 2)"),
+    "AtanBackward0": _unary(
+        "atan", "result = atan(self)", "1 / (1 + self ** 2)", "grad / (1 + self ** 2)"
+    ),
+    "PowBackward2": Rule(
+        "pow",
+        "result = self ** exponent",
+        ("exponent",),
+        ("grad * result * log(self)",),
+        ("result * log(self)",),
+        note="a number raised to a tensor: the derivative of a ** x is a ** x * log(a)",
+    ),
+    "SoftplusBackward0": _unary(
+        "softplus",
+        "result = log(1 + exp(beta * self)) / beta",
+        "where(self * beta > threshold, 1.0, sigmoid(beta * self))",
+    ),
+    "EluBackward0": _unary(
+        "elu",
+        "result = where(self > 0, scale * self, scale * alpha * (exp(input_scale * self) - 1))",
+        "where(self > 0, scale, scale * alpha * input_scale * exp(input_scale * self))",
+    ),
+    "HardtanhBackward0": _unary(
+        "hardtanh",
+        "result = min(max(self, min_val), max_val)",
+        "(self > min_val) * (self < max_val)",
+    ),
+    "MishBackward0": _unary(
+        "mish",
+        "result = self * tanh(softplus(self))",
+        "tanh(softplus(self)) + self * sigmoid(self) * (1 - tanh(softplus(self)) ** 2)",
+    ),
+    "MaximumBackward0": Rule(
+        "maximum",
+        "result = maximum(self, other)",
+        ("self", "other"),
+        (
+            "sum_to(grad * ((self > other) + 0.5 * (self == other)), self)",
+            "sum_to(grad * ((other > self) + 0.5 * (self == other)), other)",
+        ),
+        ("(self > other) + 0.5 * (self == other)", "(other > self) + 0.5 * (self == other)"),
+        note="the larger one gets the gradient; a tie splits it",
+    ),
+    "MinimumBackward0": Rule(
+        "minimum",
+        "result = minimum(self, other)",
+        ("self", "other"),
+        (
+            "sum_to(grad * ((self < other) + 0.5 * (self == other)), self)",
+            "sum_to(grad * ((other < self) + 0.5 * (self == other)), other)",
+        ),
+        ("(self < other) + 0.5 * (self == other)", "(other < self) + 0.5 * (self == other)"),
+        note="the smaller one gets the gradient; a tie splits it",
+    ),
+    "AddcmulBackward0": Rule(
+        "addcmul",
+        "result = self + value * tensor1 * tensor2",
+        ("self", "tensor1", "tensor2"),
+        (
+            "sum_to(grad, self)",
+            "sum_to(grad * value * tensor2, tensor1)",
+            "sum_to(grad * value * tensor1, tensor2)",
+        ),
+        ("1", "value * tensor2", "value * tensor1"),
+    ),
     "MaskedFillBackward0": Rule(
         "masked_fill",
         "result = where(mask, value, self)",
@@ -271,11 +352,69 @@ RULES: dict[str, Rule] = {
     ),
     "LinalgVectorNormBackward0": Rule(
         "norm",
-        "result = sqrt(sum(self ** 2))",
+        "result = sqrt(sum(self ** 2, dim))",
         ("self",),
-        ("grad * self / result",),
-        ("self / result",),
-        when={"ord": "2", "dim": "None"},
+        ("expand_as(grad, self, dim, keepdim) * self / expand_as(result, self, dim, keepdim)",),
+        when={"ord": "2"},
+        note="each element's share of the length is its own size over the length",
+    ),
+    "LogsumexpBackward0": Rule(
+        "logsumexp",
+        "result = log(sum(exp(self), dim))",
+        ("self",),
+        (
+            "expand_as(grad, self, dim, keepdim) "
+            "* exp(self - expand_as(result, self, dim, keepdim))",
+        ),
+        note="each element gets the gradient times its softmax weight",
+    ),
+    "VarBackward0": Rule(
+        "var",
+        "result = sum((self - mean(self, dim)) ** 2, dim) / (count(self, dim) - correction)",
+        ("self",),
+        (
+            "expand_as(grad, self, dim, keepdim) * 2 * (self - avg(self, dim)) "
+            "/ (count(self, dim) - correction)",
+        ),
+        note="each element pulls on the variance by its distance from the mean",
+    ),
+    "StdBackward0": Rule(
+        "std",
+        "result = sqrt(var(self, dim, correction))",
+        ("self",),
+        (
+            "expand_as(grad, self, dim, keepdim) * (self - avg(self, dim)) "
+            "/ ((count(self, dim) - correction) * expand_as(result, self, dim, keepdim))",
+        ),
+        note="the variance's gradient, divided by twice the std",
+    ),
+    "CumsumBackward0": Rule(
+        "cumsum",
+        "result = cumsum(self, dim)",
+        ("self",),
+        ("flip(cumsum(flip(grad, dim), dim), dim)",),
+        note="each element is in every later running sum, so it gets all their gradients",
+    ),
+    "TopkBackward0": Rule(
+        "topk",
+        "result, indices = topk(self, k, dim)",
+        ("self",),
+        ("scatter_back(grad, self, dim, indices, True)",),
+        note="the gradient goes back to the elements picked; the rest get none",
+    ),
+    "SortBackward0": Rule(
+        "sort",
+        "result, indices = sort(self, dim)",
+        ("self",),
+        ("scatter_back(grad, self, dim, indices, True)",),
+        note="each gradient goes back to where its element was before sorting",
+    ),
+    "SafeSoftmaxBackward0": Rule(
+        "softmax",
+        "result = exp(self) / sum(exp(self), dim)",
+        ("self",),
+        ("result * (grad - sum(grad * result, dim, keepdim=True))",),
+        note="attention's softmax: a row masked out entirely is zeros, and gets no gradient",
     ),
     "SoftmaxBackward0": Rule(
         "softmax",
@@ -335,6 +474,29 @@ RULES: dict[str, Rule] = {
         "expand", "result = self.expand(shape)", ("self",), ("sum_to(grad, self)",)
     ),
     "CloneBackward0": Rule("clone", "result = self.clone()", ("self",), ("grad",), ("1",)),
+    "AliasBackward0": Rule("alias", "result = self", ("self",), ("grad",), ("1",)),
+    "FlipBackward0": Rule("flip", "result = self.flip(dims)", ("self",), ("grad.flip(dims)",)),
+    "TrilBackward0": Rule(
+        "tril",
+        "result = tril(self, diagonal)",
+        ("self",),
+        ("tril(grad, diagonal)",),
+        note="what the mask zeroed gets no gradient",
+    ),
+    "TriuBackward0": Rule(
+        "triu",
+        "result = triu(self, diagonal)",
+        ("self",),
+        ("triu(grad, diagonal)",),
+        note="what the mask zeroed gets no gradient",
+    ),
+    "IndexSelectBackward0": Rule(
+        "index_select",
+        "result = self.index_select(dim, index)",
+        ("self",),
+        ("index_add_back(grad, self, dim, index)",),
+        note="each row goes back where it was taken from; rows taken twice get both",
+    ),
     "ToCopyBackward0": Rule("to", "result = self.to(dtype)", ("self",), ("grad",), ("1",)),
     "CatBackward0": Rule(
         "cat",
@@ -419,6 +581,30 @@ RULES: dict[str, Rule] = {
         when={"reduction": "1", "weight": "None"},
         note="with log_softmax before it, this is cross_entropy",
     ),
+    "SmoothL1LossBackward0": Rule(
+        "smooth_l1_loss",
+        "result = mean(where(abs(self - target) < beta, "
+        "0.5 * (self - target) ** 2 / beta, abs(self - target) - 0.5 * beta))",
+        ("self", "target"),
+        (
+            "grad * clamp((self - target) / beta, -1, 1) / numel(self)",
+            "-grad * clamp((self - target) / beta, -1, 1) / numel(self)",
+        ),
+        when={"reduction": "1"},
+        note="squared near the target, absolute far from it: the gradient is capped at 1",
+    ),
+    "HuberLossBackward0": Rule(
+        "huber_loss",
+        "result = mean(where(abs(self - target) < delta, "
+        "0.5 * (self - target) ** 2, delta * (abs(self - target) - 0.5 * delta)))",
+        ("self", "target"),
+        (
+            "grad * clamp(self - target, -delta, delta) / numel(self)",
+            "-grad * clamp(self - target, -delta, delta) / numel(self)",
+        ),
+        when={"reduction": "1"},
+        note="squared near the target, absolute far from it: the gradient is capped at delta",
+    ),
     "BinaryCrossEntropyBackward0": Rule(
         "binary_cross_entropy",
         "result = -mean(target * log(self) + (1 - target) * log(1 - self))",
@@ -448,6 +634,13 @@ RULES: dict[str, Rule] = {
         ),
         when={"transposed": "False"},
         note="the input gradient is a transposed convolution of grad with the weight",
+    ),
+    "MaxPool2DWithIndicesBackward0": Rule(
+        "max_pool2d",
+        "result = max_pool2d(self, kernel_size, stride, padding)",
+        ("self",),
+        ("max_pool_back(grad, self, result1)",),
+        note="result1 is where each window's max was: its gradient goes there, the rest none",
     ),
     "NativeBatchNormBackward0": Rule(
         "batch_norm",

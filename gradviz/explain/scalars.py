@@ -62,6 +62,9 @@ SCALAR_NAMESPACE: dict[str, Any] = {
     "sum_to": _same,
     "expand_as": _same,
     "sum": _same,
+    "tanh": math.tanh,
+    "softplus": lambda x: math.log1p(math.exp(x)),
+    "clamp": lambda x, lo, hi: min(max(x, lo), hi),
 }
 
 
