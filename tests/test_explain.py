@@ -264,3 +264,20 @@ def test_split_and_unbind_tell_how_their_pieces_gradients_go_back(tmp_path: Path
     assert text.count("x.split(1, 1)") == 1
     assert "no rule" not in text
 
+
+def test_a_negative_dimension_reads_as_written(tmp_path: Path) -> None:
+    """Autograd keeps ``dim=-1`` as the unsigned ``2**64 - 1``; the graph and the
+    explanation show -1."""
+    snippet = tmp_path / "neg.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([[1.0, 2.0], [3.0, 0.5]], requires_grad=True)\n"
+        "y = x.tril(-1).softmax(dim=-1)\n"
+        "loss = y.logsumexp(-1).sum()\nloss.backward()\n"
+    )
+    g = graph_of(snippet)
+    saved = {(op.op, s.name): s.value for op in g.ops() for s in op.saved if s.value}
+    assert saved[("softmax", "dim")] == "-1" and saved[("tril", "diagonal")] == "-1"
+    assert saved[("logsumexp", "dim")] == "(-1,)"
+    text = " ".join(plain(snippet, width=200).split())
+    assert "tril(tril(x).grad, -1)" in text and "2**64" not in text
+    assert "18446744073709551615" not in text

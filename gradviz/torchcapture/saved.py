@@ -118,6 +118,10 @@ def _tensor_record(
 
 
 def _describe(value: object) -> str:
+    """How a saved attribute reads in the graph: ``-1`` for a dimension autograd keeps as
+    the unsigned ``2**64 - 1`` (no int64 attribute can be that large)."""
+    if type(value) is int and value >= 1 << 63:
+        return repr(value - (1 << 64))
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     if isinstance(value, tuple | list):
