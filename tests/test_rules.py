@@ -218,6 +218,9 @@ def leaf_pairs() -> dict[str, Case]:
             lambda x: F.huber_loss(x, torch.zeros(2, 3, dtype=torch.float64), delta=0.6),
             lambda: P(2, 3),
         ),
+        "AvgPool2DBackward0": layer(
+            lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), (2, 3, 7, 6)
+        ),
         "MaxPool2DWithIndicesBackward0": layer(
             lambda x: F.max_pool2d(x, 3, stride=2, padding=1), (2, 3, 6, 5)
         ),

@@ -266,6 +266,26 @@ def max_pool_back(grad: torch.Tensor, like: torch.Tensor, indices: torch.Tensor)
     return out.view_as(like)
 
 
+def spread_back(
+    grad: torch.Tensor,
+    like: torch.Tensor,
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+) -> torch.Tensor:
+    """The gradient of average pooling: each window's gradient shared evenly among its
+    elements (padding counted, as by default), added where windows overlap."""
+    kh, kw = kernel_size
+    sh, sw = stride or kernel_size  # () when the stride is the kernel's size
+    planes = grad.reshape(-1, 1, *grad.shape[-2:])
+    share = torch.full((1, 1, kh, kw), 1.0 / (kh * kw), dtype=grad.dtype)
+    out = F.conv_transpose2d(planes, share, stride=(sh, sw))  # rows from -padding on
+    (ph, pw), (height, width) = padding, like.shape[-2:]
+    out = out[..., ph : ph + height, pw : pw + width]
+    out = F.pad(out, (0, width - out.shape[-1], 0, height - out.shape[-2]))
+    return out.reshape(like.shape)
+
+
 def _log(x: Any) -> torch.Tensor:
     return torch.log(torch.as_tensor(x))
 
@@ -325,6 +345,7 @@ NAMESPACE: dict[str, Any] = {
     "cumsum": cumsum,
     "index_add_back": index_add_back,
     "max_pool_back": max_pool_back,
+    "spread_back": spread_back,
 }
 
 

@@ -642,6 +642,14 @@ RULES: dict[str, Rule] = {
         ("max_pool_back(grad, self, result1)",),
         note="result1 is where each window's max was: its gradient goes there, the rest none",
     ),
+    "AvgPool2DBackward0": Rule(
+        "avg_pool2d",
+        "result = avg_pool2d(self, kernel_size, stride, padding)",
+        ("self",),
+        ("spread_back(grad, self, kernel_size, stride, padding)",),
+        when={"ceil_mode": "False", "count_include_pad": "True", "divisor_override": "None"},
+        note="each window's gradient is shared evenly among the elements it averaged",
+    ),
     "NativeBatchNormBackward0": Rule(
         "batch_norm",
         "result = weight * xhat(input, result1, result2) + bias",
