@@ -281,3 +281,16 @@ def test_a_negative_dimension_reads_as_written(tmp_path: Path) -> None:
     text = " ".join(plain(snippet, width=200).split())
     assert "tril(tril(x).grad, -1)" in text and "2**64" not in text
     assert "18446744073709551615" not in text
+
+
+def test_one_by_one_matrices_are_explained_without_numbers_put_in(tmp_path: Path) -> None:
+    """A 1×1 weight holds one number, but its rule is for matrices (``mat2.T``):
+    the formula is shown, the gradient too, and nothing breaks."""
+    snippet = tmp_path / "one.py"
+    snippet.write_text(
+        "import torch\nw = torch.tensor([[1.5]], requires_grad=True)\n"
+        "x = torch.tensor([[2.0]])\n"
+        "loss = (x @ w).sum()\nloss.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "w.grad = x.T @ mm(w).grad = [[2.]]" in text  # no "2..T @ 1." put in

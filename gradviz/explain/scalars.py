@@ -74,5 +74,5 @@ def evaluate_scalar(formula: str, symbols: Mapping[str, Any]) -> float | None:
         code = compile(ast.parse(formula, mode="eval"), "<rule>", "eval")
         value = eval(code, {"__builtins__": {}, **SCALAR_NAMESPACE}, dict(symbols))
         return float(value)
-    except (ArithmeticError, TypeError, ValueError, NameError, SyntaxError):
+    except Exception:  # a formula for tensors (``mat2.T`` of a 1×1 matrix): no number
         return None

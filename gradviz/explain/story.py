@@ -504,10 +504,13 @@ def _with_numbers(
     symbols = symbols_in(formula)
     if not symbols or not symbols <= scalars.keys():
         return None
+    value = evaluate_scalar(formula, scalars)
+    if value is None:  # a formula for matrices (``mat1.T @ grad``) on 1×1 ones: no numbers
+        return None
     general = render_formula(formula, {}, values, unbroadcast | symbols)
     texts = {k: _number_text(v) for k, v in scalars.items() if k in symbols and k not in values}
     shown = render_formula(general, texts, {}, unbroadcast | symbols, fold=False)
-    return shown, evaluate_scalar(formula, scalars)
+    return shown, value
 
 
 _PAREN_NUMBER = re.compile(r"\((-[^()\s]+)\)")
