@@ -727,22 +727,24 @@ def test_a_tensor_subclass_sees_only_the_snippets_calls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A subclass that logs its ``__torch_function__`` calls (the docs' example) logs
-    what it logs under python: not gradviz reading ``grad_fn`` off its outputs."""
+    what it logs under python: not gradviz reading ``grad_fn`` off its outputs, and
+    ``F.gumbel_softmax`` whole (gradviz opens such functions only for plain tensors)."""
     snippet = tmp_path / "logged.py"
     snippet.write_text(
-        "import torch\nseen = []\n"
+        "import torch\nimport torch.nn.functional as F\nseen = []\n"
         "class Logged(torch.Tensor):\n"
         "    @classmethod\n"
         "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
         "        seen.append(getattr(func, '__name__', str(func)))\n"
         "        return super().__torch_function__(func, types, args, kwargs or {})\n"
         "x = torch.randn(2, 3).as_subclass(Logged).requires_grad_()\n"
-        "y = (x * 2).tanh().sum()\n"
+        "y = (x * 2).tanh().sum() + F.gumbel_softmax(x, tau=0.5).sum()\n"
         "y.backward()\n"
         "print(seen)\n"
     )
     plain, ours, g = printed_both_ways(snippet, capsys)
     assert ours == plain and "mul" in plain and "__get__" not in plain
+    assert "gumbel_softmax" in plain
     assert {op.autograd for op in g.ops()} >= {"MulBackward0", "TanhBackward0"}
 
 

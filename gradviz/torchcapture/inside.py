@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from gradviz.torchcapture.derive import PERMUTING, SAME_ORDER
+
 __all__ = [
     "LOOK_INSIDE",
     "PLAIN_TYPES",
@@ -67,23 +69,7 @@ snippet's graph would gain a ``ViewBackward0`` where torch's has a
 ``ReshapeAliasBackward0``. The capture leaves torch's graph exactly as torch
 builds it."""
 
-_VIEWS = frozenset(
-    {
-        "ViewBackward0",
-        "UnsafeViewBackward0",
-        "ReshapeAliasBackward0",
-        "AliasBackward0",
-        "CloneBackward0",
-        "SqueezeBackward0",
-        "SqueezeBackward1",
-        "SqueezeBackward2",
-        "SqueezeBackward3",
-        "UnsqueezeBackward0",
-        "TBackward0",
-        "TransposeBackward0",
-        "PermuteBackward0",
-    }
-)
+_VIEWS = SAME_ORDER | PERMUTING
 """Nodes whose output is their input's elements (see derive.py): either gives the other."""
 _EXPAND = "ExpandBackward0"  # its output follows from its input, not the other way
 
