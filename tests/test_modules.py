@@ -282,3 +282,36 @@ def test_grad_profile_is_a_log_scale_bar_per_repeat() -> None:
     assert bars[0] == "█" and bars[-1] == "▁"
     levels = ["▁▂▃▄▅▆▇█".index(c) for c in bars]
     assert levels == sorted(levels, reverse=True)
+
+
+def test_modules_no_name_reaches_are_named_by_class(tmp_path: Path) -> None:
+    """``nn.Linear(4, 4)(h)`` made on the line that calls it, or freed at once: its
+    parameters are ``Linear#1.weight``, ``Linear#2.weight``..., in the scope its ops
+    ran in (a freed module's address may be the next one's), with their gradients;
+    a named module keeps its own names."""
+    snippet = tmp_path / "inline.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 4), nn.Tanh())\n"
+        "h = model(torch.randn(2, 4))\n"
+        "for _ in range(2):\n"
+        "    layer = nn.Linear(4, 4)\n"
+        "    h = layer(h).relu()\n"
+        "    del layer\n"
+        "loss = nn.Linear(4, 1)(h).sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    leaves = {n.names[0]: n for n in g.nodes if n.kind == "leaf" and n.names}
+    assert set(leaves) == {
+        *(f"model.0.{p}" for p in ("weight", "bias")),
+        *(f"Linear#{i}.{p}" for i in (1, 2, 3) for p in ("weight", "bias")),
+    }
+    for name in ("Linear#1", "Linear#2", "Linear#3"):
+        for p in ("weight", "bias"):
+            assert leaves[f"{name}.{p}"].scope == (name,)
+        (op,) = [e.dst for e in g.edges if e.src == leaves[f"{name}.bias"].id]
+        assert g.node(op).scope == (name,)
+    grad = leaves["Linear#3.bias"].grad  # d(sum over a batch of 2)/d(bias)
+    assert grad is not None and grad.data == (2.0,)
+    assert leaves["model.0.weight"].scope == ("model", "model.0")

@@ -21,7 +21,13 @@ from gradviz.errors import NoGraphError, TargetError
 from gradviz.execute import Snippet, SnippetResult, run_snippet
 from gradviz.model import Graph, Meta
 from gradviz.torchcapture.build import GraphBuilder
-from gradviz.torchcapture.naming import NamedTensor, loop_names, module_names, named_tensors
+from gradviz.torchcapture.naming import (
+    NamedTensor,
+    loop_names,
+    module_names,
+    named_tensors,
+    scope_labels,
+)
 from gradviz.torchcapture.recorder import Recorder
 from gradviz.torchcapture.records import (
     AutogradNode,
@@ -83,7 +89,9 @@ def capture_snippet(
                 for key, name in module_names(local).items():
                     modules.setdefault(key, name)
                 local.clear()
-            builder = GraphBuilder(snippet.filename, named, modules, run.unfinished)
+            labels, unnamed = scope_labels(recorder.called_modules(), modules)
+            named += unnamed
+            builder = GraphBuilder(snippet.filename, named, modules, labels, run.unfinished)
             try:
                 with paused():  # the snippet is done: only gradviz allocates now
                     outcome = _build(builder, recorder, named, targets, snippet, run)
@@ -151,7 +159,9 @@ def capture_call(
         for key, name in module_names(local).items():
             modules.setdefault(key, name)
         local.clear()
-    builder = GraphBuilder(recorder.filename, named, modules)
+    labels, unnamed = scope_labels(recorder.called_modules(), modules)
+    named += unnamed
+    builder = GraphBuilder(recorder.filename, named, modules, labels)
     try:
         passes = recorder.live_passes()
         if passes:

@@ -75,9 +75,12 @@ class GraphBuilder:
         filename: str,
         named: Sequence[NamedTensor],
         module_names: Mapping[int, str] | None = None,
+        scope_labels: Mapping[int, str] | None = None,
         unfinished: Collection[int] = (),
     ) -> None:
         self.filename = filename
+        self._scope_labels = dict(scope_labels or {})
+        """The number of each module called (as ops' scopes hold it) -> its label."""
         self._unfinished = frozenset(unfinished)
         """Lines still running when the snippet ended: they assigned nothing."""
         self._module_names = dict(module_names or {})
@@ -406,7 +409,7 @@ class GraphBuilder:
         scope = self._scopes.get(rec.scope)
         if scope is None:
             scope = self._scopes[rec.scope] = tuple(
-                self._module_names.get(key, cls) for key, cls in rec.scope
+                self._scope_labels.get(number, cls) for number, cls in rec.scope
             )
         return scope
 

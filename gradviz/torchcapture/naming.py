@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ast
 import types
-from collections.abc import Collection, Iterator, Mapping
+from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
-__all__ = ["NamedTensor", "loop_names", "module_names", "named_tensors"]
+__all__ = ["NamedTensor", "loop_names", "module_names", "named_tensors", "scope_labels"]
 
 _MAX_CONTAINER = 64
 
@@ -127,6 +128,36 @@ def _attributes(obj: object) -> list[tuple[str, object]]:
         return list(vars(obj).items())
     except TypeError:  # no __dict__
         return []
+
+
+def scope_labels(
+    called: Sequence[tuple[torch.nn.Module | None, str, Sequence[tuple[str, torch.Tensor]]]],
+    named: Mapping[int, str],
+) -> tuple[dict[int, str], list[NamedTensor]]:
+    """A label for each module called, by its number (see ``Recorder.called_modules``).
+
+    A module the snippet names keeps its path (``model.0``); one no name reaches
+    (``nn.Linear(6, 5)(h)``, made on the line that calls it) is labelled by its
+    class: ``Linear``, or ``Linear#2`` for the second such Linear. Their
+    parameters come back as ``Linear.weight`` (items: any other name goes first).
+    """
+    labels: dict[int, str] = {}
+    unnamed: list[int] = []
+    for number, (module, _, _) in enumerate(called):
+        name = named.get(id(module)) if module is not None else None
+        if name is not None:
+            labels[number] = name
+        else:
+            unnamed.append(number)
+    total = Counter(called[n][1] for n in unnamed)
+    seen: Counter[str] = Counter()
+    params: list[NamedTensor] = []
+    for number in unnamed:
+        _, kind, owned = called[number]
+        seen[kind] += 1
+        label = labels[number] = kind if total[kind] == 1 else f"{kind}#{seen[kind]}"
+        params.extend(NamedTensor(f"{label}.{attr}", p, param=True, item=True) for attr, p in owned)
+    return labels, params
 
 
 def module_names(namespace: Mapping[str, object]) -> dict[int, str]:

@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch.nn.modules.module import (
@@ -72,7 +72,7 @@ from gradviz.torchcapture.saved import read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
 from gradviz.torchcapture.tensors import FULL_LIMIT, StatsMemo, StorageKey, storage_key, to_data
 
-__all__ = ["Recorder"]
+__all__ = ["CalledModule", "Recorder"]
 
 _SETITEM = torch.Tensor.__setitem__
 _LINEAR = torch.nn.functional.linear
@@ -165,7 +165,11 @@ class Recorder(TorchFunctionMode):
         self._opened: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._in_pass = False
         self._modules: list[torch.nn.Module] = []
-        self._scope: tuple[tuple[int, str], ...] = ()  # the module stack, as ops record it
+        self._calls: list[_Called] = []
+        """Each module called, in order of first call (see ``called_modules``)."""
+        self._called: dict[int, int] = {}  # id(module) -> its number in _calls
+        self._scope: tuple[tuple[int, str], ...] = ()
+        """The module stack, as ops record it: (number of the module, its class) each."""
         self._grad_memo = StatsMemo()  # summaries of this pass's gradients
         self._out_memo = StatsMemo()  # and of the outputs of this step's forward: views repeat
         self._active = False
@@ -390,6 +394,29 @@ class Recorder(TorchFunctionMode):
                     line = snippet_line(sys._getframe(2), self.filename) or 0
                 lines[name] = line
 
+    def _note_called(self, module: torch.nn.Module) -> int:
+        """Number a module at its first call; keep its parameters weakly (a module made
+        on the line that calls it is gone by the time the graph is built, while the
+        graph still holds its parameters)."""
+        params: list[tuple[str, weakref.ref[torch.Tensor]]] = [
+            (attr, weakref.ref(p))
+            for attr, p in module._parameters.items()
+            if isinstance(p, torch.Tensor)
+        ]
+        self._called[id(module)] = len(self._calls)
+        self._calls.append((weakref.ref(module), type(module).__name__, params))
+        return len(self._calls) - 1
+
+    def called_modules(self) -> list[CalledModule]:
+        """Each module called, by the number ops' scopes know it by (its first call's
+        turn), with its parameters still alive."""
+        return [
+            CalledModule(
+                module(), kind, [(attr, p) for attr, ref in params if (p := ref()) is not None]
+            )
+            for module, kind, params in self._calls
+        ]
+
     def param_uses(self) -> ParamUses:
         """What the snippet did with tensors that may get no gradient (see ParamUses)."""
         swapped = {
@@ -479,7 +506,10 @@ class Recorder(TorchFunctionMode):
 
         def enter(module: torch.nn.Module, args: Any) -> None:
             recorder._modules.append(module)
-            recorder._scope += ((id(module), type(module).__name__),)
+            number = recorder._called.get(id(module))
+            if number is None or recorder._calls[number][0]() is not module:
+                number = recorder._note_called(module)  # new, or at a freed one's address
+            recorder._scope += ((number, type(module).__name__),)
             if recorder._busy:
                 return
             if not torch.is_grad_enabled():
@@ -783,6 +813,17 @@ class Recorder(TorchFunctionMode):
         for p in self.passes:
             p.release()
         self.detaches.clear()
+
+
+_Called = tuple["weakref.ref[torch.nn.Module]", str, list[tuple[str, "weakref.ref[torch.Tensor]"]]]
+
+
+class CalledModule(NamedTuple):
+    """A module the snippet called: itself while alive, its class, its parameters."""
+
+    module: torch.nn.Module | None
+    kind: str
+    params: list[tuple[str, torch.Tensor]]
 
 
 def _subclassed(types: Sequence[type]) -> bool:
