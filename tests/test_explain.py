@@ -112,9 +112,25 @@ def test_depth_limits_the_levels_and_counts_what_it_left_out() -> None:
     assert "more tensors" not in plain(SAMPLES / "dynamic_graph.py", depth=1)
 
 
-def test_ops_without_a_rule_say_so_and_show_what_flowed() -> None:
-    text = plain(SNIPPETS / "views.py", width=120)
-    assert "gradviz has no rule for CopySlices; mul(x).grad got [0., 4., 6., 8.]" in text
+def test_ops_without_a_rule_say_so_and_show_what_flowed(tmp_path: Path) -> None:
+    snippet = tmp_path / "norule.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "y = torch.special.i0(x).sum()\ny.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "gradviz has no rule for I0Backward0; x.grad got [0.5652, 1.591]" in text
+
+
+def test_an_in_place_write_into_a_slice_is_told_in_words() -> None:
+    """CopySlices saves nothing a formula could use: it is told in words, with what
+    flowed (the first element was written over: it gets nothing)."""
+    text = " ".join(plain(SNIPPETS / "views.py", width=400).split())
+    assert (
+        "copy_slices: an in-place write into part of a tensor (y[0] = v); the part written "
+        "gets no gradient from what was there before, the rest passes through; "
+        "mul(x).grad got [0., 4., 6., 8.]" in text
+    )
 
 
 def test_a_rule_that_does_not_apply_says_why() -> None:

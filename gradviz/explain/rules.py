@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["RULES", "Rule"]
+__all__ = ["IN_WORDS", "RULES", "Rule"]
 
 
 @dataclass(frozen=True)
@@ -692,3 +692,12 @@ RULES: dict[str, Rule] = {
         note="each row of the table gets the gradients of every place it was looked up",
     ),
 }
+
+
+IN_WORDS: dict[str, str] = {
+    "CopySlices": "an in-place write into part of a tensor (y[0] = v); the part written "
+    "gets no gradient from what was there before, the rest passes through",
+    "MkldnnRnnLayerBackward0": "one fused LSTM layer, every step and gate in one node",
+}
+"""Nodes whose rule cannot be written as a formula gradviz can check (CopySlices saves
+nothing Python can read), told in words; what flowed is shown all the same."""

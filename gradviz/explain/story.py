@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
-from gradviz.explain.rules import RULES, Rule
+from gradviz.explain.rules import IN_WORDS, RULES, Rule
 from gradviz.explain.scalars import evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Edge, Graph, Node, Scalar, TensorData
@@ -193,7 +193,9 @@ class _Teller:
         flowed_text = _values(flowed, "not computed") if self.g.passes else "not computed"
         unmet = self._unmet(rule, op) if rule else None
         if rule is None or unmet:
-            why = unmet or f"gradviz has no rule for {op.autograd}"
+            why = (
+                unmet or IN_WORDS.get(op.autograd or "") or f"gradviz has no rule for {op.autograd}"
+            )
             return [
                 (
                     Span(f"{op.op}: ", "op"),
