@@ -194,6 +194,7 @@ def leaf_pairs() -> dict[str, Case]:
         "HardtanhBackward0": unary(lambda x: F.hardtanh(x, -0.5, 0.8)),
         "MishBackward0": unary(F.mish),
         "MaximumBackward0": binary(torch.maximum, (2, 3), (3,)),
+        "LeakyReluBackward1": unary(lambda x: F.leaky_relu_(x * 1, 0.2)),
         "MinimumBackward0": binary(torch.minimum, (2, 3), (2, 3)),
         "AddcmulBackward0": layer(
             lambda a, b, c: torch.addcmul(a, b, c, value=0.5), (2, 3), (3,), (2, 3)
@@ -284,10 +285,20 @@ def test_every_rule_has_a_case() -> None:
     assert set(RULES) == set(CASES) | UNREACHABLE
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def transposed_conv_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    x, w, b = P(2, 3, 4, 4), P(3, 2, 3, 3), P(2)
+    return F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1), [x, w, b]
+
+
+MORE_CASES = {"ConvolutionBackward0 (transposed)": transposed_conv_case}
+"""A rule checked on a second kind of call, named ``node (what)``."""
+
+
+@pytest.mark.parametrize("name", [*sorted(CASES), *sorted(MORE_CASES)])
 def test_rule_matches_torch(name: str) -> None:
     torch.manual_seed(sum(map(ord, name)))
-    out, inputs = CASES[name]()
+    out, inputs = {**CASES, **MORE_CASES}[name]()
+    name = name.split(" ")[0]
     outs = out if isinstance(out, tuple) else (out,)  # split, unbind: several
     node = outs[0].grad_fn
     assert type(node).__name__ == name

@@ -171,8 +171,12 @@ def conv2d_input_grad(
     padding: Sequence[int],
     dilation: Sequence[int],
     groups: int,
+    transposed: bool = False,
 ) -> torch.Tensor:
-    """A transposed convolution of ``grad`` with ``weight``, sized like ``input``."""
+    """A transposed convolution of ``grad`` with ``weight``, sized like ``input``; for
+    a transposed layer (ConvTranspose2d), the plain convolution."""
+    if transposed:
+        return F.conv2d(grad, weight, None, tuple(stride), tuple(padding), tuple(dilation), groups)
     out: torch.Tensor = torch.nn.grad.conv2d_input(  # type: ignore[no-untyped-call]
         input.shape, weight, grad, list(stride), list(padding), list(dilation), groups
     )
@@ -187,10 +191,13 @@ def conv2d_weight_grad(
     padding: Sequence[int],
     dilation: Sequence[int],
     groups: int,
+    transposed: bool = False,
 ) -> torch.Tensor:
-    """The convolution of ``input`` with ``grad``: how each weight moved the output."""
+    """The convolution of ``input`` with ``grad``: how each weight moved the output. A
+    transposed layer is the plain one with input and output swapped."""
+    first, second = (grad, input) if transposed else (input, grad)
     out: torch.Tensor = torch.nn.grad.conv2d_weight(  # type: ignore[no-untyped-call]
-        input, weight.shape, grad, list(stride), list(padding), list(dilation), groups
+        first, weight.shape, second, list(stride), list(padding), list(dilation), groups
     )
     return out
 

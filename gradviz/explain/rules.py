@@ -253,6 +253,11 @@ RULES: dict[str, Rule] = {
         ("(self > threshold)", "0"),
         note="relu's backward: the gradient passes where the input was positive",
     ),
+    "LeakyReluBackward1": _unary(
+        "leaky_relu_",
+        "result = where(self > 0, self, negative_slope * self)",
+        "where(result > 0, 1.0, negative_slope)",
+    ),
     "LeakyReluBackward0": _unary(
         "leaky_relu",
         "result = where(self > 0, self, negative_slope * self)",
@@ -625,15 +630,16 @@ RULES: dict[str, Rule] = {
     # -- layers ----------------------------------------------------------------------------
     "ConvolutionBackward0": Rule(
         "conv2d",
-        "result = conv2d(input, weight, bias, stride, padding, dilation, groups)",
+        "result = conv2d(input, weight, bias, stride, padding, dilation, groups, transposed)",
         ("input", "weight", "bias"),
         (
-            "conv2d_input_grad(grad, input, weight, stride, padding, dilation, groups)",
-            "conv2d_weight_grad(grad, input, weight, stride, padding, dilation, groups)",
+            "conv2d_input_grad(grad, input, weight, stride, padding, dilation, groups, transposed)",
+            "conv2d_weight_grad(grad, input, weight, stride, padding, dilation, groups, "
+            "transposed)",
             "sum(grad, (0, 2, 3))",
         ),
-        when={"transposed": "False"},
-        note="the input gradient is a transposed convolution of grad with the weight",
+        note="the input gradient is a transposed convolution of grad with the weight; "
+        "for ConvTranspose2d, a plain one",
     ),
     "MaxPool2DWithIndicesBackward0": Rule(
         "max_pool2d",
