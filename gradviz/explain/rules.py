@@ -75,6 +75,19 @@ def _grouped(formula: str) -> str:
     return formula
 
 
+def _pieces(op: str, forward: str, join: str) -> Rule:
+    """An op that cuts its input into pieces (``split``, ``unbind``): their gradients
+    are joined back with ``cat`` or ``stack``."""
+    note = (
+        "the pieces' gradients laid back side by side; a piece not used gives zeros"
+        if join == "cat"
+        else "the slices' gradients stacked back; a slice not used gives zeros"
+    )
+    return Rule(
+        op, f"result = {forward}", ("self",), (f"{join}(grads, dim)",), note=note, outputs="grads"
+    )
+
+
 _SHAPE = "reshape_as(grad, self)"
 
 RULES: dict[str, Rule] = {
@@ -513,38 +526,10 @@ RULES: dict[str, Rule] = {
     "StackBackward0": Rule(
         "stack", "result = stack(tensors, dim)", ("tensors*",), ("grad.select(dim, i)",)
     ),
-    "SplitBackward0": Rule(
-        "split",
-        "result = self.split(split_size, dim)",
-        ("self",),
-        ("cat(grads, dim)",),
-        note="the pieces' gradients laid back side by side; a piece not used gives zeros",
-        outputs="grads",
-    ),
-    "SplitWithSizesBackward0": Rule(
-        "split",
-        "result = self.split(split_sizes, dim)",
-        ("self",),
-        ("cat(grads, dim)",),
-        note="the pieces' gradients laid back side by side; a piece not used gives zeros",
-        outputs="grads",
-    ),
-    "UnsafeSplitBackward0": Rule(
-        "unsafe_split",
-        "result = self.split(split_size, dim)",
-        ("self",),
-        ("cat(grads, dim)",),
-        note="the pieces' gradients laid back side by side; a piece not used gives zeros",
-        outputs="grads",
-    ),
-    "UnbindBackward0": Rule(
-        "unbind",
-        "result = self.unbind(dim)",
-        ("self",),
-        ("stack(grads, dim)",),
-        note="the slices' gradients stacked back; a slice not used gives zeros",
-        outputs="grads",
-    ),
+    "SplitBackward0": _pieces("split", "self.split(split_size, dim)", "cat"),
+    "SplitWithSizesBackward0": _pieces("split", "self.split(split_sizes, dim)", "cat"),
+    "UnsafeSplitBackward0": _pieces("unsafe_split", "self.split(split_size, dim)", "cat"),
+    "UnbindBackward0": _pieces("unbind", "self.unbind(dim)", "stack"),
     "SelectBackward0": Rule(
         "select",
         "result = self.select(dim, index)",

@@ -47,6 +47,12 @@ class _Op:
 
 _aten = torch.ops.aten
 
+
+def _of_self(fn: Callable[[torch.Tensor], torch.Tensor]) -> _Op:
+    """An op of its one input alone (``sin``, ``sum``): no saved attribute needed."""
+    return _Op(("self",), lambda a: fn(a["self"]))
+
+
 OPS: dict[str, _Op] = {
     "AddBackward0": _Op(
         ("self", "other"), lambda a: torch.add(a["self"], a["other"], alpha=a["alpha"]), ("alpha",)
@@ -58,18 +64,18 @@ OPS: dict[str, _Op] = {
     "MulBackward1": _Op(("self",), lambda a: torch.mul(a["self"], a["other"]), ("other",)),
     "DivBackward0": _Op(("self", "other"), lambda a: torch.div(a["self"], a["other"])),
     "DivBackward1": _Op(("self",), lambda a: torch.div(a["self"], a["other"]), ("other",)),
-    "NegBackward0": _Op(("self",), lambda a: torch.neg(a["self"])),
-    "SinBackward0": _Op(("self",), lambda a: torch.sin(a["self"])),
-    "CosBackward0": _Op(("self",), lambda a: torch.cos(a["self"])),
-    "LogBackward0": _Op(("self",), lambda a: torch.log(a["self"])),
-    "AbsBackward0": _Op(("self",), lambda a: torch.abs(a["self"])),
-    "ExpBackward0": _Op(("self",), lambda a: torch.exp(a["self"])),
-    "SqrtBackward0": _Op(("self",), lambda a: torch.sqrt(a["self"])),
-    "TanhBackward0": _Op(("self",), lambda a: torch.tanh(a["self"])),
-    "SigmoidBackward0": _Op(("self",), lambda a: torch.sigmoid(a["self"])),
-    "ReluBackward0": _Op(("self",), lambda a: torch.relu(a["self"])),
-    "SumBackward0": _Op(("self",), lambda a: torch.sum(a["self"])),
-    "MeanBackward0": _Op(("self",), lambda a: torch.mean(a["self"])),
+    "NegBackward0": _of_self(torch.neg),
+    "SinBackward0": _of_self(torch.sin),
+    "CosBackward0": _of_self(torch.cos),
+    "LogBackward0": _of_self(torch.log),
+    "AbsBackward0": _of_self(torch.abs),
+    "ExpBackward0": _of_self(torch.exp),
+    "SqrtBackward0": _of_self(torch.sqrt),
+    "TanhBackward0": _of_self(torch.tanh),
+    "SigmoidBackward0": _of_self(torch.sigmoid),
+    "ReluBackward0": _of_self(torch.relu),
+    "SumBackward0": _of_self(torch.sum),
+    "MeanBackward0": _of_self(torch.mean),
     "PowBackward0": _Op(("self",), lambda a: torch.pow(a["self"], a["exponent"]), ("exponent",)),
     "PowBackward1": _Op(("self", "exponent"), lambda a: torch.pow(a["self"], a["exponent"])),
     "MmBackward0": _Op(("self", "mat2"), lambda a: torch.mm(a["self"], a["mat2"])),
