@@ -343,6 +343,31 @@ def test_torch_func_transforms_are_captured_without_recorder_errors(tmp_path: Pa
     assert close(values(leaf.grad), ns["g"].tolist())
 
 
+def test_ops_under_vmap_show_the_batched_tensors_their_nodes_made(tmp_path: Path) -> None:
+    """Under ``vmap`` each call hands back a wrapper with no grad_fn; the graph's nodes
+    are those of the batched tensors inside, and show their values and lines."""
+    snippet = tmp_path / "vmapped.py"
+    snippet.write_text(
+        "import torch\nfrom torch.func import vmap\ntorch.manual_seed(0)\n"
+        "W = torch.randn(3, 4, 2, requires_grad=True)\nx = torch.randn(5, 4)\n"
+        "def layer(w):\n    h = x @ w\n    return h.tanh()\n"
+        "y = vmap(layer)(W)\n"
+        "loss = y.pow(2).sum()\nloss.backward()\n"
+        "h = (x @ W)\n"
+    )
+    ns = plain_run(snippet)
+    g = capture(snippet).graph
+    assert g is not None
+    by_op = {g.node(e.src).autograd: (g.node(e.src), g.node(e.dst)) for e in g.edges}
+    tanh_op, tanh_out = by_op["TanhBackward0"]
+    assert close(values(tanh_out.value), ns["y"].tolist())
+    assert tanh_op.source is not None and tanh_op.source.line == 8
+    matmul_op, matmul_out = by_op["UnsafeViewBackward0"]
+    assert matmul_out.value is not None and matmul_out.value.shape == (3, 5, 2)
+    assert close(values(matmul_out.value), ns["h"].tolist())
+    assert matmul_op.source is not None and matmul_op.source.line == 7
+
+
 def test_what_autograd_grad_returned_counts_only_while_its_pass_is_shown(tmp_path: Path) -> None:
     """jvp's first pass returns zeros for a copy of x (its seed is a dummy of zeros);
     the second pass, the one shown, differentiates the result and never reaches x."""

@@ -75,6 +75,8 @@ from gradviz.torchcapture.tensors import FULL_LIMIT, StatsMemo, StorageKey, stor
 __all__ = ["CalledModule", "Recorder"]
 
 _SETITEM = torch.Tensor.__setitem__
+_is_batched = torch._C._functorch.is_batchedtensor
+_unwrapped = torch._C._functorch.get_unwrapped
 _LINEAR = torch.nn.functional.linear
 _profiling = torch._C._autograd._profiler_enabled
 _dispatch_modes = torch._C._len_torch_dispatch_stack
@@ -317,7 +319,9 @@ class Recorder(TorchFunctionMode):
                 continue
             grad_fn = t.grad_fn
             if grad_fn is None:
-                continue
+                t = _physical(t)
+                if t is None or (grad_fn := t.grad_fn) is None:
+                    continue
             rec = node_record(grad_fn)
             if rec.step is not None and rec.step < start:
                 # A tensor handed back as it was (``contiguous()`` of a contiguous
@@ -342,6 +346,8 @@ class Recorder(TorchFunctionMode):
         for t in args:
             if not isinstance(t, torch.Tensor):
                 continue
+            if t.grad_fn is None and (physical := _physical(t)) is not None:
+                t = physical
             if t.grad_fn is None:
                 # a leaf in a call that recorded a graph (not an in-place init under no_grad)
                 if line is not None and t.requires_grad and t not in self.used:
@@ -824,6 +830,20 @@ class CalledModule(NamedTuple):
     module: torch.nn.Module | None
     kind: str
     params: list[tuple[str, torch.Tensor]]
+
+
+def _physical(t: torch.Tensor) -> torch.Tensor | None:
+    """The tensor autograd holds under ``vmap``'s wrapper: its batched values, the node's.
+
+    Under ``torch.func.vmap`` a call hands back a wrapper with no ``grad_fn``
+    (its shape lacks the batch dimension); the tensor it wraps, batched, is
+    what the graph's node made. None for anything not so wrapped.
+    """
+    if not _is_batched(t):
+        return None
+    while _is_batched(t):
+        t = _unwrapped(t)
+    return t
 
 
 def _subclassed(types: Sequence[type]) -> bool:
