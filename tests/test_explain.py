@@ -83,6 +83,21 @@ def test_backward_then_autograd_grad_claims_no_sum(tmp_path: Path) -> None:
     assert "x.grad += y.grad * 2 = [2., 4., 6.]" not in text
 
 
+def test_passes_over_separate_graphs_are_not_said_to_add_up(tmp_path: Path) -> None:
+    """Two losses over leaves they do not share: both passes are shown, and no .grad
+    holds a sum of the two."""
+    snippet = tmp_path / "two.py"
+    snippet.write_text(
+        "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "v = torch.tensor([3.0], requires_grad=True)\n"
+        "a = (w * 2).sum()\na.backward()\nb = (v ** 2).sum()\nb.backward()\n"
+    )
+    text = " ".join(plain(snippet).split())
+    assert "2 backward passes are shown:" in text and "add into the same" not in text
+    assert "pass 1: backward() on a at two.py:5" in text
+    assert "pass 2: backward() on b at two.py:7" in text
+
+
 def test_earlier_passes_reset_by_zero_grad_are_said_to_be_hidden() -> None:
     text = plain(SNIPPETS / "training_loop.py")
     assert "3 earlier backward passes are not shown" in text

@@ -447,11 +447,13 @@ class _Teller:
         lines: list[Line] = []
         total = g.meta.passes_total
         if len(g.passes) > 1:
-            # only backward() writes .grad; autograd.grad() hands its gradients back
-            adds_up = all(p.kind == "backward" for p in g.passes)
+            # only backward() writes .grad; autograd.grad() hands its gradients back;
+            # passes over graphs with no leaf in common (two losses) add nothing up
+            backward = all(p.kind == "backward" for p in g.passes)
+            adds_up = backward and any(n.grad_passes > 1 for n in g.tensors())
             lines.append(
                 (
-                    Span(f"{len(g.passes)} {'backward ' if adds_up else ''}passes", "note"),
+                    Span(f"{len(g.passes)} {'backward ' if backward else ''}passes", "note"),
                     Span(" add into the same .grad:" if adds_up else " are shown:", "muted"),
                 )
             )
