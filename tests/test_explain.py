@@ -135,6 +135,11 @@ def test_ops_without_a_rule_say_so_and_show_what_flowed(tmp_path: Path) -> None:
     )
     text = " ".join(plain(snippet, width=200).split())
     assert "gradviz has no rule for I0Backward0; x.grad got [0.5652, 1.591]" in text
+    custom = " ".join(plain(SNIPPETS / "custom_function.py", width=200).split())
+    assert (
+        "Square: a custom autograd.Function, whose backward() is its own code; "
+        "x.grad got [2., -4.]" in custom
+    )
 
 
 def test_an_in_place_write_into_a_slice_is_told_in_words() -> None:

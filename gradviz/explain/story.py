@@ -193,9 +193,7 @@ class _Teller:
         flowed_text = _values(flowed, "not computed") if self.g.passes else "not computed"
         unmet = self._unmet(rule, op) if rule else None
         if rule is None or unmet:
-            why = (
-                unmet or IN_WORDS.get(op.autograd or "") or f"gradviz has no rule for {op.autograd}"
-            )
+            why = unmet or IN_WORDS.get(op.autograd or "") or _no_rule(op)
             return [
                 (
                     Span(f"{op.op}: ", "op"),
@@ -599,3 +597,13 @@ def tell(graph: Graph, depth: int | None = None) -> Story:
         depth=depth if depth is not None else MAX_DEPTH,
         footer=footer,
     )
+
+
+def _no_rule(op: Node) -> str:
+    """Why a node has no formula: torch's own nodes are named ``...Backward0`` (a digit
+    for each overload), an ``autograd.Function``'s ``...Backward``: its backward is code
+    of the snippet's (or a library's), which no rule of gradviz's can know."""
+    name = op.autograd or ""
+    if name.endswith("Backward") and name != "Backward":
+        return "a custom autograd.Function, whose backward() is its own code"
+    return f"gradviz has no rule for {name}"
