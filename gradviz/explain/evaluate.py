@@ -311,6 +311,7 @@ NAMESPACE: dict[str, Any] = {
     "exp": torch.exp,
     "log": _log,  # of a tensor, or of the number in 2 ** x
     "sqrt": torch.sqrt,
+    "pi": torch.tensor(math.pi),
     "sign": torch.sign,
     "sin": torch.sin,
     "cos": torch.cos,

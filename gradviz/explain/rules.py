@@ -162,6 +162,7 @@ RULES: dict[str, Rule] = {
         "log1p", "result = log(1 + self)", "1 / (1 + self)", "grad / (1 + self)"
     ),
     "TanBackward0": _unary("tan", "result = tan(self)", "(1 + result ** 2)"),
+    "ErfBackward0": _unary("erf", "result = erf(self)", "2 / sqrt(pi) * exp(-(self ** 2))"),
     "AtanBackward0": _unary(
         "atan", "result = atan(self)", "1 / (1 + self ** 2)", "grad / (1 + self ** 2)"
     ),
@@ -469,6 +470,14 @@ RULES: dict[str, Rule] = {
         ("self", "tensor"),
         ("grad * tensor", "grad * self"),
         ("tensor", "self"),
+    ),
+    "VdotBackward0": Rule(
+        "vdot",
+        "result = sum(self * other)",
+        ("self", "other"),
+        ("grad * other", "grad * self"),
+        ("other", "self"),
+        note="for real tensors; on complex ones vdot conjugates self",
     ),
     # -- shapes: the gradient goes back through the inverse rearrangement ---------------
     "TBackward0": Rule("t", "result = self.T", ("self",), ("grad.T",)),
