@@ -78,7 +78,14 @@ def frame_graphs(
         nodes = tuple(n for n in graph.nodes if n.id in keep)
         edges = tuple(e for e in graph.edges if e.src in keep and e.dst in keep)
         outputs = tuple(n.id for n in nodes if n.kind == "output")
-        sub = Graph(nodes=nodes, edges=edges, outputs=outputs, passes=(), meta=graph.meta)
+        sub = Graph(
+            nodes=nodes,
+            edges=edges,
+            outputs=outputs,
+            passes=(),
+            meta=graph.meta,
+            modules=graph.modules,
+        )
         frames.append((sub, graph.node(newest)))
     return frames
 

@@ -11,7 +11,7 @@ import json
 import math
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -23,6 +23,7 @@ __all__ = [
     "Graph",
     "GraphFormatError",
     "Meta",
+    "Module",
     "Node",
     "NodeKind",
     "Param",
@@ -207,6 +208,15 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Module:
+    """A module whose call ran ops of the graph: its label (as nodes' ``scope`` holds it,
+    ``model.0``) and its class (``Linear``), which pictures show beside the label."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
 class Meta:
     """Where a capture came from."""
 
@@ -227,6 +237,7 @@ class Graph:
     passes: tuple[Pass, ...] = ()
     meta: Meta = field(default_factory=lambda: Meta(snippet=""))
     params: tuple[Param, ...] = ()
+    modules: tuple[Module, ...] = ()
 
     def node(self, node_id: int) -> Node:
         node = self.nodes[node_id]
@@ -259,6 +270,21 @@ class Graph:
                 reached.add(nid)
                 stack.extend(into.get(nid, ()))
         return reached
+
+    def module_kind(self, name: str) -> str | None:
+        """The class of the module called ``name`` (``TransformerEncoderLayer``), if known."""
+        for m in self.modules:
+            if m.name == name:
+                return m.kind
+        return None
+
+    def module_title(self, name: str) -> str:
+        """``model.1: TransformerEncoder``: a module's label with its class, unless the label
+        says it already (``Linear#2``, a module no name reached) or the class is unknown."""
+        kind = self.module_kind(name)
+        if kind is None or name == kind or name.startswith(kind + "#"):
+            return name
+        return f"{name}: {kind}"
 
     def ops(self) -> Iterator[Node]:
         return (n for n in self.nodes if n.kind == "op")
@@ -345,6 +371,7 @@ class Graph:
             "nodes": [_node_to_dict(n) for n in self.nodes],
             "edges": [_edge_to_dict(e) for e in self.edges],
             "params": [_param_to_dict(p) for p in self.params],
+            **({"modules": [asdict(m) for m in self.modules]} if self.modules else {}),
         }
 
     @while_paused
@@ -391,6 +418,9 @@ class Graph:
                 outputs=tuple(int(i) for i in data["outputs"]),
                 passes=tuple(_pass_from_dict(p) for p in data.get("passes", ())),
                 params=tuple(_param_from_dict(p) for p in data.get("params", ())),
+                modules=tuple(
+                    Module(str(m["name"]), str(m["kind"])) for m in data.get("modules", ())
+                ),
                 meta=Meta(
                     snippet=str(meta.get("snippet", "")),
                     torch=str(meta.get("torch", "")),

@@ -102,6 +102,7 @@ def renumber(
         ),
         meta=graph.meta,
         params=tuple(replace(p, node=follow(p.node)) for p in graph.params),
+        modules=graph.modules,
     )
 
 

@@ -44,7 +44,7 @@ def test_collapse_modules_folds_each_call_into_one_node() -> None:
     ]
     labels, edges = parse_dot(DotRenderer().render(two))
     ids = {n.name: f"n{n.id}" for n in two.nodes if n.kind == "module"}
-    assert " ".join(labels[ids["model.0"]].split()) == "model.0 16 params |grad| 1.31"  # 4×3 + 4
+    assert " ".join(labels[ids["model.0"]].split()) == "model.0 Linear 16 params |grad| 1.31"
     assert (ids["model.0"], ids["model.1"]) in edges and (ids["model.1"], ids["model.2"]) in edges
 
 
@@ -53,7 +53,33 @@ def test_modules_draw_as_nested_clusters() -> None:
         graph_of(SAMPLES / "mlp_step.py")
     )
     assert text.count("subgraph cluster_m") == 4  # model, and model.0, model.1, model.2 in it
-    assert 'label="model.1"' in text
+    assert 'label="model: Sequential"' in text and 'label="model.1: ReLU"' in text
+
+
+def test_the_graph_knows_each_modules_class_in_order_of_call(tmp_path: Path) -> None:
+    """What a module is (torchview's strength) beside where it sits: a module no name
+    reaches is labelled by its class already, and says it once."""
+    snippet = tmp_path / "nets.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "net = nn.Sequential(nn.Linear(3, 4), nn.Tanh())\n"
+        "h = net(torch.randn(2, 3))\nloss = nn.Linear(4, 1)(h).sum()\nloss.backward()\n"
+    )
+    g = graph_of(snippet)
+    assert [(m.name, m.kind) for m in g.modules] == [
+        ("net", "Sequential"),
+        ("net.0", "Linear"),
+        ("net.1", "Tanh"),
+        ("Linear", "Linear"),
+    ]
+    assert Graph.from_json(g.to_json()).modules == g.modules
+    assert g.module_title("net.1") == "net.1: Tanh" and g.module_title("Linear") == "Linear"
+    net = plain_run(snippet)["net"]
+    norm = sum(float(p.grad.pow(2).sum()) for p in net.parameters()) ** 0.5
+    labels, _ = parse_dot(DotRenderer().render(collapse_modules(g, 1)))
+    drawn = sorted(" ".join(label.split()) for label in labels.values() if "params" in label)
+    assert drawn[0].startswith("Linear 5 params |grad| ")  # no "Linear Linear"
+    assert drawn[1] == f"net Sequential 16 params |grad| {norm:.3g}"
 
 
 def test_a_node_budget_collapses_first_then_keeps_the_nearest(tmp_path: Path) -> None:

@@ -265,7 +265,7 @@ class DotRenderer:
                 label = (
                     f"{name}  (one block drawn for all its repeats, with the numbers of the first)"
                     if repeat
-                    else name
+                    else graph.module_title(name)
                 )
                 style = "rounded,bold" if repeat else "rounded,dashed"
                 colour = t.text if repeat else t.muted
@@ -289,6 +289,10 @@ class DotRenderer:
         known = [n for n in norms if n is not None]
         grad = (sum(n * n for n in known) ** 0.5) if known else None
         label = f"<B>{html_escape(name)}</B>"
+        title = graph.module_title(name)
+        if title != name:  # its class, under its name
+            kind = title.removeprefix(f"{name}: ")
+            label += f'<BR/><FONT POINT-SIZE="9" COLOR="{t.muted}">{html_escape(kind)}</FONT>'
         if params:
             label += f'<BR/><FONT POINT-SIZE="9">{count:,} params'
             if grad is not None:
@@ -296,7 +300,7 @@ class DotRenderer:
             label += "</FONT>"
         return (
             f'shape=box3d, style=filled, fillcolor="{t.tensor.fill}", color="{t.tensor.border}", '
-            f'fontcolor="{t.tensor.text}", label=<{label}>, tooltip={dot_quote(name)}'
+            f'fontcolor="{t.tensor.text}", label=<{label}>, tooltip={dot_quote(title)}'
         )
 
     def _node_attrs(self, graph: Graph, node: Node, snippet: str) -> str:

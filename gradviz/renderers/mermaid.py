@@ -43,7 +43,7 @@ class MermaidRenderer:
         forward = self.options.direction == "forward"
         lines = [f"flowchart {'TB' if forward else 'BT'}"]
         for node in graph.nodes:
-            lines.append(f"  n{node.id}{self._shape(node)}")
+            lines.append(f"  n{node.id}{self._shape(graph, node)}")
         for edge in graph.edges:
             lines.append(
                 f"  n{edge.src} --> n{edge.dst}" if forward else f"  n{edge.dst} --> n{edge.src}"
@@ -70,9 +70,9 @@ class MermaidRenderer:
             lines.append(f"  class {','.join(ids)} {kind}")
         return "\n".join(lines) + "\n"
 
-    def _shape(self, node: Node) -> str:
+    def _shape(self, graph: Graph, node: Node) -> str:
         if node.kind == "module":
-            return f'[["{mermaid_escape(node.name or "module")}"]]'
+            return f'[["{mermaid_escape(graph.module_title(node.name or "module"))}"]]'
         if node.kind == "op":
             return f'(["{mermaid_escape(node.op or "?")}"])'
         parts = []

@@ -18,7 +18,18 @@ from dataclasses import replace
 
 import torch
 
-from gradviz.model import Edge, Graph, Meta, Node, Param, Pass, Saved, Source, TensorData
+from gradviz.model import (
+    Edge,
+    Graph,
+    Meta,
+    Module,
+    Node,
+    Param,
+    Pass,
+    Saved,
+    Source,
+    TensorData,
+)
 from gradviz.torchcapture.derive import derive_values
 from gradviz.torchcapture.naming import NamedTensor
 from gradviz.torchcapture.recompute import recompute_values
@@ -92,6 +103,8 @@ class GraphBuilder:
         self._sources: dict[int, Source] = {}
         self._recs: dict[int, NodeRecord | None] = {}
         self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
+        self._module_kinds: dict[str, tuple[int, str]] = {}
+        """Each scope label -> its module's number (order of first call) and class."""
         self._snippet_names = {entry.name for entry in named}
         self._counted: frozenset[int] | None = None
         for entry in named:
@@ -232,6 +245,11 @@ class GraphBuilder:
             passes=tuple(p for p in shown if p.roots),
             meta=meta,
             params=self._params_of(resolved, leaf_of, leaf_vars, uses or ParamUses()),
+            modules=tuple(
+                Module(name, kind)
+                for name, (_, kind) in sorted(self._module_kinds.items(), key=lambda m: m[1][0])
+                if name in called
+            ),
         )
 
     def _params_of(
@@ -411,6 +429,8 @@ class GraphBuilder:
             scope = self._scopes[rec.scope] = tuple(
                 self._scope_labels.get(number, cls) for number, cls in rec.scope
             )
+            for label, called in zip(scope, rec.scope, strict=True):
+                self._module_kinds.setdefault(label, called)
         return scope
 
     def _rec(self, node: AutogradNode) -> NodeRecord | None:
