@@ -302,6 +302,22 @@ def embedding_back(grad: torch.Tensor, indices: torch.Tensor, weight: torch.Tens
     return out.index_add(0, indices.reshape(-1), grad.reshape(-1, weight.shape[1]))
 
 
+def pad(x: torch.Tensor, widths: Sequence[int]) -> torch.Tensor:
+    return F.pad(x, list(widths))
+
+
+def unpad(grad: torch.Tensor, widths: Sequence[int]) -> torch.Tensor:
+    """The input's share of a padded tensor's gradient: padding by the negated widths
+    crops what ``pad`` added (and adds back, as zeros, what a negative width cropped)."""
+    return F.pad(grad, [-w for w in widths])
+
+
+def eye_like(x: torch.Tensor) -> torch.Tensor:
+    """Ones on the diagonal of a matrix shaped like ``x`` (the trace's derivative)."""
+    rows, cols = x.shape[-2:]
+    return torch.eye(rows, cols, dtype=x.dtype)
+
+
 NAMESPACE: dict[str, Any] = {
     "sum_to": sum_to,
     "expand_as": expand_as,
@@ -354,6 +370,10 @@ NAMESPACE: dict[str, Any] = {
     "index_add_back": index_add_back,
     "max_pool_back": max_pool_back,
     "spread_back": spread_back,
+    "pad": pad,
+    "unpad": unpad,
+    "eye_like": eye_like,
+    "diagonal": torch.diagonal,
 }
 
 

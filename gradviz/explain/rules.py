@@ -461,6 +461,23 @@ RULES: dict[str, Rule] = {
     "BmmBackward0": Rule(
         "bmm", "result = self @ mat2", ("self", "mat2"), ("grad @ mat2.mT", "self.mT @ grad")
     ),
+    "BaddbmmBackward0": Rule(
+        "baddbmm",
+        "result = beta * self + alpha * (batch1 @ batch2)",
+        ("self", "batch1", "batch2"),
+        (
+            "sum_to(beta * grad, self)",
+            "alpha * (grad @ batch2.mT)",
+            "alpha * (batch1.mT @ grad)",
+        ),
+    ),
+    "TraceBackward0": Rule(
+        "trace",
+        "result = sum(diagonal(self))",
+        ("self",),
+        ("grad * eye_like(self)",),
+        note="only the diagonal counts towards the trace",
+    ),
     "MvBackward0": Rule(
         "mv", "result = self @ vec", ("self", "vec"), ("outer(grad, vec)", "self.T @ grad")
     ),
@@ -481,8 +498,15 @@ RULES: dict[str, Rule] = {
     ),
     # -- shapes: the gradient goes back through the inverse rearrangement ---------------
     "TBackward0": Rule("t", "result = self.T", ("self",), ("grad.T",)),
+    "TBackward1": Rule("t_", "result = self.T", ("self",), ("grad.T",)),
     "TransposeBackward0": Rule(
         "transpose",
+        "result = self.transpose(dim0, dim1)",
+        ("self",),
+        ("grad.transpose(dim0, dim1)",),
+    ),
+    "TransposeBackward1": Rule(
+        "transpose_",
         "result = self.transpose(dim0, dim1)",
         ("self",),
         ("grad.transpose(dim0, dim1)",),
@@ -496,7 +520,16 @@ RULES: dict[str, Rule] = {
     "SqueezeBackward0": Rule("squeeze", "result = self.squeeze()", ("self",), (_SHAPE,)),
     "SqueezeBackward1": Rule("squeeze", "result = self.squeeze(dim)", ("self",), (_SHAPE,)),
     "SqueezeBackward2": Rule("squeeze", "result = self.squeeze(dims)", ("self",), (_SHAPE,)),
+    "SqueezeBackward3": Rule("squeeze_", "result = self.squeeze()", ("self",), (_SHAPE,)),
+    "SqueezeBackward4": Rule("squeeze_", "result = self.squeeze(dim)", ("self",), (_SHAPE,)),
     "UnsqueezeBackward0": Rule("unsqueeze", "result = self.unsqueeze(dim)", ("self",), (_SHAPE,)),
+    "ConstantPadNdBackward0": Rule(
+        "pad",
+        "result = pad(self, pad)",
+        ("self",),
+        ("unpad(grad, pad)",),
+        note="the padding's cells lead nowhere: the gradient is cropped back to the input",
+    ),
     "ExpandBackward0": Rule(
         "expand", "result = self.expand(shape)", ("self",), ("sum_to(grad, self)",)
     ),
