@@ -153,6 +153,21 @@ def test_an_in_place_write_into_a_slice_is_told_in_words() -> None:
     )
 
 
+def test_fused_attention_and_group_norm_are_told_in_words(tmp_path: Path) -> None:
+    snippet = tmp_path / "fused.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\ntorch.manual_seed(0)\n"
+        "q = torch.randn(1, 2, 3, 4, requires_grad=True)\n"
+        "o = F.scaled_dot_product_attention(q, q, q)\n"
+        "g = torch.nn.GroupNorm(2, 2)(o)\n"
+        "loss = g.pow(2).sum()\nloss.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=400).split())
+    assert "attention fused into one node, softmax(q @ k.T * scale) @ v" in text
+    assert "group norm: each group of channels is normalized by its own mean and std" in text
+    assert "no rule" not in text
+
+
 def test_a_rule_that_does_not_apply_says_why() -> None:
     text = " ".join(plain(SNIPPETS / "mse_sum.py").split())
     assert (

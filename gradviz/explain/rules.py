@@ -731,6 +731,18 @@ IN_WORDS: dict[str, str] = {
     "CopySlices": "an in-place write into part of a tensor (y[0] = v); the part written "
     "gets no gradient from what was there before, the rest passes through",
     "MkldnnRnnLayerBackward0": "one fused LSTM layer, every step and gate in one node",
+    "NativeGroupNormBackward0": "group norm: each group of channels is normalized by its own "
+    "mean and std, then scaled and shifted per channel",
+    **dict.fromkeys(
+        (
+            "ScaledDotProductFlashAttentionForCpuBackward0",
+            "ScaledDotProductFlashAttentionBackward0",
+            "ScaledDotProductEfficientAttentionBackward0",
+            "ScaledDotProductCudnnAttentionBackward0",
+        ),
+        "attention fused into one node, softmax(q @ k.T * scale) @ v, its scores never "
+        "kept as a tensor",
+    ),
 }
 """Nodes whose rule cannot be written as a formula gradviz can check (CopySlices saves
 nothing Python can read), told in words; what flowed is shown all the same."""
