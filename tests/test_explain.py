@@ -14,7 +14,7 @@ from rich.console import Console
 
 from gradviz.cli import cli
 from gradviz.explain.formula import render_formula
-from gradviz.explain.story import tell
+from gradviz.explain.story import TOLD_BY_DEFAULT, tell
 from gradviz.renderers.tree import story_renderable
 
 
@@ -290,9 +290,26 @@ def test_a_chain_deeper_than_pythons_recursion_limit_is_told(tmp_path: Path) -> 
         "import torch\nx = torch.tensor(1.0, requires_grad=True)\ny = x\n"
         "for _ in range(3000):\n    y = y * 1.0001\ny.backward()\n"
     )
-    text = plain(snippet, width=120)
+    text = plain(snippet, depth=200, width=120)
     assert "… 2800 more tensors below depth 200 (raise --depth to see them)" in text
     assert "mul#" in text  # labels stay short however deep the chain
+
+
+def test_a_big_graph_is_told_only_near_its_outputs_unless_asked(tmp_path: Path) -> None:
+    """Told whole, a 12-layer transformer runs to 11,000 lines: with no --depth, the story
+    keeps to the levels nearest the outputs that hold TOLD_BY_DEFAULT tensors."""
+    snippet = tmp_path / "deep.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor(1.0, requires_grad=True)\ny = x\n"
+        "for _ in range(300):\n    y = y * 1.0001\ny.backward()\n"
+    )
+    # 301 tensors, one per level: y at level 0, then 299 products, then x
+    text = plain(snippet, width=120)
+    told = TOLD_BY_DEFAULT
+    assert f"… {301 - told} more tensors below depth {told - 1} (raise --depth" in text
+    assert "more tensors" not in plain(snippet, depth=400, width=120)
+    small = plain(SAMPLES / "mlp_step.py")  # a lecture's graph is told whole
+    assert "more tensors" not in small and "model.0.weight" in small
 
 
 def test_split_and_unbind_tell_how_their_pieces_gradients_go_back(tmp_path: Path) -> None:

@@ -62,6 +62,11 @@ MAX_DEPTH = 200
 DEPTH_LIMIT = 400
 """The most levels ever told: telling recurses, and Python's stack is about 1000 deep."""
 
+TOLD_BY_DEFAULT = 120
+"""Tensors told at most when no --depth is given: a big model's story keeps to the levels
+nearest its outputs, where the loss and its chain rule are (told whole, a 12-layer
+transformer runs to 11,000 lines)."""
+
 MAX_ITEMS = 4
 """Elements shown per row of a tensor: explanations must stay readable at 80 columns."""
 
@@ -587,6 +592,8 @@ def tell(graph: Graph, depth: int | None = None) -> Story:
     """The story of ``graph``: one tree per output, ``depth`` levels at most."""
     if depth is not None:
         depth = min(depth, DEPTH_LIMIT)
+    elif sum(1 for _ in graph.tensors()) > TOLD_BY_DEFAULT:
+        depth = _levels_within(graph, TOLD_BY_DEFAULT)
     teller = _Teller(graph, depth)
     trees = [teller.tell(out, None, 0) for out in graph.outputs]
     footer = _health_lines(graph) if graph.passes else []
@@ -607,3 +614,34 @@ def _no_rule(op: Node) -> str:
     if name.endswith("Backward") and name != "Backward":
         return "a custom autograd.Function, whose backward() is its own code"
     return f"gradviz has no rule for {name}"
+
+
+def _levels_within(graph: Graph, budget: int) -> int:
+    """The most levels below the outputs that hold at most ``budget`` tensors (one at least).
+
+    A tensor's level is the fewest ops between it and an output, as the story
+    tells it: the output at 0, the inputs of the op that made it at 1.
+    """
+    made_by = {e.dst: e.src for e in graph.edges if graph.node(e.src).kind == "op"}
+    inputs: dict[int, list[int]] = {}
+    for e in graph.edges:
+        if graph.node(e.dst).kind == "op":
+            inputs.setdefault(e.dst, []).append(e.src)
+    seen = set(graph.outputs)
+    level, count, frontier = 0, len(seen), list(graph.outputs)
+    while frontier and level < MAX_DEPTH:
+        below = [
+            t
+            for nid in frontier
+            if nid in made_by
+            for t in inputs.get(made_by[nid], ())
+            if t not in seen
+        ]
+        below = list(dict.fromkeys(below))
+        if count + len(below) > budget:
+            break
+        seen.update(below)
+        count += len(below)
+        frontier = below
+        level += 1
+    return max(level, 1)
