@@ -168,6 +168,19 @@ def test_fused_attention_and_group_norm_are_told_in_words(tmp_path: Path) -> Non
     assert "no rule" not in text
 
 
+def test_a_condition_on_a_number_holds_whatever_its_type(tmp_path: Path) -> None:
+    """F.normalize saves ord=2.0, the norm's rule assumes ord=2: the same number."""
+    snippet = tmp_path / "normalize.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "x = torch.tensor([[3.0, 4.0]], requires_grad=True)\n"
+        "loss = F.normalize(x, dim=1)[0, 0]\nloss.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=400).split())
+    assert "rule assumes" not in text
+    assert "linalg_vector_norm: linalg_vector_norm(x) = sqrt(sum(x ** 2, (1,)))" in text
+
+
 def test_a_rule_that_does_not_apply_says_why() -> None:
     text = " ".join(plain(SNIPPETS / "mse_sum.py").split())
     assert (

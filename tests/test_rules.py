@@ -175,6 +175,10 @@ def leaf_pairs() -> dict[str, Case]:
         "SqueezeBackward4": layer(lambda x: (x * 1).squeeze_(1), (2, 1, 3)),
         "ConstantPadNdBackward0": layer(lambda x: F.pad(x, (1, 2, -1, 0), value=0.5), (3, 4)),
         "TraceBackward0": layer(torch.trace, (3, 4)),
+        "DiagonalBackward0": layer(lambda x: torch.diagonal(x, 1, 0, 2), (3, 2, 4)),
+        "NormBackward1": layer(
+            lambda x: torch.ops.aten.norm.ScalarOpt_dim(x, 2.0, [1], True), (3, 4)
+        ),
         "BaddbmmBackward0": layer(
             lambda s, b1, b2: torch.baddbmm(s, b1, b2, beta=0.5, alpha=2.0),
             (1, 4),

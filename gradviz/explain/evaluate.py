@@ -312,6 +312,13 @@ def unpad(grad: torch.Tensor, widths: Sequence[int]) -> torch.Tensor:
     return F.pad(grad, [-w for w in widths])
 
 
+def diagonal_back(
+    grad: torch.Tensor, like: torch.Tensor, offset: int, dim1: int, dim2: int
+) -> torch.Tensor:
+    """A diagonal's gradient written back onto the diagonal of zeros shaped like the input."""
+    return torch.diagonal_scatter(torch.zeros_like(like), grad, offset, dim1, dim2)
+
+
 def eye_like(x: torch.Tensor) -> torch.Tensor:
     """Ones on the diagonal of a matrix shaped like ``x`` (the trace's derivative)."""
     rows, cols = x.shape[-2:]
@@ -373,6 +380,7 @@ NAMESPACE: dict[str, Any] = {
     "pad": pad,
     "unpad": unpad,
     "eye_like": eye_like,
+    "diagonal_back": diagonal_back,
     "diagonal": torch.diagonal,
 }
 

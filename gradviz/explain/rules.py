@@ -377,6 +377,14 @@ RULES: dict[str, Rule] = {
         when={"ord": "2"},
         note="each element's share of the length is its own size over the length",
     ),
+    "NormBackward1": Rule(
+        "norm",
+        "result = sqrt(sum(self ** 2, dim))",
+        ("self",),
+        ("expand_as(grad, self, dim, keepdim) * self / expand_as(result, self, dim, keepdim)",),
+        when={"p": "2.0"},
+        note="each element's share of the length is its own size over the length",
+    ),
     "LogsumexpBackward0": Rule(
         "logsumexp",
         "result = log(sum(exp(self), dim))",
@@ -470,6 +478,13 @@ RULES: dict[str, Rule] = {
             "alpha * (grad @ batch2.mT)",
             "alpha * (batch1.mT @ grad)",
         ),
+    ),
+    "DiagonalBackward0": Rule(
+        "diagonal",
+        "result = diagonal(self, offset, dim1, dim2)",
+        ("self",),
+        ("diagonal_back(grad, self, offset, dim1, dim2)",),
+        note="the diagonal's gradient goes back onto the diagonal; the rest gets 0",
     ),
     "TraceBackward0": Rule(
         "trace",

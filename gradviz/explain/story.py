@@ -288,7 +288,7 @@ class _Teller:
         for attr, expected in rule.when.items():
             s = saved.get(attr)
             have = s.value if s is not None and s.value is not None else ("tensor" if s else None)
-            if have is not None and have != expected:
+            if have is not None and not _same(have, expected):
                 want, got = _readable(attr, expected), _readable(attr, have)
                 return f"its rule assumes {attr}={want}, this one has {attr}={got}"
         return None
@@ -645,3 +645,14 @@ def _levels_within(graph: Graph, budget: int) -> int:
         frontier = below
         level += 1
     return max(level, 1)
+
+
+def _same(have: str, expected: str) -> bool:
+    """Whether a saved attribute holds the value a rule assumes: ``2.0`` is ``2`` (``F.normalize``
+    saves its ``p`` as a float, ``torch.norm`` an int)."""
+    if have == expected:
+        return True
+    try:
+        return bool(ast.literal_eval(have) == ast.literal_eval(expected))
+    except (ValueError, SyntaxError, TypeError):
+        return False
