@@ -225,10 +225,20 @@ _MAX_PERIOD = 200
 
 
 def _forward_order(graph: Graph) -> list[Node]:
+    """The ops in the order the forward pass made them.
+
+    Ops made inside one torch call share its step (``nn.GRU`` makes every gate
+    of every time step in one call); among them, backward ran the later-made
+    first (autograd's engine prefers the highest sequence number), so the
+    reverse of the backward order is the order they were made in.
+    """
     from gradviz.frames import op_steps
 
     steps = op_steps(graph)
-    return sorted(graph.ops(), key=lambda n: (steps[n.id], n.id))
+    return sorted(
+        graph.ops(),
+        key=lambda n: (steps[n.id], -n.backward_step if n.backward_step is not None else 0, n.id),
+    )
 
 
 def _longest_repeat(
@@ -282,9 +292,11 @@ def fold_repeats(
     produced: dict[int, list[Edge]] = {}
     consumers: dict[int, list[Edge]] = {}
     inputs: dict[int, list[Edge]] = {}
+    producer: dict[int, int] = {}
     for e in graph.edges:
         if kinds[e.src] == "op":
             produced.setdefault(e.src, []).append(e)
+            producer[e.dst] = e.src
         else:
             consumers.setdefault(e.src, []).append(e)
             inputs.setdefault(e.dst, []).append(e)
@@ -297,13 +309,21 @@ def fold_repeats(
             for e in produced.get(op.id, []):
                 if e.slot in firsts and kinds[e.dst] != "output":
                     target[e.dst] = firsts[e.slot]
-            # parameters used by this block only fold into the first block's
+            # Parameters used by this block only fold into the first block's, and
+            # so do its own pieces of one op's outputs (nn.GRU's input projections
+            # for every step, unbound): else each repeat's piece stays drawn.
             ins0 = {e.slot: e.src for e in inputs.get(first.id, [])}
             for e in inputs.get(op.id, []):
-                if kinds[e.src] != "leaf":
+                if len(consumers.get(e.src, [])) != 1 or e.slot not in ins0:
                     continue
-                if len(consumers.get(e.src, [])) == 1 and e.slot in ins0:
-                    target[e.src] = ins0[e.slot]
+                mine, theirs = e.src, ins0[e.slot]
+                if kinds[mine] == "leaf" or (
+                    kinds[mine] == "tensor"
+                    and mine in producer
+                    and producer[mine] == producer.get(theirs)
+                    and len(consumers.get(theirs, [])) == 1
+                ):
+                    target[mine] = theirs
     nodes_by_id = {n.id: n for n in graph.nodes}
     profile = grad_profile([_outflow_norm(block[-1], produced, nodes_by_id) for block in blocks])
     mark = f"×{count}" + (f"   |grad| by repeat, 1 → {count}: {profile}" if profile else "")
@@ -315,9 +335,17 @@ def fold_repeats(
         for n in graph.nodes
         if n.id not in target
     ]
-    edges = [
-        replace(e, src=target.get(e.src, e.src), dst=target.get(e.dst, e.dst)) for e in graph.edges
-    ]
+    # An edge the fold moved onto one already drawn is not drawn twice: one op's
+    # pieces (nn.GRU's unbound inputs), every repeat's output into one stack.
+    # Edges it left alone all stay (x * x has two from x).
+    edges: list[Edge] = []
+    drawn: set[tuple[int, int]] = set()
+    for e in graph.edges:
+        moved = replace(e, src=target.get(e.src, e.src), dst=target.get(e.dst, e.dst))
+        if moved != e and (moved.src, moved.dst) in drawn:
+            continue
+        drawn.add((moved.src, moved.dst))
+        edges.append(moved)
     folded = renumber(graph, nodes, edges, list(graph.outputs), merged=target)
     line = blocks[0][0].source.line if blocks[0][0].source else None
     where = f" (line {line})" if line else ""

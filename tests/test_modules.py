@@ -136,6 +136,54 @@ def test_shared_leaves_are_drawn_once_per_use() -> None:
     assert split_shared_leaves(few) is few
 
 
+def test_a_recurrent_module_folds_by_time_step(tmp_path: Path) -> None:
+    """nn.GRU makes every gate of every step in one call, after one product of the
+    inputs of all steps, unbound: its steps fold into one block, and the pieces of
+    that product into one tensor, drawn once (they used to fan out, one per step)."""
+    from gradviz.transforms import fold_repeats
+
+    snippet = tmp_path / "gru.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "gru = nn.GRU(3, 4)\nout, h = gru(torch.randn(12, 1, 3))\n"
+        "loss = out.pow(2).sum()\nloss.backward()\n"
+    )
+    g = graph_of(snippet)
+    folded, note = fold_repeats(g)
+    assert note is not None and note.startswith("folded 12 repeats of a ")
+    (unbind,) = [n for n in folded.ops() if n.op == "unbind"]
+    (piece,) = {e.dst for e in folded.edges if e.src == unbind.id}
+    assert sum(1 for e in folded.edges if e.src == unbind.id) == 1
+    assert len(g.nodes) > 5 * len(folded.nodes)
+    # the first step's piece of the product stands for all, with its numbers
+    (first,) = [
+        e.dst
+        for e in g.edges
+        if e.src == next(n.id for n in g.ops() if n.op == "unbind") and e.slot == 0
+    ]
+    assert folded.node(piece).value == g.node(first).value
+    (stack,) = [n for n in folded.ops() if n.op == "stack"]
+    assert len(folded.inputs(stack.id)) == 1  # every step's output, drawn as one edge
+    assert len(g.inputs(next(n.id for n in g.ops() if n.op == "stack"))) == 12
+
+
+def test_folding_keeps_both_edges_of_a_square(tmp_path: Path) -> None:
+    from gradviz.transforms import fold_repeats
+
+    snippet = tmp_path / "square.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.01], requires_grad=True)\ny = x\n"
+        "for _ in range(8):\n    y = (y * y).sin()\ny.sum().backward()\n"
+    )
+    folded, note = fold_repeats(graph_of(snippet))
+    assert note is not None and "folded 8 repeats" in note
+    (mul,) = [n for n in folded.ops() if n.op == "mul"]
+    x = folded.by_name("x")
+    assert sorted(e.slot for e in folded.inputs(mul.id) if e.src == x.id) == [0, 1]
+    loop = [e for e in folded.inputs(mul.id) if e.src != x.id]
+    assert len(loop) == 1  # the step before, squared: one edge back into the block
+
+
 def test_repeated_blocks_fold_into_one_marked_times_n(tmp_path: Path) -> None:
     from gradviz.transforms import fold_repeats
 
