@@ -90,6 +90,19 @@ def _pieces(op: str, forward: str, join: str) -> Rule:
 
 _SHAPE = "reshape_as(grad, self)"
 
+
+def _two_norm(power: str, two: str) -> Rule:
+    """The Euclidean length over ``dim``, whose power is the saved attribute ``power``."""
+    return Rule(
+        "norm",
+        "result = sqrt(sum(self ** 2, dim))",
+        ("self",),
+        ("expand_as(grad, self, dim, keepdim) * self / expand_as(result, self, dim, keepdim)",),
+        when={power: two},
+        note="each element's share of the length is its own size over the length",
+    )
+
+
 RULES: dict[str, Rule] = {
     # -- arithmetic (broadcasting sums the gradient back to the input's shape) --
     "AddBackward0": Rule(
@@ -369,22 +382,8 @@ RULES: dict[str, Rule] = {
         ("share_among_max(grad, self, result, dim, keepdim)",),
         note="ties share the gradient evenly",
     ),
-    "LinalgVectorNormBackward0": Rule(
-        "norm",
-        "result = sqrt(sum(self ** 2, dim))",
-        ("self",),
-        ("expand_as(grad, self, dim, keepdim) * self / expand_as(result, self, dim, keepdim)",),
-        when={"ord": "2"},
-        note="each element's share of the length is its own size over the length",
-    ),
-    "NormBackward1": Rule(
-        "norm",
-        "result = sqrt(sum(self ** 2, dim))",
-        ("self",),
-        ("expand_as(grad, self, dim, keepdim) * self / expand_as(result, self, dim, keepdim)",),
-        when={"p": "2.0"},
-        note="each element's share of the length is its own size over the length",
-    ),
+    "LinalgVectorNormBackward0": _two_norm("ord", "2"),
+    "NormBackward1": _two_norm("p", "2.0"),  # the old norm over dims: pairwise_distance's
     "LogsumexpBackward0": Rule(
         "logsumexp",
         "result = log(sum(exp(self), dim))",
