@@ -28,6 +28,7 @@ __all__ = [
     "fit",
     "fold_repeats",
     "for_picture",
+    "forward_order",
     "grad_profile",
     "renumber",
     "split_shared_leaves",
@@ -224,7 +225,7 @@ FOLD_ABOVE = 150
 _MAX_PERIOD = 200
 
 
-def _forward_order(graph: Graph) -> list[Node]:
+def forward_order(graph: Graph) -> list[Node]:
     """The ops in the order the forward pass made them.
 
     Ops made inside one torch call share its step (``nn.GRU`` makes every gate
@@ -283,7 +284,7 @@ def fold_repeats(
     kept and stands for all of them; the others, with the parameters only they
     used, fold into it, so their inputs and outputs attach to it.
     """
-    order = _forward_order(graph)
+    order = forward_order(graph)
     signatures = [(n.autograd, n.source.line if n.source else None) for n in order]
     start, period, count = _longest_repeat(signatures, min_repeats)
     if count < min_repeats or period * count < MIN_FOLDED_OPS:

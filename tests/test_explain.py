@@ -308,6 +308,25 @@ def test_a_chain_deeper_than_pythons_recursion_limit_is_told(tmp_path: Path) -> 
     assert "mul#" in text  # labels stay short however deep the chain
 
 
+def test_unnamed_tensors_are_numbered_in_forward_order_and_pieces_say_which(
+    tmp_path: Path,
+) -> None:
+    """``mul#2`` is the second mul the forward pass made (the graph's ids are another
+    order); a piece of a split says which piece it is."""
+    snippet = tmp_path / "ordinal.py"
+    snippet.write_text(
+        "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\n"
+        "for _ in range(6):\n    y = y * 1.5\n"
+        "loss = y.sum() + x.split(1)[1].sum()\nloss.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=300).split())
+    # the sixth mul, four muls above the second (the first is x * 2)
+    assert (
+        "└── mul(mul(mul(mul(mul#2)))) y = y * 1.5 ordinal.py:5 mul 2 value [15.19, 15.19]" in text
+    )
+    assert "add: loss = sum(y) + sum(split(x)[1])" in text
+
+
 def test_a_big_graph_is_told_only_near_its_outputs_unless_asked(tmp_path: Path) -> None:
     """Told whole, a 12-layer transformer runs to 11,000 lines: with no --depth, the story
     keeps to the levels nearest the outputs that hold TOLD_BY_DEFAULT tensors."""

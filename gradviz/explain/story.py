@@ -16,7 +16,7 @@ import contextlib
 import io
 import re
 import tokenize
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
@@ -25,6 +25,7 @@ from gradviz.explain.rules import IN_WORDS, RULES, Rule
 from gradviz.explain.scalars import evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Edge, Graph, Node, Scalar, TensorData
+from gradviz.transforms import forward_order
 
 __all__ = ["Line", "Span", "Step", "Story", "tell"]
 
@@ -114,6 +115,13 @@ class _Teller:
         self.pass_of_op = self._passes_of_ops()
         self.labels: dict[int, str] = {}
         self.flow = Flow(graph)
+        self.ordinal: dict[int, int] = {}
+        """Each op's number among the ops of its kind, in the order the forward pass made
+        them: ``addmm#2`` is the second ``addmm``, whatever the graph's ids."""
+        made: Counter[str] = Counter()
+        for op in forward_order(graph):
+            made[op.op or "op"] += 1
+            self.ordinal[op.id] = made[op.op or "op"]
 
     # -- names ------------------------------------------------------------------
 
@@ -133,10 +141,15 @@ class _Teller:
                 text = f"t{node_id}"
             else:
                 name = self.g.node(op).op or "op"
-                text = f"{name}#{node_id}"
+                piece = ""  # which of several outputs: split(x)[1], split#2[0]
+                outputs = self.outputs_of.get(op, {})
+                slot = next((s for s, t in outputs.items() if t == node_id), 0)
+                if len(outputs) > 1 or slot > 0:
+                    piece = f"[{slot}]"
+                text = f"{name}#{self.ordinal.get(op, node_id)}{piece}"
                 if nesting < _LABEL_NESTING:
                     args = [self.label(e.src, nesting + 1) for e in self.inputs.get(op, [])]
-                    expression = f"{name}({', '.join(args)})"
+                    expression = f"{name}({', '.join(args)}){piece}"
                     if len(expression) <= 28:
                         text = expression
         if nesting == 0 or node.names:
