@@ -58,6 +58,17 @@ def test_page_is_self_contained_and_carries_every_node() -> None:
     assert ["grad", "1×2 float32 cpu\n[[1., 2.]]"] in a["rows"]
 
 
+def test_details_name_the_module_an_op_ran_in_with_its_class() -> None:
+    text = page(SAMPLES / "mlp_step.py")
+    parser = _Scripts()
+    parser.feed(text)
+    nodes = json.loads(parser.scripts[0][1])["nodes"]
+    relu = next(n for n in nodes.values() if ["op", "relu"] in n["rows"])
+    assert ["module", "model.1: ReLU"] in relu["rows"]
+    loss_op = next(n for n in nodes.values() if ["op", "mse_loss"] in n["rows"])
+    assert not any(row[0] == "module" for row in loss_op["rows"])  # the snippet's own call
+
+
 def test_hostile_names_stay_text() -> None:
     text = page(SNIPPETS / "hostile_names.py")
     parser = _Scripts()

@@ -112,6 +112,9 @@ def _details(graph: Graph, node: Node, drawn: set[int]) -> dict[str, Any]:
         rows.append(("torch call", node.call))
     if node.source is not None:
         rows.append(("source", f"{graph.meta.snippet}:{node.source.line}  {node.source.code}"))
+    modules = [m for m in node.scope if not m.startswith("×")]  # not a folded block's mark
+    if modules:
+        rows.append(("module", graph.module_title(modules[-1])))
     if node.kind != "op":
         rows.append(("value", _tensor_text(node.value, "not recorded")))
         rows.append(("grad", _tensor_text(node.grad, "not computed")))
