@@ -308,6 +308,14 @@ def test_a_chain_deeper_than_pythons_recursion_limit_is_told(tmp_path: Path) -> 
     assert "mul#" in text  # labels stay short however deep the chain
 
 
+def test_a_tensor_made_inside_a_module_says_which_layer_made_it() -> None:
+    """Inside a model every op's line is the snippet's ``model(x)``: the layer says more."""
+    text = " ".join(plain(SAMPLES / "mlp_step.py", width=200).split())
+    assert "relu(addmm#1) prediction = model(x) mlp_step.py:15 relu in model.1: ReLU 5×4" in text
+    outside = "loss = nn.functional.mse_loss(prediction, y) mlp_step.py:16 output mse_loss scalar"
+    assert outside in text  # the snippet's own call: no module
+
+
 def test_unnamed_tensors_are_numbered_in_forward_order_and_pieces_say_which(
     tmp_path: Path,
 ) -> None:

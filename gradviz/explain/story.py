@@ -184,6 +184,9 @@ class _Teller:
         op = self.producer.get(node.id)
         if op is not None:
             spans.append(Span(f"  {self.g.node(op).op}", "op"))
+            modules = [m for m in self.g.node(op).scope if not m.startswith("×")]
+            if modules:  # the line is the snippet's call: which layer made it says more
+                spans.append(Span(f"  in {self.g.module_title(modules[-1])}", "muted"))
         if node.value is not None:
             spans.append(Span(f"  {format_shape(node.value.shape)}", "muted"))
         spans.append(Span("  value ", "muted"))
