@@ -628,11 +628,15 @@ def _capture(
     Returns only with a graph to show: otherwise it exits the way the snippet
     did, or raises the error that says why there is nothing to show.
     """
+    import time
+
     from gradviz.errors import SnippetNeedsInput
     from gradviz.session import run_capture
 
+    started = time.perf_counter()
     with _status(f"running {snippet.path}" if timeout is None else None):
         outcome = run_capture(snippet, args, targets, timeout, stop_after)
+    _suggest_stopping_early(outcome, stop_after, time.perf_counter() - started)
     if outcome.stopped:
         click.echo(
             f"gradviz: ended {snippet.path} after its backward pass {stop_after} "
@@ -682,6 +686,27 @@ def _capture(
         assert outcome.problem is not None
         raise outcome.problem
     return outcome
+
+
+SLOW_RUN_S = 5.0
+"""A captured run this long, over many backward passes, earns a word on --stop-after."""
+
+
+def _suggest_stopping_early(outcome: Outcome, stop_after: int | None, took: float) -> None:
+    """A training loop of many steps runs whole under gradviz, every step recorded, while
+    the picture keeps only the last: say so, and how to end the run sooner."""
+    graph = outcome.graph
+    if graph is None or stop_after is not None or took < SLOW_RUN_S or outcome.error:
+        return
+    total = graph.meta.passes_total
+    if len(graph.passes) != 1 or total < 3:
+        return
+    click.echo(
+        f"gradviz: note: the snippet ran {total:,} backward passes in {took:.0f} s; the "
+        "picture shows the last. --stop-after 1 ends a run after its first pass, with that "
+        "pass's numbers",
+        err=True,
+    )
 
 
 def _last_snippet_line(traceback_text: str, snippet: Snippet) -> str:

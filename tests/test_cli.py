@@ -285,6 +285,25 @@ def test_stop_after_ends_a_training_script_after_that_backward_pass(
     assert w.grad.data == pytest.approx(x.grad.tolist())
 
 
+def test_a_slow_run_of_many_passes_suggests_stop_after(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A training loop runs whole, every step recorded, for a picture of the last one:
+    once that takes a while, gradviz says how to end it sooner (and is quiet otherwise)."""
+    import gradviz.cli
+
+    (in_tmp / "train.py").write_text(LONG_TRAINING.replace("10_000", "30"))
+    code, _, err = run(runner, "run", "train.py", "-o", "g.json")
+    assert code == 0 and "--stop-after" not in err  # quick: nothing to say
+    monkeypatch.setattr(gradviz.cli, "SLOW_RUN_S", 0.0)
+    code, _, err = run(runner, "run", "train.py", "-o", "g.json")
+    assert code == 0
+    assert "gradviz: note: the snippet ran 30 backward passes in " in err
+    assert "the picture shows the last. --stop-after 1 ends a run after its first pass" in err
+    code, _, err = run(runner, "run", "train.py", "-o", "g.json", "--stop-after", "3")
+    assert code == 0 and "the picture shows the last" not in err
+
+
 def test_stop_after_counts_autograd_grad_passes_and_works_for_explain(
     runner: CliRunner, in_tmp: Path
 ) -> None:
