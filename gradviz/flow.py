@@ -31,8 +31,10 @@ class Flow:
         self._mixed = len({p.kind for p in graph.passes}) > 1
 
     def adds_up(self, node_id: int) -> bool:
-        """Whether the node's gradient is the sum of what flowed along its uses."""
-        return not (self._mixed and self.graph.node(node_id).kind == "leaf")
+        """Whether the node's gradient is the sum of what flowed along its uses (not when a
+        hook of the snippet's made it something else)."""
+        node = self.graph.node(node_id)
+        return node.grad_hook is None and not (self._mixed and node.kind == "leaf")
 
     def along(self, edge: Edge) -> TensorData | None:
         """The gradient the op at ``edge.dst`` sent back to ``edge.src``; None if unknown."""
@@ -40,7 +42,7 @@ class Flow:
             return edge.grad
         src = self.graph.node(edge.src)
         uses = self.uses.get(edge.src, [])
-        if len(uses) == 1 and src.grad_passes <= 1:
+        if len(uses) == 1 and src.grad_passes <= 1 and src.grad_hook is None:
             return src.grad
         missing = [e for e in uses if e.grad is None]
         if len(missing) == 1 and src.grad is not None and self.adds_up(src.id):

@@ -147,6 +147,9 @@ class Node:
     backward_step: int | None = None
     scope: tuple[str, ...] = ()
     copy_of: int | None = None
+    grad_hook: int | None = None
+    """The snippet line that hooked this tensor's gradient (``register_hook``; 0 if unknown):
+    its ``grad`` is what the hook returned, not the sum of what its uses sent."""
 
     @property
     def name(self) -> str | None:
@@ -557,6 +560,7 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
             "backward_step": n.backward_step,
             "scope": list(n.scope),
             "copy_of": n.copy_of,
+            "grad_hook": n.grad_hook,
             "saved": [
                 _drop_empty(
                     {
@@ -595,6 +599,7 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
         backward_step=_opt_int(d.get("backward_step")),
         scope=tuple(str(x) for x in d.get("scope", ())),
         copy_of=_opt_int(d.get("copy_of")),
+        grad_hook=_opt_int(d.get("grad_hook")),
         saved=tuple(
             Saved(
                 name=str(s["name"]),

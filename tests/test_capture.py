@@ -21,6 +21,7 @@ from helpers import (
 )
 
 from gradviz.errors import NoGraphError, TargetError
+from gradviz.model import Graph
 
 
 def test_lecture_example_is_drawn_with_its_numbers() -> None:
@@ -366,6 +367,30 @@ def test_ops_under_vmap_show_the_batched_tensors_their_nodes_made(tmp_path: Path
     assert matmul_out.value is not None and matmul_out.value.shape == (3, 5, 2)
     assert close(values(matmul_out.value), ns["h"].tolist())
     assert matmul_op.source is not None and matmul_op.source.line == 7
+
+
+def test_a_gradient_hook_keeps_what_arrived_apart_from_what_it_returned(tmp_path: Path) -> None:
+    """``register_hook`` may change a gradient (scale it, clip it, reverse it): the
+    tensor's grad is what the hook returned, and what its uses sent is kept on the
+    edges, for a tensor and for a leaf."""
+    snippet = tmp_path / "hooks.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        "x.register_hook(lambda g: g + 1)\n"  # before any graph uses x
+        "h = x * 2\nh.register_hook(lambda g: g * 10)\n"
+        "y = (h ** 2).sum()\ny.backward()\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    h, x = g.by_name("h"), g.by_name("x")
+    assert h.grad_hook == 5 and x.grad_hook == 3
+    assert close(values(h.grad), (ns["x"] * 2 * 2 * 10).tolist())  # after both hooks of h
+    (into_h,) = [e for e in g.edges if e.src == h.id]
+    assert close(values(into_h.grad), (ns["x"] * 2 * 2).tolist())  # what pow sent
+    (into_x,) = [e for e in g.edges if e.src == x.id]
+    assert close(values(into_x.grad), (ns["x"] * 2 * 2 * 10 * 2).tolist())
+    assert close(values(x.grad), ns["x"].grad.tolist())  # the leaf hook's + 1
+    assert Graph.from_json(g.to_json()).by_name("h").grad_hook == 5
 
 
 def test_what_autograd_grad_returned_counts_only_while_its_pass_is_shown(tmp_path: Path) -> None:

@@ -308,6 +308,21 @@ def test_a_chain_deeper_than_pythons_recursion_limit_is_told(tmp_path: Path) -> 
     assert "mul#" in text  # labels stay short however deep the chain
 
 
+def test_a_gradient_hook_is_told_between_what_arrived_and_the_gradient(tmp_path: Path) -> None:
+    """Without it, "h.grad = pow(h).grad * 2 * h = [40., 80., 120.]" would be false."""
+    snippet = tmp_path / "hooks.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        "h = x * 2\nh.register_hook(lambda g: g * 10)\n"
+        "y = (h ** 2).sum()\ny.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "h.grad += pow(h).grad * 2 * h = [4., 8., 12.]" in text
+    hook = "h's gradient hook (hooks.py:4) turned [4., 8., 12.] into h.grad = [40., 80., 120.]"
+    assert hook in text
+    assert "x.grad = h.grad * 2 = [80., 160., 240.]" in text
+
+
 def test_a_tensor_made_inside_a_module_says_which_layer_made_it() -> None:
     """Inside a model every op's line is the snippet's ``model(x)``: the layer says more."""
     text = " ".join(plain(SAMPLES / "mlp_step.py", width=200).split())

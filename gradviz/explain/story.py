@@ -253,9 +253,10 @@ class _Teller:
             lines.append(tuple(spans))
         chain_formula = rule.chain_for(edge.slot)
         chain = render_formula(chain_formula, names, values, unbroadcast)
+        hooked = self.g.node(edge.src).grad_hook is not None  # what arrives is not its grad
         chain_line = [
             Span(f"  {child}.grad", "math"),
-            Span(" += " if len(self.uses.get(edge.src, [])) > 1 else " = ", "math"),
+            Span(" += " if len(self.uses.get(edge.src, [])) > 1 or hooked else " = ", "math"),
             Span(chain, "math"),
         ]
         numeric = (
@@ -412,6 +413,29 @@ class _Teller:
             Span(_values(node.grad, "not computed"), "grad"),
         )
 
+    def hook_line(self, node: Node) -> Line | None:
+        """For a tensor whose gradient the snippet hooked: what arrived, and what the hook
+        made of it (its gradient)."""
+        if node.grad_hook is None:
+            return None
+        label = self.label(node.id)
+        where = f" ({self.g.meta.snippet}:{node.grad_hook})" if node.grad_hook else ""
+        arrived = [self.contribution(e) for e in self.uses.get(node.id, [])]
+        if len(arrived) == 1 and arrived[0] is not None and arrived[0] == node.grad:
+            return (Span(f"{label}'s gradient hook{where} left it as it was", "muted"),)
+        what = (
+            _values(arrived[0], "what arrived")
+            if len(arrived) == 1
+            else "the sum of what its uses sent"
+        )
+        return (
+            Span(f"{label}'s gradient hook{where} turned ", "muted"),
+            Span(what, "grad"),
+            Span(" into ", "muted"),
+            Span(f"{label}.grad = ", "math"),
+            Span(_values(node.grad, "not computed"), "grad"),
+        )
+
     # -- the walk -----------------------------------------------------------------
 
     def tell(self, node_id: int, via: Edge | None, level: int) -> Step:
@@ -427,9 +451,9 @@ class _Teller:
         if via is not None:
             self.told_edges.add(via)
             step.body = self.rule_lines(via)
-        total = self.sum_line(node)
-        if total is not None:
-            step.body.append(total)
+        for extra in (self.sum_line(node), self.hook_line(node)):
+            if extra is not None:
+                step.body.append(extra)
         op = self.producer.get(node_id)
         if op is None:
             return step

@@ -377,6 +377,7 @@ class GraphBuilder:
             source=source,
             step=step,
             scope=scope,
+            grad_hook=rec.grad_hooks.get(nr) if rec else None,
         )
 
     def _leaf(
@@ -420,6 +421,7 @@ class GraphBuilder:
             grad=grad,
             grad_passes=passes,
             param=param,
+            grad_hook=rec.grad_hook if rec else None,
         )
 
     def _scope(self, rec: NodeRecord) -> tuple[str, ...]:

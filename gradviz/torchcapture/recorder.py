@@ -75,6 +75,7 @@ from gradviz.torchcapture.tensors import FULL_LIMIT, StatsMemo, StorageKey, stor
 __all__ = ["CalledModule", "Recorder"]
 
 _SETITEM = torch.Tensor.__setitem__
+_REGISTER_HOOK = torch.Tensor.register_hook
 _is_batched = torch._C._functorch.is_batchedtensor
 _unwrapped = torch._C._functorch.get_unwrapped
 _LINEAR = torch.nn.functional.linear
@@ -175,6 +176,9 @@ class Recorder(TorchFunctionMode):
         self._grad_memo = StatsMemo()  # summaries of this pass's gradients
         self._out_memo = StatsMemo()  # and of the outputs of this step's forward: views repeat
         self._active = False
+        self._grad_hooks = False  # the snippet hooked a tensor's gradient somewhere
+        self._leaf_hooks: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        """Leaves whose gradient the snippet hooked -> the line (see ``_note_grad_hook``)."""
         self._current_pass = -1
         self.passes_set_aside = 0  # gradcheck's own passes (see _checking_gradients)
 
@@ -199,6 +203,8 @@ class Recorder(TorchFunctionMode):
             return self._run_opened(func, args, kwargs or {})
         rng = torch.random.get_rng_state() if look and self._may_look(func, args, kwargs) else None
         out = func(*args, **(kwargs or {}))
+        if func is _REGISTER_HOOK and not self._busy:
+            self._note_grad_hook(args)
         if self._busy or _compiling():
             return out  # torch.compile or jit.trace at work: let them record as they would
         if not torch.is_grad_enabled() and func not in _DETACH:
@@ -431,6 +437,25 @@ class Recorder(TorchFunctionMode):
             for name, line in lines.items()
         }
         return ParamUses(self.cut_off(), self.used, self.used_without_grad, swapped)
+
+    def _note_grad_hook(self, args: Sequence[Any]) -> None:
+        """Remember where the snippet hooked a tensor's gradient: what the hook returns
+        becomes its gradient, so what its uses sent is kept apart (see ``_prepare_op``)."""
+        try:
+            t = args[0] if args else None
+            edge = gradient_edge(t) if isinstance(t, torch.Tensor) and t.requires_grad else None
+            if edge is None:
+                return
+            node, nr = edge
+            line = snippet_line(sys._getframe(1), self.filename)
+            if is_leaf_node(node):
+                # by the tensor: a leaf no graph uses yet gets a new AccumulateGrad later
+                self._leaf_hooks.setdefault(t, line or 0)  # type: ignore[no-untyped-call]
+            else:
+                node_record(node).grad_hooks.setdefault(nr, line or 0)
+            self._grad_hooks = True
+        except Exception as exc:  # never let gradviz break the user's code
+            self.internal_errors.append(f"register_hook: {exc!r}")
 
     def _note_detach(self, t: torch.Tensor, line: int | None) -> None:
         """Remember where a tensor that needed grad was cut off, and what it was cut from."""
@@ -667,6 +692,8 @@ class Recorder(TorchFunctionMode):
         rec = leaf_record(acc)
         var = acc.variable
         rec.value = to_data(var, memo)
+        if self._grad_hooks and rec.grad_hook is None:
+            rec.grad_hook = self._leaf_hooks.get(var)  # type: ignore[no-untyped-call]
         if kind != "backward":
             return False
         if var._post_accumulate_grad_hooks and not rec.watched:
@@ -693,16 +720,23 @@ class Recorder(TorchFunctionMode):
         """Read saved tensors before backward frees them, and hook the node.
 
         The gradient along an edge is kept only where it tells something the
-        tensor's own gradient does not: when the tensor has several uses, or
-        when a leaf adds up several passes.
+        tensor's own gradient does not: when the tensor has several uses, when
+        a leaf adds up several passes, or when a hook of the snippet's turns what
+        arrives into another gradient.
         """
         rec = node_record(node)
         if rec.saved is None or any(s.freed for s in rec.saved):
             rec.saved = read_saved(node, known, memo)
+        hooks = self._grad_hooks
         rec.edge_slots = frozenset(
             slot
             for slot, (nxt, nr) in enumerate(node.next_functions)
-            if nxt is not None and (uses[(id(nxt), nr)] > 1 or id(nxt) in accumulating)
+            if nxt is not None
+            and (
+                uses[(id(nxt), nr)] > 1
+                or id(nxt) in accumulating
+                or (hooks and _grad_hooked(nxt, nr))
+            )
         )
         if not rec.hooked:
             node.register_hook(self._hook_for(rec))
@@ -851,6 +885,14 @@ def _subclassed(types: Sequence[type]) -> bool:
     ``__torch_function__`` of its own (they hold ``torch.Tensor`` itself when the call
     is a torch function written in Python)."""
     return any(t not in PLAIN_TYPES for t in types)
+
+
+def _grad_hooked(node: AutogradNode, nr: int) -> bool:
+    """Whether the snippet hooked the gradient of output ``nr`` of ``node`` (or of its leaf)."""
+    rec = node.metadata.get(KEY)
+    if isinstance(rec, NodeRecord):
+        return nr in rec.grad_hooks
+    return isinstance(rec, LeafRecord) and rec.grad_hook is not None
 
 
 def _recorded(node: AutogradNode) -> bool:

@@ -64,6 +64,8 @@ class NodeRecord:
     step: int | None = None
     backward_step: int | None = None
     scope: tuple[tuple[int, str], ...] = ()
+    grad_hooks: dict[int, int] = field(default_factory=dict)
+    """Output number -> the snippet line that hooked its gradient (``register_hook``)."""
 
     def add_grad(
         self, nr: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
@@ -117,6 +119,8 @@ class LeafRecord:
     """What the pass ``sent_in`` sent into the leaf, kept where ``.grad`` may not show it."""
     sent_in: int = -1
     watched: bool = False
+    grad_hook: int | None = None
+    """The snippet line that hooked this leaf's gradient (``register_hook``)."""
 
 
 @dataclass
