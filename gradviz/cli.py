@@ -483,8 +483,11 @@ def _output_target(
     fmt: str | None, output: Path | None, stem: Path, source: Path
 ) -> tuple[OutputFormat, Path]:
     """The format and file to write, checked before any slow work starts."""
+    from gradviz.errors import OutputError
     from gradviz.renderers import format_for
 
+    if output is not None and output.is_dir():  # before its suffix is read as a format
+        raise OutputError(f"{output}: is a folder", hint="name a file, e.g. -o graph.svg")
     out_format = format_for(fmt, output)
     if output is None:
         output = Path(stem.name + out_format.suffixes[0])

@@ -72,6 +72,8 @@ def test_target_option(runner: CliRunner, in_tmp: Path) -> None:
     [
         (["run", "nope.py"], 3, "gradviz: error: nope.py: no such file"),
         (["run", "."], 11, "is a folder"),
+        (["run", str(SAMPLES / "autograd_basics.py"), "-o", "."], 7, ".: is a folder"),
+        (["run", str(SAMPLES / "autograd_basics.py"), "-f", "svg", "-o", "."], 7, "is a folder"),
         (["run", str(SAMPLES / "autograd_basics.py"), "-o", "g.bmp"], 7, "'.bmp' is not an output"),
         (["run", str(SNIPPETS / "no_grad.py"), "-o", "g.json"], 5, "no tensor requires grad"),
         (
@@ -89,6 +91,18 @@ def test_errors_are_one_message_with_an_exit_code(
     assert message in err
     assert "Traceback" not in err
     assert err.startswith("gradviz: error: ")
+
+
+def test_a_folder_as_output_is_refused_before_the_snippet_runs(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    (in_tmp / "loud.py").write_text(
+        "import torch\nprint('ran')\n"
+        "x = torch.ones(2, requires_grad=True)\n(x * 2).sum().backward()\n"
+    )
+    (in_tmp / "pictures").mkdir()
+    code, out, err = run(runner, "run", "loud.py", "-f", "svg", "-o", "pictures")
+    assert code == 7 and out == "" and "pictures: is a folder" in err
 
 
 def test_syntax_error_exit_code_and_location(runner: CliRunner, in_tmp: Path) -> None:
