@@ -401,7 +401,7 @@ def explain(
     if fmt is None:
         fmt = "markdown" if output is not None and output.suffix.lower() == ".md" else "text"
     if output is not None:
-        _check_not_input(output, snippet)
+        _check_output(output, snippet)
     loaded = _load(snippet)
     outcome = _capture(loaded, args, targets, partial, timeout, stop_after)
     assert outcome.graph is not None
@@ -459,7 +459,7 @@ def doctor(
     it can guard a training script in CI.
     """
     if output is not None:
-        _check_not_input(output, snippet)
+        _check_output(output, snippet)
     loaded = _load(snippet)
     outcome = _capture(loaded, args, targets, partial, timeout, stop_after)
     assert outcome.graph is not None
@@ -483,15 +483,14 @@ def _output_target(
     fmt: str | None, output: Path | None, stem: Path, source: Path
 ) -> tuple[OutputFormat, Path]:
     """The format and file to write, checked before any slow work starts."""
-    from gradviz.errors import OutputError
     from gradviz.renderers import format_for
 
-    if output is not None and output.is_dir():  # before its suffix is read as a format
-        raise OutputError(f"{output}: is a folder", hint="name a file, e.g. -o graph.svg")
+    if output is not None:
+        _check_output(output, source)  # before its suffix is read as a format
     out_format = format_for(fmt, output)
     if output is None:
         output = Path(stem.name + out_format.suffixes[0])
-    _check_not_input(output, source)
+        _check_output(output, source)
     if out_format.needs_dot:
         _require_dot()
     return out_format, output
@@ -590,9 +589,12 @@ def _emit_tree(story: Story, output: Path | None, no_color: bool, width: int | N
     console.print(story_renderable(story, console.width))
 
 
-def _check_not_input(output: Path, snippet: Path) -> None:
+def _check_output(output: Path, snippet: Path) -> None:
+    """Refuse, before anything runs, an output that is a folder or the snippet itself."""
     from gradviz.errors import OutputError
 
+    if output.is_dir():
+        raise OutputError(f"{output}: is a folder", hint="name a file, e.g. -o graph.svg")
     try:
         same = output.resolve() == snippet.resolve()
     except OSError:

@@ -101,8 +101,9 @@ def test_a_folder_as_output_is_refused_before_the_snippet_runs(
         "x = torch.ones(2, requires_grad=True)\n(x * 2).sum().backward()\n"
     )
     (in_tmp / "pictures").mkdir()
-    code, out, err = run(runner, "run", "loud.py", "-f", "svg", "-o", "pictures")
-    assert code == 7 and out == "" and "pictures: is a folder" in err
+    for command in (["run", "loud.py", "-f", "svg"], ["explain", "loud.py"], ["doctor", "loud.py"]):
+        code, out, err = run(runner, *command, "-o", "pictures")
+        assert code == 7 and out == "" and "pictures: is a folder" in err, command
 
 
 def test_syntax_error_exit_code_and_location(runner: CliRunner, in_tmp: Path) -> None:
