@@ -138,6 +138,9 @@ def leaf_pairs() -> dict[str, Case]:
         "GatherBackward0": unary(lambda x: x.gather(1, torch.tensor([[0, 0, 2], [1, 2, 1]]))),
         "TanhBackwardBackward0": binary(torch.ops.aten.tanh_backward, (2, 3), (2, 3)),
         "SigmoidBackwardBackward0": binary(torch.ops.aten.sigmoid_backward, (2, 3), (2, 3)),
+        "LeakyReluBackwardBackward0": binary(
+            lambda g, x: torch.ops.aten.leaky_relu_backward(g, x, 0.2, False), (2, 3), (2, 3)
+        ),
         "ThresholdBackwardBackward0": binary(
             lambda g, x: torch.ops.aten.threshold_backward(g, x, 0.2), (2, 3), (2, 3)
         ),

@@ -280,6 +280,15 @@ RULES: dict[str, Rule] = {
         ("(self > threshold)", "0"),
         note="relu's backward: the gradient passes where the input was positive",
     ),
+    "LeakyReluBackwardBackward0": Rule(
+        "leaky_relu_backward",
+        "result = where(self > 0, grad_output, negative_slope * grad_output)",
+        ("grad_output", "self"),
+        ("grad * where(self > 0, 1.0, negative_slope)", "0 * grad"),
+        ("where(self > 0, 1.0, negative_slope)", "0"),
+        note="leaky_relu's backward (a gradient penalty differentiates it again): its slope "
+        "scales the gradient, and does not depend on the input's value",
+    ),
     "LeakyReluBackward1": _unary(
         "leaky_relu_",
         "result = where(self > 0, self, negative_slope * self)",
