@@ -102,6 +102,11 @@ def pow_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     return a**b, [a, b]
 
 
+def soft_margin_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    x = P(2, 3)
+    return F.soft_margin_loss(x, torch.tensor([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]])), [x]
+
+
 def bce_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     p, y = P(2, 3, unit=True), P(2, 3, unit=True)
     return F.binary_cross_entropy(p, y), [p, y]
@@ -256,6 +261,7 @@ def leaf_pairs() -> dict[str, Case]:
         "MseLossBackward0": binary(F.mse_loss, (2, 3), (2, 3)),
         "NllLossBackward0": with_target(lambda x: F.nll_loss(x, t([0, 2])), lambda: P(2, 3)),
         "BinaryCrossEntropyBackward0": bce_case,
+        "SoftMarginLossBackward0": soft_margin_case,
         "BinaryCrossEntropyWithLogitsBackward0": binary(
             F.binary_cross_entropy_with_logits, (2, 3), (2, 3), unit=True
         ),

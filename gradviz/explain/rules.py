@@ -670,6 +670,14 @@ RULES: dict[str, Rule] = {
         ),
         when={"reduction": "1", "weight": "None"},
     ),
+    "SoftMarginLossBackward0": Rule(
+        "soft_margin_loss",
+        "result = mean(log(1 + exp(-target * self)))",
+        ("self",),
+        ("-grad * target * sigmoid(-target * self) / numel(self)",),
+        when={"reduction": "1"},
+        note="the logistic loss of labels ±1: a margin already wide gets almost nothing",
+    ),
     "BinaryCrossEntropyWithLogitsBackward0": Rule(
         "binary_cross_entropy_with_logits",
         "result = mean(bce(sigmoid(self), target))",
@@ -754,6 +762,8 @@ IN_WORDS: dict[str, str] = {
     "CopySlices": "an in-place write into part of a tensor (y[0] = v); the part written "
     "gets no gradient from what was there before, the rest passes through",
     "MkldnnRnnLayerBackward0": "one fused LSTM layer, every step and gate in one node",
+    "WeightNormInterfaceBackward0": "weight norm (nn.utils.weight_norm): the weight is v "
+    "rescaled to the length g for each output unit",
     "NativeGroupNormBackward0": "group norm: each group of channels is normalized by its own "
     "mean and std, then scaled and shifted per channel",
     **dict.fromkeys(
