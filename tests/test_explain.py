@@ -323,6 +323,21 @@ def test_a_gradient_hook_is_told_between_what_arrived_and_the_gradient(tmp_path:
     assert "x.grad = h.grad * 2 = [80., 160., 240.]" in text
 
 
+def test_a_weight_rebuilt_before_each_forward_and_its_mask_are_named(tmp_path: Path) -> None:
+    """Pruning keeps ``weight_orig`` and the buffer ``weight_mask``, and a forward pre-hook
+    sets the plain attribute ``weight`` to their product: all three are named."""
+    snippet = tmp_path / "pruned.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\nimport torch.nn.utils.prune as prune\n"
+        "torch.manual_seed(0)\nlin = nn.Linear(3, 2)\n"
+        "prune.l1_unstructured(lin, name='weight', amount=0.5)\n"
+        "loss = lin(torch.randn(4, 3)).sum()\nloss.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=300).split())
+    assert "mul: lin.weight = lin.weight_mask * lin.weight_orig" in text
+    assert "t(lin.weight)" in text
+
+
 def test_a_tensor_made_inside_a_module_says_which_layer_made_it() -> None:
     """Inside a model every op's line is the snippet's ``model(x)``: the layer says more."""
     text = " ".join(plain(SAMPLES / "mlp_step.py", width=200).split())

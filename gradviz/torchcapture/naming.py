@@ -55,6 +55,8 @@ def named_tensors(
                 direct.append(NamedTensor(var, obj, param))
         elif isinstance(obj, torch.nn.Module):
             params.extend(NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj))
+            params.extend(NamedTensor(f"{var}.{path}", t, False) for path, t in _computed(obj))
+            params.extend(NamedTensor(f"{var}.{path}", b, False) for path, b in _buffers(obj))
         else:
             items.extend(_container_items(var, obj))
     return direct + params + items
@@ -63,6 +65,32 @@ def named_tensors(
 def _parameters(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
     try:
         yield from module.named_parameters()
+    except Exception:  # a half-built module from a snippet that raised
+        return
+
+
+def _buffers(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """A module's buffers (a pruning mask, batch norm's running statistics): saved by ops
+    of the graph, they are named in its formulas."""
+    try:
+        yield from module.named_buffers()
+    except Exception:  # a half-built module from a snippet that raised
+        return
+
+
+def _computed(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """Tensors a module keeps as plain attributes that the graph computed: the weight that
+    ``nn.utils.weight_norm``, ``spectral_norm`` or pruning rebuild before each forward
+    (``lin.weight`` is ``weight_v`` rescaled, set by a forward pre-hook)."""
+    try:
+        for path, sub in module.named_modules():
+            for attr, value in vars(sub).items():
+                if (
+                    isinstance(value, torch.Tensor)
+                    and not isinstance(value, torch.nn.Parameter)
+                    and value.grad_fn is not None
+                ):
+                    yield (f"{path}.{attr}" if path else attr), value
     except Exception:  # a half-built module from a snippet that raised
         return
 
