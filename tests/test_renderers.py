@@ -35,6 +35,18 @@ def svg_texts(svg: str) -> dict[str, str]:
     return out
 
 
+def test_a_hooked_gradient_says_so_in_the_picture(tmp_path: Path) -> None:
+    snippet = tmp_path / "hooked.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "h = x * 2\nh.register_hook(lambda g: -g)\nh.sum().backward()\n"
+    )
+    g = graph_of(snippet)
+    labels, _ = parse_dot(DotRenderer().render(g))
+    assert labels[f"n{g.by_name('h').id}"] == "h 2 value [2., 4.] grad (hook) [-1., -1.]"
+    assert labels[f"n{g.by_name('x').id}"] == "x 2 leaf value [1., 2.] grad [-2., -2.]"
+
+
 def test_dot_labels_carry_names_values_and_grads() -> None:
     g = graph_of(SAMPLES / "autograd_basics.py")
     labels, edges = parse_dot(DotRenderer().render(g))
