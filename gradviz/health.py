@@ -125,6 +125,28 @@ class _Doctor:
         self.flow = Flow(graph)
         self.backward_reach = self._reached_by_backward()
         self.zero_seeded = self._only_zero_seeded()
+        self.loss_scale = self._loss_scale()
+
+    def _loss_scale(self) -> float:
+        """How much a constant multiplied the loss just before backward (1 if none).
+
+        ``GradScaler.scale(loss)`` multiplies by 65,536 so that half-precision
+        gradients do not underflow; every gradient is that much larger, and
+        ``unscale_`` divides it out after backward. Told by the output: a
+        product of one graph tensor and a constant, whose gradient is the factor.
+        """
+        if not self.g.outputs:
+            return 1.0
+        out = self.g.node(self.g.outputs[0])
+        op = self.producer.get(out.id)
+        if op is None or self.g.node(op).op != "mul" or len(self.inputs.get(op, [])) != 1:
+            return 1.0
+        seed, factor = norm_of(out.grad), norm_of(self.g.node(self.inputs[op][0]).grad)
+        if not seed or factor is None or not math.isfinite(factor) or out.value is None:
+            return 1.0
+        if out.value.shape != ():
+            return 1.0
+        return max(factor / seed, 1.0)
 
     def _only_zero_seeded(self) -> set[int]:
         """Nodes that only passes started from a zero gradient reach.
@@ -202,10 +224,11 @@ class _Doctor:
                     else f"is {grad_norm:.3g}, under {self.vanish:g} × |loss| ({scale:.3g})"
                 )
                 finding = self._vanished(p, grad_norm, what, path=path)
-        elif grad_norm > self.explode:
+        elif grad_norm > self.explode * self.loss_scale:
             status = "exploding"
+            scaled = f" × {self.loss_scale:.3g}, the loss's scale" if self.loss_scale > 1 else ""
             finding = self._vanished(
-                p, grad_norm, f"is {grad_norm:.3g}, over {self.explode:g}", kind="exploding"
+                p, grad_norm, f"is {grad_norm:.3g}, over {self.explode:g}{scaled}", kind="exploding"
             )
         health = ParamHealth(p.name, p.value.shape, value_norm, grad_norm, status)
         return health, finding

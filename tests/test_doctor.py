@@ -72,6 +72,37 @@ def test_exploding_gradients_are_found() -> None:
     assert exploding["w_hh"].culprit.startswith("mv at line 14")
 
 
+@pytest.mark.parametrize("scaling", ["scaler.scale(loss)", "loss * 65536.0"])
+def test_a_scaled_loss_is_no_exploding_gradient(tmp_path: Path, scaling: str) -> None:
+    """GradScaler multiplies the loss by 65,536 before backward, and every gradient with
+    it: judged against that scale, a healthy gradient stays ok, an exploded one does not."""
+    snippet = tmp_path / "scaled.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))\n"
+        "scaler = torch.amp.GradScaler('cpu')\n"
+        "loss = nn.functional.cross_entropy(model(torch.randn(4, 8)), torch.tensor([0, 1, 1, 0]))\n"
+        f"({scaling}).backward()\n"
+    )
+    ns = plain_run(snippet)
+    norms = [p.grad.norm().item() for p in ns["model"].parameters()]
+    assert max(norms) > 1000  # what an absolute threshold took for exploding
+    r = diagnose(graph_of(snippet))
+    assert [p.status for p in r.params if p.name.startswith("model.")] == ["ok"] * 4
+    assert not any(f.kind == "exploding" for f in r.findings)
+
+
+def test_an_exploded_gradient_under_a_scaled_loss_is_still_found(tmp_path: Path) -> None:
+    snippet = tmp_path / "scaled.py"
+    snippet.write_text(
+        "import torch\nw = torch.tensor([2.0], requires_grad=True)\nh = w\n"
+        "for _ in range(40):\n    h = h * w\nloss = h.sum()\n(loss * 1024.0).backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    (found,) = [f for f in r.findings if f.kind == "exploding"]
+    assert found.subject == "w" and "over 1000 × 1.02e+03, the loss's scale" in found.message
+
+
 def test_the_first_nan_is_located_forward_and_backward() -> None:
     r = report("log_of_zero.py")
     forward = next(f for f in r.findings if f.kind == "nan_forward")
