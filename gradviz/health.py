@@ -76,6 +76,7 @@ class PathStep:
     grad_norm: float | None
     op: str | None = None
     line: int | None = None
+    op_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -283,11 +284,19 @@ class _Doctor:
         if not adds or len(adds) != len(self.consumers.get(p.node, [])):
             return None
         cancel = next(
-            (step for step in reversed(path[:-2]) if step.op and _cancels_shifts(step.op)), None
+            (
+                step
+                for step in reversed(path[:-2])
+                if (step.op and _cancels_shifts(step.op))
+                or (step.op_id is not None and self._centres(step.op_id))
+            ),
+            None,
         )
         if cancel is None:
             return None
         where = f" at line {cancel.line}" if cancel.line else ""
+        if cancel.op == "sub":
+            where += " (a tensor less its own mean)"
         op = adds[0]
         at = f" in {op.scope[-1]}" if op.scope else ""
         at += f" at line {op.source.line}" if op.source else ""
@@ -298,6 +307,36 @@ class _Doctor:
             "bias can be left out (bias=False)"
         )
         return Finding("no_effect", p.name, message, op.source.line if op.source else None, path)
+
+    def _centres(self, op_id: int) -> bool:
+        """Whether ``op_id`` is ``x - mean(x)``, batch norm written out by hand (makemore's
+        ``bndiff = hprebn - bnmeani``): a constant added to ``x`` leaves it unchanged.
+
+        The subtracted tensor must come from ``x`` alone, through a sum or mean
+        and scalings or reshapes of it (a product with another graph tensor is
+        no scaling).
+        """
+        if self.g.node(op_id).op != "sub":
+            return False
+        edges = sorted(self.in_edges.get(op_id, []), key=lambda e: e.slot)
+        if len(edges) != 2:
+            return False
+        x, t = edges[0].src, edges[1].src
+        reduced = False
+        for _ in range(_CENTRING_STEPS):
+            op = self.producer.get(t)
+            srcs = self.inputs.get(op, []) if op is not None else []
+            if op is None or len(srcs) != 1:
+                return False
+            name = self.g.node(op).op or ""
+            if name in ("sum", "mean"):
+                reduced = True
+            elif name not in _SCALINGS:
+                return False
+            t = srcs[0]
+            if t == x:
+                return reduced
+        return False
 
     def _vanished(
         self,
@@ -349,6 +388,7 @@ class _Doctor:
                     grad_norm=norm_of(node.grad),
                     op=op_node.op if op_node else None,
                     line=op_node.source.line if op_node and op_node.source else None,
+                    op_id=op_node.id if op_node else None,
                 )
             )
         return tuple(steps)
@@ -421,6 +461,11 @@ _SHIFT_SLOTS = frozenset(
     }
 )
 """Ops and input slots where a parameter is added to the op's result."""
+
+
+_CENTRING_STEPS = 6
+_SCALINGS = frozenset({"mul", "div", "expand", "view", "unsqueeze", "reshape", "neg"})
+"""Ops that, with one graph input, only scale or reshape it (a mean written as 1/n * sum)."""
 
 
 def _cancels_shifts(op: str) -> bool:

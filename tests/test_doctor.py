@@ -103,6 +103,41 @@ def test_an_exploded_gradient_under_a_scaled_loss_is_still_found(tmp_path: Path)
     assert found.subject == "w" and "over 1000 × 1.02e+03, the loss's scale" in found.message
 
 
+BATCH_NORM_BY_HAND = """\
+import torch
+g = torch.Generator().manual_seed(0)
+X = torch.randn(8, 5, generator=g)
+W1 = torch.randn(5, 6, generator=g, requires_grad=True)
+b1 = torch.randn(6, generator=g, requires_grad=True)
+W2 = torch.randn(6, 3, generator=g, requires_grad=True)
+hprebn = X @ W1 + b1
+bnmeani = 1 / 8 * hprebn.sum(0, keepdim=True)
+bndiff = hprebn - CENTRE
+bnvar = 1 / 7 * (bndiff ** 2).sum(0, keepdim=True)
+h = torch.tanh(bndiff * (bnvar + 1e-5) ** -0.5)
+loss = (h @ W2).logsumexp(1).mean()
+loss.backward()
+"""
+
+
+def test_a_bias_before_batch_norm_written_out_has_no_effect(tmp_path: Path) -> None:
+    """makemore's hand-written batch norm subtracts the batch mean (1/n * sum): b1 added
+    before it cannot change the loss, and its gradient is rounding noise."""
+    snippet = tmp_path / "bn.py"
+    snippet.write_text(BATCH_NORM_BY_HAND.replace("CENTRE", "bnmeani"))
+    r = diagnose(graph_of(snippet))
+    assert {p.name: p.status for p in r.params}["b1"] == "no effect"
+    (note,) = [n for n in r.notes if n.subject == "b1"]
+    assert "the sub at line 9 (a tensor less its own mean) takes away any constant shift" in (
+        note.message
+    )
+    # less the mean of another tensor: nothing cancels b1, its gradient is a real one
+    other = tmp_path / "other.py"
+    other.write_text(BATCH_NORM_BY_HAND.replace("CENTRE", "(X @ W1).mean(0, keepdim=True)"))
+    r = diagnose(graph_of(other))
+    assert {p.name: p.status for p in r.params}["b1"] == "ok"
+
+
 def test_the_first_nan_is_located_forward_and_backward() -> None:
     r = report("log_of_zero.py")
     forward = next(f for f in r.findings if f.kind == "nan_forward")
