@@ -214,7 +214,9 @@ class _Doctor:
             status = "zero seed"  # told in one note (_zero_seed_note)
         elif p.node is not None and (grad_norm == 0 or grad_norm < self.vanish * scale):
             path = self.path_to(p.node)
-            finding = self._cancelled(p, grad_norm, scale, path)
+            finding = self._uses_cancel(p, grad_norm, scale) or self._cancelled(
+                p, grad_norm, scale, path
+            )
             if finding is not None:
                 status = "no effect"
             else:
@@ -307,6 +309,26 @@ class _Doctor:
             "bias can be left out (bias=False)"
         )
         return Finding("no_effect", p.name, message, op.source.line if op.source else None, path)
+
+    def _uses_cancel(self, p: Param, norm: float, scale: float) -> Finding | None:
+        """A tiny gradient that is the sum of healthy ones of opposite signs: the parameter's
+        uses pull equally both ways (a WGAN critic's output bias, in D(fake) - D(real)),
+        so the loss does not depend on it here; nothing faded on the way down."""
+        assert p.node is not None
+        uses = self.flow.uses.get(p.node, [])
+        if len(uses) < 2 or not self.flow.adds_up(p.node):
+            return None
+        sent = [norm_of(self.flow.along(e)) for e in uses]
+        known = [s for s in sent if s is not None]
+        if len(known) != len(sent) or max(known) < self.vanish * scale:
+            return None  # each use sent next to nothing: that is a vanishing gradient
+        message = (
+            f"|{p.name}.grad| is {norm:.3g} while its {len(uses)} uses sent gradients of "
+            f"norm up to {max(known):.3g}, which cancel out: the loss does not depend on "
+            f"{p.name} here. Expected when the loss takes a difference of two uses "
+            "(D(fake) - D(real)), not a vanishing gradient"
+        )
+        return Finding("no_effect", p.name, message, None)
 
     def _centres(self, op_id: int) -> bool:
         """Whether ``op_id`` is ``x - mean(x)``, batch norm written out by hand (makemore's

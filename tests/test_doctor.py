@@ -138,6 +138,25 @@ def test_a_bias_before_batch_norm_written_out_has_no_effect(tmp_path: Path) -> N
     assert {p.name: p.status for p in r.params}["b1"] == "ok"
 
 
+def test_a_bias_whose_uses_cancel_has_no_effect(tmp_path: Path) -> None:
+    """A WGAN critic's loss D(fake) - D(real): its output bias gets +1/n from one use and
+    -1/n from the other, exactly zero, which is no vanishing gradient."""
+    snippet = tmp_path / "critic.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\nD = torch.nn.Linear(3, 1)\n"
+        "fake, real = torch.randn(4, 3), torch.randn(4, 3)\n"
+        "loss = D(fake).mean() - D(real).mean()\nloss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert ns["D"].bias.grad.item() == 0.0
+    r = diagnose(graph_of(snippet))
+    status = {p.name: p.status for p in r.params}
+    assert status == {"D.weight": "ok", "D.bias": "no effect"}
+    assert not r.findings
+    (note,) = [n for n in r.notes if n.subject == "D.bias"]
+    assert "while its 2 uses sent gradients of norm up to 1, which cancel out" in note.message
+
+
 def test_the_first_nan_is_located_forward_and_backward() -> None:
     r = report("log_of_zero.py")
     forward = next(f for f in r.findings if f.kind == "nan_forward")
