@@ -464,6 +464,29 @@ class _Teller:
             step.children.append(self.tell(edge.src, edge, level + 1))
         return step
 
+    def levels_within(self, budget: int) -> int:
+        """The most levels below the outputs that hold at most ``budget`` tensors (one at
+        least). A tensor's level is the fewest ops between it and an output, as the story
+        tells it: the output at 0, the inputs of the op that made it at 1."""
+        seen = set(self.g.outputs)
+        level, frontier = 0, list(self.g.outputs)
+        while frontier and level < MAX_DEPTH:
+            below = list(
+                dict.fromkeys(
+                    e.src
+                    for nid in frontier
+                    if nid in self.producer
+                    for e in self.inputs.get(self.producer[nid], [])
+                    if e.src not in seen
+                )
+            )
+            if len(seen) + len(below) > budget:
+                break
+            seen.update(below)
+            frontier = below
+            level += 1
+        return max(level, 1)
+
     def _count_below(self, op: int) -> int:
         """Tensors under ``op`` that no step has told yet (and will not, at this depth)."""
         stack = [e.src for e in self.inputs.get(op, [])]
@@ -632,9 +655,9 @@ def tell(graph: Graph, depth: int | None = None) -> Story:
     """The story of ``graph``: one tree per output, ``depth`` levels at most."""
     if depth is not None:
         depth = min(depth, DEPTH_LIMIT)
-    elif sum(1 for _ in graph.tensors()) > TOLD_BY_DEFAULT:
-        depth = _levels_within(graph, TOLD_BY_DEFAULT)
     teller = _Teller(graph, depth)
+    if depth is None and sum(1 for _ in graph.tensors()) > TOLD_BY_DEFAULT:
+        depth = teller.depth = teller.levels_within(TOLD_BY_DEFAULT)
     trees = [teller.tell(out, None, 0) for out in graph.outputs]
     footer = _health_lines(graph) if graph.passes else []
     return Story(
@@ -654,37 +677,6 @@ def _no_rule(op: Node) -> str:
     if name.endswith("Backward") and name != "Backward":
         return "a custom autograd.Function, whose backward() is its own code"
     return f"gradviz has no rule for {name}"
-
-
-def _levels_within(graph: Graph, budget: int) -> int:
-    """The most levels below the outputs that hold at most ``budget`` tensors (one at least).
-
-    A tensor's level is the fewest ops between it and an output, as the story
-    tells it: the output at 0, the inputs of the op that made it at 1.
-    """
-    made_by = {e.dst: e.src for e in graph.edges if graph.node(e.src).kind == "op"}
-    inputs: dict[int, list[int]] = {}
-    for e in graph.edges:
-        if graph.node(e.dst).kind == "op":
-            inputs.setdefault(e.dst, []).append(e.src)
-    seen = set(graph.outputs)
-    level, count, frontier = 0, len(seen), list(graph.outputs)
-    while frontier and level < MAX_DEPTH:
-        below = [
-            t
-            for nid in frontier
-            if nid in made_by
-            for t in inputs.get(made_by[nid], ())
-            if t not in seen
-        ]
-        below = list(dict.fromkeys(below))
-        if count + len(below) > budget:
-            break
-        seen.update(below)
-        count += len(below)
-        frontier = below
-        level += 1
-    return max(level, 1)
 
 
 def _same(have: str, expected: str) -> bool:
