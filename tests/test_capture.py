@@ -811,3 +811,24 @@ def test_a_line_that_raised_names_nothing(tmp_path: Path) -> None:
     result = capture(snippet)
     assert result.run.failed and result.graph is not None
     assert [n.names for n in result.graph.nodes if n.kind == "output"] == [()]
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda x: torch.nn.functional.max_pool2d(x, 2), "max_pool2d_with_indices"),
+        (lambda x: torch.nn.functional.interpolate(x, scale_factor=2.0), "upsample_nearest2d"),
+        (lambda x: torch.nn.functional.unfold(x, 2), "im2col"),
+        (torch.log1p, "log1p"),
+        (lambda x: x.flatten() @ x.flatten(), "dot"),
+        (lambda x: torch.linalg.inv(x[0, 0]), "linalg_inv_ex"),
+    ],
+)
+def test_op_names_keep_torch_spelling_of_digits(make: object, name: str) -> None:
+    """``MaxPool2DWithIndicesBackward0`` is ``max_pool2d_with_indices``, as torch spells
+    the function, not ``max_pool2_d_with_indices``."""
+    from gradviz.torchcapture.build import op_name
+
+    x = (torch.rand(1, 1, 4, 4) + torch.eye(4)).requires_grad_()
+    out = make(x)  # type: ignore[operator]
+    assert op_name(out.grad_fn) == name

@@ -51,7 +51,7 @@ from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
 __all__ = ["GraphBuilder", "op_name"]
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 _OP_NAMES: dict[type, str] = {}
