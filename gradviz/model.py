@@ -19,6 +19,7 @@ from gradviz.collector import while_paused
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Constant",
     "Edge",
     "Graph",
     "GraphFormatError",
@@ -114,6 +115,22 @@ class Saved:
 
 
 @dataclass(frozen=True)
+class Constant:
+    """A tensor input of an op that needs no gradient (``y`` in ``y_pred - y``).
+
+    The graph has no node for it: autograd's ``next_functions`` slot ``slot`` is
+    empty. ``label`` is the snippet's name for it, ``ref`` the graph tensor whose
+    memory it shares (``x.detach()``), and ``tensor`` its numbers when it is small
+    (only its shape and dtype otherwise).
+    """
+
+    slot: int
+    tensor: TensorData | None = None
+    ref: int | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     """A tensor (leaf, intermediate or output) or an op of the autograd graph.
 
@@ -150,6 +167,8 @@ class Node:
     grad_hook: int | None = None
     """The snippet line that hooked this tensor's gradient (``register_hook``; 0 if unknown):
     its ``grad`` is what the hook returned, not the sum of what its uses sent."""
+    constants: tuple[Constant, ...] = ()
+    """An op's tensor inputs that need no gradient, by ``next_functions`` slot."""
 
     @property
     def name(self) -> str | None:
@@ -574,6 +593,17 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
                 )
                 for s in n.saved
             ],
+            "constants": [
+                _drop_empty(
+                    {
+                        "slot": c.slot,
+                        "tensor": _tensor_to_dict(c.tensor),
+                        "ref": c.ref,
+                        "label": c.label,
+                    }
+                )
+                for c in n.constants
+            ],
         }
     )
 
@@ -610,6 +640,15 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
                 label=s.get("label"),
             )
             for s in d.get("saved", ())
+        ),
+        constants=tuple(
+            Constant(
+                slot=int(c["slot"]),
+                tensor=_tensor_from_dict(c.get("tensor")),
+                ref=c.get("ref"),
+                label=c.get("label"),
+            )
+            for c in d.get("constants", ())
         ),
     )
 

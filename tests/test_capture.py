@@ -813,6 +813,55 @@ def test_a_line_that_raised_names_nothing(tmp_path: Path) -> None:
     assert [n.names for n in result.graph.nodes if n.kind == "output"] == [()]
 
 
+def test_inputs_that_need_no_grad_are_kept_by_slot_with_their_names(tmp_path: Path) -> None:
+    """``y`` in ``y_pred - y`` has no node (autograd leaves its slot empty); the op keeps
+    which slot it filled, its name and its numbers, and a JSON round trip keeps them."""
+    snippet = tmp_path / "regression.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0, 3.0])\ny = torch.tensor([2.0, 4.0, 6.0])\n"
+        "w = torch.tensor(0.5, requires_grad=True)\n"
+        "y_pred = w * x\n"
+        "pieces = torch.cat([torch.ones(2), y_pred])\n"
+        "picked = torch.where(y > 3, y_pred, y)\n"
+        "loss = ((y_pred - y) ** 2).mean() + pieces.sum() + picked.sum()\n"
+        "loss.backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    by_op = {n.autograd: n for n in g.ops()}
+    sub = by_op["SubBackward0"]
+    assert [(c.slot, c.label) for c in sub.constants] == [(1, "y")]
+    assert sub.constants[0].tensor is not None
+    assert values(sub.constants[0].tensor) == [2.0, 4.0, 6.0]
+    # mul saved x for its backward: its numbers are kept there, not twice
+    assert [(c.slot, c.label, c.tensor) for c in by_op["MulBackward0"].constants] == [
+        (1, "x", None)
+    ]
+    cat = by_op["CatBackward0"].constants
+    assert [(c.slot, c.label) for c in cat] == [(0, None)]
+    assert cat[0].tensor is not None and values(cat[0].tensor) == [1.0, 1.0]
+    # the condition is no input autograd has a slot for: the constant is `other`
+    assert [(c.slot, c.label) for c in by_op["WhereBackward0"].constants] == [(1, "y")]
+    again = Graph.from_json(g.to_json())
+    assert again.node(sub.id).constants == sub.constants
+
+
+def test_constants_are_left_unplaced_where_their_slots_are_not_certain(tmp_path: Path) -> None:
+    """batch_norm's running statistics are constants with no slot: with more constants
+    than empty slots, none is placed rather than a wrong one."""
+    snippet = tmp_path / "bn.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "x = torch.randn(4, 3)\nw = torch.ones(3, requires_grad=True)\n"
+        "mean, var = torch.zeros(3), torch.ones(3)\n"
+        "out = F.batch_norm(x, mean, var, w, None, training=True)\nout.sum().backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    bn = next(n for n in g.ops() if n.autograd == "NativeBatchNormBackward0")
+    assert bn.constants == ()
+
+
 @pytest.mark.parametrize(
     ("make", "name"),
     [

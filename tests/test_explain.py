@@ -431,4 +431,24 @@ def test_one_by_one_matrices_are_explained_without_numbers_put_in(tmp_path: Path
         "loss = (x @ w).sum()\nloss.backward()\n"
     )
     text = " ".join(plain(snippet, width=200).split())
-    assert "w.grad = x.T @ mm(w).grad = [[2.]]" in text  # no "2..T @ 1." put in
+    assert "w.grad = x.T @ mm(x, w).grad = [[2.]]" in text  # no "2..T @ 1." put in
+
+
+def test_inputs_without_grad_are_named_in_labels_and_formulas(tmp_path: Path) -> None:
+    """Linear regression's target needs no grad and has no node; explain names it where
+    it was used (``y_pred - y``, not ``y_pred - other``), and an input made inside a
+    torch call, with no name, reads ``const``."""
+    snippet = tmp_path / "regression.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "x = torch.tensor([1.0, 2.0, 3.0])\ny = torch.tensor([2.0, 4.0, 6.0])\n"
+        "w = torch.tensor(0.5, requires_grad=True)\n"
+        "y_pred = w * x\nloss = ((y_pred - y) ** 2).mean()\n"
+        "p = torch.tensor([0.2, 0.3, 0.5])\n"
+        "kl = F.kl_div(F.log_softmax(y_pred, 0), p, reduction='sum')\n"
+        "(loss + kl).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "sub: sub(y_pred, y) = y_pred - y" in text
+    assert "other" not in text
+    assert re.search(r"sub: \S+ = const - mul", text), text

@@ -24,7 +24,7 @@ from gradviz.explain.formula import render_formula, symbols_in
 from gradviz.explain.rules import IN_WORDS, RULES, Rule
 from gradviz.explain.scalars import evaluate_scalar
 from gradviz.flow import Flow
-from gradviz.model import Edge, Graph, Node, Scalar, TensorData
+from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
 from gradviz.transforms import forward_order
 
 __all__ = ["Line", "Span", "Step", "Story", "tell"]
@@ -148,13 +148,36 @@ class _Teller:
                     piece = f"[{slot}]"
                 text = f"{name}#{self.ordinal.get(op, node_id)}{piece}"
                 if nesting < _LABEL_NESTING:
-                    args = [self.label(e.src, nesting + 1) for e in self.inputs.get(op, [])]
+                    args = self._arguments(op, nesting + 1)
                     expression = f"{name}({', '.join(args)}){piece}"
                     if len(expression) <= 28:
                         text = expression
         if nesting == 0 or node.names:
             self.labels[node_id] = text  # a label cut short by nesting is not the final one
         return text
+
+    def _arguments(self, op: int, nesting: int) -> list[str]:
+        """The labels of an op's inputs in slot order, the named constants among them
+        (``sub(y_pred, y)``); a constant with no name is left out of a label."""
+        by_slot = {e.slot: self.label(e.src, nesting) for e in self.inputs.get(op, [])}
+        for c in self.g.node(op).constants:
+            if c.label is not None:
+                by_slot.setdefault(c.slot, c.label)
+            elif c.ref is not None:
+                by_slot.setdefault(c.slot, self.label(c.ref, nesting))
+        return [by_slot[slot] for slot in sorted(by_slot)]
+
+    def constant_label(self, c: Constant) -> str:
+        """How a formula shows an input that needs no gradient: its name, the graph
+        tensor it shares memory with, its numbers when few, else its shape."""
+        if c.label is not None:
+            return c.label
+        if c.ref is not None:
+            return self.label(c.ref)
+        if c.tensor is not None and c.tensor.data is not None and c.tensor.numel <= MAX_ITEMS:
+            return _values(c.tensor, "a constant")
+        shape = "×".join(map(str, c.tensor.shape)) if c.tensor is not None else "?"
+        return f"const({shape or 'scalar'})"
 
     def _passes_of_ops(self) -> dict[int, int]:
         """For each op, the (1-based) number of the first shown pass that reaches it."""
@@ -280,10 +303,12 @@ class _Teller:
                 if number is not None:
                     found[symbol] = number
         by_slot = {e.slot: e for e in self.inputs.get(op.id, [])}
+        constants = {c.slot: c.tensor for c in op.constants}
         if not rule.variadic:
             for slot, symbol in enumerate(rule.inputs):
                 e = by_slot.get(slot)
-                number = _scalar(self.g.node(e.src).value) if e is not None else None
+                value = self.g.node(e.src).value if e is not None else constants.get(slot)
+                number = _scalar(value)
                 if number is not None:
                     found[symbol] = number
         for s in op.saved:
@@ -323,14 +348,21 @@ class _Teller:
         out_value = self.g.node(out_id).value if out_id is not None else None
         out_shape = out_value.shape if out_value is not None else None
         by_slot = {e.slot: e for e in self.inputs.get(op.id, [])}
+        unnamed: list[str] = []  # inputs that need no grad, made where gradviz saw no call
         if rule.variadic:
             symbol = rule.input_symbol(0)
             names[symbol] = "[" + ", ".join(self.label(e.src) for e in by_slot.values()) + "]"
             values["i"] = str(edge.slot)
         else:
+            constants = {c.slot: c for c in op.constants}
             for slot, symbol in enumerate(rule.inputs):
                 e = by_slot.get(slot)
                 if e is None:
+                    c = constants.get(slot)
+                    if c is not None and (c.label, c.ref, c.tensor) != (None, None, None):
+                        names[symbol] = self.constant_label(c)
+                    else:  # what the op saved may show it; else it is a constant
+                        unnamed.append(symbol)
                     continue
                 names[symbol] = self.label(e.src)
                 shape = self.g.node(e.src).value
@@ -350,6 +382,8 @@ class _Teller:
                 names[s.name] = _values(s.tensor, s.name) if tiny else s.name
                 if out_shape is not None and s.tensor.shape == out_shape:
                     unbroadcast.add(s.name)
+        for symbol in unnamed:
+            names.setdefault(symbol, "const")
         return names, values, unbroadcast
 
     def _outputs(self, op: Node, edge: Edge) -> list[str]:

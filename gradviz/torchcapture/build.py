@@ -19,6 +19,7 @@ from dataclasses import replace
 import torch
 
 from gradviz.model import (
+    Constant,
     Edge,
     Graph,
     Meta,
@@ -365,6 +366,9 @@ class GraphBuilder:
                 backward_step=backward_step,
                 scope=scope,
                 saved=_resolve_saved(saved, keys, self._key_names) if saved else (),
+                constants=_resolve_constants(rec.constants, saved, keys, self._key_names)
+                if rec is not None and rec.constants
+                else (),
             )
         grad, passes = shown_grad(rec.grads.get(nr), self._counted) if rec else (None, 0)
         return Node(
@@ -551,6 +555,27 @@ def _name_from_assignments(
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
     rec = node.metadata.get(KEY)
     return rec if isinstance(rec, NodeRecord) else None
+
+
+def _resolve_constants(
+    constants: Mapping[int, SavedRecord],
+    saved: Sequence[SavedRecord] | None,
+    keys: Mapping[StorageKey, int],
+    key_names: Mapping[StorageKey, str],
+) -> tuple[Constant, ...]:
+    """An op's inputs without grad, each named, or linked to the graph tensor it shares
+    memory with (``x.detach()``), as saved tensors are. The numbers of one the op also
+    saved (``mm``'s input) are kept once, with what it saved."""
+    kept = {s.key for s in saved or () if s.key is not None}
+    return tuple(
+        Constant(
+            slot=slot,
+            tensor=None if s.key in kept else s.tensor,
+            ref=None if s.key is None else keys.get(s.key),
+            label=None if s.key is None or s.key in keys else key_names.get(s.key),
+        )
+        for slot, s in sorted(constants.items())
+    )
 
 
 def _resolve_saved(

@@ -42,6 +42,7 @@ from torch.utils._python_dispatch import _pop_mode, _push_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.execute import SnippetStopped
+from gradviz.model import TensorData
 from gradviz.torchcapture.inside import (
     LOOK_INSIDE,
     PLAIN_TYPES,
@@ -68,9 +69,16 @@ from gradviz.torchcapture.records import (
     snippet_line,
     walk,
 )
-from gradviz.torchcapture.saved import read_saved
+from gradviz.torchcapture.saved import SavedRecord, read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
-from gradviz.torchcapture.tensors import FULL_LIMIT, StatsMemo, StorageKey, storage_key, to_data
+from gradviz.torchcapture.tensors import (
+    FULL_LIMIT,
+    StatsMemo,
+    StorageKey,
+    dtype_name,
+    storage_key,
+    to_data,
+)
 
 __all__ = ["CalledModule", "Recorder"]
 
@@ -319,6 +327,8 @@ class Recorder(TorchFunctionMode):
             outs = ()
         line: int | None = None
         call = None
+        made: NodeRecord | None = None  # the op this call made, if it made one
+        made_by: AutogradNode = None
         start = self.ops_seen
         for t in outs:
             if not isinstance(t, torch.Tensor):
@@ -344,13 +354,24 @@ class Recorder(TorchFunctionMode):
             if rec.step is None:
                 rec.step = self.ops_seen
                 rec.scope = self._scope
+                if made is None:
+                    made = rec
+                    made_by = grad_fn
             self.ops_seen += 1
         if func in _DETACH and args and isinstance(args[0], torch.Tensor):
             self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
         # Tensors made where no torch call was seen (a custom autograd.Function's
         # apply, internals of a compiled region) get their value when first used.
+        constants: list[torch.Tensor] | None = None
         for t in args:
             if not isinstance(t, torch.Tensor):
+                if made is not None and isinstance(t, list | tuple):  # cat's list
+                    for c in t:
+                        if _constant(c):
+                            (constants := constants or []).append(c)
+                continue
+            if made is not None and _constant(t):
+                (constants := constants or []).append(t)
                 continue
             if t.grad_fn is None and (physical := _physical(t)) is not None:
                 t = physical
@@ -364,6 +385,8 @@ class Recorder(TorchFunctionMode):
             if nr not in rec.outputs:
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
+        if constants is not None and made is not None:
+            made.constants = _constant_slots(made_by, constants, self._out_memo)
 
     def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
         """The product inside ``linear`` on a batch, before the bias was added to it.
@@ -864,6 +887,37 @@ class CalledModule(NamedTuple):
     module: torch.nn.Module | None
     kind: str
     params: list[tuple[str, torch.Tensor]]
+
+
+def _constant(t: object) -> bool:
+    """A plain float tensor (data, a target) among an op's inputs: no graph, no grad."""
+    return (
+        isinstance(t, torch.Tensor)
+        and t.grad_fn is None
+        and not t.requires_grad
+        and (t.is_floating_point() or t.is_complex())
+        and not _is_batched(t)
+    )
+
+
+def _constant_slots(
+    node: AutogradNode, constants: Sequence[torch.Tensor], memo: StatsMemo
+) -> dict[int, SavedRecord] | None:
+    """Which empty ``next_functions`` slots the constants filled, where that is certain:
+    as many empty slots as constants, taken in order (``y_pred - y``: ``other``)."""
+    empty = [slot for slot, (fn, _) in enumerate(node.next_functions) if fn is None]
+    if len(empty) != len(constants):
+        return None
+    return {
+        slot: SavedRecord(
+            name=str(slot),
+            tensor=to_data(t, memo)
+            if t.numel() <= FULL_LIMIT
+            else TensorData(tuple(t.shape), dtype_name(t.dtype)),
+            key=storage_key(t),
+        )
+        for slot, t in zip(empty, constants, strict=True)
+    }
 
 
 def _physical(t: torch.Tensor) -> torch.Tensor | None:

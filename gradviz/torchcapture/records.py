@@ -66,6 +66,8 @@ class NodeRecord:
     scope: tuple[tuple[int, str], ...] = ()
     grad_hooks: dict[int, int] = field(default_factory=dict)
     """Output number -> the snippet line that hooked its gradient (``register_hook``)."""
+    constants: dict[int, SavedRecord] | None = None
+    """Input slot -> a tensor input that needs no gradient (``y`` in ``y_pred - y``)."""
 
     def add_grad(
         self, nr: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
