@@ -8,6 +8,7 @@ strings are evaluated with the node's saved attributes and compared with
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -279,7 +280,196 @@ def leaf_pairs() -> dict[str, Case]:
         ),
         "NativeDropoutBackward0": dropout_case,
         "EmbeddingBackward0": embedding_case,
+        **more_leaf_pairs(),
     }
+
+
+def on(fn: Callable[..., Any], *leaves: Callable[[], torch.Tensor]) -> Case:
+    """``fn`` on leaves made as given (in a domain, complex...), each one requiring grad."""
+
+    def case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        ts = [make().detach().requires_grad_() for make in leaves]
+        return fn(*ts), list(ts)
+
+    return case
+
+
+def R(*shape: int, lo: float = -2.0, hi: float = 2.0) -> Callable[[], torch.Tensor]:
+    """Uniform float64 values in [lo, hi): a function's domain (acosh: from 1)."""
+    return lambda: torch.rand(*shape, dtype=torch.float64) * (hi - lo) + lo
+
+
+def more_leaf_pairs() -> dict[str, Case]:
+    """The rules of the less common ops: elementwise functions, picking reductions,
+    indexed writes, resampling and linear algebra."""
+    t = torch.tensor
+    return {
+        "AsinBackward0": unary(torch.asin, unit=True),
+        "AcosBackward0": unary(torch.acos, unit=True),
+        "SinhBackward0": unary(torch.sinh),
+        "CoshBackward0": unary(torch.cosh),
+        "AsinhBackward0": unary(torch.asinh),
+        "AcoshBackward0": on(torch.acosh, R(2, 3, lo=1.2, hi=3.0)),
+        "AtanhBackward0": unary(torch.atanh, unit=True),
+        "Log2Backward0": unary(torch.log2, positive=True),
+        "Log10Backward0": unary(torch.log10, positive=True),
+        "Exp2Backward0": unary(torch.exp2),
+        "ErfinvBackward0": on(torch.erfinv, R(2, 3, lo=-0.9, hi=0.9)),
+        "LgammaBackward0": unary(torch.lgamma, positive=True),
+        "DigammaBackward0": unary(torch.digamma, positive=True),
+        "LogitBackward0": unary(torch.logit, unit=True),
+        "SignBackward0": unary(torch.sign),
+        "SgnBackward0": unary(torch.sgn),
+        "FloorBackward0": unary(torch.floor),
+        "CeilBackward0": unary(torch.ceil),
+        "RoundBackward0": unary(torch.round),
+        "TruncBackward0": unary(torch.trunc),
+        "FracBackward0": unary(torch.frac),
+        "FmodBackward0": unary(lambda x: torch.fmod(x, 0.3)),
+        "RemainderBackward0": unary(lambda x: torch.remainder(x, 0.3)),
+        "NanToNumBackward0": on(
+            torch.nan_to_num,
+            lambda: torch.tensor([[1.5, math.nan, -2.0], [math.inf, 0.5, -math.inf]]).double(),
+        ),
+        "Atan2Backward0": binary(torch.atan2, (2, 3), (3,)),
+        "HypotBackward0": binary(torch.hypot, (2, 3), (2, 3)),
+        "LogaddexpBackward0": binary(torch.logaddexp, (2, 3), (1, 3)),
+        "XlogyBackward0": binary(torch.xlogy, (2, 3), (2, 3), positive=True),
+        "AddcdivBackward0": on(
+            lambda a, b, c: torch.addcdiv(a, b, c, value=0.5), R(2, 3), R(3), R(2, 3, lo=0.5)
+        ),
+        "LerpBackward0": binary(lambda a, b: torch.lerp(a, b, 0.3), (2, 3), (3,)),
+        "LerpBackward1": layer(torch.lerp, (2, 3), (2, 3), (3,)),
+        "ClampBackward0": on(torch.clamp, R(3, 4), R(4, lo=-1.5, hi=-0.5), R(3, 4, lo=0.5, hi=1.5)),
+        "CeluBackward0": unary(lambda x: F.celu(x, alpha=0.7)),
+        "HardswishBackward0": on(F.hardswish, R(3, 4, lo=-5, hi=5)),
+        "HardsigmoidBackward0": on(F.hardsigmoid, R(3, 4, lo=-5, hi=5)),
+        "SoftshrinkBackward0": unary(lambda x: F.softshrink(x, 0.4)),
+        "HardshrinkBackward0": unary(lambda x: F.hardshrink(x, 0.4)),
+        "ThresholdBackward0": unary(lambda x: F.threshold(x, 0.1, -1.0)),
+        "RreluWithNoiseBackward0": unary(lambda x: F.rrelu(x, training=True)),
+        "PreluKernelBackward0": layer(F.prelu, (2, 3, 4), (3,)),
+        "ProdBackward0": layer(torch.prod, (2, 3)),
+        "ProdBackward1": layer(lambda x: x.prod(1, keepdim=True), (3, 4)),
+        "CumprodBackward0": layer(lambda x: x.cumprod(1), (2, 4)),
+        "LogcumsumexpBackward0": layer(lambda x: x.logcumsumexp(0), (4, 2)),
+        "NansumBackward0": on(
+            lambda x: x.nansum(1), lambda: torch.tensor([[1.0, math.nan], [2.0, 3.0]]).double()
+        ),
+        "MedianBackward0": layer(torch.median, (3, 5)),
+        "MedianBackward1": layer(lambda x: x.median(1).values, (3, 5)),
+        "KthvalueBackward0": layer(lambda x: x.kthvalue(2, 0, keepdim=True).values, (3, 4)),
+        "ModeBackward0": layer(lambda x: x.mode(1).values, (3, 4)),
+        "RepeatBackward0": layer(lambda x: x.repeat(2, 1, 3), (2, 3)),
+        "RollBackward0": layer(lambda x: x.roll((1, -2), (0, 1)), (3, 4)),
+        "DiagEmbedBackward0": layer(lambda x: torch.diag_embed(x, 1), (2, 3)),
+        "DiagonalBackward0_copy": layer(lambda x: torch.diag(x, -1), (3, 4)),
+        "ViewAsRealBackward0": on(
+            torch.view_as_real, lambda: torch.randn(3, dtype=torch.complex128)
+        ),
+        "ViewAsComplexBackward0": layer(lambda x: torch.view_as_complex(x), (3, 2)),
+        "GluBackward0": layer(lambda x: F.glu(x, 1), (2, 6)),
+        "ScatterBackward0": layer(
+            lambda x, src: x.scatter(1, t([[0, 2], [1, 1]]), src), (2, 3), (2, 2)
+        ),
+        "ScatterBackward1": layer(lambda x: x.scatter(0, t([[1, 0, 1]]), 0.5), (2, 3)),
+        "ScatterAddBackward0": layer(
+            lambda x, src: x.scatter_add(1, t([[0, 0], [2, 1]]), src), (2, 3), (2, 2)
+        ),
+        "IndexAddBackward0": layer(
+            lambda x, src: x.index_add(0, t([2, 0, 2]), src, alpha=0.5), (3, 2), (3, 2)
+        ),
+        "IndexPutBackward0": layer(
+            lambda x, v: x.index_put((t([0, 2]), t([1, 1])), v), (3, 2), (2,)
+        ),
+        "MaskedSelectBackward0": layer(lambda x: x.masked_select(t([True, False, True])), (2, 3)),
+        "MaskedScatterBackward0": layer(
+            lambda x, s: x.masked_scatter(t([[True, False], [False, True]]), s), (2, 2), (5,)
+        ),
+        "TakeBackward0": layer(lambda x: x.take(t([0, 4, 0])), (2, 3)),
+        "CopyBackwards": layer(lambda x, s: (x * 1).copy_(s), (2, 3), (3,)),
+        "PixelShuffleBackward0": layer(lambda x: F.pixel_shuffle(x, 2), (2, 8, 3, 3)),
+        "PixelUnshuffleBackward0": layer(lambda x: F.pixel_unshuffle(x, 2), (2, 3, 4, 6)),
+        "ReflectionPad1DBackward0": layer(lambda x: F.pad(x, (2, 1), mode="reflect"), (2, 3, 5)),
+        "ReflectionPad2DBackward0": layer(
+            lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"), (2, 2, 4, 5)
+        ),
+        "ReflectionPad3DBackward0": layer(
+            lambda x: F.pad(x, (1, 1, 0, 1, 1, 0), mode="reflect"), (1, 2, 3, 3, 4)
+        ),
+        "ReplicationPad1DBackward0": layer(lambda x: F.pad(x, (2, 1), mode="replicate"), (2, 3, 4)),
+        "ReplicationPad2DBackward0": layer(
+            lambda x: F.pad(x, (1, 2, 2, 0), mode="replicate"), (2, 2, 3, 4)
+        ),
+        "ReplicationPad3DBackward0": layer(
+            lambda x: F.pad(x, (1, 0, 0, 2, 1, 1), mode="replicate"), (1, 2, 3, 2, 3)
+        ),
+        "Im2ColBackward0": layer(
+            lambda x: F.unfold(x, (2, 3), dilation=1, padding=1, stride=2), (2, 3, 5, 6)
+        ),
+        "Col2ImBackward0": layer(lambda x: F.fold(x, (4, 5), (2, 2), stride=1), (2, 8, 12)),
+        "UnfoldBackward0": layer(lambda x: x.unfold(1, 3, 2), (2, 7)),
+        "AdaptiveAvgPool2DBackward0": layer(
+            lambda x: F.adaptive_avg_pool2d(x, (3, 2)), (2, 2, 7, 5)
+        ),
+        "AdaptiveMaxPool2DBackward0": layer(
+            lambda x: F.adaptive_max_pool2d(x, (3, 2)), (2, 2, 7, 5)
+        ),
+        "MaxUnpool2DBackward0": unpool_case,
+        "UpsampleNearest1DBackward0": layer(
+            lambda x: F.interpolate(x, size=7, mode="nearest"), (2, 3, 4)
+        ),
+        "UpsampleNearest2DBackward0": layer(
+            lambda x: F.interpolate(x, scale_factor=(2, 1.5), mode="nearest"), (1, 2, 3, 4)
+        ),
+        "UpsampleLinear1DBackward0": layer(
+            lambda x: F.interpolate(x, size=9, mode="linear"), (2, 3, 4)
+        ),
+        "UpsampleBilinear2DBackward0": layer(
+            lambda x: F.interpolate(x, scale_factor=2, mode="bilinear"), (1, 2, 3, 4)
+        ),
+        "LinalgInvExBackward0": on(torch.linalg.inv, well_conditioned),
+        "LinalgDetBackward0": layer(torch.linalg.det, (3, 3)),
+        "LinalgSlogdetBackward0": layer(lambda a: torch.linalg.slogdet(a).logabsdet, (3, 3)),
+        "LinalgSolveExBackward0": on(torch.linalg.solve, well_conditioned, R(3, 2)),
+        "LinalgCrossBackward0": binary(torch.linalg.cross, (2, 3), (1, 3)),
+        "AddmvBackward0": layer(
+            lambda s, m, v: torch.addmv(s, m, v, beta=0.5, alpha=2.0), (1,), (2, 3), (3,)
+        ),
+        "AddrBackward0": layer(
+            lambda s, a, b: torch.addr(s, a, b, beta=0.5, alpha=2.0), (2, 3), (2,), (3,)
+        ),
+        "AddbmmBackward0": layer(
+            lambda s, b1, b2: torch.addbmm(s, b1, b2, beta=0.5, alpha=2.0),
+            (1, 4),
+            (2, 3, 2),
+            (2, 2, 4),
+        ),
+        "DistBackward0": binary(torch.dist, (2, 3), (3,)),
+        "CdistBackward0": binary(torch.cdist, (2, 4, 3), (2, 5, 3)),
+        "NllLoss2DBackward0": with_target(
+            lambda x: F.nll_loss(x, t([[[0, 2], [1, 1]], [[2, 2], [0, 1]]])),
+            lambda: P(2, 3, 2, 2),
+        ),
+        "EmbeddingBagBackward0": bag_case,
+    }
+
+
+def well_conditioned() -> torch.Tensor:
+    return torch.randn(3, 3, dtype=torch.float64) + 3 * torch.eye(3, dtype=torch.float64)
+
+
+def unpool_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    x = P(2, 2, 4, 4)
+    pooled, where = F.max_pool2d(x.detach(), 2, return_indices=True)
+    y = pooled.clone().requires_grad_()
+    return F.max_unpool2d(y, where, 2), [y]
+
+
+def bag_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    w = P(5, 3)
+    idx, offsets = torch.tensor([0, 2, 2, 4, 1]), torch.tensor([0, 3, 3])
+    return F.embedding_bag(idx, w, offsets, mode="mean"), [w]
 
 
 def saved_symbols(node: Any) -> dict[str, Any]:
@@ -317,7 +507,28 @@ def transposed_conv_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     return F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1), [x, w, b]
 
 
-MORE_CASES = {"ConvolutionBackward0 (transposed)": transposed_conv_case}
+def bag_sum_case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    w = P(5, 3)
+    return F.embedding_bag(torch.tensor([[0, 2], [4, 4]]), w, mode="sum"), [w]
+
+
+MORE_CASES = {
+    "ConvolutionBackward0 (transposed)": transposed_conv_case,
+    "UpsampleBilinear2DBackward0 (align_corners, odd size)": layer(
+        lambda x: F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=True), (1, 2, 3, 4)
+    ),
+    "UpsampleBilinear2DBackward0 (downsampling)": layer(
+        lambda x: F.interpolate(x, size=(2, 3), mode="bilinear"), (1, 2, 5, 7)
+    ),
+    "UpsampleNearest2DBackward0 (size)": layer(
+        lambda x: F.interpolate(x, size=(5, 3), mode="nearest"), (1, 2, 3, 4)
+    ),
+    "UpsampleLinear1DBackward0 (align_corners)": layer(
+        lambda x: F.interpolate(x, scale_factor=2.5, mode="linear", align_corners=True), (2, 3, 4)
+    ),
+    "PreluKernelBackward0 (one slope)": layer(F.prelu, (2, 3, 4), (1,)),
+    "EmbeddingBagBackward0 (sum, 2-D)": bag_sum_case,
+}
 """A rule checked on a second kind of call, named ``node (what)``."""
 
 

@@ -156,7 +156,8 @@ def one_hot(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """1 at each row's target class of ``like`` (the log-probabilities), else 0."""
     if like.dim() == 1:
         return F.one_hot(target, like.shape[0]).to(like.dtype)
-    return F.one_hot(target, like.shape[1]).to(like.dtype)
+    hot = F.one_hot(target, like.shape[1]).to(like.dtype)
+    return hot.movedim(-1, 1) if like.dim() > 2 else hot  # classes at dim 1: per pixel
 
 
 def outer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -209,6 +210,14 @@ def _channel_view(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 def per_channel(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A per-channel vector broadcast over batch and space (channel is dim 1)."""
     return _channel_view(v, like)
+
+
+def per_weight(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x`` summed to a per-channel weight: over all but dim 1, or over everything for
+    one weight shared by every channel (PReLU's default)."""
+    if weight.numel() == 1:
+        return x.sum().reshape(weight.shape)
+    return sum_c(x).reshape(weight.shape)
 
 
 def _non_channel_dims(x: torch.Tensor) -> list[int]:
@@ -293,8 +302,11 @@ def spread_back(
     return out.reshape(like.shape)
 
 
-def _log(x: Any) -> torch.Tensor:
-    return torch.log(torch.as_tensor(x))
+def _log(x: Any) -> torch.Tensor | float:
+    """``log`` of a tensor, or of a plain number (``2 ** x``, ``log2``) exactly."""
+    if isinstance(x, int | float):
+        return math.log(x)
+    return torch.log(x)
 
 
 def embedding_back(grad: torch.Tensor, indices: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -323,6 +335,269 @@ def eye_like(x: torch.Tensor) -> torch.Tensor:
     """Ones on the diagonal of a matrix shaped like ``x`` (the trace's derivative)."""
     rows, cols = x.shape[-2:]
     return torch.eye(rows, cols, dtype=x.dtype)
+
+
+def inv(a: torch.Tensor) -> torch.Tensor:
+    """The matrix inverse (``inverse`` is taken: it inverts a permutation)."""
+    out: torch.Tensor = torch.linalg.inv(a)
+    return out
+
+
+def solve(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    out: torch.Tensor = torch.linalg.solve(a, b)
+    return out
+
+
+def others_product(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Each element's derivative of a product: the product of all the others in its
+    reduction (computed without dividing, so that a zero among them is exact)."""
+    flat = x.reshape(-1, 1) if dim is None else x.movedim(dim, -1).unsqueeze(-1)
+    n = flat.shape[-2]
+    others = flat.squeeze(-1).unsqueeze(-2).expand(*flat.shape[:-2], n, n)
+    mask = torch.eye(n, dtype=torch.bool)
+    out = torch.where(mask, torch.ones_like(others), others).prod(-1)
+    return out.reshape(x.shape) if dim is None else out.movedim(-1, dim)
+
+
+def cumprod_back(grad: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """``cumprod``'s gradient: element i is in every later running product j >= i, and
+    its derivative there is the product of the others up to j (exact with zeros)."""
+    g = grad.movedim(dim, -1)
+    xs = x.movedim(dim, -1)
+    n = xs.shape[-1]
+    out = torch.zeros_like(xs)
+    for i in range(n):
+        held = xs.clone()
+        held[..., i] = 1.0
+        partial = held.cumprod(-1)
+        out[..., i] = (g[..., i:] * partial[..., i:]).sum(-1)
+    return out.movedim(-1, dim)
+
+
+def untile(grad: torch.Tensor, like: torch.Tensor, repeats: Sequence[int]) -> torch.Tensor:
+    """``repeat``'s gradient: the gradients of every copy added back onto the original."""
+    extra = len(repeats) - like.dim()
+    shape = list(like.shape)
+    split: list[int] = []
+    for i, r in enumerate(repeats):
+        split += [r, shape[i - extra] if i >= extra else 1]
+    out = grad.reshape(split).sum(tuple(range(0, len(split), 2)))
+    return out.reshape(like.shape)
+
+
+def unroll(grad: torch.Tensor, shifts: Sequence[int], dims: Sequence[int]) -> torch.Tensor:
+    """``roll``'s gradient: rolled back by the same shifts."""
+    if not dims:  # roll of the flattened tensor
+        return grad.flatten().roll([-s for s in shifts]).view_as(grad)
+    return grad.roll([-s for s in shifts], list(dims))
+
+
+def windows_back(
+    grad: torch.Tensor, like: torch.Tensor, dimension: int, size: int, step: int
+) -> torch.Tensor:
+    """``Tensor.unfold``'s gradient: each window's gradient added back where it was read."""
+    out = torch.zeros_like(like)
+    for w in range(grad.shape[dimension]):
+        window = grad.select(dimension, w).movedim(-1, dimension)
+        out.narrow(dimension, w * step, size).add_(window)
+    return out
+
+
+def fold_patches(
+    grad: torch.Tensor,
+    like: torch.Tensor,
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[int],
+    stride: Sequence[int],
+) -> torch.Tensor:
+    """``F.unfold``'s gradient is ``F.fold``: each patch added back where it was taken."""
+    return F.fold(
+        grad, like.shape[-2:], tuple(kernel_size), tuple(dilation), tuple(padding), tuple(stride)
+    )
+
+
+def unfold_patches(
+    grad: torch.Tensor,
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[int],
+    stride: Sequence[int],
+) -> torch.Tensor:
+    """``F.fold``'s gradient is ``F.unfold``: each patch reads back what it was added to."""
+    return F.unfold(grad, tuple(kernel_size), tuple(dilation), tuple(padding), tuple(stride))
+
+
+def pad_back(
+    grad: torch.Tensor, like: torch.Tensor, padding: Sequence[int], mode: str
+) -> torch.Tensor:
+    """The gradient of reflection or replication padding: every cell of the padded
+    tensor is a copy of one input cell, and sends its gradient there."""
+    spatial = len(padding) // 2
+    sizes = like.shape[-spatial:]
+    where = torch.arange(math.prod(sizes), dtype=torch.float64).reshape(1, 1, *sizes)
+    source = F.pad(where, list(padding), mode=mode).long().flatten()
+    lead = like.shape[: like.dim() - spatial]
+    out = torch.zeros(*lead, math.prod(sizes), dtype=grad.dtype)
+    out.index_add_(-1, source, grad.reshape(*lead, -1))
+    return out.reshape(like.shape)
+
+
+def _source_scale(size_in: int, size_out: int, scale: float | None, corners: bool) -> float:
+    """torch's step between source positions (``area_pixel_compute_scale``)."""
+    if corners:
+        return (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+    return 1.0 / scale if scale is not None and scale > 0 else size_in / size_out
+
+
+def interpolation_weights(
+    size_in: int, size_out: int, mode: str, corners: bool = False, scale: float | None = None
+) -> torch.Tensor:
+    """The ``size_out × size_in`` matrix of weights that ``F.interpolate`` mixes input
+    cells with along one dimension: one 1 a row for nearest, two weights for linear."""
+    w = torch.zeros(size_out, size_in, dtype=torch.float64)
+    step = _source_scale(size_in, size_out, scale, corners)
+    for o in range(size_out):
+        if mode == "nearest":
+            w[o, min(math.floor(o * step), size_in - 1)] = 1.0
+            continue
+        src = step * o if corners else max(step * (o + 0.5) - 0.5, 0.0)
+        lo = min(int(src), size_in - 1)
+        hi = lo + 1 if lo < size_in - 1 else lo
+        frac = src - lo
+        w[o, lo] += 1.0 - frac
+        w[o, hi] += frac
+    return w
+
+
+def upsample_back(
+    grad: torch.Tensor,
+    like: torch.Tensor,
+    mode: str,
+    align_corners: bool = False,
+    *scales: float | None,
+) -> torch.Tensor:
+    """The gradient of ``F.interpolate`` (nearest, linear, bilinear): each input cell gets
+    the gradient of every output cell it was mixed into, with the weight it had there.
+    The interpolation is a matrix along each spatial dimension, so its gradient is the
+    transposed matrices applied to ``grad``."""
+    out = grad.to(torch.float64)
+    spatial = grad.dim() - 2
+    for k in range(spatial):
+        d = 2 + k
+        w = interpolation_weights(
+            like.shape[d],
+            grad.shape[d],
+            mode,
+            align_corners,
+            scales[k] if k < len(scales) else None,
+        )
+        out = torch.tensordot(out, w, dims=([d], [0])).movedim(-1, d)
+    return out.to(grad.dtype)
+
+
+def adaptive_avg_back(grad: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The gradient of adaptive average pooling: output cell i averaged the input cells
+    from floor(i * n / m) to ceil((i + 1) * n / m), and shares its gradient among them."""
+    out = grad.to(torch.float64)
+    for d in range(grad.dim() - 2, grad.dim()):
+        n, m = like.shape[d], grad.shape[d]
+        w = torch.zeros(m, n, dtype=torch.float64)
+        for i in range(m):
+            lo, hi = (i * n) // m, -(-((i + 1) * n) // m)
+            w[i, lo:hi] = 1.0 / (hi - lo)
+        out = torch.tensordot(out, w, dims=([d], [0])).movedim(-1, d)
+    return out.to(grad.dtype)
+
+
+def unpool_back(grad: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``max_unpool``'s gradient: each input cell reads the gradient where it was put."""
+    return grad.flatten(-2).gather(-1, indices.flatten(-2)).view_as(indices)
+
+
+def glu_back(grad: torch.Tensor, x: torch.Tensor, dim: int) -> torch.Tensor:
+    """GLU splits ``x`` into halves a, b along ``dim`` and gives a * sigmoid(b): a gets
+    grad * sigmoid(b), b gets grad * a * sigmoid(b) * (1 - sigmoid(b))."""
+    a, b = x.chunk(2, dim)
+    gate = torch.sigmoid(b)
+    return torch.cat([grad * gate, grad * a * gate * (1 - gate)], dim)
+
+
+def taken(grad: torch.Tensor, indices: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    """``grad[indices]`` for the indices of an indexed write (None: the whole dimension)."""
+    return grad[tuple(slice(None) if i is None else i for i in indices)]
+
+
+def zero_at(grad: torch.Tensor, indices: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    """``grad`` with the cells an indexed write overwrote set to 0."""
+    out = grad.clone()
+    out[tuple(slice(None) if i is None else i for i in indices)] = 0
+    return out
+
+
+def place_masked(grad: torch.Tensor, like: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``masked_select``'s gradient: each value back where the mask took it, zeros elsewhere."""
+    return torch.zeros_like(like).masked_scatter(mask.expand_as(like), grad)
+
+
+def masked_source_back(
+    grad: torch.Tensor, mask: torch.Tensor, source: torch.Tensor
+) -> torch.Tensor:
+    """``masked_scatter``'s gradient for its source: the first values of ``source`` went to
+    the masked cells in order; the rest were not used and get zeros."""
+    used = grad.masked_select(mask.expand_as(grad))
+    out = torch.zeros(source.numel(), dtype=grad.dtype)
+    out[: used.numel()] = used
+    return out.view_as(source)
+
+
+def put_back(grad: torch.Tensor, like: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``take``'s gradient: each value back to the flat position it was taken from."""
+    return torch.zeros_like(like).put_(index, grad, accumulate=True)
+
+
+def bag_back(
+    grad: torch.Tensor,
+    weight: torch.Tensor,
+    indices: torch.Tensor,
+    offsets: torch.Tensor,
+    mode: int,
+) -> torch.Tensor:
+    """``EmbeddingBag``'s gradient: every row looked up in a bag gets that bag's gradient,
+    divided by the bag's size for the mean (mode 1), whole for the sum (mode 0)."""
+    flat, starts = indices.reshape(-1), offsets.tolist()
+    if indices.dim() == 2:  # fixed-size bags, one per row
+        starts = list(range(0, flat.numel(), indices.shape[1]))
+    ends = [*starts[1:], flat.numel()]
+    out = torch.zeros_like(weight)
+    for bag, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        if hi > lo:
+            share = grad[bag] / (hi - lo) if mode == 1 else grad[bag]
+            out.index_add_(0, flat[lo:hi], share.expand(hi - lo, -1))
+    return out
+
+
+def pairwise_back(
+    grad: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, result: torch.Tensor
+) -> torch.Tensor:
+    """``cdist``'s gradient for ``x1`` (p = 2): row i moves along (x1_i - x2_j) / d_ij,
+    weighted by each distance's gradient (a zero distance sends nothing)."""
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    scale = torch.where(result == 0, torch.zeros_like(result), grad / result)
+    return (scale.unsqueeze(-1) * diff).sum(-2)
+
+
+def cross(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    out: torch.Tensor = torch.linalg.cross(a, b, dim=dim)
+    return out
+
+
+def isnan(x: torch.Tensor) -> torch.Tensor:
+    return torch.isnan(x)
+
+
+def isfinite(x: torch.Tensor) -> torch.Tensor:
+    return torch.isfinite(x)
 
 
 NAMESPACE: dict[str, Any] = {
@@ -358,6 +633,7 @@ NAMESPACE: dict[str, Any] = {
     "conv2d_input_grad": conv2d_input_grad,
     "conv2d_weight_grad": conv2d_weight_grad,
     "per_channel": per_channel,
+    "per_weight": per_weight,
     "mean_c": mean_c,
     "sum_c": sum_c,
     "xhat": xhat,
@@ -381,6 +657,41 @@ NAMESPACE: dict[str, Any] = {
     "unpad": unpad,
     "eye_like": eye_like,
     "diagonal_back": diagonal_back,
+    "inv": inv,
+    "solve": solve,
+    "others_product": others_product,
+    "cumprod_back": cumprod_back,
+    "untile": untile,
+    "unroll": unroll,
+    "windows_back": windows_back,
+    "fold_patches": fold_patches,
+    "unfold_patches": unfold_patches,
+    "pad_back": pad_back,
+    "upsample_back": upsample_back,
+    "adaptive_avg_back": adaptive_avg_back,
+    "unpool_back": unpool_back,
+    "glu_back": glu_back,
+    "taken": taken,
+    "zero_at": zero_at,
+    "place_masked": place_masked,
+    "masked_source_back": masked_source_back,
+    "put_back": put_back,
+    "bag_back": bag_back,
+    "pairwise_back": pairwise_back,
+    "isnan": isnan,
+    "isfinite": isfinite,
+    "cosh": torch.cosh,
+    "sinh": torch.sinh,
+    "erfinv": torch.erfinv,
+    "digamma": torch.digamma,
+    "polygamma": torch.polygamma,
+    "xlogy": torch.xlogy,
+    "cross": cross,
+    "diag_embed": torch.diag_embed,
+    "pixel_shuffle": F.pixel_shuffle,
+    "pixel_unshuffle": F.pixel_unshuffle,
+    "view_as_real": torch.view_as_real,
+    "view_as_complex": torch.view_as_complex,
     "diagonal": torch.diagonal,
 }
 

@@ -91,6 +91,37 @@ def _pieces(op: str, forward: str, join: str) -> Rule:
 _SHAPE = "reshape_as(grad, self)"
 
 
+def _copied_pad(mode: str) -> Rule:
+    """Reflection or replication padding: each new cell is a copy of an input cell."""
+    return Rule(
+        "pad",
+        f"result = pad(self, padding, '{mode}')",
+        ("self",),
+        (f"pad_back(grad, self, padding, '{mode}')",),
+        note="each padded cell is a copy of an input cell near the edge, which gets the "
+        "gradients of its copies as well as its own",
+    )
+
+
+def _flat(op: str, forward: str) -> Rule:
+    """A step function (``floor``, ``sign``): flat wherever it is differentiable."""
+    return Rule(
+        op,
+        forward,
+        ("self",),
+        ("0 * grad",),
+        ("0",),
+        note="a step function is flat almost everywhere: no gradient flows back through it",
+    )
+
+
+def _picked(op: str, forward: str, note: str) -> Rule:
+    """A reduction that picks one element along ``dim`` (median, kthvalue, mode)."""
+    return Rule(
+        op, forward, ("self",), ("scatter_back(grad, self, dim, indices, keepdim)",), note=note
+    )
+
+
 def _two_norm(power: str, two: str) -> Rule:
     """The Euclidean length over ``dim``, whose power is the saved attribute ``power``."""
     return Rule(
@@ -178,6 +209,167 @@ RULES: dict[str, Rule] = {
     "ErfBackward0": _unary("erf", "result = erf(self)", "2 / sqrt(pi) * exp(-(self ** 2))"),
     "AtanBackward0": _unary(
         "atan", "result = atan(self)", "1 / (1 + self ** 2)", "grad / (1 + self ** 2)"
+    ),
+    "AsinBackward0": _unary(
+        "asin", "result = asin(self)", "1 / sqrt(1 - self ** 2)", "grad / sqrt(1 - self ** 2)"
+    ),
+    "AcosBackward0": _unary(
+        "acos", "result = acos(self)", "-1 / sqrt(1 - self ** 2)", "-grad / sqrt(1 - self ** 2)"
+    ),
+    "SinhBackward0": _unary("sinh", "result = sinh(self)", "cosh(self)"),
+    "CoshBackward0": _unary("cosh", "result = cosh(self)", "sinh(self)"),
+    "AsinhBackward0": _unary(
+        "asinh", "result = asinh(self)", "1 / sqrt(self ** 2 + 1)", "grad / sqrt(self ** 2 + 1)"
+    ),
+    "AcoshBackward0": _unary(
+        "acosh", "result = acosh(self)", "1 / sqrt(self ** 2 - 1)", "grad / sqrt(self ** 2 - 1)"
+    ),
+    "AtanhBackward0": _unary(
+        "atanh", "result = atanh(self)", "1 / (1 - self ** 2)", "grad / (1 - self ** 2)"
+    ),
+    "Log2Backward0": _unary(
+        "log2", "result = log(self) / log(2)", "1 / (self * log(2))", "grad / (self * log(2))"
+    ),
+    "Log10Backward0": _unary(
+        "log10", "result = log(self) / log(10)", "1 / (self * log(10))", "grad / (self * log(10))"
+    ),
+    "Exp2Backward0": _unary("exp2", "result = 2 ** self", "result * log(2)"),
+    "ErfinvBackward0": _unary(
+        "erfinv", "result = erfinv(self)", "sqrt(pi) / 2 * exp(erfinv(self) ** 2)"
+    ),
+    "LgammaBackward0": _unary("lgamma", "result = log(abs(gamma(self)))", "digamma(self)"),
+    "DigammaBackward0": _unary("digamma", "result = digamma(self)", "polygamma(1, self)"),
+    "LogitBackward0": Rule(
+        "logit",
+        "result = log(self / (1 - self))",
+        ("self",),
+        ("grad / (self * (1 - self))",),
+        ("1 / (self * (1 - self))",),
+        when={"eps": "None"},
+    ),
+    "SignBackward0": _flat("sign", "result = sign(self)"),
+    "SgnBackward0": _flat("sgn", "result = sign(self)"),
+    "FloorBackward0": _flat("floor", "result = floor(self)"),
+    "CeilBackward0": _flat("ceil", "result = ceil(self)"),
+    "RoundBackward0": _flat("round", "result = round(self)"),
+    "TruncBackward0": _flat("trunc", "result = trunc(self)"),
+    "FracBackward0": _unary("frac", "result = self - trunc(self)", "1", "grad"),
+    "FmodBackward0": _unary("fmod", "result = fmod(self, other)", "1", "grad"),
+    "RemainderBackward0": _unary("remainder", "result = remainder(self, other)", "1", "grad"),
+    "NanToNumBackward0": _unary(
+        "nan_to_num", "result = where(isfinite(self), self, a number)", "isfinite(self)"
+    ),
+    "Atan2Backward0": Rule(
+        "atan2",
+        "result = atan2(self, other)",
+        ("self", "other"),
+        (
+            "sum_to(grad * other / (self ** 2 + other ** 2), self)",
+            "sum_to(-grad * self / (self ** 2 + other ** 2), other)",
+        ),
+        ("other / (self ** 2 + other ** 2)", "-self / (self ** 2 + other ** 2)"),
+    ),
+    "HypotBackward0": Rule(
+        "hypot",
+        "result = sqrt(self ** 2 + other ** 2)",
+        ("self", "other"),
+        ("sum_to(grad * self / result, self)", "sum_to(grad * other / result, other)"),
+        ("self / result", "other / result"),
+    ),
+    "LogaddexpBackward0": Rule(
+        "logaddexp",
+        "result = log(exp(self) + exp(other))",
+        ("self", "other"),
+        (
+            "sum_to(grad * exp(self - result), self)",
+            "sum_to(grad * exp(other - result), other)",
+        ),
+        ("exp(self - result)", "exp(other - result)"),
+        note="each side gets its softmax weight of the gradient",
+    ),
+    "XlogyBackward0": Rule(
+        "xlogy",
+        "result = self * log(other)",
+        ("self", "other"),
+        ("sum_to(xlogy(grad, other), self)", "sum_to(grad * self / other, other)"),
+        note="0 where self is 0 (xlogy(0, 0) = 0): kl_div and entropies are written with it",
+    ),
+    "AddcdivBackward0": Rule(
+        "addcdiv",
+        "result = self + value * tensor1 / tensor2",
+        ("self", "tensor1", "tensor2"),
+        (
+            "sum_to(grad, self)",
+            "sum_to(grad * value / tensor2, tensor1)",
+            "sum_to(-grad * value * tensor1 / tensor2 ** 2, tensor2)",
+        ),
+        ("1", "value / tensor2", "-value * tensor1 / tensor2 ** 2"),
+    ),
+    "LerpBackward0": Rule(
+        "lerp",
+        "result = self + weight * (end - self)",
+        ("self", "end"),
+        ("sum_to(grad * (1 - weight), self)", "sum_to(grad * weight, end)"),
+        ("1 - weight", "weight"),
+    ),
+    "LerpBackward1": Rule(
+        "lerp",
+        "result = self + weight * (end - self)",
+        ("self", "end", "weight"),
+        (
+            "sum_to(grad * (1 - weight), self)",
+            "sum_to(grad * weight, end)",
+            "sum_to(grad * (end - self), weight)",
+        ),
+        ("1 - weight", "weight", "end - self"),
+    ),
+    "ClampBackward0": Rule(
+        "clamp",
+        "result = min(max(self, min), max)",
+        ("self", "min", "max"),
+        (
+            "grad * in_range(self, min, max)",
+            "sum_to(grad * (self < min), min)",
+            "sum_to(grad * (self > max), max)",
+        ),
+        ("in_range(self, min, max)", "(self < min)", "(self > max)"),
+        note="where a bound held the value, the bound gets the gradient instead",
+    ),
+    "CeluBackward0": _unary(
+        "celu",
+        "result = where(self > 0, self, alpha * (exp(self / alpha) - 1))",
+        "where(self > 0, 1.0, exp(self / alpha))",
+    ),
+    "HardswishBackward0": _unary(
+        "hardswish",
+        "result = self * clamp(self + 3, 0, 6) / 6",
+        "where(self < -3, 0.0, where(self <= 3, self / 3 + 0.5, 1.0))",
+    ),
+    "HardsigmoidBackward0": _unary(
+        "hardsigmoid",
+        "result = clamp(self / 6 + 0.5, 0, 1)",
+        "(self > -3) * (self < 3) / 6",
+    ),
+    "SoftshrinkBackward0": _unary(
+        "softshrink",
+        "result = where(abs(self) > lambd, self - lambd * sign(self), 0)",
+        "(abs(self) > lambd)",
+    ),
+    "HardshrinkBackward0": _unary(
+        "hardshrink", "result = where(abs(self) > lambd, self, 0)", "(abs(self) > lambd)"
+    ),
+    "ThresholdBackward0": _unary(
+        "threshold", "result = where(self > threshold, self, value)", "(self > threshold)"
+    ),
+    "RreluWithNoiseBackward0": Rule(
+        "rrelu",
+        "result = self * noise",
+        ("self",),
+        ("grad * noise",),
+        ("noise",),
+        when={"training": "True"},
+        note="noise holds each element's slope: 1 where the input was positive, a random "
+        "one between lower and upper elsewhere",
     ),
     "PowBackward2": Rule(
         "pow",
@@ -423,6 +615,66 @@ RULES: dict[str, Rule] = {
         ),
         note="the variance's gradient, divided by twice the std",
     ),
+    "ProdBackward0": Rule(
+        "prod",
+        "result = prod(self)",
+        ("self",),
+        ("expand_as(grad, self) * others_product(self)",),
+        ("others_product(self)",),
+        note="each element's derivative is the product of all the others",
+    ),
+    "ProdBackward1": Rule(
+        "prod",
+        "result = prod(self, dim)",
+        ("self",),
+        ("expand_as(grad, self, dim, keepdim) * others_product(self, dim)",),
+        note="each element's derivative is the product of the others along dim",
+    ),
+    "CumprodBackward0": Rule(
+        "cumprod",
+        "result = cumprod(self, dim)",
+        ("self",),
+        ("cumprod_back(grad, self, dim)",),
+        note="each element is in every later running product; its derivative there is the "
+        "product of the others in it",
+    ),
+    "LogcumsumexpBackward0": Rule(
+        "logcumsumexp",
+        "result = log(cumsum(exp(self), dim))",
+        ("self",),
+        ("exp(self) * flip(cumsum(flip(grad * exp(-result), dim), dim), dim)",),
+        note="each element gets, from every later running log-sum, its softmax weight in it",
+    ),
+    "NansumBackward0": Rule(
+        "nansum",
+        "result = sum(where(isnan(self), 0, self), dim)",
+        ("self",),
+        ("where(isnan(self), 0.0, expand_as(grad, self, dim, keepdim))",),
+        note="a NaN was left out of the sum, and gets no gradient",
+    ),
+    "MedianBackward0": Rule(
+        "median",
+        "result = median(self)",
+        ("self",),
+        ("grad * (self == result) / sum(self == result)",),
+        ("(self == result) / sum(self == result)",),
+        note="the gradient goes to the middle element; ties share it evenly",
+    ),
+    "MedianBackward1": _picked(
+        "median",
+        "result, indices = median(self, dim)",
+        "the gradient goes only to the element that was the median",
+    ),
+    "KthvalueBackward0": _picked(
+        "kthvalue",
+        "result, indices = kthvalue(self, k, dim)",
+        "the gradient goes only to the element that was the k-th smallest",
+    ),
+    "ModeBackward0": _picked(
+        "mode",
+        "result, indices = mode(self, dim)",
+        "the gradient goes only to the element picked as the most frequent value",
+    ),
     "CumsumBackward0": Rule(
         "cumsum",
         "result = cumsum(self, dim)",
@@ -609,6 +861,114 @@ RULES: dict[str, Rule] = {
         ("place_slice(grad, self, dim, start, end, step)",),
         note="zeros everywhere but the slice",
     ),
+    "RepeatBackward0": Rule(
+        "repeat",
+        "result = self.repeat(repeats)",
+        ("self",),
+        ("untile(grad, self, repeats)",),
+        note="each copy's gradient is added back onto the original",
+    ),
+    "RollBackward0": Rule(
+        "roll",
+        "result = self.roll(shifts, dims)",
+        ("self",),
+        ("unroll(grad, shifts, dims)",),
+        note="the gradient is rolled back by the same shift",
+    ),
+    "DiagEmbedBackward0": Rule(
+        "diag_embed",
+        "result = diag_embed(self, offset, dim1, dim2)",
+        ("self",),
+        ("diagonal(grad, offset, dim1, dim2)",),
+        note="only the diagonal came from the input: it takes the gradient's diagonal",
+    ),
+    "DiagonalBackward0_copy": Rule(
+        "diagonal",
+        "result = diagonal(self, offset, dim1, dim2)",
+        ("self",),
+        ("diagonal_back(grad, self, offset, dim1, dim2)",),
+        note="the diagonal's gradient goes back onto the diagonal; the rest gets 0",
+    ),
+    "ViewAsRealBackward0": Rule(
+        "view_as_real", "result = view_as_real(self)", ("self",), ("view_as_complex(grad)",)
+    ),
+    "ViewAsComplexBackward0": Rule(
+        "view_as_complex", "result = view_as_complex(self)", ("self",), ("view_as_real(grad)",)
+    ),
+    "GluBackward0": Rule(
+        "glu",
+        "result = a * sigmoid(b), with a, b the halves of self along dim",
+        ("self",),
+        ("glu_back(grad, self, dim)",),
+        note="a gets grad * sigmoid(b); b gets grad * a * sigmoid(b) * (1 - sigmoid(b))",
+    ),
+    "ScatterBackward0": Rule(
+        "scatter",
+        "result = self with src written at index along dim",
+        ("self", "src"),
+        ("grad.scatter(dim, index, 0.0)", "grad.gather(dim, index)"),
+        note="the cells written over get no gradient back; src reads the gradient of "
+        "where it was written",
+    ),
+    "ScatterBackward1": Rule(
+        "scatter",
+        "result = self with value written at index along dim",
+        ("self",),
+        ("grad.scatter(dim, index, 0.0)",),
+        note="the cells written over get no gradient back",
+    ),
+    "ScatterAddBackward0": Rule(
+        "scatter_add",
+        "result = self with src added at index along dim",
+        ("self", "src"),
+        ("grad", "grad.gather(dim, index)"),
+        note="src reads the gradient of where it was added",
+    ),
+    "IndexAddBackward0": Rule(
+        "index_add",
+        "result = self with alpha * source added at index along dim",
+        ("self", "source"),
+        ("grad", "alpha * grad.index_select(dim, index)"),
+        note="source reads the gradient of the rows it was added to",
+    ),
+    "IndexPutBackward0": Rule(
+        "index_put",
+        "result = self with values written at indices",
+        ("self", "values"),
+        ("zero_at(grad, indices)", "sum_to(taken(grad, indices), values)"),
+        when={"accumulate": "False"},
+        note="the cells written over get no gradient back; values read the gradient of "
+        "where they were written",
+    ),
+    "MaskedSelectBackward0": Rule(
+        "masked_select",
+        "result = self[mask]",
+        ("self",),
+        ("place_masked(grad, self, mask)",),
+        note="each value goes back where the mask took it from; zeros elsewhere",
+    ),
+    "MaskedScatterBackward0": Rule(
+        "masked_scatter",
+        "result = self with source's first values written where mask is True",
+        ("self", "source"),
+        ("where(mask, 0.0, grad)", "masked_source_back(grad, mask, source)"),
+        note="the cells written over get no gradient back; source's values read the "
+        "gradient of where they were written",
+    ),
+    "TakeBackward0": Rule(
+        "take",
+        "result = self.flatten()[index]",
+        ("self",),
+        ("put_back(grad, self, index)",),
+        note="each value goes back to the place it was taken from; taken twice, it gets both",
+    ),
+    "CopyBackwards": Rule(
+        "copy_",
+        "self[...] = src",
+        ("self", "src"),
+        ("0 * grad", "sum_to(grad, src)"),
+        note="what was in self is overwritten and gets no gradient; src gets it all",
+    ),
     "IndexBackward0": Rule(
         "index",
         "result = self[indices]",
@@ -627,6 +987,15 @@ RULES: dict[str, Rule] = {
         ),
         ("2 * (self - target) / numel(self)", "-2 * (self - target) / numel(self)"),
         when={"reduction": "1"},
+    ),
+    "NllLoss2DBackward0": Rule(
+        "nll_loss2d",
+        "result = -mean(self[n, target[n, h, w], h, w])",
+        ("self",),
+        ("-one_hot(target, self) * grad / total_weight",),
+        when={"reduction": "1", "weight": "None"},
+        note="cross_entropy over every pixel (segmentation): each pixel's true class "
+        "gets -1 / the number of pixels",
     ),
     "NllLossBackward0": Rule(
         "nll_loss",
@@ -755,6 +1124,200 @@ RULES: dict[str, Rule] = {
         ("embedding_back(grad, indices, weight)",),
         note="each row of the table gets the gradients of every place it was looked up",
     ),
+    "EmbeddingBagBackward0": Rule(
+        "embedding_bag",
+        "result[b] = mean(weight[indices of bag b])",
+        ("weight",),
+        ("bag_back(grad, weight, indices, offsets, mode)",),
+        when={"per_sample_weights": "None"},
+        note="every row looked up in a bag gets the bag's gradient; with mode 1 (mean), "
+        "divided by the bag's size",
+    ),
+    "PreluKernelBackward0": Rule(
+        "prelu",
+        "result = where(self > 0, self, weight * self)",
+        ("self", "weight"),
+        (
+            "grad * where(self > 0, 1.0, per_channel(weight, self))",
+            "per_weight(grad * where(self > 0, 0.0, self), weight)",
+        ),
+        note="the learned slope gets the gradient of every negative input it scaled "
+        "(summed over its channel)",
+    ),
+    "AdaptiveAvgPool2DBackward0": Rule(
+        "adaptive_avg_pool2d",
+        "result = adaptive_avg_pool2d(self, output_size)",
+        ("self",),
+        ("adaptive_avg_back(grad, self)",),
+        note="each output cell averaged a window of the input, and shares its gradient "
+        "evenly among that window's cells",
+    ),
+    "AdaptiveMaxPool2DBackward0": Rule(
+        "adaptive_max_pool2d",
+        "result = adaptive_max_pool2d(self, output_size)",
+        ("self",),
+        ("max_pool_back(grad, self, result1)",),
+        note="result1 is where each window's max was: its gradient goes there, the rest none",
+    ),
+    "MaxUnpool2DBackward0": Rule(
+        "max_unpool2d",
+        "result = zeros with self put at indices",
+        ("self",),
+        ("unpool_back(grad, indices)",),
+        note="each cell reads the gradient of the place it was put back in",
+    ),
+    "UpsampleNearest1DBackward0": Rule(
+        "upsample_nearest1d",
+        "result = interpolate(self, output_size, 'nearest')",
+        ("self",),
+        ("upsample_back(grad, self, 'nearest', False, scales)",),
+        note="each output cell is a copy of its nearest input cell, which gets the "
+        "gradients of all its copies",
+    ),
+    "UpsampleNearest2DBackward0": Rule(
+        "upsample_nearest2d",
+        "result = interpolate(self, output_size, 'nearest')",
+        ("self",),
+        ("upsample_back(grad, self, 'nearest', False, scales_h, scales_w)",),
+        note="each output pixel is a copy of its nearest input pixel, which gets the "
+        "gradients of all its copies",
+    ),
+    "UpsampleLinear1DBackward0": Rule(
+        "upsample_linear1d",
+        "result = interpolate(self, output_size, 'linear', align_corners)",
+        ("self",),
+        ("upsample_back(grad, self, 'linear', align_corners, scales)",),
+        note="each output cell mixes its two nearest input cells; each gets the gradient "
+        "back with the weight it had in the mix",
+    ),
+    "UpsampleBilinear2DBackward0": Rule(
+        "upsample_bilinear2d",
+        "result = interpolate(self, output_size, 'bilinear', align_corners)",
+        ("self",),
+        ("upsample_back(grad, self, 'linear', align_corners, scales_h, scales_w)",),
+        note="each output pixel mixes its four nearest input pixels; each gets the gradient "
+        "back with the weight it had in the mix",
+    ),
+    "PixelShuffleBackward0": Rule(
+        "pixel_shuffle",
+        "result = pixel_shuffle(self, upscale_factor)",
+        ("self",),
+        ("pixel_unshuffle(grad, upscale_factor)",),
+        note="a rearrangement: the gradient is put back by the inverse one",
+    ),
+    "PixelUnshuffleBackward0": Rule(
+        "pixel_unshuffle",
+        "result = pixel_unshuffle(self, downscale_factor)",
+        ("self",),
+        ("pixel_shuffle(grad, downscale_factor)",),
+        note="a rearrangement: the gradient is put back by the inverse one",
+    ),
+    "ReflectionPad1DBackward0": _copied_pad("reflect"),
+    "ReflectionPad2DBackward0": _copied_pad("reflect"),
+    "ReflectionPad3DBackward0": _copied_pad("reflect"),
+    "ReplicationPad1DBackward0": _copied_pad("replicate"),
+    "ReplicationPad2DBackward0": _copied_pad("replicate"),
+    "ReplicationPad3DBackward0": _copied_pad("replicate"),
+    "Im2ColBackward0": Rule(
+        "unfold",
+        "result = unfold(self, kernel_size, dilation, padding, stride)",
+        ("self",),
+        ("fold_patches(grad, self, kernel_size, dilation, padding, stride)",),
+        note="F.fold undoes F.unfold's reading: each patch's gradient is added back "
+        "where the patch was taken, so a cell in several patches gets them all",
+    ),
+    "Col2ImBackward0": Rule(
+        "fold",
+        "result = fold(self, output_size, kernel_size, dilation, padding, stride)",
+        ("self",),
+        ("unfold_patches(grad, kernel_size, dilation, padding, stride)",),
+        note="each patch was added into the output, so it reads back the gradient there",
+    ),
+    "UnfoldBackward0": Rule(
+        "unfold",
+        "result = windows of self along dimension (size, step)",
+        ("self",),
+        ("windows_back(grad, self, dimension, size, step)",),
+        note="each window's gradient is added back where the window was read; a cell in "
+        "several windows gets them all",
+    ),
+    # -- linear algebra beyond products ----------------------------------------------
+    "LinalgInvExBackward0": Rule(
+        "inv",
+        "result = inv(A)",
+        ("A",),
+        ("-(inverse.mT @ grad @ inverse.mT)",),
+        note="inverse is A's inverse: d(A⁻¹) = -A⁻¹ dA A⁻¹",
+    ),
+    "LinalgDetBackward0": Rule(
+        "det",
+        "result = det(A)",
+        ("A",),
+        ("grad * result * inv(A).mT",),
+        note="Jacobi's formula: det's derivative is det(A) times A⁻¹ transposed",
+    ),
+    "LinalgSlogdetBackward0": Rule(
+        "slogdet",
+        "sign, result = slogdet(A)",
+        ("A",),
+        ("grad * inv(A).mT",),
+        note="the derivative of log|det A| is A⁻¹ transposed",
+    ),
+    "LinalgSolveExBackward0": Rule(
+        "solve",
+        "result = solve(A, B)",
+        ("A", "B"),
+        ("-solve(A.mT, grad) @ result.mT", "solve(A.mT, grad)"),
+        when={"left": "True"},
+        note="B's gradient solves the transposed system; A's is minus that times the solution",
+    ),
+    "LinalgCrossBackward0": Rule(
+        "cross",
+        "result = cross(self, other, dim)",
+        ("self", "other"),
+        ("sum_to(cross(other, grad, dim), self)", "sum_to(cross(grad, self, dim), other)"),
+    ),
+    "AddmvBackward0": Rule(
+        "addmv",
+        "result = beta * self + alpha * (mat @ vec)",
+        ("self", "mat", "vec"),
+        ("sum_to(beta * grad, self)", "alpha * outer(grad, vec)", "alpha * (mat.T @ grad)"),
+    ),
+    "AddrBackward0": Rule(
+        "addr",
+        "result = beta * self + alpha * outer(vec1, vec2)",
+        ("self", "vec1", "vec2"),
+        ("sum_to(beta * grad, self)", "alpha * (grad @ vec2)", "alpha * (grad.T @ vec1)"),
+    ),
+    "AddbmmBackward0": Rule(
+        "addbmm",
+        "result = beta * self + alpha * sum(batch1 @ batch2, 0)",
+        ("self", "batch1", "batch2"),
+        (
+            "sum_to(beta * grad, self)",
+            "alpha * (grad @ batch2.mT)",
+            "alpha * (batch1.mT @ grad)",
+        ),
+    ),
+    "DistBackward0": Rule(
+        "dist",
+        "result = sqrt(sum((self - other) ** 2))",
+        ("self", "other"),
+        (
+            "sum_to(grad * (self - other) / result, self)",
+            "sum_to(-grad * (self - other) / result, other)",
+        ),
+        when={"p": "2"},
+    ),
+    "CdistBackward0": Rule(
+        "cdist",
+        "result[i, j] = sqrt(sum((x1[i] - x2[j]) ** 2))",
+        ("x1", "x2"),
+        ("pairwise_back(grad, x1, x2, result)", "pairwise_back(grad.mT, x2, x1, result.mT)"),
+        when={"p": "2.0"},
+        note="each point moves along its differences to the others, weighted by each "
+        "distance's gradient over the distance",
+    ),
 }
 
 
@@ -764,6 +1327,53 @@ IN_WORDS: dict[str, str] = {
     "MkldnnRnnLayerBackward0": "one fused LSTM layer, every step and gate in one node",
     "WeightNormInterfaceBackward0": "weight norm (nn.utils.weight_norm): the weight is v "
     "rescaled to the length g for each output unit",
+    "LinalgCholeskyExBackward0": "a Cholesky factorization (A = L @ L.T); its gradient "
+    "solves two triangular systems with L",
+    "LinalgSolveTriangularBackward0": "a triangular solve; its gradient solves the "
+    "transposed triangular system",
+    "CholeskySolveBackward0": "a solve with a Cholesky factor; its gradient solves the "
+    "same system again",
+    "LinalgEighBackward0": "an eigendecomposition of a symmetric matrix; its gradient mixes "
+    "the eigenvectors' gradients by 1 / (gaps between eigenvalues)",
+    "LinalgSvdBackward0": "a singular value decomposition; each singular value's gradient "
+    "goes back as u @ v.T, the vectors' by 1 / (gaps between singular values)",
+    "LinalgQrBackward0": "a QR decomposition; its gradient is built from Q, R and the "
+    "gradients of both",
+    "LinalgPinvBackward0": "a pseudo-inverse; its gradient generalizes the inverse's, "
+    "-A⁺ᵀ grad A⁺ᵀ, with terms for the parts outside A's range",
+    "LinalgLstsqBackward0": "a least-squares solve; its gradient goes back through the "
+    "normal equations",
+    "LinalgMatrixExpBackward0": "a matrix exponential; its gradient is the exponential of "
+    "a block matrix holding A.T and grad",
+    "LinalgEigBackward0": "an eigendecomposition; its gradient mixes the eigenvectors' "
+    "gradients by 1 / (gaps between eigenvalues)",
+    **dict.fromkeys(
+        ("FftR2CBackward0", "FftC2CBackward0", "FftC2RBackward0"),
+        "a Fourier transform; its gradient is the transform of grad in the other direction "
+        "(the adjoint), scaled as the normalization was",
+    ),
+    "GridSampler2DBackward0": "grid_sample: each output pixel is read from the input at "
+    "the point the grid gives (bilinear); the input gets the gradient back with the same "
+    "weights, the grid by how the value read changes as its point moves",
+    "UpsampleBicubic2DBackward0": "bicubic upsampling: each output pixel mixes 4×4 input "
+    "pixels, which get the gradient back with the same weights",
+    "TrilinearBackward0": "nn.Bilinear, x1 @ W @ x2 + b for each output: x1 gets grad "
+    "through W @ x2, x2 through x1 @ W, W the outer product of x1 and x2",
+    "CtcLossBackward0": "the CTC loss sums over every alignment of the target with the "
+    "input; its gradient is each step's class probability less that class's share of "
+    "the alignments",
+    "PackPaddedSequenceBackward0": "packing a padded batch for an RNN; the gradient is put "
+    "back in the padded layout, zeros in the padding",
+    "AsStridedBackward0": "a strided view (as_strided, unfold); the gradient of each "
+    "element goes back to the memory cell it read, added where cells were read twice",
+    "SparseAddmmBackward0": "a product with a sparse matrix; the dense side gets the "
+    "sparse matrix transposed times grad",
+    "AvgPool3DBackward0": "3-D average pooling (also nn.LocalResponseNorm's window sum); "
+    "each window's gradient is shared evenly among the elements it averaged",
+    "MaxPool3DWithIndicesBackward0": "3-D max pooling; each window's gradient goes to the "
+    "element that was its max",
+    "MultiMarginLossBackward0": "the multi-class hinge loss; each class within the margin "
+    "of the true one pushes its score down and the true class's up",
     "NativeGroupNormBackward0": "group norm: each group of channels is normalized by its own "
     "mean and std, then scaled and shifted per channel",
     **dict.fromkeys(
