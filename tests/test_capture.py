@@ -881,3 +881,23 @@ def test_op_names_keep_torch_spelling_of_digits(make: object, name: str) -> None
     x = (torch.rand(1, 1, 4, 4) + torch.eye(4)).requires_grad_()
     out = make(x)  # type: ignore[operator]
     assert op_name(out.grad_fn) == name
+
+
+def test_a_detached_tensor_is_named_as_the_line_that_used_it_names_it(tmp_path: Path) -> None:
+    """d2l's ``u = y.detach()`` shares ``y``'s memory; ``z = u * x`` saved it, and the
+    capture calls it ``u``, as the line does, while ``x * y.detach()`` calls it ``y``."""
+    snippet = tmp_path / "detach.py"
+    snippet.write_text(
+        "import torch\nx = torch.arange(4.0, requires_grad=True)\n"
+        "y = x * x\nu = y.detach()\nz = u * x\nv = x * y.detach()\n"
+        "(z.sum() + v.sum()).backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    labels = {
+        n.source.line: {s.name: s.label for s in n.saved if s.label}
+        for n in g.ops()
+        if n.autograd == "MulBackward0" and n.source is not None
+    }
+    assert labels[5] == {"self": "u"}
+    assert labels[6] == {"other": "y"}

@@ -13,7 +13,7 @@ import ast
 import linecache
 import re
 from collections import deque
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 
 import torch
@@ -52,6 +52,7 @@ from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
 __all__ = ["GraphBuilder", "op_name"]
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
+_IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
@@ -99,7 +100,8 @@ class GraphBuilder:
         self._held: deque[object] = deque()
         self._names: dict[_TensorKey, list[str]] = {}
         self._params: set[int] = set()
-        self._key_names: dict[StorageKey, str] = {}
+        self._key_names: dict[StorageKey, list[str]] = {}
+        """The names of each piece of memory (``u = y.detach()``: ``y`` and ``u``)."""
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
         self._sources: dict[int, Source] = {}
         self._recs: dict[int, NodeRecord | None] = {}
@@ -113,7 +115,9 @@ class GraphBuilder:
                 self._named_params.setdefault(id(entry.tensor), (entry.name, entry.tensor))
             memory = storage_key(entry.tensor)
             if memory is not None:
-                self._key_names.setdefault(memory, entry.name)
+                same = self._key_names.setdefault(memory, [])
+                if entry.name not in same:
+                    same.append(entry.name)
             edge = gradient_edge(entry.tensor)
             if edge is None:
                 continue
@@ -365,8 +369,8 @@ class GraphBuilder:
                 step=step,
                 backward_step=backward_step,
                 scope=scope,
-                saved=_resolve_saved(saved, keys, self._key_names) if saved else (),
-                constants=_resolve_constants(rec.constants, saved, keys, self._key_names)
+                saved=_resolve_saved(saved, keys, self._namer(source)) if saved else (),
+                constants=_resolve_constants(rec.constants, saved, keys, self._namer(source))
                 if rec is not None and rec.constants
                 else (),
             )
@@ -405,7 +409,7 @@ class GraphBuilder:
             # a tensor subclass reaches autograd as another object over the same memory
             key = storage_key(var)
             if key is not None and key in self._key_names:
-                names = [self._key_names[key]]
+                names = self._key_names[key][:1]
         scope: tuple[str, ...] = ()
         param = isinstance(var, torch.nn.Parameter) or id(var) in self._params
         if names and param:
@@ -447,6 +451,19 @@ class GraphBuilder:
         except KeyError:
             rec = self._recs[key] = _node_rec(node)
             return rec
+
+    def _namer(self, source: Source | None) -> Callable[[StorageKey], str | None]:
+        """The snippet's name for a tensor outside the graph, by its memory: of several
+        names for the same memory (``u = y.detach()``), the one the op's line uses."""
+        words = set(_IDENTIFIER.findall(source.code)) if source is not None else set()
+
+        def name_of(key: StorageKey) -> str | None:
+            names = self._key_names.get(key)
+            if not names:
+                return None
+            return next((n for n in names if n in words), names[0])
+
+        return name_of
 
     @staticmethod
     def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
@@ -561,7 +578,7 @@ def _resolve_constants(
     constants: Mapping[int, SavedRecord],
     saved: Sequence[SavedRecord] | None,
     keys: Mapping[StorageKey, int],
-    key_names: Mapping[StorageKey, str],
+    name_of: Callable[[StorageKey], str | None],
 ) -> tuple[Constant, ...]:
     """An op's inputs without grad, each named, or linked to the graph tensor it shares
     memory with (``x.detach()``), as saved tensors are. The numbers of one the op also
@@ -572,7 +589,7 @@ def _resolve_constants(
             slot=slot,
             tensor=None if s.key in kept else s.tensor,
             ref=None if s.key is None else keys.get(s.key),
-            label=None if s.key is None or s.key in keys else key_names.get(s.key),
+            label=None if s.key is None or s.key in keys else name_of(s.key),
         )
         for slot, s in sorted(constants.items())
     )
@@ -581,7 +598,7 @@ def _resolve_constants(
 def _resolve_saved(
     saved: Sequence[SavedRecord],
     keys: Mapping[StorageKey, int],
-    key_names: Mapping[StorageKey, str],
+    name_of: Callable[[StorageKey], str | None],
 ) -> tuple[Saved, ...]:
     """Saved values, each linked to the graph tensor whose memory it is, or named."""
     return tuple(
@@ -591,7 +608,7 @@ def _resolve_saved(
             value=s.value,
             ref=None if s.key is None else keys.get(s.key),
             freed=s.freed,
-            label=None if s.key is None or s.key in keys else key_names.get(s.key),
+            label=None if s.key is None or s.key in keys else name_of(s.key),
         )
         for s in saved
     )
