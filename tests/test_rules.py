@@ -633,3 +633,14 @@ def test_scalar_formulas_mean_what_the_tensor_ones_mean(name: str, value: float)
         want = float(torch.as_tensor(evaluate(local, symbols), dtype=torch.float64))
         got = evaluate_scalar(local, plain)
         assert got is not None and got == pytest.approx(want, rel=1e-9), local
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_forward_is_an_expression_the_snippets_names_go_into(name: str) -> None:
+    """explain puts the snippet's names into a rule's forward formula by parsing it: one
+    that does not parse would be shown with torch's symbols (``self``, ``A``)."""
+    import ast
+
+    forward = RULES[name].forward
+    assert forward.startswith("result = ")
+    ast.parse(forward.removeprefix("result = "), mode="eval")

@@ -454,7 +454,8 @@ def interpolation_weights(
     size_in: int, size_out: int, mode: str, corners: bool = False, scale: float | None = None
 ) -> torch.Tensor:
     """The ``size_out × size_in`` matrix of weights that ``F.interpolate`` mixes input
-    cells with along one dimension: one 1 a row for nearest, two weights for linear."""
+    cells with along one dimension: one 1 a row for nearest, two weights for linear
+    (bilinear is linear along each of its two dimensions)."""
     w = torch.zeros(size_out, size_in, dtype=torch.float64)
     step = _source_scale(size_in, size_out, scale, corners)
     for o in range(size_out):

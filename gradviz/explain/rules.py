@@ -257,7 +257,7 @@ RULES: dict[str, Rule] = {
     "FmodBackward0": _unary("fmod", "result = fmod(self, other)", "1", "grad"),
     "RemainderBackward0": _unary("remainder", "result = remainder(self, other)", "1", "grad"),
     "NanToNumBackward0": _unary(
-        "nan_to_num", "result = where(isfinite(self), self, a number)", "isfinite(self)"
+        "nan_to_num", "result = nan_to_num(self)", "isfinite(self)"
     ),
     "Atan2Backward0": Rule(
         "atan2",
@@ -557,14 +557,14 @@ RULES: dict[str, Rule] = {
     ),
     "MaxBackward0": Rule(
         "max",
-        "result, indices = max(self, dim)",
+        "result = max(self, dim).values",
         ("self",),
         ("scatter_back(grad, self, dim, indices, keepdim)",),
         note="the gradient goes only to the element that was the max",
     ),
     "MinBackward0": Rule(
         "min",
-        "result, indices = min(self, dim)",
+        "result = min(self, dim).values",
         ("self",),
         ("scatter_back(grad, self, dim, indices, keepdim)",),
         note="the gradient goes only to the element that was the min",
@@ -662,17 +662,17 @@ RULES: dict[str, Rule] = {
     ),
     "MedianBackward1": _picked(
         "median",
-        "result, indices = median(self, dim)",
+        "result = median(self, dim).values",
         "the gradient goes only to the element that was the median",
     ),
     "KthvalueBackward0": _picked(
         "kthvalue",
-        "result, indices = kthvalue(self, k, dim)",
+        "result = kthvalue(self, k, dim).values",
         "the gradient goes only to the element that was the k-th smallest",
     ),
     "ModeBackward0": _picked(
         "mode",
-        "result, indices = mode(self, dim)",
+        "result = mode(self, dim).values",
         "the gradient goes only to the element picked as the most frequent value",
     ),
     "CumsumBackward0": Rule(
@@ -684,14 +684,14 @@ RULES: dict[str, Rule] = {
     ),
     "TopkBackward0": Rule(
         "topk",
-        "result, indices = topk(self, k, dim)",
+        "result = topk(self, k, dim).values",
         ("self",),
         ("scatter_back(grad, self, dim, indices, True)",),
         note="the gradient goes back to the elements picked; the rest get none",
     ),
     "SortBackward0": Rule(
         "sort",
-        "result, indices = sort(self, dim)",
+        "result = sort(self, dim).values",
         ("self",),
         ("scatter_back(grad, self, dim, indices, True)",),
         note="each gradient goes back to where its element was before sorting",
@@ -856,7 +856,7 @@ RULES: dict[str, Rule] = {
     ),
     "SliceBackward0": Rule(
         "slice",
-        "result = self[start:end:step] along dim",
+        "result = slice(self, dim, start, end, step)",
         ("self",),
         ("place_slice(grad, self, dim, start, end, step)",),
         note="zeros everywhere but the slice",
@@ -897,14 +897,15 @@ RULES: dict[str, Rule] = {
     ),
     "GluBackward0": Rule(
         "glu",
-        "result = a * sigmoid(b), with a, b the halves of self along dim",
+        "result = glu(self, dim)",
         ("self",),
         ("glu_back(grad, self, dim)",),
-        note="a gets grad * sigmoid(b); b gets grad * a * sigmoid(b) * (1 - sigmoid(b))",
+        note="glu splits self in halves a, b along dim and gives a * sigmoid(b): a gets "
+        "grad * sigmoid(b), b gets grad * a * sigmoid(b) * (1 - sigmoid(b))",
     ),
     "ScatterBackward0": Rule(
         "scatter",
-        "result = self with src written at index along dim",
+        "result = self.scatter(dim, index, src)",
         ("self", "src"),
         ("grad.scatter(dim, index, 0.0)", "grad.gather(dim, index)"),
         note="the cells written over get no gradient back; src reads the gradient of "
@@ -912,28 +913,28 @@ RULES: dict[str, Rule] = {
     ),
     "ScatterBackward1": Rule(
         "scatter",
-        "result = self with value written at index along dim",
+        "result = self.scatter(dim, index, value)",
         ("self",),
         ("grad.scatter(dim, index, 0.0)",),
         note="the cells written over get no gradient back",
     ),
     "ScatterAddBackward0": Rule(
         "scatter_add",
-        "result = self with src added at index along dim",
+        "result = self.scatter_add(dim, index, src)",
         ("self", "src"),
         ("grad", "grad.gather(dim, index)"),
         note="src reads the gradient of where it was added",
     ),
     "IndexAddBackward0": Rule(
         "index_add",
-        "result = self with alpha * source added at index along dim",
+        "result = self.index_add(dim, index, source, alpha=alpha)",
         ("self", "source"),
         ("grad", "alpha * grad.index_select(dim, index)"),
         note="source reads the gradient of the rows it was added to",
     ),
     "IndexPutBackward0": Rule(
         "index_put",
-        "result = self with values written at indices",
+        "result = self.index_put(indices, values)",
         ("self", "values"),
         ("zero_at(grad, indices)", "sum_to(taken(grad, indices), values)"),
         when={"accumulate": "False"},
@@ -949,7 +950,7 @@ RULES: dict[str, Rule] = {
     ),
     "MaskedScatterBackward0": Rule(
         "masked_scatter",
-        "result = self with source's first values written where mask is True",
+        "result = self.masked_scatter(mask, source)",
         ("self", "source"),
         ("where(mask, 0.0, grad)", "masked_source_back(grad, mask, source)"),
         note="the cells written over get no gradient back; source's values read the "
@@ -964,7 +965,7 @@ RULES: dict[str, Rule] = {
     ),
     "CopyBackwards": Rule(
         "copy_",
-        "self[...] = src",
+        "result = self.copy_(src)",
         ("self", "src"),
         ("0 * grad", "sum_to(grad, src)"),
         note="what was in self is overwritten and gets no gradient; src gets it all",
@@ -1126,12 +1127,13 @@ RULES: dict[str, Rule] = {
     ),
     "EmbeddingBagBackward0": Rule(
         "embedding_bag",
-        "result[b] = mean(weight[indices of bag b])",
+        "result = embedding_bag(indices, weight, offsets, mode)",
         ("weight",),
         ("bag_back(grad, weight, indices, offsets, mode)",),
         when={"per_sample_weights": "None"},
-        note="every row looked up in a bag gets the bag's gradient; with mode 1 (mean), "
-        "divided by the bag's size",
+        note="each bag (a row of the result) is the mean (mode 1) or sum (mode 0) of the rows "
+        "it looked up; every row looked up gets its bag's gradient, divided by the bag's "
+        "size for the mean",
     ),
     "PreluKernelBackward0": Rule(
         "prelu",
@@ -1161,7 +1163,7 @@ RULES: dict[str, Rule] = {
     ),
     "MaxUnpool2DBackward0": Rule(
         "max_unpool2d",
-        "result = zeros with self put at indices",
+        "result = max_unpool2d(self, indices)",
         ("self",),
         ("unpool_back(grad, indices)",),
         note="each cell reads the gradient of the place it was put back in",
@@ -1194,7 +1196,7 @@ RULES: dict[str, Rule] = {
         "upsample_bilinear2d",
         "result = interpolate(self, output_size, 'bilinear', align_corners)",
         ("self",),
-        ("upsample_back(grad, self, 'linear', align_corners, scales_h, scales_w)",),
+        ("upsample_back(grad, self, 'bilinear', align_corners, scales_h, scales_w)",),
         note="each output pixel mixes its four nearest input pixels; each gets the gradient "
         "back with the weight it had in the mix",
     ),
@@ -1235,7 +1237,7 @@ RULES: dict[str, Rule] = {
     ),
     "UnfoldBackward0": Rule(
         "unfold",
-        "result = windows of self along dimension (size, step)",
+        "result = self.unfold(dimension, size, step)",
         ("self",),
         ("windows_back(grad, self, dimension, size, step)",),
         note="each window's gradient is added back where the window was read; a cell in "
@@ -1258,7 +1260,7 @@ RULES: dict[str, Rule] = {
     ),
     "LinalgSlogdetBackward0": Rule(
         "slogdet",
-        "sign, result = slogdet(A)",
+        "result = slogdet(A).logabsdet",
         ("A",),
         ("grad * inv(A).mT",),
         note="the derivative of log|det A| is A⁻¹ transposed",
@@ -1311,12 +1313,12 @@ RULES: dict[str, Rule] = {
     ),
     "CdistBackward0": Rule(
         "cdist",
-        "result[i, j] = sqrt(sum((x1[i] - x2[j]) ** 2))",
+        "result = cdist(x1, x2)",
         ("x1", "x2"),
         ("pairwise_back(grad, x1, x2, result)", "pairwise_back(grad.mT, x2, x1, result.mT)"),
         when={"p": "2.0"},
-        note="each point moves along its differences to the others, weighted by each "
-        "distance's gradient over the distance",
+        note="result[i, j] = |x1[i] - x2[j]|: each point moves along its differences to "
+        "the others, weighted by each distance's gradient over the distance",
     ),
 }
 
