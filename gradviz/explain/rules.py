@@ -256,9 +256,7 @@ RULES: dict[str, Rule] = {
     "FracBackward0": _unary("frac", "result = self - trunc(self)", "1", "grad"),
     "FmodBackward0": _unary("fmod", "result = fmod(self, other)", "1", "grad"),
     "RemainderBackward0": _unary("remainder", "result = remainder(self, other)", "1", "grad"),
-    "NanToNumBackward0": _unary(
-        "nan_to_num", "result = nan_to_num(self)", "isfinite(self)"
-    ),
+    "NanToNumBackward0": _unary("nan_to_num", "result = nan_to_num(self)", "isfinite(self)"),
     "Atan2Backward0": Rule(
         "atan2",
         "result = atan2(self, other)",
