@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradviz.cli import cli
-from gradviz.model import Edge, Graph, Meta, Node, TensorData
+from gradviz.model import Constant, Edge, Graph, Meta, Node, TensorData
 from gradviz.renderers import FORMATS, format_for, make_renderer
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.dot import DotRenderer, dot_quote
@@ -56,6 +56,20 @@ def test_dot_labels_carry_names_values_and_grads() -> None:
     mul = next(n for n in g.ops() if n.op == "mul")
     assert labels[f"n{mul.id}"] == "mul MulBackward0"
     assert (f"n{a.id}", f"n{mul.id}") in edges  # forward: data flows from a into mul
+
+
+def test_an_op_names_its_inputs_that_have_no_node() -> None:
+    """``mse_loss(prediction, y)``: the target needs no grad and is no node of the
+    picture, so the op says what it was used with; an unnamed one is not listed."""
+    g = graph_of(SAMPLES / "mlp_step.py")
+    labels, _ = parse_dot(DotRenderer().render(g))
+    loss = next(n for n in g.ops() if n.op == "mse_loss")
+    assert labels[f"n{loss.id}"] == "mse_loss with y MseLossBackward0"
+    first = next(n for n in g.ops() if n.op == "addmm" and n.constants)
+    assert labels[f"n{first.id}"] == "addmm with x AddmmBackward0"
+    unnamed = Node(id=0, kind="op", op="sub", constants=(Constant(slot=1),))
+    only = Graph(nodes=[unnamed], edges=[], outputs=[], meta=Meta(snippet="s.py"))
+    assert parse_dot(DotRenderer().render(only))[0]["n0"] == "sub"
 
 
 def test_backward_direction_reverses_every_edge() -> None:

@@ -310,6 +310,12 @@ class DotRenderer:
         if node.kind == "op":
             p = self.theme.op
             label = f"<B>{html_escape(node.op or '?')}</B>"
+            named = [c.label for c in node.constants if c.label is not None]
+            if named:  # y in y_pred - y: an input with no node of its own
+                label += (
+                    f'<BR/><FONT POINT-SIZE="8" COLOR="{p.border}">'
+                    f"with {html_escape(', '.join(named))}</FONT>"
+                )
             if self.options.saved:
                 attrs = [
                     f"{x.name}={x.value}"
