@@ -642,6 +642,7 @@ def _capture(
     with _status(f"running {snippet.path}" if timeout is None else None):
         outcome = run_capture(snippet, args, targets, timeout, stop_after)
     _suggest_stopping_early(outcome, stop_after, time.perf_counter() - started)
+    _say_grads_changed(outcome)
     if outcome.stopped:
         click.echo(
             f"gradviz: ended {snippet.path} after its backward pass {stop_after} "
@@ -710,6 +711,21 @@ def _suggest_stopping_early(outcome: Outcome, stop_after: int | None, took: floa
         f"gradviz: note: the snippet ran {total:,} backward passes in {took:.0f} s; the "
         "picture shows the last. --stop-after 1 ends a run after its first pass, with that "
         "pass's numbers",
+        err=True,
+    )
+
+
+def _say_grads_changed(outcome: Outcome) -> None:
+    """``clip_grad_norm_`` or a GradScaler's ``unscale_`` rewrites ``.grad`` after backward:
+    a reader comparing a printed ``.grad`` with the picture should know which is which."""
+    changed = outcome.changed_grads
+    if not changed or outcome.graph is None:
+        return
+    which = changed[0] + ".grad" + (f" and {len(changed) - 1} more" if len(changed) > 1 else "")
+    click.echo(
+        f"gradviz: note: {which} changed after the backward pass shown (by gradient "
+        "clipping, a GradScaler's unscale_ or the like); the picture shows what backward "
+        "gave",
         err=True,
     )
 

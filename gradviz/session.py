@@ -43,6 +43,8 @@ class Outcome:
     internal_errors: list[str] = field(default_factory=list)
     stopped: bool = False
     """gradviz ended the snippet after the passes ``--stop-after`` asked for."""
+    changed_grads: list[str] = field(default_factory=list)
+    """Leaves whose ``.grad`` the snippet changed after the pass shown (clipping)."""
 
     @while_paused
     def to_bytes(self) -> bytes:
@@ -68,6 +70,7 @@ class Outcome:
             "problem": problem,
             "internal_errors": self.internal_errors,
             "stopped": self.stopped,
+            "changed_grads": self.changed_grads,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -91,6 +94,7 @@ class Outcome:
             problem=problem,
             internal_errors=[str(x) for x in state.get("internal_errors", [])],
             stopped=bool(state.get("stopped", False)),
+            changed_grads=[str(x) for x in state.get("changed_grads", [])],
         )
 
 
@@ -123,6 +127,7 @@ def _capture_here(
         problem=result.no_graph,
         internal_errors=list(result.internal_errors),
         stopped=run.stopped,
+        changed_grads=list(result.changed_grads),
     )
 
 

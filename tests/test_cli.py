@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -317,6 +318,52 @@ def test_a_slow_run_of_many_passes_suggests_stop_after(
     assert "the picture shows the last. --stop-after 1 ends a run after its first pass" in err
     code, _, err = run(runner, "run", "train.py", "-o", "g.json", "--stop-after", "3")
     assert code == 0 and "the picture shows the last" not in err
+
+
+CLIPPED = """\
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+model = nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for step in range(2):
+    opt.zero_grad()
+    loss = model(torch.randn(4, 3)).pow(2).mean() * 100
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), max_norm=MAX)
+    opt.step()
+print(model.bias.grad)
+"""
+
+
+@pytest.mark.parametrize("timeout", [[], ["--timeout", "60"]], ids=["here", "child"])
+def test_gradients_changed_after_backward_are_noted(
+    runner: CliRunner, in_tmp: Path, timeout: list[str]
+) -> None:
+    """clip_grad_norm_ rewrites .grad after backward: the picture shows backward's
+    numbers, and says that the .grad the snippet printed is another."""
+    import torch
+
+    (in_tmp / "clip.py").write_text(CLIPPED.replace("MAX", "0.01"))
+    code, _, err = run(runner, "run", "clip.py", "-o", "g.json", *timeout)
+    assert code == 0
+    assert re.search(r"note: model\.(weight|bias)\.grad and 1 more changed after the backward", err)
+    graph = Graph.from_json((in_tmp / "g.json").read_text())
+    bias = graph.by_name("model.bias")
+    assert bias.grad is not None and bias.grad.data is not None
+    torch.manual_seed(0)  # plain torch: the second step's gradient, before clipping
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        (model(torch.randn(4, 3)).pow(2).mean() * 100).backward()
+        unclipped = model.bias.grad.tolist()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.01)
+        opt.step()
+    assert bias.grad.data == pytest.approx(unclipped)
+    (in_tmp / "kept.py").write_text(CLIPPED.replace("MAX", "1e9"))  # no clipping happens
+    code, _, err = run(runner, "run", "kept.py", "-o", "g.json", *timeout)
+    assert code == 0 and "changed after the backward pass" not in err
 
 
 def test_stop_after_counts_autograd_grad_passes_and_works_for_explain(

@@ -56,6 +56,8 @@ class CaptureResult:
     no_graph: NoGraphError | None = None
     internal_errors: list[str] = field(default_factory=list)
     """What the recorder could not record (it never lets that break the snippet)."""
+    changed_grads: list[str] = field(default_factory=list)
+    """Leaves whose ``.grad`` the snippet changed after the pass shown (clipping)."""
 
 
 def capture_snippet(
@@ -107,7 +109,9 @@ def capture_snippet(
         state.restore()
     if isinstance(outcome, NoGraphError):
         return CaptureResult(None, run, outcome, recorder.internal_errors)
-    return CaptureResult(outcome, run, internal_errors=recorder.internal_errors)
+    return CaptureResult(
+        outcome, run, internal_errors=recorder.internal_errors, changed_grads=builder.changed_grads
+    )
 
 
 @contextmanager

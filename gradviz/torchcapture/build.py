@@ -110,6 +110,9 @@ class GraphBuilder:
         """Each scope label -> its module's number (order of first call) and class."""
         self._snippet_names = {entry.name for entry in named}
         self._counted: frozenset[int] | None = None
+        self.changed_grads: list[str] = []
+        """Leaves of the graph whose ``.grad`` the snippet changed after the backward pass
+        shown (gradient clipping, a GradScaler's unscaling): the picture shows backward's."""
         for entry in named:
             if entry.param:
                 self._named_params.setdefault(id(entry.tensor), (entry.name, entry.tensor))
@@ -410,6 +413,8 @@ class GraphBuilder:
             key = storage_key(var)
             if key is not None and key in self._key_names:
                 names = self._key_names[key][:1]
+        if rec and rec.grad is not None and _changed_since(var.grad, rec):
+            self.changed_grads.append(names[0] if names else f"a {rec.grad.dtype} leaf")
         scope: tuple[str, ...] = ()
         param = isinstance(var, torch.nn.Parameter) or id(var) in self._params
         if names and param:
@@ -567,6 +572,20 @@ def _name_from_assignments(
         if len(ids) == 1 and name not in taken:
             named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
+
+
+def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
+    """Whether ``.grad`` now holds other numbers than backward left (not zeros or None:
+    a loop that zeroes its gradients after the step changes nothing worth saying). The
+    numbers are compared, not versions: a GradScaler unscales in place without a new one."""
+    if grad is None or rec.grad_ref is None:
+        return False
+    now = to_data(grad)
+    if now == rec.grad:
+        return False
+    if now.data is not None:
+        return any(x != 0 for x in now.data)
+    return now.stats is None or now.stats.min != 0 or now.stats.max != 0
 
 
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
