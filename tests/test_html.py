@@ -69,6 +69,19 @@ def test_details_name_the_module_an_op_ran_in_with_its_class() -> None:
     assert not any(row[0] == "module" for row in loss_op["rows"])  # the snippet's own call
 
 
+def test_details_list_an_ops_inputs_without_grad() -> None:
+    """mse_loss's target y has no node: the op's details name it, with its numbers
+    where the op saved none of its own."""
+    text = page(SAMPLES / "mlp_step.py")
+    parser = _Scripts()
+    parser.feed(text)
+    nodes = json.loads(parser.scripts[0][1])["nodes"]
+    loss_op = next(n for n in nodes.values() if ["op", "mse_loss"] in n["rows"])
+    assert ["input 1, no grad", "y"] in loss_op["rows"]
+    target = next(row for row in loss_op["rows"] if row[0] == "saved target")
+    assert target[1].startswith("y: 5×1 float32 cpu")
+
+
 def test_hostile_names_stay_text() -> None:
     text = page(SNIPPETS / "hostile_names.py")
     parser = _Scripts()

@@ -123,6 +123,15 @@ def _details(graph: Graph, node: Node, drawn: set[int]) -> dict[str, Any]:
         if node.grad_hook is not None:
             where = f"{graph.meta.snippet}:{node.grad_hook}" if node.grad_hook else "the snippet"
             rows.append(("gradient hook", f"{where}; grad is what the hook returned"))
+    for c in node.constants:  # inputs without grad: no node of their own
+        if c.ref is not None and c.ref in drawn:
+            ref = graph.node(c.ref)
+            text = f"node {c.ref} ({', '.join(ref.names) or ref.kind}), detached"
+        elif c.tensor is not None:
+            text = (f"{c.label}: " if c.label else "") + _tensor_text(c.tensor, "")
+        else:
+            text = c.label or "a tensor (its numbers are among what the op saved)"
+        rows.append((f"input {c.slot}, no grad", text))
     for s in node.saved:
         if s.freed:
             text = "freed by backward before it could be read"
