@@ -248,14 +248,10 @@ class _Teller:
                 )
             ]
         names, values, unbroadcast = self._symbols(rule, op, out_id, edge)
-        forward = rule.forward.removeprefix("result = ")
+        forward = render_formula(rule.forward.removeprefix("result = "), names, values)
+        # ``sum(z) = sum(z)`` says nothing: an unnamed output's label is its formula already
         lines: list[Line] = [
-            (
-                Span(f"{op.op}: ", "op"),
-                Span(f"{out} = {render_formula(forward, names, values)}", "math")
-                if _parses(forward)
-                else Span(f"{out} = {forward}", "math"),
-            )
+            (Span(f"{op.op}: ", "op"), Span(out if forward == out else f"{out} = {forward}", "math"))
         ]
         scalars = self._scalars(rule, op, out_id, edge)
         local = rule.local_for(edge.slot)
@@ -651,14 +647,6 @@ def _without_comment(code: str) -> str:
         if tok.type == tokenize.COMMENT:
             return code[: tok.start[1]].rstrip()
     return code
-
-
-def _parses(text: str) -> bool:
-    try:
-        render_formula(text, {})
-    except SyntaxError:
-        return False
-    return True
 
 
 def _health_lines(graph: Graph) -> list[Line]:
