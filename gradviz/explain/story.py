@@ -251,7 +251,10 @@ class _Teller:
         forward = render_formula(rule.forward.removeprefix("result = "), names, values)
         # ``sum(z) = sum(z)`` says nothing: an unnamed output's label is its formula already
         lines: list[Line] = [
-            (Span(f"{op.op}: ", "op"), Span(out if forward == out else f"{out} = {forward}", "math"))
+            (
+                Span(f"{op.op}: ", "op"),
+                Span(out if forward == out else f"{out} = {forward}", "math"),
+            )
         ]
         scalars = self._scalars(rule, op, out_id, edge)
         local = rule.local_for(edge.slot)
