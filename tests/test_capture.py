@@ -871,6 +871,8 @@ def test_constants_are_left_unplaced_where_their_slots_are_not_certain(tmp_path:
         (torch.log1p, "log1p"),
         (lambda x: x.flatten() @ x.flatten(), "dot"),
         (lambda x: torch.linalg.inv(x[0, 0]), "linalg_inv_ex"),
+        (lambda x: torch.nn.functional.smooth_l1_loss(x, x.detach() * 2), "smooth_l1_loss"),
+        (lambda x: torch.nn.functional.fold(x.view(1, 4, 4), (3, 3), 2), "col2im"),
     ],
 )
 def test_op_names_keep_torch_spelling_of_digits(make: object, name: str) -> None:

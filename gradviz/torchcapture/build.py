@@ -53,7 +53,12 @@ __all__ = ["GraphBuilder", "op_name"]
 
 _BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
 _IDENTIFIER = re.compile(r"[A-Za-z_][\w.]*")
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[0-9])(?=[A-Z][a-z])")
+"""Where torch's snake_case puts underscores in a CamelCase node name: ``SmoothL1Loss``
+-> ``smooth_l1_loss``, but a digit joins a lone capital (``MaxPool2D`` -> ``max_pool2d``,
+``Log1P`` -> ``log1p``)."""
+_SPELLED = {"Im2Col": "im2col", "Col2Im": "col2im"}
+"""Names the rule above gets wrong."""
 
 
 _OP_NAMES: dict[type, str] = {}
@@ -72,7 +77,7 @@ def op_name(node: AutogradNode) -> str:
     name = cls.__name__
     stem = _BACKWARD_SUFFIX.sub("", name) or name
     if not isinstance(node, torch.autograd.function.BackwardCFunction):
-        stem = _CAMEL.sub("_", stem).lower()
+        stem = _SPELLED.get(stem) or _CAMEL.sub("_", stem).lower()
     _OP_NAMES[cls] = stem
     return stem
 
