@@ -903,3 +903,22 @@ def test_a_detached_tensor_is_named_as_the_line_that_used_it_names_it(tmp_path: 
     }
     assert labels[5] == {"self": "u"}
     assert labels[6] == {"other": "y"}
+
+
+def test_constants_of_a_call_that_made_several_nodes_are_not_given_to_its_last(
+    tmp_path: Path,
+) -> None:
+    """``kl_div(..., reduction='none')`` ends in a ``sub`` of two tensors it made itself:
+    the target passed in is not that sub's missing input, so it is not named there."""
+    snippet = tmp_path / "kl.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "x = torch.randn(3, requires_grad=True)\np = torch.tensor([0.2, 0.3, 0.5])\n"
+        "F.kl_div(F.log_softmax(x, 0), p, reduction='none').sum().backward()\n"
+        "y = torch.tensor([1.0, 2.0, 3.0])\n(x / y).sum().backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    by_op = {n.autograd: n for n in g.ops()}
+    assert by_op["SubBackward0"].constants == ()
+    assert [(c.slot, c.label) for c in by_op["DivBackward0"].constants] == [(1, "y")]

@@ -43,6 +43,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.execute import SnippetStopped
 from gradviz.model import TensorData
+from gradviz.torchcapture.build import op_name
 from gradviz.torchcapture.inside import (
     LOOK_INSIDE,
     PLAIN_TYPES,
@@ -385,8 +386,9 @@ class Recorder(TorchFunctionMode):
             if nr not in rec.outputs:
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
-        if constants is not None and made is not None:
-            made.constants = _constant_slots(made_by, constants, self._out_memo)
+        if constants is not None and made is not None and call is not None:
+            if _made_by(call, made_by):
+                made.constants = _constant_slots(made_by, constants, self._out_memo)
 
     def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
         """The product inside ``linear`` on a batch, before the bias was added to it.
@@ -898,6 +900,31 @@ def _constant(t: object) -> bool:
         and (t.is_floating_point() or t.is_complex())
         and not _is_batched(t)
     )
+
+
+_SAME_OP = {
+    "truediv": "div",
+    "linear": ("addmm", "mm"),
+    "matmul": ("mm", "mv", "bmm", "dot"),
+    **dict.fromkeys(
+        ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"),
+        "convolution",
+    ),
+    "layer_norm": "native_layer_norm",
+}
+"""Calls whose own op autograd names otherwise (``x / y`` is ``div``, ``F.linear`` is ``addmm``)."""
+
+
+def _made_by(call: str, node: AutogradNode) -> bool:
+    """Whether the node is the call's own op (``sub`` for ``x - y``), not the last of several
+    nodes a call in C++ made of its inputs (``kl_div`` ends in a ``sub`` of tensors it
+    made itself): only then are the call's constants the node's own inputs."""
+    name = call.strip("_")
+    if name[:1] in ("r", "i") and name[1:] in ("add", "sub", "mul", "truediv", "div", "pow"):
+        name = name[1:]  # __rsub__, __iadd__
+    op = op_name(node)
+    same = _SAME_OP.get(name, name)
+    return op in same if isinstance(same, tuple) else op.startswith(same)
 
 
 def _constant_slots(
