@@ -386,9 +386,8 @@ class Recorder(TorchFunctionMode):
             if nr not in rec.outputs:
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
-        if constants is not None and made is not None and call is not None:
-            if _made_by(call, made_by):
-                made.constants = _constant_slots(made_by, constants, self._out_memo)
+        if constants and made is not None and call is not None and _made_by(call, made_by):
+            made.constants = _constant_slots(made_by, constants, self._out_memo)
 
     def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
         """The product inside ``linear`` on a batch, before the bias was added to it.
