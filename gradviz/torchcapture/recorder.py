@@ -901,7 +901,7 @@ def _constant(t: object) -> bool:
     )
 
 
-_SAME_OP = {
+_SAME_OP: dict[str, str | tuple[str, ...]] = {
     "truediv": "div",
     "linear": ("addmm", "mm"),
     "matmul": ("mm", "mv", "bmm", "dot"),
