@@ -368,6 +368,7 @@ def more_leaf_pairs() -> dict[str, Case]:
             torch.view_as_real, lambda: torch.randn(3, dtype=torch.complex128)
         ),
         "ViewAsComplexBackward0": layer(lambda x: torch.view_as_complex(x), (3, 2)),
+        "ConjBackward0": on(torch.conj, lambda: torch.randn(3, dtype=torch.complex128)),
         "GluBackward0": layer(lambda x: F.glu(x, 1), (2, 6)),
         "ScatterBackward0": layer(
             lambda x, src: x.scatter(1, t([[0, 2], [1, 1]]), src), (2, 3), (2, 2)

@@ -692,6 +692,7 @@ NAMESPACE: dict[str, Any] = {
     "pixel_shuffle": F.pixel_shuffle,
     "pixel_unshuffle": F.pixel_unshuffle,
     "view_as_real": torch.view_as_real,
+    "conj": torch.conj,
     "view_as_complex": torch.view_as_complex,
     "diagonal": torch.diagonal,
 }

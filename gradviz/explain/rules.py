@@ -887,6 +887,13 @@ RULES: dict[str, Rule] = {
         ("diagonal_back(grad, self, offset, dim1, dim2)",),
         note="the diagonal's gradient goes back onto the diagonal; the rest gets 0",
     ),
+    "ConjBackward0": Rule(
+        "conj",
+        "result = conj(self)",
+        ("self",),
+        ("conj(grad)",),
+        note="a complex conjugate's gradient is the gradient conjugated",
+    ),
     "ViewAsRealBackward0": Rule(
         "view_as_real", "result = view_as_real(self)", ("self",), ("view_as_complex(grad)",)
     ),
@@ -1352,6 +1359,9 @@ IN_WORDS: dict[str, str] = {
         "a Fourier transform; its gradient is the transform of grad in the other direction "
         "(the adjoint), scaled as the normalization was",
     ),
+    "AffineGridGeneratorBackward0": "affine_grid: each point of the grid is theta @ "
+    "(x, y, 1) of a base grid; theta gets every point's gradient times its base "
+    "coordinates, summed over the grid",
     "GridSampler2DBackward0": "grid_sample: each output pixel is read from the input at "
     "the point the grid gives (bilinear); the input gets the gradient back with the same "
     "weights, the grid by how the value read changes as its point moves",
