@@ -294,6 +294,10 @@ def on(fn: Callable[..., Any], *leaves: Callable[[], torch.Tensor]) -> Case:
     return case
 
 
+def number() -> torch.Tensor:
+    return torch.tensor(0.7, dtype=torch.float64)
+
+
 def R(*shape: int, lo: float = -2.0, hi: float = 2.0) -> Callable[[], torch.Tensor]:
     """Uniform float64 values in [lo, hi): a function's domain (acosh: from 1)."""
     return lambda: torch.rand(*shape, dtype=torch.float64) * (hi - lo) + lo
@@ -453,6 +457,24 @@ def more_leaf_pairs() -> dict[str, Case]:
             lambda: P(2, 3, 2, 2),
         ),
         "EmbeddingBagBackward0": bag_case,
+        "SoftplusBackwardBackward0": layer(
+            lambda go, x: torch.ops.aten.softplus_backward(go, x, 1.5, 1.0), (3, 4), (3, 4)
+        ),
+        "MseLossBackwardBackward0": on(
+            lambda go, x, y: torch.ops.aten.mse_loss_backward(go, x, y, 1), number, R(3, 4), R(3, 4)
+        ),
+        "LogSoftmaxBackwardDataBackward0": on(
+            lambda go, out: torch.ops.aten._log_softmax_backward_data(go, out, 1, torch.float64),
+            R(3, 4),
+            lambda: torch.randn(3, 4, dtype=torch.float64).log_softmax(1),
+        ),
+        "NllLossBackwardBackward0": on(
+            lambda go, x: torch.ops.aten.nll_loss_backward(
+                go, x, t([0, 2, 1]), None, 1, 1, torch.tensor(2.0, dtype=torch.float64)
+            ),
+            number,
+            R(3, 4),
+        ),
     }
 
 

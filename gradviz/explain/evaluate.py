@@ -160,6 +160,18 @@ def one_hot(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return hot.movedim(-1, 1) if like.dim() > 2 else hot  # classes at dim 1: per pixel
 
 
+def picked(target: torch.Tensor, like: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    """``one_hot`` of the targets, with a row of zeros for a target ``nll_loss`` ignores."""
+    kept = target != ignore_index
+    hot = one_hot(torch.where(kept, target, torch.zeros_like(target)), like)
+    return hot * (kept.unsqueeze(1) if like.dim() > 1 else kept).to(hot.dtype)
+
+
+def targets_kept(target: torch.Tensor, ignore_index: int) -> int:
+    """How many targets ``nll_loss`` averaged over: those not ``ignore_index``."""
+    return int((target != ignore_index).sum())
+
+
 def outer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.outer(a, b)
 
@@ -630,6 +642,8 @@ NAMESPACE: dict[str, Any] = {
     "place_slice": place_slice,
     "index_back": index_back,
     "one_hot": one_hot,
+    "targets_kept": targets_kept,
+    "picked": picked,
     "outer": outer,
     "conv2d_input_grad": conv2d_input_grad,
     "conv2d_weight_grad": conv2d_weight_grad,

@@ -479,6 +479,54 @@ RULES: dict[str, Rule] = {
         note="leaky_relu's backward (a gradient penalty differentiates it again): its slope "
         "scales the gradient, and does not depend on the input's value",
     ),
+    "SoftplusBackwardBackward0": Rule(
+        "softplus_backward",
+        "result = grad_output * where(self * beta > threshold, 1.0, sigmoid(beta * self))",
+        ("grad_output", "self"),
+        (
+            "grad * where(self * beta > threshold, 1.0, sigmoid(beta * self))",
+            "grad * grad_output * where(self * beta > threshold, 0.0, "
+            "beta * sigmoid(beta * self) * (1 - sigmoid(beta * self)))",
+        ),
+        note="softplus's derivative, sigmoid, at its input, times the gradient that reached it",
+    ),
+    "MseLossBackwardBackward0": Rule(
+        "mse_loss_backward",
+        "result = 2 * (self - target) * grad_output / numel(self)",
+        ("grad_output", "self", "target"),
+        (
+            "sum(grad * 2 * (self - target) / numel(self))",
+            "grad * 2 * grad_output / numel(self)",
+            "-grad * 2 * grad_output / numel(self)",
+        ),
+        when={"reduction": "1"},
+        note="mse_loss's gradient (MAML's inner step differentiates it again): linear in "
+        "self, so its own derivative is a constant",
+    ),
+    "LogSoftmaxBackwardDataBackward0": Rule(
+        "log_softmax_backward",
+        "result = grad_output - exp(output) * sum(grad_output, dim, keepdim=True)",
+        ("grad_output", "output"),
+        (
+            "grad - sum(grad * exp(output), dim, keepdim=True)",
+            "-grad * exp(output) * sum(grad_output, dim, keepdim=True)",
+        ),
+        note="log_softmax's backward, differentiated again: output is log_softmax's result, "
+        "so exp(output) is the softmax",
+    ),
+    "NllLossBackwardBackward0": Rule(
+        "nll_loss_backward",
+        "result = -picked(target, self, ignore_index) * grad_output "
+        "/ targets_kept(target, ignore_index)",
+        ("grad_output", "self"),
+        (
+            "-sum(grad * picked(target, self, ignore_index)) / targets_kept(target, ignore_index)",
+            "0 * grad",
+        ),
+        when={"reduction": "1", "weight": "None"},
+        note="nll_loss's gradient depends on no value of its input, only on which classes "
+        "were the targets (picked: one-hot rows, zeros for an ignored target)",
+    ),
     "LeakyReluBackward1": _unary(
         "leaky_relu_",
         "result = where(self > 0, self, negative_slope * self)",
