@@ -446,9 +446,11 @@ def test_inputs_without_grad_are_named_in_labels_and_formulas(tmp_path: Path) ->
         "y_pred = w * x\nloss = ((y_pred - y) ** 2).mean()\n"
         "p = torch.tensor([0.2, 0.3, 0.5])\n"
         "kl = F.kl_div(F.log_softmax(y_pred, 0), p, reduction='sum')\n"
-        "(loss + kl).backward()\n"
+        "parts = torch.cat([torch.ones(2), w * x])\n"
+        "(loss + kl + parts.sum()).backward()\n"
     )
     text = " ".join(plain(snippet, width=200).split())
     assert "sub: sub(y_pred, y) = y_pred - y" in text
     assert "other" not in text
     assert re.search(r"sub: \S+ = const - mul", text), text
+    assert re.search(r"cat: \S+ = cat\(\[\[1\., 1\.\], mul\(w, x\)\], 0\)", text), text

@@ -350,7 +350,11 @@ class _Teller:
         unnamed: list[str] = []  # inputs that need no grad, made where gradviz saw no call
         if rule.variadic:
             symbol = rule.input_symbol(0)
-            names[symbol] = "[" + ", ".join(self.label(e.src) for e in by_slot.values()) + "]"
+            pieces = {slot: self.label(e.src) for slot, e in by_slot.items()}
+            for c in op.constants:  # cat([torch.ones(2), x]): the constant has its place
+                known = (c.label, c.ref, c.tensor) != (None, None, None)
+                pieces.setdefault(c.slot, self.constant_label(c) if known else "const")
+            names[symbol] = "[" + ", ".join(pieces[slot] for slot in sorted(pieces)) + "]"
             values["i"] = str(edge.slot)
         else:
             constants = {c.slot: c for c in op.constants}

@@ -106,6 +106,7 @@ class GraphBuilder:
         self._names: dict[_TensorKey, list[str]] = {}
         self._params: set[int] = set()
         self._key_names: dict[StorageKey, list[str]] = {}
+        self._words: dict[int, frozenset[str]] = {}
         """The names of each piece of memory (``u = y.detach()``: ``y`` and ``u``)."""
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
         self._sources: dict[int, Source] = {}
@@ -465,12 +466,14 @@ class GraphBuilder:
     def _namer(self, source: Source | None) -> Callable[[StorageKey], str | None]:
         """The snippet's name for a tensor outside the graph, by its memory: of several
         names for the same memory (``u = y.detach()``), the one the op's line uses."""
-        words = set(_IDENTIFIER.findall(source.code)) if source is not None else set()
 
         def name_of(key: StorageKey) -> str | None:
             names = self._key_names.get(key)
-            if not names:
-                return None
+            if not names or len(names) == 1 or source is None:
+                return names[0] if names else None
+            words = self._words.get(source.line)
+            if words is None:  # read once a line, and only for memory with several names
+                words = self._words[source.line] = frozenset(_IDENTIFIER.findall(source.code))
             return next((n for n in names if n in words), names[0])
 
         return name_of
