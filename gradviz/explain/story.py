@@ -352,8 +352,7 @@ class _Teller:
             symbol = rule.input_symbol(0)
             pieces = {slot: self.label(e.src) for slot, e in by_slot.items()}
             for c in op.constants:  # cat([torch.ones(2), x]): the constant has its place
-                known = (c.label, c.ref, c.tensor) != (None, None, None)
-                pieces.setdefault(c.slot, self.constant_label(c) if known else "const")
+                pieces.setdefault(c.slot, self.constant_label(c) if _known(c) else "const")
             names[symbol] = "[" + ", ".join(pieces[slot] for slot in sorted(pieces)) + "]"
             values["i"] = str(edge.slot)
         else:
@@ -361,9 +360,9 @@ class _Teller:
             for slot, symbol in enumerate(rule.inputs):
                 e = by_slot.get(slot)
                 if e is None:
-                    c = constants.get(slot)
-                    if c is not None and (c.label, c.ref, c.tensor) != (None, None, None):
-                        names[symbol] = self.constant_label(c)
+                    const = constants.get(slot)
+                    if const is not None and _known(const):
+                        names[symbol] = self.constant_label(const)
                     else:  # what the op saved may show it; else it is a constant
                         unnamed.append(symbol)
                     continue
@@ -654,6 +653,12 @@ def _without_comment(code: str) -> str:
         if tok.type == tokenize.COMMENT:
             return code[: tok.start[1]].rstrip()
     return code
+
+
+def _known(c: Constant) -> bool:
+    """Whether a constant input has a name, a graph tensor or numbers of its own to show
+    (the numbers of one the op also saved are with what it saved)."""
+    return c.label is not None or c.ref is not None or c.tensor is not None
 
 
 def _health_lines(graph: Graph) -> list[Line]:
