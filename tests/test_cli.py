@@ -324,11 +324,11 @@ CLIPPED = """\
 import torch
 import torch.nn as nn
 torch.manual_seed(0)
-model = nn.Linear(3, 1)
+model = nn.Linear(30, 10)  # a weight of 300: compared on a few elements
 opt = torch.optim.SGD(model.parameters(), lr=0.1)
 for step in range(2):
     opt.zero_grad()
-    loss = model(torch.randn(4, 3)).pow(2).mean() * 100
+    loss = model(torch.randn(4, 30)).pow(2).mean() * 100
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), max_norm=MAX)
     opt.step()
@@ -352,11 +352,11 @@ def test_gradients_changed_after_backward_are_noted(
     bias = graph.by_name("model.bias")
     assert bias.grad is not None and bias.grad.data is not None
     torch.manual_seed(0)  # plain torch: the second step's gradient, before clipping
-    model = torch.nn.Linear(3, 1)
+    model = torch.nn.Linear(30, 10)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     for _ in range(2):
         opt.zero_grad()
-        (model(torch.randn(4, 3)).pow(2).mean() * 100).backward()
+        (model(torch.randn(4, 30)).pow(2).mean() * 100).backward()
         unclipped = model.bias.grad.tolist()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.01)
         opt.step()

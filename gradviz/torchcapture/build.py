@@ -47,7 +47,7 @@ from gradviz.torchcapture.records import (
     shown_grad,
 )
 from gradviz.torchcapture.saved import SavedRecord, read_saved
-from gradviz.torchcapture.tensors import StorageKey, storage_key, to_data
+from gradviz.torchcapture.tensors import StorageKey, probe, storage_key, to_data
 
 __all__ = ["GraphBuilder", "op_name"]
 
@@ -585,9 +585,13 @@ def _name_from_assignments(
 def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
     """Whether ``.grad`` now holds other numbers than backward left (not zeros or None:
     a loop that zeroes its gradients after the step changes nothing worth saying). The
-    numbers are compared, not versions: a GradScaler unscales in place without a new one."""
-    if grad is None or rec.grad_ref is None:
+    numbers are compared, not versions: a GradScaler unscales in place without a new one.
+    A large gradient is compared on a few of its elements, not summarized again."""
+    if grad is None or rec.grad_ref is None or rec.grad is None:
         return False
+    if rec.grad_probe is not None:
+        seen = probe(grad)
+        return seen is not None and seen != rec.grad_probe and any(x != 0 for x in seen)
     now = to_data(grad)
     if now == rec.grad:
         return False

@@ -77,6 +77,7 @@ from gradviz.torchcapture.tensors import (
     StatsMemo,
     StorageKey,
     dtype_name,
+    probe,
     storage_key,
     to_data,
 )
@@ -837,6 +838,7 @@ class Recorder(TorchFunctionMode):
                 rec.grad = to_data(g)
                 rec.passes += 1
                 rec.grad_ref = (id(g), g._version)
+                rec.grad_probe = probe(g) if rec.grad.data is None else None
         except Exception as exc:
             self.internal_errors.append(f"after backward: {exc!r}")
         finally:

@@ -115,6 +115,8 @@ class LeafRecord:
     """``.grad`` as the backward passes left it; ``passes`` counts those that added to it."""
     passes: int = 0
     grad_ref: tuple[int, int] | None = None
+    grad_probe: tuple[object, ...] | None = None
+    """A few elements of ``.grad`` as backward left it (``tensors.probe``)."""
     returned: dict[int, TensorData] = field(default_factory=dict)
     """Backward pass -> what ``autograd.grad`` returned for this leaf (it writes no ``.grad``)."""
     sent: TensorData | None = None

@@ -75,6 +75,22 @@ class StatsMemo:
         return len(self._entries)
 
 
+PROBES = 16
+
+
+def probe(t: torch.Tensor) -> tuple[object, ...] | None:
+    """A few of a large tensor's elements, evenly spread: enough to see later that it was
+    rescaled in place (clipped, unscaled), for a few microseconds instead of a summary."""
+    if t.layout != torch.strided or t.device.type == "meta":
+        return None
+    try:
+        flat = t.detach().reshape(-1)
+        step = max(flat.numel() // PROBES, 1)
+        return tuple(flat[::step][:PROBES].tolist())
+    except RuntimeError:
+        return None
+
+
 def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
     """Snapshot ``t`` (detached, on any device) as plain Python data.
 
