@@ -622,7 +622,7 @@ NAMESPACE: dict[str, Any] = {
     "exp": torch.exp,
     "log": _log,  # of a tensor, or of the number in 2 ** x
     "sqrt": torch.sqrt,
-    "pi": torch.tensor(math.pi),
+    "pi": torch.tensor(math.pi, dtype=torch.float64),
     "sign": torch.sign,
     "sin": torch.sin,
     "cos": torch.cos,

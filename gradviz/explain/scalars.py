@@ -65,6 +65,9 @@ SCALAR_NAMESPACE: dict[str, Any] = {
     "tanh": math.tanh,
     "softplus": lambda x: math.log1p(math.exp(x)),
     "clamp": lambda x, lo, hi: min(max(x, lo), hi),
+    "cosh": math.cosh,
+    "sinh": math.sinh,
+    "pi": math.pi,
 }
 
 
