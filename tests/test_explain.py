@@ -454,3 +454,16 @@ def test_inputs_without_grad_are_named_in_labels_and_formulas(tmp_path: Path) ->
     assert "other" not in text
     assert re.search(r"sub: \S+ = const - mul", text), text
     assert re.search(r"cat: \S+ = cat\(\[\[1\., 1\.\], mul\(w, x\)\], 0\)", text), text
+
+
+def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -> None:
+    """erf's derivative names pi; for a one-number input the formula still gets its
+    numbers and its value (2 / sqrt(pi) * exp(-0.25) = 0.8788)."""
+    snippet = tmp_path / "erf.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor(0.5, requires_grad=True)\n"
+        "y = torch.sinh(x) + torch.erf(x)\ny.backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "∂erf(x)/∂x = 2 / sqrt(pi) * exp(-x ** 2) = 2 / sqrt(pi) * exp(-0.5 ** 2) = 0.8788" in text
+    assert "∂sinh(x)/∂x = cosh(x) = cosh(0.5) = 1.128" in text

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["evaluate_scalar"]
+__all__ = ["NAMED_NUMBERS", "evaluate_scalar"]
 
 
 def _sigmoid(x: float) -> float:
@@ -69,6 +69,10 @@ SCALAR_NAMESPACE: dict[str, Any] = {
     "sinh": math.sinh,
     "pi": math.pi,
 }
+
+
+NAMED_NUMBERS = frozenset(k for k, v in SCALAR_NAMESPACE.items() if not callable(v))
+"""Numbers the formulas name (``pi``): no tensor needs putting in for them."""
 
 
 def evaluate_scalar(formula: str, symbols: Mapping[str, Any]) -> float | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
 from gradviz.explain.rules import IN_WORDS, RULES, Rule
-from gradviz.explain.scalars import evaluate_scalar
+from gradviz.explain.scalars import NAMED_NUMBERS, evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
 from gradviz.transforms import forward_order
@@ -607,7 +607,7 @@ def _with_numbers(
     Saved attributes go in first, with the arithmetic done (``2 * x``, not
     ``2 * x ** (2 - 1)``); then each tensor's number, as it is printed.
     """
-    symbols = symbols_in(formula)
+    symbols = symbols_in(formula) - NAMED_NUMBERS
     if not symbols or not symbols <= scalars.keys():
         return None
     value = evaluate_scalar(formula, scalars)
