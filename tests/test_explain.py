@@ -465,5 +465,7 @@ def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -
         "y = torch.sinh(x) + torch.erf(x)\ny.backward()\n"
     )
     text = " ".join(plain(snippet, width=200).split())
-    assert "∂erf(x)/∂x = 2 / sqrt(pi) * exp(-x ** 2) = 2 / sqrt(pi) * exp(-0.5 ** 2) = 0.8788" in text
+    assert (
+        "∂erf(x)/∂x = 2 / sqrt(pi) * exp(-x ** 2) = 2 / sqrt(pi) * exp(-0.5 ** 2) = 0.8788" in text
+    )
     assert "∂sinh(x)/∂x = cosh(x) = cosh(0.5) = 1.128" in text
