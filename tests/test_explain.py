@@ -447,13 +447,15 @@ def test_inputs_without_grad_are_named_in_labels_and_formulas(tmp_path: Path) ->
         "p = torch.tensor([0.2, 0.3, 0.5])\n"
         "kl = F.kl_div(F.log_softmax(y_pred, 0), p, reduction='sum')\n"
         "parts = torch.cat([torch.ones(2), w * x])\n"
-        "(loss + kl + parts.sum()).backward()\n"
+        "scaled = w * x[:, None] / torch.arange(1.0, 7.0).view(3, 2).exp()\n"
+        "(loss + kl + parts.sum() + scaled.sum()).backward()\n"
     )
     text = " ".join(plain(snippet, width=200).split())
     assert "sub: sub(y_pred, y) = y_pred - y" in text
     assert "other" not in text
     assert re.search(r"sub: \S+ = const - mul", text), text
     assert re.search(r"cat: \S+ = cat\(\[\[1\., 1\.\], mul\(w, x\)\], 0\)", text), text
+    assert re.search(r"div: scaled = \S+ / const\(3×2\)", text), text  # saved by div, 6 numbers
 
 
 def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -> None:

@@ -176,8 +176,7 @@ class _Teller:
             return self.label(c.ref)
         if c.tensor is not None and c.tensor.data is not None and c.tensor.numel <= MAX_ITEMS:
             return _values(c.tensor, "a constant")
-        shape = "×".join(map(str, c.tensor.shape)) if c.tensor is not None else "?"
-        return f"const({shape or 'scalar'})"
+        return f"const({format_shape(c.tensor.shape)})" if c.tensor is not None else "const"
 
     def _passes_of_ops(self) -> dict[int, int]:
         """For each op, the (1-based) number of the first shown pass that reaches it."""
@@ -381,7 +380,12 @@ class _Teller:
                 names[s.name] = s.label
             elif s.tensor is not None:
                 tiny = s.tensor.data is not None and s.tensor.numel <= MAX_ITEMS
-                names[s.name] = _values(s.tensor, s.name) if tiny else s.name
+                if tiny:
+                    names[s.name] = _values(s.tensor, s.name)
+                elif s.name in unnamed:  # an input without grad and without a name
+                    names[s.name] = f"const({format_shape(s.tensor.shape)})"
+                else:
+                    names[s.name] = s.name
                 if out_shape is not None and s.tensor.shape == out_shape:
                     unbroadcast.add(s.name)
         for symbol in unnamed:
