@@ -214,8 +214,10 @@ class _Doctor:
             status = "zero seed"  # told in one note (_zero_seed_note)
         elif p.node is not None and (grad_norm == 0 or grad_norm < self.vanish * scale):
             path = self.path_to(p.node)
-            finding = self._uses_cancel(p, grad_norm, scale) or self._cancelled(
-                p, grad_norm, scale, path
+            finding = (
+                self._uses_cancel(p, grad_norm, scale)
+                or self._cancelled(p, grad_norm, scale, path)
+                or self._normalized_away(p, grad_norm, scale, path)
             )
             if finding is not None:
                 status = "no effect"
@@ -309,6 +311,42 @@ class _Doctor:
             "bias can be left out (bias=False)"
         )
         return Finding("no_effect", p.name, message, op.source.line if op.source else None, path)
+
+    def _normalized_away(
+        self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
+    ) -> Finding | None:
+        """A tiny gradient because the loss is a sum or mean of a normalized output.
+
+        ``model(x).sum().backward()`` on a model that ends in a norm (or softmax):
+        the same gradient reaches every element of its output, and a normalized
+        output always sums to the same, so nothing flows back through it; the
+        parameters below get zero up to rounding. Told apart from a gradient that
+        faded: a healthy gradient, equal for every element, reaches the
+        normalization, and what leaves it for its input is next to nothing.
+        """
+        floor = self.vanish * scale
+        for step, below in itertools.pairwise(path):
+            if step.grad_norm is None or step.grad_norm < floor:
+                return None  # it had faded above
+            if not (step.op and _cancels_shifts(step.op)) or step.op_id is None:
+                continue
+            out = self.op_output.get(step.op_id)
+            grad = self.g.node(out).grad if out is not None else None
+            if grad is None or not _uniform(grad):
+                continue
+            if below.grad_norm is None or below.grad_norm >= floor:
+                continue  # its learned scale made the gradient uneven again: it flowed
+            where = f" at line {step.line}" if step.line else ""
+            message = (
+                f"|{p.name}.grad| is {norm:.3g}: the loss is a sum or mean of the output of "
+                f"{step.op}{where}, which sends the same gradient to every element, and a "
+                f"normalized output always sums to the same, so nothing flows back through "
+                f"it and {p.name} cannot change this loss. Expected for a loss like "
+                "model(x).sum(), not a vanishing gradient; a loss against a target would "
+                "give it a gradient"
+            )
+            return Finding("no_effect", p.name, message, step.line, path)
+        return None
 
     def _uses_cancel(self, p: Param, norm: float, scale: float) -> Finding | None:
         """A tiny gradient that is the sum of healthy ones of opposite signs: the parameter's
@@ -488,6 +526,14 @@ _SHIFT_SLOTS = frozenset(
 _CENTRING_STEPS = 6
 _SCALINGS = frozenset({"mul", "div", "expand", "view", "unsqueeze", "reshape", "neg"})
 """Ops that, with one graph input, only scale or reshape it (a mean written as 1/n * sum)."""
+
+
+def _uniform(t: TensorData) -> bool:
+    """Whether every element of ``t`` is the same nonzero number (the gradient of a sum)."""
+    if t.data is not None:
+        return bool(t.data) and t.data[0] != 0 and all(x == t.data[0] for x in t.data)
+    stats = t.stats
+    return stats is not None and stats.min is not None and stats.min == stats.max != 0
 
 
 def _cancels_shifts(op: str) -> bool:

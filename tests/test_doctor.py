@@ -157,6 +157,40 @@ def test_a_bias_whose_uses_cancel_has_no_effect(tmp_path: Path) -> None:
     assert "while its 2 uses sent gradients of norm up to 1, which cancel out" in note.message
 
 
+NORMALIZED_SUM = """\
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 6), nn.LayerNorm(6))
+AFTER
+x = torch.randn(5, 4)
+(model(x) + x.sum(1, keepdim=True)).sum().backward()
+"""
+
+
+def test_a_sum_of_a_normalized_output_gives_no_effect_not_vanishing(tmp_path: Path) -> None:
+    """A sum over a model that ends in LayerNorm (plus a skip, so the loss is not zero
+    itself): the norm's output always sums to the same, so every parameter below it gets
+    zero up to rounding. That is no vanishing gradient; once the norm's learned scale
+    varies by feature, the gradient flows."""
+    snippet = tmp_path / "normed.py"
+    snippet.write_text(NORMALIZED_SUM.replace("AFTER", ""))
+    ns = plain_run(snippet)
+    assert ns["model"][0].weight.grad.norm() < 1e-5
+    r = diagnose(graph_of(snippet))
+    status = {p.name: p.status for p in r.params}
+    assert status["model.0.weight"] == status["model.2.bias"] == "no effect"
+    assert status["model.3.weight"] == "ok" and not r.findings
+    (note,) = [n for n in r.notes if n.subject == "model.0.weight"]
+    assert "the loss is a sum or mean of the output of native_layer_norm at line 7" in note.message
+    scaled = tmp_path / "scaled.py"  # a scale that varies: the gradient is a real one
+    scaled.write_text(
+        NORMALIZED_SUM.replace("AFTER", "nn.init.uniform_(model[3].weight, 0.5, 1.5)")
+    )
+    r = diagnose(graph_of(scaled))
+    assert {p.name: p.status for p in r.params}["model.0.weight"] == "ok"
+
+
 def test_the_first_nan_is_located_forward_and_backward() -> None:
     r = report("log_of_zero.py")
     forward = next(f for f in r.findings if f.kind == "nan_forward")
