@@ -471,3 +471,15 @@ def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -
         "∂erf(x)/∂x = 2 / sqrt(pi) * exp(-x ** 2) = 2 / sqrt(pi) * exp(-0.5 ** 2) = 0.8788" in text
     )
     assert "∂sinh(x)/∂x = cosh(x) = cosh(0.5) = 1.128" in text
+
+
+def test_a_layer_without_bias_says_none_where_its_bias_would_be(tmp_path: Path) -> None:
+    """conv2d(bias=False) leaves autograd's bias slot empty, as a constant would: the
+    formula says None there, not const."""
+    snippet = tmp_path / "nobias.py"
+    snippet.write_text(
+        "import torch\nconv = torch.nn.Conv2d(1, 2, 3, bias=False)\n"
+        "y = conv(torch.randn(1, 1, 4, 4))\ny.sum().backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "conv2d(const(1×1×4×4), conv.weight, None, (1, 1)" in text, text

@@ -388,8 +388,8 @@ class _Teller:
                     names[s.name] = s.name
                 if out_shape is not None and s.tensor.shape == out_shape:
                     unbroadcast.add(s.name)
-        for symbol in unnamed:
-            names.setdefault(symbol, "const")
+        for symbol in unnamed:  # an optional input left out (bias=False) is None
+            names.setdefault(symbol, "None" if symbol in _OPTIONAL else "const")
         return names, values, unbroadcast
 
     def _outputs(self, op: Node, edge: Edge) -> list[str]:
@@ -657,6 +657,11 @@ def _without_comment(code: str) -> str:
         if tok.type == tokenize.COMMENT:
             return code[: tok.start[1]].rstrip()
     return code
+
+
+_OPTIONAL = frozenset({"bias", "weight"})
+"""Inputs a layer may leave out (conv2d's bias, an affine-free norm's weight): an empty
+slot there is None, where the constants a call passed are recorded by name."""
 
 
 def _known(c: Constant) -> bool:
