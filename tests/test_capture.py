@@ -922,3 +922,25 @@ def test_constants_of_a_call_that_made_several_nodes_are_not_given_to_its_last(
     by_op = {n.autograd: n for n in g.ops()}
     assert by_op["SubBackward0"].constants == ()
     assert [(c.slot, c.label) for c in by_op["DivBackward0"].constants] == [(1, "y")]
+
+
+def test_a_batch_that_linear_views_as_a_matrix_keeps_its_name(tmp_path: Path) -> None:
+    """``nn.Linear`` on a 3-D batch runs ``addmm`` on the batch viewed as a matrix: the
+    same numbers in the same order, so what addmm saved is named ``x``; a slice of x at
+    the same address holds other numbers, and has its own name."""
+    snippet = tmp_path / "batch.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\nlin = torch.nn.Linear(4, 2)\n"
+        "x = torch.randn(3, 5, 4)\nhead = x[:2]\n"
+        "(lin(x).sum() + lin(head).sum()).backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    mat1 = sorted(
+        (s.tensor.shape if s.tensor else None, s.label)
+        for n in g.ops()
+        if n.autograd == "AddmmBackward0"
+        for s in n.saved
+        if s.name == "mat1"
+    )
+    assert mat1 == [((10, 4), "head"), ((15, 4), "x")]

@@ -107,6 +107,9 @@ class GraphBuilder:
         self._params: set[int] = set()
         self._key_names: dict[StorageKey, list[str]] = {}
         self._words: dict[int, frozenset[str]] = {}
+        self._flat_names: dict[tuple[int, int], str] = {}
+        """Contiguous named tensors by address and size: a view of one in another shape
+        (``linear`` views a batch ``x`` as a matrix before its ``addmm``) is that tensor."""
         """The names of each piece of memory (``u = y.detach()``: ``y`` and ``u``)."""
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
         self._sources: dict[int, Source] = {}
@@ -127,6 +130,9 @@ class GraphBuilder:
                 same = self._key_names.setdefault(memory, [])
                 if entry.name not in same:
                     same.append(entry.name)
+                flat = _flat_key(memory)
+                if flat is not None:
+                    self._flat_names.setdefault(flat, entry.name)
             edge = gradient_edge(entry.tensor)
             if edge is None:
                 continue
@@ -469,8 +475,11 @@ class GraphBuilder:
 
         def name_of(key: StorageKey) -> str | None:
             names = self._key_names.get(key)
-            if not names or len(names) == 1 or source is None:
-                return names[0] if names else None
+            if not names:
+                flat = _flat_key(key)
+                return self._flat_names.get(flat) if flat is not None else None
+            if len(names) == 1 or source is None:
+                return names[0]
             words = self._words.get(source.line)
             if words is None:  # read once a line, and only for memory with several names
                 words = self._words[source.line] = frozenset(_IDENTIFIER.findall(source.code))
@@ -580,6 +589,18 @@ def _name_from_assignments(
         if len(ids) == 1 and name not in taken:
             named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
+
+
+def _flat_key(key: StorageKey) -> tuple[int, int] | None:
+    """Address and size of a tensor laid out row-major with no gaps, else None: two such
+    tensors at one address with as many elements hold the same numbers in the same order."""
+    ptr, shape, strides = key
+    expected = 1
+    for size, stride in zip(reversed(shape), reversed(strides), strict=True):
+        if size != 1 and stride != expected:
+            return None
+        expected *= size
+    return (ptr, expected)
 
 
 def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
