@@ -191,6 +191,19 @@ def test_a_sum_of_a_normalized_output_gives_no_effect_not_vanishing(tmp_path: Pa
     assert {p.name: p.status for p in r.params}["model.0.weight"] == "ok"
 
 
+def test_many_notes_of_one_kind_are_told_twice_then_listed(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Four parameters with no effect for one reason: two notes in full, then the rest by
+    name (the table marks each one)."""
+    (in_tmp / "normed.py").write_text(NORMALIZED_SUM.replace("AFTER", ""))
+    result = runner.invoke(cli, ["doctor", "normed.py"])
+    assert result.exit_code == 0
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 3
+    assert notes[-1] == "note: 2 more no effect: model.2.weight, model.2.bias"
+
+
 def test_the_first_nan_is_located_forward_and_backward() -> None:
     r = report("log_of_zero.py")
     forward = next(f for f in r.findings if f.kind == "nan_forward")

@@ -65,8 +65,17 @@ def report_renderable(report: Report, passes: int) -> RenderableType:
                 Text(p.status, style=_STATUS_STYLE.get(p.status, "")),
             )
         parts.append(table)
+    told: dict[str, int] = {}
+    untold: dict[str, list[str]] = {}
     for note in report.notes:
+        told[note.kind] = told.get(note.kind, 0) + 1
+        if told[note.kind] > NOTES_PER_KIND:  # the table already marks each one
+            untold.setdefault(note.kind, []).append(note.subject)
+            continue
         parts.append(Text(f"note: {note.message}", style="dim"))
+    for kind, subjects in untold.items():
+        more = f"note: {len(subjects)} more {kind.replace('_', ' ')}: {', '.join(subjects)}"
+        parts.append(Text(more, style="dim"))
     if report.healthy:
         parts.append(Text("✓ no problems found", style="green"))
         return Group(*parts)
@@ -92,6 +101,9 @@ def report_renderable(report: Report, passes: int) -> RenderableType:
 
 SHOWN_PER_KIND = 3
 """Findings of one kind told in full; the rest are listed by name (a deep net has many)."""
+
+NOTES_PER_KIND = 2
+"""Notes of one kind told in full (every bias before a BatchNorm of a ResNet has one)."""
 
 
 def _finding(f: Finding, show_path: bool) -> Text:
