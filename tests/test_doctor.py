@@ -191,9 +191,7 @@ def test_a_sum_of_a_normalized_output_gives_no_effect_not_vanishing(tmp_path: Pa
     assert {p.name: p.status for p in r.params}["model.0.weight"] == "ok"
 
 
-def test_many_notes_of_one_kind_are_told_twice_then_listed(
-    runner: CliRunner, in_tmp: Path
-) -> None:
+def test_many_notes_of_one_kind_are_told_twice_then_listed(runner: CliRunner, in_tmp: Path) -> None:
     """Four parameters with no effect for one reason: two notes in full, then the rest by
     name (the table marks each one)."""
     (in_tmp / "normed.py").write_text(NORMALIZED_SUM.replace("AFTER", ""))
