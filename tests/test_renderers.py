@@ -70,6 +70,10 @@ def test_an_op_names_its_inputs_that_have_no_node() -> None:
     unnamed = Node(id=0, kind="op", op="sub", constants=(Constant(slot=1),))
     only = Graph(nodes=[unnamed], edges=[], outputs=[], meta=Meta(snippet="s.py"))
     assert parse_dot(DotRenderer().render(only))[0]["n0"] == "sub"
+    from gradviz.renderers.mermaid import MermaidRenderer
+
+    mermaid, _ = parse_mermaid(MermaidRenderer().render(g))
+    assert " ".join(mermaid[f"n{loss.id}"].split()) == "mse_loss with y"
 
 
 def test_backward_direction_reverses_every_edge() -> None:

@@ -74,7 +74,11 @@ class MermaidRenderer:
         if node.kind == "module":
             return f'[["{mermaid_escape(graph.module_title(node.name or "module"))}"]]'
         if node.kind == "op":
-            return f'(["{mermaid_escape(node.op or "?")}"])'
+            named = [c.label for c in node.constants if c.label is not None]
+            text = mermaid_escape(node.op or "?")
+            if named:  # y in y_pred - y: an input with no node of its own
+                text += "<br/>with " + mermaid_escape(", ".join(named))
+            return f'(["{text}"])'
         parts = []
         title = ", ".join(node.names)
         shape = format_shape(node.value.shape) if node.value else ""
