@@ -452,6 +452,15 @@ def more_leaf_pairs() -> dict[str, Case]:
         ),
         "DistBackward0": binary(torch.dist, (2, 3), (3,)),
         "CdistBackward0": binary(torch.cdist, (2, 4, 3), (2, 5, 3)),
+        "PdistBackward0": layer(torch.nn.functional.pdist, (4, 3)),
+        "SincBackward0": on(
+            torch.sinc, lambda: torch.tensor([[0.0, 0.3, -1.2], [2.5, 1.0, -0.4]]).double()
+        ),
+        "FmaxBackward0": on(
+            torch.fmax,
+            lambda: torch.tensor([[1.0, math.nan, 2.0], [0.5, -1.0, 3.0]]).double(),
+            lambda: torch.tensor([[0.0, 1.0, math.nan], [0.5, 2.0, -3.0]]).double(),
+        ),
         "NllLoss2DBackward0": with_target(
             lambda x: F.nll_loss(x, t([[[0, 2], [1, 1]], [[2, 2], [0, 1]]])),
             lambda: P(2, 3, 2, 2),

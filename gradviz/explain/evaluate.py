@@ -605,6 +605,19 @@ def cross(a: torch.Tensor, b: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return out
 
 
+def pdist_back(grad: torch.Tensor, x: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+    """``pdist``'s gradient (p = 2): the pairs i < j in the order pdist lists them, each
+    pulling row i along x_i - x_j and row j the other way."""
+    n = x.shape[0]
+    rows, cols = torch.triu_indices(n, n, 1)
+    diff = x[rows] - x[cols]
+    scale = torch.where(result == 0, torch.zeros_like(result), grad / result).unsqueeze(1)
+    out = torch.zeros_like(x)
+    out.index_add_(0, rows, scale * diff)
+    out.index_add_(0, cols, -scale * diff)
+    return out
+
+
 def isnan(x: torch.Tensor) -> torch.Tensor:
     return torch.isnan(x)
 
@@ -694,6 +707,8 @@ NAMESPACE: dict[str, Any] = {
     "bag_back": bag_back,
     "pairwise_back": pairwise_back,
     "isnan": isnan,
+    "pdist_back": pdist_back,
+    "sinc": torch.sinc,
     "isfinite": isfinite,
     "cosh": torch.cosh,
     "sinh": torch.sinh,

@@ -247,6 +247,11 @@ RULES: dict[str, Rule] = {
         ("1 / (self * (1 - self))",),
         when={"eps": "None"},
     ),
+    "SincBackward0": _unary(
+        "sinc",
+        "result = sin(pi * self) / (pi * self)",
+        "where(self == 0, 0.0, (cos(pi * self) - sinc(self)) / self)",
+    ),
     "SignBackward0": _flat("sign", "result = sign(self)"),
     "SgnBackward0": _flat("sgn", "result = sign(self)"),
     "FloorBackward0": _flat("floor", "result = floor(self)"),
@@ -418,6 +423,16 @@ RULES: dict[str, Rule] = {
         ),
         ("(self < other) + 0.5 * (self == other)", "(other < self) + 0.5 * (self == other)"),
         note="the smaller one gets the gradient; a tie splits it",
+    ),
+    "FmaxBackward0": Rule(
+        "fmax",
+        "result = fmax(self, other)",
+        ("self", "other"),
+        (
+            "sum_to(grad * ((self >= other) | isnan(other)), self)",
+            "sum_to(grad * ~((self >= other) | isnan(other)), other)",
+        ),
+        note="the larger one gets the gradient (self on a tie); a NaN is passed over",
     ),
     "AddcmulBackward0": Rule(
         "addcmul",
@@ -1363,6 +1378,15 @@ RULES: dict[str, Rule] = {
             "sum_to(-grad * (self - other) / result, other)",
         ),
         when={"p": "2"},
+    ),
+    "PdistBackward0": Rule(
+        "pdist",
+        "result = pdist(self)",
+        ("self",),
+        ("pdist_back(grad, self, result)",),
+        when={"p": "2.0"},
+        note="result lists |self[i] - self[j]| for i < j: each row moves along its "
+        "differences to the others, weighted by each distance's gradient over the distance",
     ),
     "CdistBackward0": Rule(
         "cdist",
