@@ -106,11 +106,12 @@ class GraphBuilder:
         self._names: dict[_TensorKey, list[str]] = {}
         self._params: set[int] = set()
         self._key_names: dict[StorageKey, list[str]] = {}
-        self._words: dict[int, frozenset[str]] = {}
+        """The names of each piece of memory (``u = y.detach()``: ``y`` and ``u``)."""
         self._flat_names: dict[tuple[int, int], str] = {}
         """Contiguous named tensors by address and size: a view of one in another shape
         (``linear`` views a batch ``x`` as a matrix before its ``addmm``) is that tensor."""
-        """The names of each piece of memory (``u = y.detach()``: ``y`` and ``u``)."""
+        self._words: dict[int, frozenset[str]] = {}
+        """The identifiers of each snippet line that had to choose among names."""
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
         self._sources: dict[int, Source] = {}
         self._recs: dict[int, NodeRecord | None] = {}
@@ -600,7 +601,7 @@ def _flat_key(key: StorageKey) -> tuple[int, int] | None:
         if size != 1 and stride != expected:
             return None
         expected *= size
-    return (ptr, expected)
+    return (ptr, expected) if expected else None  # empty tensors share no numbers
 
 
 def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
