@@ -484,3 +484,26 @@ def test_a_layer_without_bias_says_none_where_its_bias_would_be(tmp_path: Path) 
     )
     text = " ".join(plain(snippet, width=200).split())
     assert "conv2d(const(1×1×4×4), conv.weight, None, (1, 1)" in text, text
+
+
+def test_indexing_shows_the_snippets_index_tensors(tmp_path: Path) -> None:
+    """makemore's ``emb = C[Xb]`` reads so, not ``C[indices]``; a dimension taken whole
+    is ``:``, and a few unnamed indices show their numbers."""
+    snippet = tmp_path / "lookup.py"
+    snippet.write_text(
+        "import torch\ng = torch.Generator().manual_seed(0)\n"
+        "C = torch.randn(27, 2, generator=g, requires_grad=True)\n"
+        "Xb = torch.randint(0, 27, (4, 3), generator=g)\nemb = C[Xb]\n"
+        "cols = torch.tensor([0, 2, 4])\nh = emb.view(4, 6)[:, cols]\n"
+        "(h.sum() + h[torch.arange(2), torch.tensor([1, 1])].sum()).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "index: emb = C[Xb]" in text and "C.grad = index_back(emb.grad, C, Xb) = " in text
+    assert "index: h = view(emb)[:, cols]" in text
+    assert re.search(r"index: \S+ = h\[\[0, 1\], \[1, 1\]\]", text), text
+    g = graph_of(snippet)
+    whole = next(n for n in g.ops() if n.source is not None and n.source.line == 7)
+    assert [(s.name, s.value, s.label) for s in whole.saved if s.name.startswith("indices")] == [
+        ("indices[0]", "None", None),
+        ("indices[1]", None, "cols"),
+    ]

@@ -388,9 +388,32 @@ class _Teller:
                     names[s.name] = s.name
                 if out_shape is not None and s.tensor.shape == out_shape:
                     unbroadcast.add(s.name)
+        self._name_pieces(op, names)
         for symbol in unnamed:  # an optional input left out (bias=False) is None
             names.setdefault(symbol, "None" if symbol in _OPTIONAL else "const")
         return names, values, unbroadcast
+
+    def _name_pieces(self, op: Node, names: dict[str, str]) -> None:
+        """A saved list of tensors (``index``'s ``indices``) by what its pieces are: ``C[Xb]``,
+        ``h[:, cols]``; a dimension taken whole (None) is ``:``."""
+        pieces: dict[str, list[str]] = {}
+        for s in op.saved:
+            stem, bracket, rest = s.name.partition("[")
+            if not bracket or not rest.rstrip("]").isdigit() or stem in names:
+                continue
+            if s.value == "None":
+                text = ":"
+            elif s.label is not None:
+                text = s.label
+            elif s.ref is not None:
+                text = self.label(s.ref)
+            elif s.tensor is not None and s.tensor.data is not None and s.tensor.numel <= MAX_ITEMS:
+                text = _values(s.tensor, s.name)
+            else:
+                text = s.name
+            pieces.setdefault(stem, []).append(text)
+        for stem, texts in pieces.items():
+            names[stem] = ", ".join(texts)
 
     def _outputs(self, op: Node, edge: Edge) -> list[str]:
         """The labels of an op's outputs in order, ``_`` for one the graph does not hold

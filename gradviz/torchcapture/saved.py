@@ -82,9 +82,13 @@ def read_saved(
             continue
         if isinstance(value, torch.Tensor):
             records.append(_tensor_record(name, value, known, memo))
-        elif isinstance(value, tuple | list) and value and isinstance(value[0], torch.Tensor):
+        elif isinstance(value, tuple | list) and any(isinstance(t, torch.Tensor) for t in value):
+            # index's indices: tensors, and None for a dimension taken whole (x[:, cols])
             records.extend(
-                _tensor_record(f"{name}[{i}]", t, known, memo) for i, t in enumerate(value)
+                _tensor_record(f"{name}[{i}]", t, known, memo)
+                if isinstance(t, torch.Tensor) or t is None
+                else SavedRecord(name=f"{name}[{i}]", value=_describe(t))
+                for i, t in enumerate(value)
             )
         else:
             records.append(SavedRecord(name=name, value=_describe(value)))
