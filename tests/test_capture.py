@@ -944,3 +944,23 @@ def test_a_batch_that_linear_views_as_a_matrix_keeps_its_name(tmp_path: Path) ->
         if s.name == "mat1"
     )
     assert mat1 == [((10, 4), "head"), ((15, 4), "x")]
+
+
+def test_a_frozen_layers_bias_is_named_in_its_own_slot(tmp_path: Path) -> None:
+    """``linear`` passes (input, weight, bias), ``addmm`` takes (bias, input, weight.T): a
+    frozen last layer's bias is addmm's ``self``, and its weight, which goes in
+    transposed, is given no name that would read as untransposed."""
+    snippet = tmp_path / "frozen.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))\n"
+        "model[2].requires_grad_(False)\n"
+        "x = torch.randn(5, 3)\nmodel(x).sum().backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    first, last = sorted(
+        (n for n in g.ops() if n.autograd == "AddmmBackward0"), key=lambda n: n.step or 0
+    )
+    assert [(c.slot, c.label) for c in first.constants] == [(1, "x")]
+    assert [(c.slot, c.label) for c in last.constants] == [(0, "model.2.bias")]

@@ -30,7 +30,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType, TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeGuard
 
 import torch
 from torch.nn.modules.module import (
@@ -388,7 +388,11 @@ class Recorder(TorchFunctionMode):
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
         if constants and made is not None and call is not None and _made_by(call, made_by):
-            made.constants = _constant_slots(made_by, constants, self._out_memo)
+            made.constants = (
+                _linear_slots(made_by, args, self._out_memo)
+                if func is _LINEAR
+                else _constant_slots(made_by, constants, self._out_memo)
+            )
 
     def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
         """The product inside ``linear`` on a batch, before the bias was added to it.
@@ -892,7 +896,7 @@ class CalledModule(NamedTuple):
     params: list[tuple[str, torch.Tensor]]
 
 
-def _constant(t: object) -> bool:
+def _constant(t: object) -> TypeGuard[torch.Tensor]:
     """A plain float tensor (data, a target) among an op's inputs: no graph, no grad."""
     return (
         isinstance(t, torch.Tensor)
@@ -928,6 +932,22 @@ def _made_by(call: str, node: AutogradNode) -> bool:
     return op in same if isinstance(same, tuple) else op.startswith(same)
 
 
+def _linear_slots(
+    node: AutogradNode, args: Sequence[Any], memo: StatsMemo
+) -> dict[int, SavedRecord] | None:
+    """``linear``'s input and bias where they need no grad: ``addmm`` takes them as ``mat1``
+    and ``self`` (``mm``, with no bias, as ``self``), not in the call's order. Its weight
+    goes in transposed, under no name of its own, so it is left out."""
+    op = op_name(node)
+    empty = {slot for slot, (fn, _) in enumerate(node.next_functions) if fn is None}
+    bias = args[2] if len(args) > 2 else None
+    pairs = [(1 if op == "addmm" else 0, args[0] if args else None)]
+    if op == "addmm":
+        pairs.append((0, bias))
+    found = {slot: _constant_record(t, memo) for slot, t in pairs if slot in empty and _constant(t)}
+    return found or None
+
+
 def _constant_slots(
     node: AutogradNode, constants: Sequence[torch.Tensor], memo: StatsMemo
 ) -> dict[int, SavedRecord] | None:
@@ -936,16 +956,14 @@ def _constant_slots(
     empty = [slot for slot, (fn, _) in enumerate(node.next_functions) if fn is None]
     if len(empty) != len(constants):
         return None
-    return {
-        slot: SavedRecord(
-            name=str(slot),
-            tensor=to_data(t, memo)
-            if t.numel() <= FULL_LIMIT
-            else TensorData(tuple(t.shape), dtype_name(t.dtype)),
-            key=storage_key(t),
-        )
-        for slot, t in zip(empty, constants, strict=True)
-    }
+    return {slot: _constant_record(t, memo) for slot, t in zip(empty, constants, strict=True)}
+
+
+def _constant_record(t: torch.Tensor, memo: StatsMemo) -> SavedRecord:
+    """A constant input: its numbers when few (only its shape otherwise), and its memory."""
+    small = t.numel() <= FULL_LIMIT
+    data = to_data(t, memo) if small else TensorData(tuple(t.shape), dtype_name(t.dtype))
+    return SavedRecord(name="constant", tensor=data, key=storage_key(t))
 
 
 def _physical(t: torch.Tensor) -> torch.Tensor | None:
