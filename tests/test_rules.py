@@ -453,6 +453,8 @@ def more_leaf_pairs() -> dict[str, Case]:
         "DistBackward0": binary(torch.dist, (2, 3), (3,)),
         "CdistBackward0": binary(torch.cdist, (2, 4, 3), (2, 5, 3)),
         "PdistBackward0": layer(torch.nn.functional.pdist, (4, 3)),
+        "VarMeanBackward0": layer(lambda x: torch.var_mean(x, 1, correction=0), (3, 4)),
+        "StdMeanBackward0": layer(lambda x: torch.std_mean(x, (0, 2), keepdim=True), (2, 3, 4)),
         "SincBackward0": on(
             torch.sinc, lambda: torch.tensor([[0.0, 0.3, -1.2], [2.5, 1.0, -0.4]]).double()
         ),

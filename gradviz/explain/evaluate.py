@@ -271,6 +271,38 @@ def avg(x: torch.Tensor, dim: Any) -> torch.Tensor:
     return x.mean(_dims(dim, x.dim()), keepdim=True)
 
 
+def var_mean_back(
+    grads: Sequence[torch.Tensor | None], x: torch.Tensor, dim: Any, correction: int, keepdim: bool
+) -> torch.Tensor:
+    """``var_mean``'s gradient: what its variance and its mean sent back, added."""
+    n = count(x, dim)
+    out = torch.zeros_like(x)
+    if grads and grads[0] is not None:
+        out = out + expand_as(grads[0], x, dim, keepdim) * 2 * (x - avg(x, dim)) / (n - correction)
+    if len(grads) > 1 and grads[1] is not None:
+        out = out + expand_as(grads[1], x, dim, keepdim) / n
+    return out
+
+
+def std_mean_back(
+    grads: Sequence[torch.Tensor | None],
+    x: torch.Tensor,
+    std: torch.Tensor,
+    dim: Any,
+    correction: int,
+    keepdim: bool,
+) -> torch.Tensor:
+    """``std_mean``'s gradient: what its std and its mean sent back, added."""
+    n = count(x, dim)
+    out = torch.zeros_like(x)
+    if grads and grads[0] is not None:
+        spread = expand_as(grads[0], x, dim, keepdim) * (x - avg(x, dim))
+        out = out + spread / ((n - correction) * expand_as(std, x, dim, keepdim))
+    if len(grads) > 1 and grads[1] is not None:
+        out = out + expand_as(grads[1], x, dim, keepdim) / n
+    return out
+
+
 def flip(x: torch.Tensor, dim: int) -> torch.Tensor:
     return x.flip(dim)
 
@@ -677,6 +709,8 @@ NAMESPACE: dict[str, Any] = {
     "triu": torch.triu,
     "avg": avg,
     "flip": flip,
+    "var_mean_back": var_mean_back,
+    "std_mean_back": std_mean_back,
     "cumsum": cumsum,
     "index_add_back": index_add_back,
     "max_pool_back": max_pool_back,

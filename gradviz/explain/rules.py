@@ -666,6 +666,24 @@ RULES: dict[str, Rule] = {
         ),
         note="each element pulls on the variance by its distance from the mean",
     ),
+    "VarMeanBackward0": Rule(
+        "var_mean",
+        "result = var_mean(self, dim, correction)",
+        ("self",),
+        ("var_mean_back(grads, self, dim, correction, keepdim)",),
+        note="the variance's gradient, 2 * (self - mean) / (count - correction), plus the "
+        "mean's, 1 / count, each spread over what it reduced",
+        outputs="grads",
+    ),
+    "StdMeanBackward0": Rule(
+        "std_mean",
+        "result = std_mean(self, dim, correction)",
+        ("self",),
+        ("std_mean_back(grads, self, result0, dim, correction, keepdim)",),
+        note="the std's gradient, (self - mean) / ((count - correction) * std), plus the "
+        "mean's, 1 / count, each spread over what it reduced",
+        outputs="grads",
+    ),
     "StdBackward0": Rule(
         "std",
         "result = sqrt(var(self, dim, correction))",
