@@ -168,15 +168,23 @@ class _Teller:
         return [by_slot[slot] for slot in sorted(by_slot)]
 
     def constant_label(self, c: Constant) -> str:
-        """How a formula shows an input that needs no gradient: its name, the graph
-        tensor it shares memory with, its numbers when few, else its shape."""
-        if c.label is not None:
-            return c.label
-        if c.ref is not None:
-            return self.label(c.ref)
-        if c.tensor is not None and c.tensor.data is not None and c.tensor.numel <= MAX_ITEMS:
-            return _values(c.tensor, "a constant")
-        return f"const({format_shape(c.tensor.shape)})" if c.tensor is not None else "const"
+        """How a formula shows an input that needs no gradient: as any tensor outside the
+        graph, else by its shape."""
+        shape = f"const({format_shape(c.tensor.shape)})" if c.tensor is not None else "const"
+        return self._outside(c.label, c.ref, c.tensor, shape)
+
+    def _outside(
+        self, label: str | None, ref: int | None, tensor: TensorData | None, otherwise: str
+    ) -> str:
+        """How a formula shows a tensor that is no input edge of the op (a constant, a saved
+        tensor): the snippet's name for it, the graph tensor it is, its numbers when few."""
+        if ref is not None:
+            return self.label(ref)
+        if label is not None:
+            return label
+        if tensor is not None and tensor.data is not None and tensor.numel <= MAX_ITEMS:
+            return _values(tensor, otherwise)
+        return otherwise
 
     def _passes_of_ops(self) -> dict[int, int]:
         """For each op, the (1-based) number of the first shown pass that reaches it."""
@@ -374,19 +382,13 @@ class _Teller:
                 continue
             if s.value is not None:
                 values[s.name] = s.value
-            elif s.ref is not None:
-                names[s.name] = self.label(s.ref)
-            elif s.label is not None:
-                names[s.name] = s.label
-            elif s.tensor is not None:
-                tiny = s.tensor.data is not None and s.tensor.numel <= MAX_ITEMS
-                if tiny:
-                    names[s.name] = _values(s.tensor, s.name)
-                elif s.name in unnamed:  # an input without grad and without a name
-                    names[s.name] = f"const({format_shape(s.tensor.shape)})"
-                else:
-                    names[s.name] = s.name
-                if out_shape is not None and s.tensor.shape == out_shape:
+            elif s.ref is not None or s.label is not None or s.tensor is not None:
+                otherwise = s.name
+                if s.tensor is not None and s.name in unnamed:  # an input with no name
+                    otherwise = f"const({format_shape(s.tensor.shape)})"
+                names[s.name] = self._outside(s.label, s.ref, s.tensor, otherwise)
+                outside = s.tensor if s.ref is None and s.label is None else None
+                if outside is not None and out_shape is not None and outside.shape == out_shape:
                     unbroadcast.add(s.name)
         self._name_pieces(op, names)
         for symbol in unnamed:  # an optional input left out (bias=False) is None
@@ -401,16 +403,7 @@ class _Teller:
             stem, bracket, rest = s.name.partition("[")
             if not bracket or not rest.rstrip("]").isdigit() or stem in names:
                 continue
-            if s.value == "None":
-                text = ":"
-            elif s.label is not None:
-                text = s.label
-            elif s.ref is not None:
-                text = self.label(s.ref)
-            elif s.tensor is not None and s.tensor.data is not None and s.tensor.numel <= MAX_ITEMS:
-                text = _values(s.tensor, s.name)
-            else:
-                text = s.name
+            text = ":" if s.value == "None" else self._outside(s.label, s.ref, s.tensor, s.name)
             pieces.setdefault(stem, []).append(text)
         for stem, texts in pieces.items():
             names[stem] = ", ".join(texts)
