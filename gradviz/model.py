@@ -175,6 +175,11 @@ class Node:
         """The first name the snippet gave this tensor, if any."""
         return self.names[0] if self.names else None
 
+    @property
+    def constant_names(self) -> list[str]:
+        """The snippet's names for an op's inputs that need no grad (``y`` of ``y_pred - y``)."""
+        return [c.label for c in self.constants if c.label is not None]
+
 
 @dataclass(frozen=True)
 class Edge:

@@ -310,7 +310,7 @@ class DotRenderer:
         if node.kind == "op":
             p = self.theme.op
             label = f"<B>{html_escape(node.op or '?')}</B>"
-            named = [c.label for c in node.constants if c.label is not None]
+            named = node.constant_names
             if named:  # y in y_pred - y: an input with no node of its own
                 label += (
                     f'<BR/><FONT POINT-SIZE="8" COLOR="{p.border}">'

@@ -74,7 +74,7 @@ class MermaidRenderer:
         if node.kind == "module":
             return f'[["{mermaid_escape(graph.module_title(node.name or "module"))}"]]'
         if node.kind == "op":
-            named = [c.label for c in node.constants if c.label is not None]
+            named = node.constant_names
             text = mermaid_escape(node.op or "?")
             if named:  # y in y_pred - y: an input with no node of its own
                 text += "<br/>with " + mermaid_escape(", ".join(named))

@@ -375,6 +375,7 @@ class GraphBuilder:
             line, step, backward_step = rec.line, rec.step, rec.backward_step
         source = self._source(line)
         if kind == "op":
+            name_of = self._namer(source)
             return Node(
                 id=node_id,
                 kind="op",
@@ -385,8 +386,8 @@ class GraphBuilder:
                 step=step,
                 backward_step=backward_step,
                 scope=scope,
-                saved=_resolve_saved(saved, keys, self._namer(source)) if saved else (),
-                constants=_resolve_constants(rec.constants, saved, keys, self._namer(source))
+                saved=_resolve_saved(saved, keys, name_of) if saved else (),
+                constants=_resolve_constants(rec.constants, saved, keys, name_of)
                 if rec is not None and rec.constants
                 else (),
             )
