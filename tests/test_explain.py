@@ -349,8 +349,9 @@ def test_a_tensor_made_inside_a_module_says_which_layer_made_it() -> None:
 def test_unnamed_tensors_are_numbered_in_forward_order_and_pieces_say_which(
     tmp_path: Path,
 ) -> None:
-    """``mul#2`` is the second mul the forward pass made (the graph's ids are another
-    order); a piece of a split says which piece it is."""
+    """``mul#4`` is the fourth mul the forward pass made (the graph's ids are another
+    order); a piece of a split says which piece it is. A tensor has one label wherever it
+    shows: the ``mul#4`` in its user's formula heads its own line."""
     snippet = tmp_path / "ordinal.py"
     snippet.write_text(
         "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\n"
@@ -358,10 +359,11 @@ def test_unnamed_tensors_are_numbered_in_forward_order_and_pieces_say_which(
         "loss = y.sum() + x.split(1)[1].sum()\nloss.backward()\n"
     )
     text = " ".join(plain(snippet, width=300).split())
-    # the sixth mul, four muls above the second (the first is x * 2)
-    assert (
-        "└── mul(mul(mul(mul(mul#2)))) y = y * 1.5 ordinal.py:5 mul 2 value [15.19, 15.19]" in text
-    )
+    # the sixth mul, two above the fourth (the first is x * 2); nesting starts over there
+    assert "└── mul(mul(mul#4)) y = y * 1.5 ordinal.py:5 mul 2 value [15.19, 15.19]" in text
+    assert "mul: mul(mul#4) = mul#4 * 1.5" in text
+    assert "└── mul#4 y = y * 1.5 ordinal.py:5 mul 2 value [6.75, 6.75]" in text
+    assert "mul: mul#4 = mul(mul(mul(x))) * 1.5" in text
     assert "add: loss = sum(y) + sum(split(x)[1])" in text
 
 
@@ -507,3 +509,31 @@ def test_indexing_shows_the_snippets_index_tensors(tmp_path: Path) -> None:
         ("indices[0]", "None", None),
         ("indices[1]", None, "cols"),
     ]
+
+
+def _heads_and_texts(path: Path) -> tuple[set[str], list[str]]:
+    """The label each step of the story opens with, and every text it shows."""
+    story = tell(graph_of(path), depth=400)
+    heads: set[str] = set()
+    texts: list[str] = []
+    steps = list(story.trees)
+    while steps:
+        step = steps.pop()
+        heads.add(step.head[0].text)
+        texts += [step.head[0].text, *("".join(s.text for s in line) for line in step.body)]
+        steps.extend(step.children)
+    return heads, texts
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*sorted(SAMPLES.glob("*.py")), SNIPPETS / "lora_frozen_base.py"],
+    ids=lambda p: p.stem,
+)
+def test_a_numbered_tensor_in_a_label_heads_a_line_of_its_own(path: Path) -> None:
+    """Labels nest only a few levels. One cut short used to name a tensor no line is
+    headed by: ``pow(add#1)`` over a line that reads ``add(mul(mm#2))``."""
+    heads, texts = _heads_and_texts(path)
+    numbered = {m for text in texts for m in re.findall(r"\b[a-z_0-9]+#\d+(?:\[\d+\])?", text)}
+    for label in numbered:
+        assert label in heads, (label, sorted(heads))

@@ -57,7 +57,10 @@ class Story:
     footer: list[Line] = field(default_factory=list)
 
 
-_LABEL_NESTING = 4
+_LABEL_WIDTH = 28
+"""The longest expression a label is; past it, ``mul#12``."""
+_LABEL_NESTING = 3
+"""The deepest a label's expression nests: ``tanh(add(mul(w, x), b))``."""
 MAX_DEPTH = 200
 """Levels told when no --depth is given: deeper chains say how much they left out."""
 DEPTH_LIMIT = 400
@@ -114,6 +117,7 @@ class _Teller:
         self.omitted = 0
         self.pass_of_op = self._passes_of_ops()
         self.labels: dict[int, str] = {}
+        self._nesting: dict[int, int] = {}  # how deep each label's expression nests
         self.flow = Flow(graph)
         self.ordinal: dict[int, int] = {}
         """Each op's number among the ops of its kind, in the order the forward pass made
@@ -125,46 +129,78 @@ class _Teller:
 
     # -- names ------------------------------------------------------------------
 
-    def label(self, node_id: int, nesting: int = 0) -> str:
-        """The snippet's name, else an expression of its inputs' names (``mul(x, x)``).
+    def label(self, node_id: int) -> str:
+        """The snippet's name, else an expression of its inputs' labels (``mul(x, x)``).
 
-        Expressions nest a few levels at most (a label is for reading, and a
-        50,000-step chain must not recurse 50,000 deep); past that, ``mul#12``.
+        A tensor has one label wherever it shows: ``pow(add#1)`` would send the
+        reader looking for an ``add#1`` that its own line calls ``add(mul(w))``.
+        An expression longer than a glance (``_LABEL_WIDTH``) or nested deeper than
+        ``_LABEL_NESTING`` is ``mul#12``, which starts the nesting over: in a chain
+        the labels near the output stay expressions too. They are made inputs
+        first, without recursion: a 50,000-step chain must not recurse 50,000 deep.
         """
         if node_id in self.labels:
             return self.labels[node_id]
-        node = self.g.node(node_id)
-        text = node.names[0] if node.names else ""
-        if not text:
-            op = self.producer.get(node_id)
-            if op is None:
-                text = f"t{node_id}"
-            else:
-                name = self.g.node(op).op or "op"
-                piece = ""  # which of several outputs: split(x)[1], split#2[0]
-                outputs = self.outputs_of.get(op, {})
-                slot = next((s for s, t in outputs.items() if t == node_id), 0)
-                if len(outputs) > 1 or slot > 0:
-                    piece = f"[{slot}]"
-                text = f"{name}#{self.ordinal.get(op, node_id)}{piece}"
-                if nesting < _LABEL_NESTING:
-                    args = self._arguments(op, nesting + 1)
-                    expression = f"{name}({', '.join(args)}){piece}"
-                    if len(expression) <= 28:
-                        text = expression
-        if nesting == 0 or node.names:
-            self.labels[node_id] = text  # a label cut short by nesting is not the final one
-        return text
+        stack = [node_id]
+        opened: set[int] = set()
+        while stack:
+            nid = stack[-1]
+            if nid in self.labels:
+                stack.pop()
+                continue
+            pending = (
+                []
+                if nid in opened
+                else [a for a in self._label_inputs(nid) if a not in self.labels]
+            )
+            opened.add(nid)
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            self.labels[nid], self._nesting[nid] = self._make_label(nid)
+        return self.labels[node_id]
 
-    def _arguments(self, op: int, nesting: int) -> list[str]:
+    def _label_inputs(self, node_id: int) -> list[int]:
+        """The tensors whose labels go into this one's expression."""
+        node = self.g.node(node_id)
+        op = self.producer.get(node_id)
+        if node.names or op is None:
+            return []
+        found = [e.src for e in self.inputs.get(op, [])]
+        found += [c.ref for c in self.g.node(op).constants if c.label is None and c.ref is not None]
+        return found
+
+    def _make_label(self, node_id: int) -> tuple[str, int]:
+        """The label and how deep its expression nests (0 for a name or ``mul#12``)."""
+        node = self.g.node(node_id)
+        if node.names:
+            return node.names[0], 0
+        op = self.producer.get(node_id)
+        if op is None:
+            return f"t{node_id}", 0
+        name = self.g.node(op).op or "op"
+        piece = ""  # which of several outputs: split(x)[1], split#2[0]
+        outputs = self.outputs_of.get(op, {})
+        slot = next((s for s, t in outputs.items() if t == node_id), 0)
+        if len(outputs) > 1 or slot > 0:
+            piece = f"[{slot}]"
+        nesting = 1 + max((self._nesting.get(a, 0) for a in self._label_inputs(node_id)), default=0)
+        expression = f"{name}({', '.join(self._arguments(op))}){piece}"
+        if len(expression) <= _LABEL_WIDTH and nesting <= _LABEL_NESTING:
+            return expression, nesting
+        return f"{name}#{self.ordinal.get(op, node_id)}{piece}", 0
+
+    def _arguments(self, op: int) -> list[str]:
         """The labels of an op's inputs in slot order, the named constants among them
-        (``sub(y_pred, y)``); a constant with no name is left out of a label."""
-        by_slot = {e.slot: self.label(e.src, nesting) for e in self.inputs.get(op, [])}
+        (``sub(y_pred, y)``); a constant with no name is left out of a label. An input
+        whose label is not made yet (a cycle through a shared memory) reads ``…``."""
+        by_slot = {e.slot: self.labels.get(e.src, "…") for e in self.inputs.get(op, [])}
         for c in self.g.node(op).constants:
             if c.label is not None:
                 by_slot.setdefault(c.slot, c.label)
             elif c.ref is not None:
-                by_slot.setdefault(c.slot, self.label(c.ref, nesting))
+                by_slot.setdefault(c.slot, self.labels.get(c.ref, "…"))
         return [by_slot[slot] for slot in sorted(by_slot)]
 
     def constant_label(self, c: Constant) -> str:
