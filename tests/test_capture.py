@@ -846,6 +846,38 @@ def test_inputs_that_need_no_grad_are_kept_by_slot_with_their_names(tmp_path: Pa
     assert again.node(sub.id).constants == sub.constants
 
 
+def test_python_numbers_are_kept_in_the_slots_autograd_left_empty_for_them(
+    tmp_path: Path,
+) -> None:
+    """``sq + 1e-8`` and ``torch.where(m, x, 0.0)`` leave a slot empty for the number, as
+    for a constant tensor; ``x * 2`` saves its 2 (no constant is kept twice), and a
+    tensor constant is still placed before any number (``lerp``'s weight has no slot)."""
+    snippet = tmp_path / "numbers.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, -2.0], requires_grad=True)\n"
+        "sq = (x ** 2).sum()\n"
+        "a = sq + 1e-8\nb = 3 - x\nc = torch.where(x > 0, x, 0.0)\nd = x * 2\n"
+        "e = torch.lerp(x, torch.ones(2), 0.25)\nf = (1 + x).sum()\n"
+        "(a + b.sum() + c.sum() + d.sum() + e.sum() + f).backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    by_line = {(n.source.line, n.autograd): n for n in g.ops() if n.source is not None}
+
+    def kept(line: int, autograd: str) -> list[tuple[int, object]]:
+        return [
+            (c.slot, values(c.tensor) if c.tensor is not None else None)
+            for c in by_line[(line, autograd)].constants
+        ]
+
+    assert kept(4, "AddBackward0") == [(1, 1e-8)]  # a number: a 0-d tensor
+    assert kept(5, "RsubBackward1") == []  # 3 - x: rsub keeps its 3 as no input
+    assert kept(6, "WhereBackward0") == [(1, 0.0)]
+    assert kept(7, "MulBackward0") == []
+    assert kept(8, "LerpBackward0") == [(1, [1.0, 1.0])]
+    assert kept(9, "AddBackward0") == [(1, 1)]
+
+
 def test_constants_are_left_unplaced_where_their_slots_are_not_certain(tmp_path: Path) -> None:
     """batch_norm's running statistics are constants with no slot: with more constants
     than empty slots, none is placed rather than a wrong one."""

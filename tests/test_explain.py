@@ -461,6 +461,22 @@ def test_inputs_without_grad_are_named_in_labels_and_formulas(tmp_path: Path) ->
     assert "div: scaled = mul(w, x) / const(3×2)" in text
 
 
+def test_a_python_number_added_reads_as_itself(tmp_path: Path) -> None:
+    """``sq + 1e-8`` and ``torch.where(x > 0, x, 0.0)``: the number the snippet wrote,
+    not ``const``; a number is left out of a label, as an unnamed constant is."""
+    snippet = tmp_path / "eps.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([3.0, -4.0], requires_grad=True)\n"
+        "sq = (x ** 2).sum()\nnorm = torch.sqrt(sq + 1e-8)\n"
+        "pos = torch.where(x > 0, x, 0.0)\n(norm + pos.sum() - 1).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "add: add(sq) = sq + 1e-08" in text
+    assert "where: pos = where([True, False], x, 0.)" in text
+    assert "sub: sub(add(norm, sum(pos))) = add(norm, sum(pos)) - 1 " in text
+    assert "const" not in text
+
+
 def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -> None:
     """erf's derivative names pi; for a one-number input the formula still gets its
     numbers and its value (2 / sqrt(pi) * exp(-0.25) = 0.8788)."""

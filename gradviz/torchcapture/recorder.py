@@ -365,15 +365,22 @@ class Recorder(TorchFunctionMode):
         # Tensors made where no torch call was seen (a custom autograd.Function's
         # apply, internals of a compiled region) get their value when first used.
         constants: list[torch.Tensor] | None = None
+        numbers: list[torch.Tensor | float] | None = None  # the constants and numbers, in order
         for t in args:
             if not isinstance(t, torch.Tensor):
-                if made is not None and isinstance(t, list | tuple):  # cat's list
+                if made is None:
+                    continue
+                if isinstance(t, list | tuple):  # cat's list
                     for c in t:
                         if _constant(c):
                             (constants := constants or []).append(c)
+                elif isinstance(t, int | float) and not isinstance(t, bool) and call in _FILLED:
+                    (numbers := numbers or [*(constants or ())]).append(t)
                 continue
             if made is not None and _constant(t):
                 (constants := constants or []).append(t)
+                if numbers is not None:
+                    numbers.append(t)
                 continue
             if t.grad_fn is None and (physical := _physical(t)) is not None:
                 t = physical
@@ -387,12 +394,31 @@ class Recorder(TorchFunctionMode):
             if nr not in rec.outputs:
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
-        if constants and made is not None and call is not None and _made_by(call, made_by):
-            made.constants = (
-                _linear_slots(made_by, args, self._out_memo)
-                if func is _LINEAR
-                else _constant_slots(made_by, constants, self._out_memo)
-            )
+        if (
+            (constants or numbers)
+            and made is not None
+            and call is not None
+            and _made_by(call, made_by)
+        ):
+            made.constants = self._constants_of(func, made_by, args, constants, numbers)
+
+    def _constants_of(
+        self,
+        func: Callable[..., Any],
+        node: AutogradNode,
+        args: Sequence[Any],
+        constants: list[torch.Tensor] | None,
+        numbers: list[torch.Tensor | float] | None,
+    ) -> dict[int, SavedRecord] | None:
+        """The call's inputs without grad, by the node's empty slots: its constant tensors
+        (``y_pred - y``), else those and its Python numbers, in order (``sq + 1e-8``,
+        ``torch.where(mask, x, 0.0)``). ``x * 2`` needs none: ``mul`` saves its 2."""
+        if func is _LINEAR:
+            return _linear_slots(node, args, self._out_memo)
+        found = _constant_slots(node, constants, self._out_memo) if constants else None
+        if found is None and numbers:
+            found = _constant_slots(node, numbers, self._out_memo)
+        return found
 
     def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
         """The product inside ``linear`` on a batch, before the bias was added to it.
@@ -920,6 +946,16 @@ _SAME_OP: dict[str, str | tuple[str, ...]] = {
 """Calls whose own op autograd names otherwise (``x / y`` is ``div``, ``F.linear`` is ``addmm``)."""
 
 
+_FILLED = frozenset(
+    f"{prefix}{op}{suffix}"
+    for op in ("add", "sub")
+    for prefix in ("", "r", "i")
+    for suffix in ("", "_")
+) | {"where"}
+"""Calls whose node leaves an empty slot for a Python number (``x + 1``, ``torch.where(m, x,
+0.0)``); ``mul`` and ``div`` save theirs, and most calls take numbers as no input at all."""
+
+
 def _made_by(call: str, node: AutogradNode) -> bool:
     """Whether the node is the call's own op (``sub`` for ``x - y``), not the last of several
     nodes a call in C++ made of its inputs (``kl_div`` ends in a ``sub`` of tensors it
@@ -949,7 +985,7 @@ def _linear_slots(
 
 
 def _constant_slots(
-    node: AutogradNode, constants: Sequence[torch.Tensor], memo: StatsMemo
+    node: AutogradNode, constants: Sequence[torch.Tensor | float], memo: StatsMemo
 ) -> dict[int, SavedRecord] | None:
     """Which empty ``next_functions`` slots the constants filled, where that is certain:
     as many empty slots as constants, taken in order (``y_pred - y``: ``other``)."""
@@ -959,8 +995,11 @@ def _constant_slots(
     return {slot: _constant_record(t, memo) for slot, t in zip(empty, constants, strict=True)}
 
 
-def _constant_record(t: torch.Tensor, memo: StatsMemo) -> SavedRecord:
+def _constant_record(t: torch.Tensor | float, memo: StatsMemo) -> SavedRecord:
     """A constant input: its numbers when few (only its shape otherwise), and its memory."""
+    if not isinstance(t, torch.Tensor):  # a Python number
+        dtype = "float64" if isinstance(t, float) else "int64"
+        return SavedRecord(name="constant", tensor=TensorData((), dtype, data=(t,)))
     small = t.numel() <= FULL_LIMIT
     data = to_data(t, memo) if small else TensorData(tuple(t.shape), dtype_name(t.dtype))
     return SavedRecord(name="constant", tensor=data, key=storage_key(t))
