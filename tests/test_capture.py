@@ -469,6 +469,45 @@ def test_custom_function_node_and_its_saved_tensor() -> None:
     assert values(out.value) == [1.0, 4.0]  # the Function's output, seen when it was used
 
 
+def test_a_custom_function_output_has_its_value_and_line_though_only_another_used_it(
+    tmp_path: Path,
+) -> None:
+    """The mode sees no call of ``Function.apply``: an output handed straight to another
+    Function (a sort whose indices are non-differentiable, then a two-output scaling
+    with unmaterialized grads) used to show no value and no line."""
+    snippet = tmp_path / "functions.py"
+    snippet.write_text(
+        "import torch\n\n"
+        "class Sort(torch.autograd.Function):\n"
+        "    @staticmethod\n    def forward(ctx, x):\n"
+        "        values, idx = x.sort()\n        ctx.mark_non_differentiable(idx)\n"
+        "        ctx.save_for_backward(idx)\n        return values, idx\n\n"
+        "    @staticmethod\n    def backward(ctx, g, _):\n"
+        "        (idx,) = ctx.saved_tensors\n"
+        "        return torch.zeros_like(g).index_add_(0, idx, g)\n\n"
+        "class Scale(torch.autograd.Function):\n"
+        "    @staticmethod\n    def forward(ctx, x):\n"
+        "        ctx.set_materialize_grads(False)\n        return x * 2, x * 3\n\n"
+        "    @staticmethod\n    def backward(ctx, g1, g2):\n"
+        "        return (0 if g1 is None else 2 * g1) + (0 if g2 is None else 3 * g2)\n\n"
+        "x = torch.tensor([3.0, 1.0, 2.0], requires_grad=True)\n"
+        "v, i = Sort.apply(x)\n"
+        "a, b = Scale.apply(v)\n"
+        "(a * torch.arange(3.0)).sum().backward()\n"
+    )
+    ns = plain_run(snippet)
+    g = capture(snippet).graph
+    assert g is not None
+    v, a = named(g, "v"), named(g, "a")
+    assert values(v.value) == ns["v"].tolist() == [1.0, 2.0, 3.0]
+    assert values(a.value) == ns["a"].tolist()
+    assert v.source is not None and v.source.code == "v, i = Sort.apply(x)"
+    assert a.source is not None and a.source.code == "a, b = Scale.apply(v)"
+    assert values(v.grad) == [0.0, 2.0, 4.0]
+    assert values(named(g, "x").grad) == ns["x"].grad.tolist()
+    assert torch.autograd.Function.apply.__func__.__module__ == "torch.autograd.function"
+
+
 def test_multi_output_ops_are_one_node() -> None:
     g = graph_of(SNIPPETS / "multi_output.py")
     split = next(n for n in g.ops() if n.op == "split")

@@ -126,6 +126,7 @@ class _OwnWork:
         self._no_torch_function.__exit__(kind, error, trace)
 
 
+_FUNCTION = torch.autograd.Function
 _DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
 _MAX_DETACHES = 64
 _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
@@ -611,6 +612,8 @@ class Recorder(TorchFunctionMode):
 
         torch.autograd.backward = backward
         torch.autograd.grad = grad
+        orig_apply = _FUNCTION.__dict__["apply"]
+        _FUNCTION.apply = classmethod(self._applying(orig_apply.__func__))  # type: ignore[assignment]
         hooks = [
             register_module_forward_pre_hook(enter),
             register_module_forward_hook(leave, always_call=True),
@@ -629,8 +632,32 @@ class Recorder(TorchFunctionMode):
             self._scope = ()
             torch.autograd.backward = orig_backward
             torch.autograd.grad = orig_grad
+            _FUNCTION.apply = orig_apply  # type: ignore[method-assign]
             if getattr(warnings.showwarning, "__wrapped__", None) is show:
                 warnings.showwarning = show  # unless the snippet put in its own
+
+    def _applying(self, apply: Callable[..., Any]) -> Callable[..., Any]:
+        """``Function.apply``, recording what a custom ``autograd.Function`` returned as a
+        torch call's outputs: the mode sees no call of ``apply``, only the ops its forward
+        runs, with grad off. Its outputs would get their values only where a later torch
+        call used them; one handed straight to another Function's ``apply`` got none."""
+        recorder = self
+
+        def applied(cls: type, *args: Any, **kwargs: Any) -> Any:
+            out = apply(cls, *args, **kwargs)
+            if recorder._busy or not torch.is_grad_enabled() or _compiling():
+                return out
+            recorder._busy = True
+            try:
+                with _OwnWork():
+                    recorder._record(cls, args, out)
+            except Exception as exc:  # never let gradviz break the user's code
+                recorder.internal_errors.append(f"{cls.__name__}.apply: {exc!r}")
+            finally:
+                recorder._busy = False
+            return out
+
+        return applied
 
     def _aside(self, orig: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         """Run a pass that is torch checking gradients: nothing of it is recorded."""
