@@ -1,9 +1,11 @@
 """Watch a snippet run: every torch call, every backward pass, every gradient.
 
-Three things feed the capture, all without touching the user's code:
+These feed the capture, all without touching the user's code:
 
 - a ``TorchFunctionMode`` sees each torch call with its outputs, so each output's
   autograd node gets its forward value and the snippet line that made it;
+  ``autograd.Function.apply``, which the mode does not see, is wrapped to the
+  same end;
 - ``torch.autograd.backward`` and ``torch.autograd.grad`` are wrapped (``Tensor.
   backward`` looks the former up at call time), so each pass is seen *before*
   it frees saved tensors: the graph is walked, saved tensors are read and a hook
