@@ -917,6 +917,54 @@ def test_python_numbers_are_kept_in_the_slots_autograd_left_empty_for_them(
     assert kept(9, "AddBackward0") == [(1, 1)]
 
 
+def test_a_constant_a_frozen_module_returned_is_named_after_the_call(tmp_path: Path) -> None:
+    """LoRA adds a frozen layer's output to a trainable product; a fine-tuned classifier
+    takes a frozen backbone's output, flattened. Neither has a snippet name: each is
+    named after the module call, with its input (the outermost call: ``backbone(z)``,
+    not its last layer). One written into after the call is not that call's output."""
+    snippet = tmp_path / "frozen.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "class LoRA(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.base = nn.Linear(4, 3).requires_grad_(False)\n"
+        "        self.A = nn.Parameter(torch.randn(2, 4))\n"
+        "        self.B = nn.Parameter(torch.randn(3, 2))\n"
+        "    def forward(self, x):\n"
+        "        return self.base(x) + x @ self.A.T @ self.B.T\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.features = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1))\n"
+        "        self.features.requires_grad_(False)\n"
+        "        self.fc = nn.Linear(4, 2)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc(torch.flatten(self.features(x), 1))\n"
+        "layer, net = LoRA(), Net()\n"
+        "backbone = nn.Sequential(nn.Linear(4, 4), nn.Tanh()).requires_grad_(False)\n"
+        "x, images = torch.randn(5, 4), torch.randn(2, 3, 6, 6)\n"
+        "w = torch.ones(4, requires_grad=True)\n"
+        "a = backbone(x) * w\n"
+        "b = backbone(x).add_(1) * w\n"
+        "(layer(x).sum() + net(images).sum() + a.sum() + b.sum()).backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    labels = {
+        (n.source.code if n.source else "", n.autograd): [c.label for c in n.constants]
+        for n in g.ops()
+    }
+    assert labels[("return self.base(x) + x @ self.A.T @ self.B.T", "AddBackward0")] == [
+        "layer.base(x)"
+    ]
+    assert labels[("return self.fc(torch.flatten(self.features(x), 1))", "AddmmBackward0")] == [
+        "net.features(images)"
+    ]
+    assert labels[("a = backbone(x) * w", "MulBackward0")] == ["backbone(x)"]
+    assert labels[("b = backbone(x).add_(1) * w", "MulBackward0")] == [None]
+
+
 def test_constants_are_left_unplaced_where_their_slots_are_not_certain(tmp_path: Path) -> None:
     """batch_norm's running statistics are constants with no slot: with more constants
     than empty slots, none is placed rather than a wrong one."""

@@ -387,7 +387,7 @@ class GraphBuilder:
                 backward_step=backward_step,
                 scope=scope,
                 saved=_resolve_saved(saved, keys, name_of) if saved else (),
-                constants=_resolve_constants(rec.constants, saved, keys, name_of)
+                constants=_resolve_constants(rec.constants, saved, keys, self._called(name_of))
                 if rec is not None and rec.constants
                 else (),
             )
@@ -488,6 +488,25 @@ class GraphBuilder:
             return next((n for n in names if n in words), names[0])
 
         return name_of
+
+    def _called(
+        self, name_of: Callable[[StorageKey], str | None]
+    ) -> Callable[[SavedRecord], str | None]:
+        """A constant's name: the snippet's, else the module call that returned it, with
+        its input's name (``layer.base(x)``: LoRA's frozen layer)."""
+
+        def named(s: SavedRecord) -> str | None:
+            name = name_of(s.key) if s.key is not None else None
+            if name is not None or s.made_in is None:
+                return name
+            number, given = s.made_in
+            module = self._scope_labels.get(number)
+            if module is None:
+                return None
+            argument = name_of(given) if given is not None else None
+            return f"{module}({argument or '…'})"
+
+        return named
 
     @staticmethod
     def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
@@ -632,7 +651,7 @@ def _resolve_constants(
     constants: Mapping[int, SavedRecord],
     saved: Sequence[SavedRecord] | None,
     keys: Mapping[StorageKey, int],
-    name_of: Callable[[StorageKey], str | None],
+    name_of: Callable[[SavedRecord], str | None],
 ) -> tuple[Constant, ...]:
     """An op's inputs without grad, each named, or linked to the graph tensor it shares
     memory with (``x.detach()``), as saved tensors are. The numbers of one the op also
@@ -643,7 +662,7 @@ def _resolve_constants(
             slot=slot,
             tensor=None if s.key in kept else s.tensor,
             ref=None if s.key is None else keys.get(s.key),
-            label=None if s.key is None or s.key in keys else name_of(s.key),
+            label=None if s.key is None or s.key in keys else name_of(s),
         )
         for slot, s in sorted(constants.items())
     )

@@ -29,7 +29,7 @@ import types
 import warnings
 import weakref
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType, TracebackType
 from typing import Any, Literal, NamedTuple, TypeGuard
@@ -190,6 +190,10 @@ class Recorder(TorchFunctionMode):
         self._out_memo = StatsMemo()  # and of the outputs of this step's forward: views repeat
         self._active = False
         self._grad_hooks = False  # the snippet hooked a tensor's gradient somewhere
+        self._module_outputs: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        """Outputs of module calls that made no graph -> (the module's number, its input's
+        memory, the output's version): what a constant an op takes is named after
+        (``layer.base(x)``)."""
         self._leaf_hooks: WeakIdKeyDictionary = WeakIdKeyDictionary()
         """Leaves whose gradient the snippet hooked -> the line (see ``_note_grad_hook``)."""
         self._current_pass = -1
@@ -416,12 +420,42 @@ class Recorder(TorchFunctionMode):
         """The call's inputs without grad, by the node's empty slots: its constant tensors
         (``y_pred - y``), else those and its Python numbers, in order (``sq + 1e-8``,
         ``torch.where(mask, x, 0.0)``). ``x * 2`` needs none: ``mul`` saves its 2."""
+        placed: Mapping[int, torch.Tensor | float] | None
         if func is _LINEAR:
-            return _linear_slots(node, args, self._out_memo)
-        found = _constant_slots(node, constants, self._out_memo) if constants else None
-        if found is None and numbers:
-            found = _constant_slots(node, numbers, self._out_memo)
-        return found
+            placed = _linear_slots(node, args)
+        else:
+            placed = _constant_slots(node, constants) if constants else None
+            if placed is None and numbers:
+                placed = _constant_slots(node, numbers)
+        if not placed:
+            return None
+        return {slot: self._constant_record(t) for slot, t in placed.items()}
+
+    def _constant_record(self, t: torch.Tensor | float) -> SavedRecord:
+        """A constant input: its numbers when few (only its shape otherwise), its memory,
+        and the module call whose output it is (a frozen layer's, in LoRA), if any."""
+        if not isinstance(t, torch.Tensor):  # a Python number
+            dtype = "float64" if isinstance(t, float) else "int64"
+            return SavedRecord(name="constant", tensor=TensorData((), dtype, data=(t,)))
+        small = t.numel() <= FULL_LIMIT
+        data = (
+            to_data(t, self._out_memo) if small else TensorData(tuple(t.shape), dtype_name(t.dtype))
+        )
+        return SavedRecord(
+            name="constant", tensor=data, key=storage_key(t), made_in=self._made_in(t)
+        )
+
+    def _made_in(self, t: torch.Tensor) -> tuple[int, StorageKey | None] | None:
+        """The module call that returned ``t``, or the tensor ``t`` views (flattened, as a
+        classifier takes it), unless something wrote into it since (``h += 1``)."""
+        if not self._module_outputs:
+            return None
+        found = self._module_outputs.get(t)  # type: ignore[no-untyped-call]
+        if found is None and t._base is not None:
+            found = self._module_outputs.get(t._base)  # type: ignore[no-untyped-call]
+        if found is None or found[2] != t._version:  # views share their base's version
+            return None
+        return found[0], found[1]
 
     def _record_before_bias(self, args: Sequence[Any], kwargs: Any, out: Any) -> None:
         """The product inside ``linear`` on a batch, before the bias was added to it.
@@ -444,6 +478,19 @@ class Recorder(TorchFunctionMode):
         if nr not in rec.outputs:
             with torch.no_grad():
                 rec.outputs[nr] = to_data(out.detach() - bias.detach())
+
+    def _note_module_output(
+        self, module: torch.nn.Module, args: Sequence[Any], output: torch.Tensor
+    ) -> None:
+        """A module call that made no graph (a frozen layer): its output is a constant an
+        op may take, named after the call (``layer.base(x)``). The outermost call wins,
+        as it returns last: ``backbone(x)``, not its last layer."""
+        number = self._called.get(id(module))
+        if number is None:
+            return
+        first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+        given = None if first is None else storage_key(first)
+        self._module_outputs[output] = (number, given, output._version)
 
     def _called_without_grad(self, module: torch.nn.Module) -> None:
         line = None
@@ -611,6 +658,8 @@ class Recorder(TorchFunctionMode):
             while recorder._modules and recorder._modules.pop() is not module:
                 pass  # a forward that raised left its children behind
             recorder._scope = recorder._scope[: len(recorder._modules)]
+            if _constant(output) and not recorder._busy and torch.is_grad_enabled():
+                recorder._note_module_output(module, args, output)
 
         torch.autograd.backward = backward
         torch.autograd.grad = grad
@@ -997,9 +1046,7 @@ def _made_by(call: str, node: AutogradNode) -> bool:
     return op in same if isinstance(same, tuple) else op.startswith(same)
 
 
-def _linear_slots(
-    node: AutogradNode, args: Sequence[Any], memo: StatsMemo
-) -> dict[int, SavedRecord] | None:
+def _linear_slots(node: AutogradNode, args: Sequence[Any]) -> dict[int, torch.Tensor] | None:
     """``linear``'s input and bias where they need no grad: ``addmm`` takes them as ``mat1``
     and ``self`` (``mm``, with no bias, as ``self``), not in the call's order. Its weight
     goes in transposed, under no name of its own, so it is left out."""
@@ -1009,29 +1056,18 @@ def _linear_slots(
     pairs = [(1 if op == "addmm" else 0, args[0] if args else None)]
     if op == "addmm":
         pairs.append((0, bias))
-    found = {slot: _constant_record(t, memo) for slot, t in pairs if slot in empty and _constant(t)}
-    return found or None
+    return {slot: t for slot, t in pairs if slot in empty and _constant(t)} or None
 
 
 def _constant_slots(
-    node: AutogradNode, constants: Sequence[torch.Tensor | float], memo: StatsMemo
-) -> dict[int, SavedRecord] | None:
+    node: AutogradNode, constants: Sequence[torch.Tensor | float]
+) -> dict[int, torch.Tensor | float] | None:
     """Which empty ``next_functions`` slots the constants filled, where that is certain:
     as many empty slots as constants, taken in order (``y_pred - y``: ``other``)."""
     empty = [slot for slot, (fn, _) in enumerate(node.next_functions) if fn is None]
     if len(empty) != len(constants):
         return None
-    return {slot: _constant_record(t, memo) for slot, t in zip(empty, constants, strict=True)}
-
-
-def _constant_record(t: torch.Tensor | float, memo: StatsMemo) -> SavedRecord:
-    """A constant input: its numbers when few (only its shape otherwise), and its memory."""
-    if not isinstance(t, torch.Tensor):  # a Python number
-        dtype = "float64" if isinstance(t, float) else "int64"
-        return SavedRecord(name="constant", tensor=TensorData((), dtype, data=(t,)))
-    small = t.numel() <= FULL_LIMIT
-    data = to_data(t, memo) if small else TensorData(tuple(t.shape), dtype_name(t.dtype))
-    return SavedRecord(name="constant", tensor=data, key=storage_key(t))
+    return dict(zip(empty, constants, strict=True))
 
 
 def _physical(t: torch.Tensor) -> torch.Tensor | None:

@@ -34,6 +34,9 @@ class SavedRecord:
     key: StorageKey | None = None
     value: str | None = None
     freed: bool = False
+    made_in: tuple[int, StorageKey | None] | None = None
+    """For a constant input that a module call returned: the module's number (as ops'
+    scopes hold it) and the memory of its input."""
 
 
 PACKED = "packed by a saved-tensor hook (not unpacked)"
