@@ -965,6 +965,28 @@ def test_a_constant_a_frozen_module_returned_is_named_after_the_call(tmp_path: P
     assert labels[("b = backbone(x).add_(1) * w", "MulBackward0")] == [None]
 
 
+def test_matmul_constants_go_to_the_mm_under_its_reshape(tmp_path: Path) -> None:
+    """PyTorch's autograd tutorial: ``torch.matmul(x, w)`` of a vector ``x`` is an ``mm``
+    of ``x`` as a row, then a squeeze; a batch of matrices is an ``mm``, then a view.
+    The constant ``x`` belongs to the mm's empty slot, not to the reshape on top."""
+    snippet = tmp_path / "tutorial.py"
+    snippet.write_text(
+        "import torch\nx = torch.ones(5)\ny = torch.zeros(3)\n"
+        "w = torch.randn(5, 3, requires_grad=True)\nb = torch.randn(3, requires_grad=True)\n"
+        "z = torch.matmul(x, w) + b\n"
+        "batch = torch.ones(2, 4, 5)\nh = batch @ w\n"
+        "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y) + h.sum()\n"
+        "loss.backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    mms = {n.source.line: n for n in g.ops() if n.op == "mm" and n.source is not None}
+    assert [(c.slot, c.label) for c in mms[6].constants] == [(0, "x")]
+    assert [(c.slot, c.label) for c in mms[8].constants] == [(0, "batch")]
+    reshapes = [n for n in g.ops() if n.op in ("squeeze", "unsafe_view")]
+    assert len(reshapes) == 2 and all(n.constants == () for n in reshapes)
+
+
 def test_constants_are_left_unplaced_where_their_slots_are_not_certain(tmp_path: Path) -> None:
     """batch_norm's running statistics are constants with no slot: with more constants
     than empty slots, none is placed rather than a wrong one."""

@@ -401,13 +401,13 @@ class Recorder(TorchFunctionMode):
             if nr not in rec.outputs:
                 rec.outputs[nr] = to_data(t, self._out_memo)
                 rec.keys[nr] = storage_key(t)
-        if (
-            (constants or numbers)
-            and made is not None
-            and call is not None
-            and _made_by(call, made_by)
-        ):
-            made.constants = self._constants_of(func, made_by, args, constants, numbers)
+        if (constants or numbers) and made is not None and call is not None:
+            own = _own_node(call, made_by)
+            if own is not None:
+                rec = made if own is made_by else node_record(own)
+                rec.constants = self._constants_of(func, own, args, constants, numbers)
+                if rec.line is None:  # the mm inside a matmul: the call's line is its own
+                    rec.line, rec.call, rec.scope = line, call, made.scope
 
     def _constants_of(
         self,
@@ -1044,6 +1044,28 @@ def _made_by(call: str, node: AutogradNode) -> bool:
     op = op_name(node)
     same = _SAME_OP.get(name, name)
     return op in same if isinstance(same, tuple) else op.startswith(same)
+
+
+_RESHAPES = frozenset(("squeeze", "unsafe_view", "view"))
+
+
+def _own_node(call: str, node: AutogradNode) -> AutogradNode:
+    """The node that is the call's own op, whose empty slots its constants filled, if
+    any: the output's node, or for ``matmul`` the ``mm`` under the reshape that undoes
+    its reshaping of the input (``x @ w`` of a vector ``x``; a batch of matrices)."""
+    if _made_by(call, node):
+        return node
+    if call in ("matmul", "rmatmul"):
+        for _ in range(2):
+            if op_name(node) not in _RESHAPES or len(node.next_functions) != 1:
+                break
+            inner = node.next_functions[0][0]
+            if inner is None or is_leaf_node(inner):
+                break
+            if _made_by("matmul", inner):
+                return inner
+            node = inner
+    return None
 
 
 def _linear_slots(node: AutogradNode, args: Sequence[Any]) -> dict[int, torch.Tensor] | None:
