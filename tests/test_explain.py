@@ -477,6 +477,25 @@ def test_a_python_number_added_reads_as_itself(tmp_path: Path) -> None:
     assert "const" not in text
 
 
+def test_one_element_tensors_and_passes_are_told_without_repeats(tmp_path: Path) -> None:
+    """micrograd's checks against torch use one-element tensors, in two graphs each with
+    its own pass: ``y.grad = [1.]``, not ``y.grad = 1. = [1.]``; and the uses of a tensor
+    within one pass are summed without ``(pass 1)`` after each."""
+    snippet = tmp_path / "micrograd.py"
+    snippet.write_text(
+        "import torch\n"
+        "x = torch.Tensor([-4.0]).double()\nx.requires_grad = True\n"
+        "z = 2 * x + 2 + x\nq = z.relu() + z * x\ny = q + q * x\ny.backward()\n"
+        "a = torch.tensor([3.0], requires_grad=True)\n(a * a).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=200).split())
+    assert "2 backward passes are shown" in text
+    assert "mul(q, x).grad = y.grad = [1.]" in text
+    assert "= 1. = [1.]" not in text
+    assert "x is used 4 times; x.grad = [40.] + [30.] + [12.] + [24.] = [106.]" in text
+    assert "(pass 1)" not in text and "(pass 2)" not in text
+
+
 def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -> None:
     """erf's derivative names pi; for a one-number input the formula still gets its
     numbers and its value (2 / sqrt(pi) * exp(-0.25) = 0.8788)."""

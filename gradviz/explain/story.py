@@ -327,7 +327,11 @@ class _Teller:
         numeric = (
             _with_numbers(chain_formula, scalars, values, unbroadcast) if self.g.passes else None
         )
-        if numeric is not None and _bare(numeric[0]) not in (chain, flowed_text):
+        if (
+            numeric is not None
+            and _bare(numeric[0]) not in (chain, flowed_text)
+            and not (numeric[1] is not None and _is_number(_bare(numeric[0]), numeric[1]))
+        ):  # `y.grad = 1.`: a lone number says no more than the value after it
             chain_line.append(Span(f" = {numeric[0]}", "math"))
         chain_line += [Span(" = ", "math"), Span(flowed_text, "grad")]
         lines.append(tuple(chain_line))
@@ -490,11 +494,12 @@ class _Teller:
         if len(uses) < 2 or node.grad is None or not self.flow.adds_up(node.id):
             return None
         parts = []
+        passes = {self.pass_of_op.get(e.dst) for e in uses}
         for e in uses:
             flowed = self.contribution(e)
             text = _values(flowed, "?")
             number = self.pass_of_op.get(e.dst)
-            if len(self.g.passes) > 1 and number is not None:
+            if len(passes) > 1 and number is not None:  # its uses were in several passes
                 text += f" (pass {number})"
             parts.append(text)
         return (
