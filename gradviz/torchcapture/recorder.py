@@ -129,6 +129,7 @@ class _OwnWork:
 
 
 _FUNCTION = torch.autograd.Function
+_grad_enabled = torch.is_grad_enabled
 _DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
 _MAX_DETACHES = 64
 _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
@@ -208,21 +209,30 @@ class Recorder(TorchFunctionMode):
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
-        try:
-            openable = _OPENABLE.get(func)
-            if openable is None:
-                openable = _OPENABLE[func] = _composite(func)
-            look = func in LOOK_INSIDE
-        except TypeError:  # an unhashable callable
-            openable = look = False
-        subclassed = bool(types) and _subclassed(types)
-        if openable and not subclassed and self._may_open(func):
-            return self._run_opened(func, args, kwargs or {})
-        rng = torch.random.get_rng_state() if look and self._may_look(func, args, kwargs) else None
+        # Under no_grad (an optimizer's step) nothing joins a graph: the call costs little
+        # more than it would plainly. It is made on one line either way: jit.trace keeps
+        # each op's line, and checks that a trace under no_grad matches its first.
+        recording = _grad_enabled() or func in _DETACH
+        openable = look = subclassed = False
+        rng = None
+        if recording:
+            try:
+                known = _OPENABLE.get(func)
+                if known is None:
+                    known = _OPENABLE[func] = _composite(func)
+                openable = known
+                look = func in LOOK_INSIDE
+            except TypeError:  # an unhashable callable
+                openable = look = False
+            subclassed = bool(types) and _subclassed(types)
+            if openable and not subclassed and self._may_open(func):
+                return self._run_opened(func, args, kwargs or {})
+            if look and self._may_look(func, args, kwargs):
+                rng = torch.random.get_rng_state()
         out = func(*args, **(kwargs or {}))
         if func is _REGISTER_HOOK and not self._busy:
             self._note_grad_hook(args)
-        if self._busy or _compiling():
+        if not recording or self._busy or _compiling():
             return out  # torch.compile or jit.trace at work: let them record as they would
         if not torch.is_grad_enabled() and func not in _DETACH:
             return out  # no_grad (an optimizer's step): nothing joins a graph
