@@ -668,8 +668,10 @@ class Recorder(TorchFunctionMode):
             while recorder._modules and recorder._modules.pop() is not module:
                 pass  # a forward that raised left its children behind
             recorder._scope = recorder._scope[: len(recorder._modules)]
-            if _constant(output) and not recorder._busy and torch.is_grad_enabled():
-                recorder._note_module_output(module, args, output)
+            if isinstance(output, torch.Tensor) and not recorder._busy and _grad_enabled():
+                with torch._C.DisableTorchFunction():  # else each read is a call to the mode
+                    if _constant(output):
+                        recorder._note_module_output(module, args, output)
 
         torch.autograd.backward = backward
         torch.autograd.grad = grad
