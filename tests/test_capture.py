@@ -897,7 +897,8 @@ def test_python_numbers_are_kept_in_the_slots_autograd_left_empty_for_them(
         "sq = (x ** 2).sum()\n"
         "a = sq + 1e-8\nb = 3 - x\nc = torch.where(x > 0, x, 0.0)\nd = x * 2\n"
         "e = torch.lerp(x, torch.ones(2), 0.25)\nf = (1 + x).sum()\n"
-        "(a + b.sum() + c.sum() + d.sum() + e.sum() + f).backward()\n"
+        "import numpy as np\nh = x - np.int64(4) + np.float32(0.5)\n"
+        "(a + b.sum() + c.sum() + d.sum() + e.sum() + f + h.sum()).backward()\n"
     )
     g = capture(snippet).graph
     assert g is not None
@@ -915,6 +916,8 @@ def test_python_numbers_are_kept_in_the_slots_autograd_left_empty_for_them(
     assert kept(7, "MulBackward0") == []
     assert kept(8, "LerpBackward0") == [(1, [1.0, 1.0])]
     assert kept(9, "AddBackward0") == [(1, 1)]
+    assert kept(11, "SubBackward0") == [(1, 4)]  # numpy's numbers read as numbers too
+    assert kept(11, "AddBackward0") == [(1, 0.5)]
 
 
 def test_a_constant_a_frozen_module_returned_is_named_after_the_call(tmp_path: Path) -> None:

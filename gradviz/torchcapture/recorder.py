@@ -31,6 +31,7 @@ import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from numbers import Integral, Real
 from types import FrameType, TracebackType
 from typing import Any, Literal, NamedTuple, TypeGuard
 
@@ -391,8 +392,9 @@ class Recorder(TorchFunctionMode):
                     for c in t:
                         if _constant(c):
                             (constants := constants or []).append(c)
-                elif isinstance(t, int | float) and not isinstance(t, bool) and call in _FILLED:
-                    (numbers := numbers or [*(constants or ())]).append(t)
+                elif call in _FILLED and isinstance(t, Real) and not isinstance(t, bool):
+                    number = int(t) if isinstance(t, Integral) else float(t)  # numpy's too
+                    (numbers := numbers or [*(constants or ())]).append(number)
                 continue
             if made is not None and _constant(t):
                 (constants := constants or []).append(t)
@@ -444,8 +446,8 @@ class Recorder(TorchFunctionMode):
     def _constant_record(self, t: torch.Tensor | float) -> SavedRecord:
         """A constant input: its numbers when few (only its shape otherwise), its memory,
         and the module call whose output it is (a frozen layer's, in LoRA), if any."""
-        if not isinstance(t, torch.Tensor):  # a Python number
-            dtype = "float64" if isinstance(t, float) else "int64"
+        if not isinstance(t, torch.Tensor):  # a number, an int or a float by now
+            dtype = "int64" if isinstance(t, int) else "float64"
             return SavedRecord(name="constant", tensor=TensorData((), dtype, data=(t,)))
         small = t.numel() <= FULL_LIMIT
         data = (
