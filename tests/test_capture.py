@@ -393,6 +393,24 @@ def test_a_gradient_hook_keeps_what_arrived_apart_from_what_it_returned(tmp_path
     assert Graph.from_json(g.to_json()).by_name("h").grad_hook == 5
 
 
+def test_a_hook_taken_off_before_the_pass_marks_nothing(tmp_path: Path) -> None:
+    """``h = t.register_hook(fn); h.remove()`` leaves no hook to tell, on a tensor or a
+    leaf; one taken off only after the pass still changed its gradient, and is told."""
+    snippet = tmp_path / "removed.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "y = x * 3\nh = y.register_hook(lambda g: g * 10)\nh.remove()\n"
+        "k = x.register_hook(lambda g: g + 1)\nk.remove()\n"
+        "z = y * y\nkept = z.register_hook(lambda g: g * 2)\n"
+        "z.sum().backward()\nkept.remove()\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    assert g.by_name("y").grad_hook is None and g.by_name("x").grad_hook is None
+    assert g.by_name("z").grad_hook == 9
+    assert close(values(g.by_name("x").grad), ns["x"].grad.tolist())
+
+
 def test_what_autograd_grad_returned_counts_only_while_its_pass_is_shown(tmp_path: Path) -> None:
     """jvp's first pass returns zeros for a copy of x (its seed is a dummy of zeros);
     the second pass, the one shown, differentiates the result and never reaches x."""

@@ -402,7 +402,7 @@ class GraphBuilder:
             source=source,
             step=step,
             scope=scope,
-            grad_hook=rec.grad_hooks.get(nr) if rec else None,
+            grad_hook=rec.grad_hooks[nr].line if rec and nr in rec.grad_hooks else None,
         )
 
     def _leaf(

@@ -62,6 +62,7 @@ from gradviz.torchcapture.naming import worth_naming
 from gradviz.torchcapture.records import (
     KEY,
     AutogradNode,
+    GradHook,
     LeafRecord,
     NodeRecord,
     ParamUses,
@@ -197,7 +198,7 @@ class Recorder(TorchFunctionMode):
         memory, the output's version): what a constant an op takes is named after
         (``layer.base(x)``)."""
         self._leaf_hooks: WeakIdKeyDictionary = WeakIdKeyDictionary()
-        """Leaves whose gradient the snippet hooked -> the line (see ``_note_grad_hook``)."""
+        """Leaves whose gradient the snippet hooked -> the hook (see ``_note_grad_hook``)."""
         self._current_pass = -1
         self.passes_set_aside = 0  # gradcheck's own passes (see _checking_gradients)
 
@@ -232,7 +233,7 @@ class Recorder(TorchFunctionMode):
                 rng = torch.random.get_rng_state()
         out = func(*args, **(kwargs or {}))
         if func is _REGISTER_HOOK and not self._busy:
-            self._note_grad_hook(args)
+            self._note_grad_hook(args, out)
         if not recording or self._busy or _compiling():
             return out  # torch.compile or jit.trace at work: let them record as they would
         if not torch.is_grad_enabled() and func not in _DETACH:
@@ -555,9 +556,10 @@ class Recorder(TorchFunctionMode):
         }
         return ParamUses(self.cut_off(), self.used, self.used_without_grad, swapped)
 
-    def _note_grad_hook(self, args: Sequence[Any]) -> None:
+    def _note_grad_hook(self, args: Sequence[Any], handle: object) -> None:
         """Remember where the snippet hooked a tensor's gradient: what the hook returns
-        becomes its gradient, so what its uses sent is kept apart (see ``_prepare_op``)."""
+        becomes its gradient, so what its uses sent is kept apart (see ``_prepare_op``).
+        The handle says, when a pass begins, whether the hook was taken off since."""
         try:
             t = args[0] if args else None
             edge = gradient_edge(t) if isinstance(t, torch.Tensor) and t.requires_grad else None
@@ -567,9 +569,12 @@ class Recorder(TorchFunctionMode):
             line = snippet_line(sys._getframe(1), self.filename)
             if is_leaf_node(node):
                 # by the tensor: a leaf no graph uses yet gets a new AccumulateGrad later
-                self._leaf_hooks.setdefault(t, line or 0)  # type: ignore[no-untyped-call]
+                hook = self._leaf_hooks.get(t)  # type: ignore[no-untyped-call]
+                if hook is None:
+                    hook = self._leaf_hooks[t] = GradHook(line or 0)
             else:
-                node_record(node).grad_hooks.setdefault(nr, line or 0)
+                hook = node_record(node).grad_hooks.setdefault(nr, GradHook(line or 0))
+            hook.handles.append(handle)
             self._grad_hooks = True
         except Exception as exc:  # never let gradviz break the user's code
             self.internal_errors.append(f"register_hook: {exc!r}")
@@ -839,8 +844,9 @@ class Recorder(TorchFunctionMode):
         rec = leaf_record(acc)
         var = acc.variable
         rec.value = to_data(var, memo)
-        if self._grad_hooks and rec.grad_hook is None:
-            rec.grad_hook = self._leaf_hooks.get(var)  # type: ignore[no-untyped-call]
+        if self._grad_hooks:
+            hook = self._leaf_hooks.get(var)  # type: ignore[no-untyped-call]
+            rec.grad_hook = hook.line if hook is not None and hook.live() else None
         if kind != "backward":
             return False
         if var._post_accumulate_grad_hooks and not rec.watched:
@@ -874,6 +880,8 @@ class Recorder(TorchFunctionMode):
         rec = node_record(node)
         if rec.saved is None or any(s.freed for s in rec.saved):
             rec.saved = read_saved(node, known, memo)
+        if rec.grad_hooks:  # one taken off before this pass is no hook of it
+            rec.grad_hooks = {nr: h for nr, h in rec.grad_hooks.items() if h.live()}
         hooks = self._grad_hooks
         rec.edge_slots = frozenset(
             slot
@@ -1131,7 +1139,8 @@ def _grad_hooked(node: AutogradNode, nr: int) -> bool:
     """Whether the snippet hooked the gradient of output ``nr`` of ``node`` (or of its leaf)."""
     rec = node.metadata.get(KEY)
     if isinstance(rec, NodeRecord):
-        return nr in rec.grad_hooks
+        hook = rec.grad_hooks.get(nr)
+        return hook is not None and hook.live()
     return isinstance(rec, LeafRecord) and rec.grad_hook is not None
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "DEEP",
     "KEY",
     "AutogradNode",
+    "GradHook",
     "LeafRecord",
     "NodeRecord",
     "ParamUses",
@@ -47,6 +48,26 @@ AutogradNode = Any  # torch.autograd.graph.Node; its C++ subclasses are not type
 
 
 @dataclass
+class GradHook:
+    """A hook the snippet put on a tensor's gradient: the line, and the handles that can
+    take it off again (``h = t.register_hook(fn)``; ``h.remove()``)."""
+
+    line: int
+    handles: list[object] = field(default_factory=list)
+
+    def live(self) -> bool:
+        """Whether any of them is still on (a handle of another kind counts as on)."""
+        for handle in self.handles:
+            ref = getattr(handle, "hooks_dict_ref", None)
+            if not callable(ref):
+                return True
+            hooks = ref()  # gone once nothing (no node) can run the hooks in it
+            if hooks is not None and getattr(handle, "id", None) in hooks:
+                return True
+        return not self.handles
+
+
+@dataclass
 class NodeRecord:
     """What gradviz learned about one op node (a ``grad_fn``)."""
 
@@ -64,8 +85,9 @@ class NodeRecord:
     step: int | None = None
     backward_step: int | None = None
     scope: tuple[tuple[int, str], ...] = ()
-    grad_hooks: dict[int, int] = field(default_factory=dict)
-    """Output number -> the snippet line that hooked its gradient (``register_hook``)."""
+    grad_hooks: dict[int, GradHook] = field(default_factory=dict)
+    """Output number -> the snippet's hook on its gradient (``register_hook``), as of the
+    last backward pass: one removed before a pass is dropped then."""
     constants: dict[int, SavedRecord] | None = None
     """Input slot -> a tensor input that needs no gradient (``y`` in ``y_pred - y``)."""
 
