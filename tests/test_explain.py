@@ -496,6 +496,27 @@ def test_one_element_tensors_and_passes_are_told_without_repeats(tmp_path: Path)
     assert "(pass 1)" not in text and "(pass 2)" not in text
 
 
+def test_indexing_reads_as_the_snippet_wrote_it(tmp_path: Path) -> None:
+    """``p[2]``, ``m[:, 1:]`` and ``m[0, ::2]``, not ``select(p)`` or ``slice(m, 1, 1,
+    9223372036854775807, 1)``; a piece of ``w, b = params`` (an unbind) is ``params[0]``."""
+    snippet = tmp_path / "indexing.py"
+    snippet.write_text(
+        "import torch\np = torch.tensor([1.0, 2.0, 3.0], requires_grad=True)\n"
+        "m = torch.ones(2, 4, requires_grad=True)\n"
+        "s = m[:, 1:]\n"
+        "def model(x, w, b):\n    return w * x + b\n"
+        "out = model(torch.tensor([1.0, 2.0]), *p[:2])\n"
+        "(p[2] * 3 + s.sum() + m[0, ::2].sum() + out.sum()).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=300).split())
+    assert "mul: mul(p[2]) = p[2] * 3" in text
+    assert "slice: s = m[:, 1:]" in text
+    assert "m.grad += place_slice(s.grad, m, 1, 1, None, 1)" in text
+    assert "slice: m[0][::2]" in text and "select: m[0]" in text
+    assert "unbind: p[:2][0], p[:2][1] = p[:2].unbind(0)" in text
+    assert "select(" not in text and "9223372036854775807" not in text
+
+
 def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -> None:
     """erf's derivative names pi; for a one-number input the formula still gets its
     numbers and its value (2 / sqrt(pi) * exp(-0.25) = 0.8788)."""

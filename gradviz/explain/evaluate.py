@@ -136,8 +136,9 @@ def place(grad: torch.Tensor, like: torch.Tensor, dim: int, index: int) -> torch
 
 
 def place_slice(
-    grad: torch.Tensor, like: torch.Tensor, dim: int, start: int, end: int, step: int
+    grad: torch.Tensor, like: torch.Tensor, dim: int, start: int, end: int | None, step: int
 ) -> torch.Tensor:
+    """The slice's gradient in its place, zeros around it; ``end`` None runs to the end."""
     out = torch.zeros_like(like)
     index = [slice(None)] * like.dim()
     index[dim] = slice(start, end, step)

@@ -57,6 +57,8 @@ class Story:
     footer: list[Line] = field(default_factory=list)
 
 
+_WHOLE = 2**63 - 1
+"""The end a slice saves when it runs to the end of its dimension (``m[:, 1:]``)."""
 _LABEL_WIDTH = 28
 """The longest expression a label is; past it, ``mul#12``."""
 _LABEL_NESTING = 3
@@ -186,10 +188,37 @@ class _Teller:
         if len(outputs) > 1 or slot > 0:
             piece = f"[{slot}]"
         nesting = 1 + max((self._nesting.get(a, 0) for a in self._label_inputs(node_id)), default=0)
-        expression = f"{name}({', '.join(self._arguments(op))}){piece}"
+        arguments = self._arguments(op)
+        expression = f"{name}({', '.join(arguments)}){piece}"
+        if len(arguments) == 1:  # indexing reads as the snippet wrote it: p[2], m[:, 1:]
+            expression = self._subscript(self.g.node(op), arguments[0], slot) or expression
         if len(expression) <= _LABEL_WIDTH and nesting <= _LABEL_NESTING:
             return expression, nesting
         return f"{name}#{self.ordinal.get(op, node_id)}{piece}", 0
+
+    @staticmethod
+    def _subscript(op: Node, of: str, slot: int = 0) -> str | None:
+        """``p[2]`` for a select, ``m[:, 1:]`` for a slice, ``params[0]`` for a piece of
+        ``w, b = params`` (an unbind); None for any other op, or one saved otherwise."""
+        saved = {s.name: s.value for s in op.saved if s.value is not None}
+        try:
+            dim = int(saved.get("dim", "0"))
+            if op.autograd == "SelectBackward0":
+                piece = str(int(saved["index"]))
+            elif op.autograd == "UnbindBackward0":
+                piece = str(slot)
+            elif op.autograd == "SliceBackward0":
+                start, end, step = (int(saved[k]) for k in ("start", "end", "step"))
+                sizes = ast.literal_eval(saved.get("self_sym_sizes", "None"))
+                whole = end >= _WHOLE or (sizes is not None and end >= int(sizes[dim]))
+                piece = f"{start or ''}:{'' if whole else end}" + (f":{step}" if step != 1 else "")
+            else:
+                return None
+        except (KeyError, ValueError, SyntaxError, TypeError, IndexError):
+            return None
+        if dim < 0:
+            return None
+        return f"{of}[{', '.join([':'] * dim + [piece])}]"
 
     def _arguments(self, op: int) -> list[str]:
         """The labels of an op's inputs in slot order, the named constants among them
@@ -292,6 +321,8 @@ class _Teller:
             ]
         names, values, unbroadcast = self._symbols(rule, op, out_id, edge)
         forward = render_formula(rule.forward.removeprefix("result = "), names, values)
+        if op.autograd in ("SelectBackward0", "SliceBackward0"):
+            forward = self._subscript(op, child) or forward  # s = m[:, 1:]
         # ``sum(z) = sum(z)`` says nothing: an unnamed output's label is its formula already
         lines: list[Line] = [
             (
@@ -421,7 +452,8 @@ class _Teller:
             if s.name in names:
                 continue
             if s.value is not None:
-                values[s.name] = s.value
+                whole = s.name == "end" and s.value == str(_WHOLE)  # a slice to the end
+                values[s.name] = "None" if whole else s.value
             elif s.ref is not None or s.label is not None or s.tensor is not None:
                 otherwise = s.name
                 if s.tensor is not None and s.name in unnamed:  # an input with no name
