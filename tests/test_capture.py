@@ -642,6 +642,31 @@ def test_a_line_does_not_name_a_tensor_after_a_variable_holding_another(tmp_path
     assert g.by_name("loss").kind == "output"
 
 
+def test_a_line_names_its_tensor_though_the_variable_was_assigned_again(tmp_path: Path) -> None:
+    """PyTorch's autograd tutorial computes ``z = torch.matmul(x, w)+b`` again on later
+    lines; the graph's z, made on the first, is still ``z``. Assigned again under
+    no_grad (no line to tell), the variable may hold this line's value: no name."""
+    snippet = tmp_path / "again.py"
+    snippet.write_text(
+        "import torch\nx = torch.ones(5)\ny = torch.zeros(3)\n"
+        "w = torch.randn(5, 3, requires_grad=True)\nb = torch.randn(3, requires_grad=True)\n"
+        "z = torch.matmul(x, w)+b\n"
+        "h = (w * 2).sum()\n"
+        "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y) + h\n"
+        "loss.backward()\n"
+        "z = torch.matmul(x, w)+b\n"
+        "print(z.requires_grad)\n"
+        "with torch.no_grad():\n    h = (w * 2).sum()\n"
+    )
+    result = capture(snippet)
+    g = result.graph
+    assert result.run.error is None and g is not None
+    made_by = {e.dst: g.node(e.src).autograd for e in g.edges if g.node(e.src).kind == "op"}
+    (z,) = [n for n in g.tensors() if "z" in n.names]
+    assert z.source is not None and z.source.line == 6 and made_by[z.id] == "AddBackward0"
+    assert [n.names for n in g.nodes if "h" in n.names] == []
+
+
 def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
     """A CNN with batch norm and dropout, an LSTM, a transformer: torch's graph, every node."""
     snippet = tmp_path / "models.py"

@@ -118,7 +118,12 @@ class GraphBuilder:
         self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
         self._module_kinds: dict[str, tuple[int, str]] = {}
         """Each scope label -> its module's number (order of first call) and class."""
-        self._snippet_names = {entry.name for entry in named}
+        self._snippet_names: dict[str, int | None] = {}
+        """The snippet's names -> the line that made the tensor each holds, where known."""
+        for entry in named:
+            fn = entry.tensor.grad_fn
+            rec = _node_rec(fn) if fn is not None else None
+            self._snippet_names.setdefault(entry.name, rec.line if rec is not None else None)
         self._counted: frozenset[int] | None = None
         self.changed_grads: list[str] = []
         """Leaves of the graph whose ``.grad`` the snippet changed after the backward pass
@@ -570,7 +575,7 @@ def _name_from_assignments(
     nodes: list[Node],
     producer: Mapping[int, int],
     consumers: Mapping[int, list[int]],
-    reserved: Collection[str] = (),
+    reserved: Mapping[str, int | None] | None = None,
     output_nr: Mapping[int, int] | None = None,
     unfinished: Collection[int] = (),
 ) -> list[Node]:
@@ -583,8 +588,10 @@ def _name_from_assignments(
     snippet's own variables do not give it to another tensor (``J = jacobian(f,
     x)`` names the matrix returned, not the last op run on that line), nor on a
     line the snippet ended in (``loss = model(x)`` that raised, ``(g,) =
-    autograd.grad(...)`` that ``--stop-after`` ended: nothing was assigned). Ids
-    are positions in ``nodes``.
+    autograd.grad(...)`` that ``--stop-after`` ended: nothing was assigned). A
+    variable the snippet assigned again on a later line is no obstacle: PyTorch's
+    autograd tutorial computes ``z = torch.matmul(x, w)+b`` four times, and the
+    graph's ``z`` is the first. Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     output_nr = output_nr or {}
@@ -604,11 +611,14 @@ def _name_from_assignments(
         if names is not None and nr < len(names):  # q, k, v = x.split(...): output nr
             candidates.setdefault((n.source.line, names[nr]), []).append(n.id)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
-    taken.update(reserved)
+    reserved = reserved or {}
     named = list(nodes)
-    for (_, name), ids in candidates.items():
-        if len(ids) == 1 and name not in taken:
-            named[ids[0]] = replace(named[ids[0]], names=(name,))
+    for (line, name), ids in candidates.items():
+        if len(ids) != 1 or name in taken:
+            continue
+        if name in reserved and (reserved[name] is None or reserved[name] == line):
+            continue  # the variable may hold this line's value, made otherwise
+        named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
 
 
