@@ -667,6 +667,31 @@ def test_a_line_names_its_tensor_though_the_variable_was_assigned_again(tmp_path
     assert [n.names for n in g.nodes if "h" in n.names] == []
 
 
+def test_a_module_s_plain_tensor_attribute_names_the_constant_an_op_takes(
+    tmp_path: Path,
+) -> None:
+    """The style-transfer tutorial's loss modules keep their target as a plain attribute
+    (``self.target = target.detach()``): ``mse_loss`` takes ``content_loss.target``."""
+    snippet = tmp_path / "style.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "class ContentLoss(nn.Module):\n"
+        "    def __init__(self, target):\n"
+        "        super().__init__()\n"
+        "        self.target = target.detach()\n"
+        "    def forward(self, input):\n"
+        "        self.loss = F.mse_loss(input, self.target)\n"
+        "        return input\n"
+        "content_loss = ContentLoss(torch.rand(1, 3, 4, 4))\n"
+        "image = torch.rand(1, 3, 4, 4, requires_grad=True)\n"
+        "content_loss(image * 2)\n"
+        "content_loss.loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    (mse,) = [n for n in g.ops() if n.op == "mse_loss"]
+    assert [c.label for c in mse.constants] == ["content_loss.target"]
+
+
 def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
     """A CNN with batch norm and dropout, an LSTM, a transformer: torch's graph, every node."""
     snippet = tmp_path / "models.py"

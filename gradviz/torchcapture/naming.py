@@ -79,17 +79,15 @@ def _buffers(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
 
 
 def _computed(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
-    """Tensors a module keeps as plain attributes that the graph computed: the weight that
-    ``nn.utils.weight_norm``, ``spectral_norm`` or pruning rebuild before each forward
-    (``lin.weight`` is ``weight_v`` rescaled, set by a forward pre-hook)."""
+    """Tensors a module keeps as plain attributes: the weight that ``nn.utils.weight_norm``,
+    ``spectral_norm`` or pruning rebuild before each forward (``lin.weight`` is
+    ``weight_v`` rescaled, set by a forward pre-hook), and constants an op takes: the
+    style-transfer tutorial's ``content_loss.target``, d2l's hand-written batch norm's
+    ``moving_mean``."""
     try:
         for path, sub in module.named_modules():
             for attr, value in vars(sub).items():
-                if (
-                    isinstance(value, torch.Tensor)
-                    and not isinstance(value, torch.nn.Parameter)
-                    and value.grad_fn is not None
-                ):
+                if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
                     yield (f"{path}.{attr}" if path else attr), value
     except Exception:  # a half-built module from a snippet that raised
         return
