@@ -692,6 +692,28 @@ def test_a_module_s_plain_tensor_attribute_names_the_constant_an_op_takes(
     assert [c.label for c in mse.constants] == ["content_loss.target"]
 
 
+def test_rows_of_a_named_tensor_are_named_as_indexed(tmp_path: Path) -> None:
+    """``for x_t in inputs`` hands each step a row of ``inputs``; the steps before the last
+    (whose ``x_t`` is gone) read ``inputs[0]``, ``inputs[1]``; a batch sliced inline,
+    ``model(X[4:8])``, reads ``X[4:8]``; a row of a transposed tensor is found by its
+    strides."""
+    snippet = tmp_path / "rows.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "w = torch.randn(3, 2, requires_grad=True)\n"
+        "inputs = torch.randn(3, 2)\nX = torch.randn(10, 2)\nT = torch.randn(2, 5).t()\n"
+        "h = torch.zeros(3)\n"
+        "for x_t in inputs:\n    h = h + w @ x_t\n"
+        "loss = h.sum() + (X[4:8] @ w.t()).sum() + (T[1] @ w.t()).sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    mv = sorted((n.step or 0, [c.label for c in n.constants]) for n in g.ops() if n.op == "mv")
+    assert [labels for _, labels in mv] == [["inputs[0]"], ["inputs[1]"], ["x_t"]]
+    mm = sorted(c.label or "" for n in g.ops() if n.op == "mm" for c in n.constants)
+    assert mm == ["T[1]", "X[4:8]"]
+
+
 def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
     """A CNN with batch norm and dropout, an LSTM, a transformer: torch's graph, every node."""
     snippet = tmp_path / "models.py"

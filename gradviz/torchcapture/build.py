@@ -83,6 +83,8 @@ def op_name(node: AutogradNode) -> str:
 
 
 _TensorKey = tuple[int, int]  # (id(grad_fn), output_nr); (id(AccumulateGrad), -1) for leaves
+_Rows = tuple[int, int, int, int, str]
+"""A named tensor's address, stride of its rows (elements), element size, rows, name."""
 
 
 class GraphBuilder:
@@ -110,6 +112,9 @@ class GraphBuilder:
         self._flat_names: dict[tuple[int, int], str] = {}
         """Contiguous named tensors by address and size: a view of one in another shape
         (``linear`` views a batch ``x`` as a matrix before its ``addmm``) is that tensor."""
+        self._row_names: dict[tuple[tuple[int, ...], tuple[int, ...]], list[_Rows]] = {}
+        """Named tensors by the shape and strides of their rows: a row of one (``inputs[3]``,
+        what ``for x_t in inputs`` gives) or a run of rows (``X[64:96]``) is named so."""
         self._words: dict[int, frozenset[str]] = {}
         """The identifiers of each snippet line that had to choose among names."""
         self._named_params: dict[int, tuple[str, torch.Tensor]] = {}
@@ -139,6 +144,11 @@ class GraphBuilder:
                 flat = _flat_key(memory)
                 if flat is not None:
                     self._flat_names.setdefault(flat, entry.name)
+                address, shape, strides = memory
+                if shape and not entry.item:
+                    self._row_names.setdefault((shape[1:], strides[1:]), []).append(
+                        (address, strides[0], entry.tensor.element_size(), shape[0], entry.name)
+                    )
             edge = gradient_edge(entry.tensor)
             if edge is None:
                 continue
@@ -484,7 +494,8 @@ class GraphBuilder:
             names = self._key_names.get(key)
             if not names:
                 flat = _flat_key(key)
-                return self._flat_names.get(flat) if flat is not None else None
+                found = self._flat_names.get(flat) if flat is not None else None
+                return found if found is not None else self._rows_of(key)
             if len(names) == 1 or source is None:
                 return names[0]
             words = self._words.get(source.line)
@@ -512,6 +523,23 @@ class GraphBuilder:
             return f"{module}({argument or '…'})"
 
         return named
+
+    def _rows_of(self, key: StorageKey) -> str | None:
+        """``inputs[3]`` for a row of a named tensor, ``X[64:96]`` for a run of its rows."""
+        ptr, shape, strides = key
+        as_row = self._row_names.get((shape, strides), ())
+        as_run = self._row_names.get((shape[1:], strides[1:]), ()) if shape else ()
+        for candidates, run in ((as_row, False), (as_run, True)):
+            for start, stride, size, rows, name in candidates:
+                row_bytes = stride * size
+                if row_bytes <= 0 or ptr < start or (ptr - start) % row_bytes:
+                    continue
+                first = (ptr - start) // row_bytes
+                if not run and first < rows:
+                    return f"{name}[{first}]"
+                if run and strides[0] == stride and first + shape[0] <= rows:
+                    return f"{name}[{first}:{first + shape[0]}]"
+        return None
 
     @staticmethod
     def _saved(node: AutogradNode, rec: NodeRecord | None) -> list[SavedRecord]:
