@@ -517,6 +517,24 @@ def test_indexing_reads_as_the_snippet_wrote_it(tmp_path: Path) -> None:
     assert "select(" not in text and "9223372036854775807" not in text
 
 
+def test_lookups_read_as_indexing_and_views_say_their_shape(tmp_path: Path) -> None:
+    """An embedding is ``emb.weight[tokens]``, an index by named tensors ``h[:, cols]``
+    (by unnamed ones, ``index(h)``: a label shows no numbers); a view says its shape."""
+    snippet = tmp_path / "lookup.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\nemb = torch.nn.Embedding(5, 3)\n"
+        "tokens = torch.tensor([[1, 2], [3, 4]])\n"
+        "h = torch.randn(4, 6, requires_grad=True)\ncols = torch.tensor([0, 2, 4])\n"
+        "out = (emb(tokens) * 2).view(4, 3).sum() + h[:, cols].sum()\n"
+        "(out + h[torch.tensor([0, 1])].sum()).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=300).split())
+    assert "mul: mul(emb.weight[tokens]) = emb.weight[tokens] * 2" in text
+    assert "view: view#1 = mul(emb.weight[tokens]).view((4, 3))" in text
+    assert "sum: sum(h[:, cols])" in text
+    assert "sum: sum(index(h))" in text  # a label shows no numbers: not sum(h[[0, 1]])
+
+
 def test_a_named_number_in_a_formula_still_lets_the_numbers_in(tmp_path: Path) -> None:
     """erf's derivative names pi; for a one-number input the formula still gets its
     numbers and its value (2 / sqrt(pi) * exp(-0.25) = 0.8788)."""

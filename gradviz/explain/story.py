@@ -190,11 +190,34 @@ class _Teller:
         nesting = 1 + max((self._nesting.get(a, 0) for a in self._label_inputs(node_id)), default=0)
         arguments = self._arguments(op)
         expression = f"{name}({', '.join(arguments)}){piece}"
-        if len(arguments) == 1:  # indexing reads as the snippet wrote it: p[2], m[:, 1:]
-            expression = self._subscript(self.g.node(op), arguments[0], slot) or expression
+        if len(arguments) == 1:  # indexing reads as the snippet wrote it: p[2], C[Xb]
+            node_op = self.g.node(op)
+            expression = (
+                self._subscript(node_op, arguments[0], slot)
+                or self._looked_up(node_op, arguments[0])
+                or expression
+            )
         if len(expression) <= _LABEL_WIDTH and nesting <= _LABEL_NESTING:
             return expression, nesting
         return f"{name}#{self.ordinal.get(op, node_id)}{piece}", 0
+
+    @staticmethod
+    def _looked_up(op: Node, of: str) -> str | None:
+        """``C[Xb]`` for an embedding or an index by named tensors (``h[:, cols]``); None
+        when an index has no name, so a label never shows a tensor's numbers."""
+        if op.autograd == "EmbeddingBackward0":
+            names = [s.label for s in op.saved if s.name == "indices"]
+        elif op.autograd == "IndexBackward0":
+            names = [
+                ":" if s.value == "None" else s.label
+                for s in op.saved
+                if s.name.startswith("indices[")
+            ]
+        else:
+            return None
+        if not names or any(n is None for n in names):
+            return None
+        return f"{of}[{', '.join(n for n in names if n is not None)}]"
 
     @staticmethod
     def _subscript(op: Node, of: str, slot: int = 0) -> str | None:
@@ -424,6 +447,8 @@ class _Teller:
         unbroadcast: set[str] = set()
         out_value = self.g.node(out_id).value if out_id is not None else None
         out_shape = out_value.shape if out_value is not None else None
+        if out_shape is not None and "(shape)" in rule.forward:  # x.view((8, 8))
+            values["shape"] = repr(tuple(out_shape))
         by_slot = {e.slot: e for e in self.inputs.get(op.id, [])}
         unnamed: list[str] = []  # inputs that need no grad, made where gradviz saw no call
         if rule.variadic:
