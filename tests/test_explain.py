@@ -517,6 +517,25 @@ def test_indexing_reads_as_the_snippet_wrote_it(tmp_path: Path) -> None:
     assert "select(" not in text and "9223372036854775807" not in text
 
 
+def test_a_masked_fill_says_the_number_it_put_in(tmp_path: Path) -> None:
+    """Attention masks with ``masked_fill(mask == 0, -1e9)`` or ``float('-inf')``: the
+    node keeps only the mask; the formula shows the number the call put in."""
+    snippet = tmp_path / "mask.py"
+    snippet.write_text(
+        "import torch\nscores = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)\n"
+        "mask = torch.tensor([[1, 0], [1, 1]])\n"
+        "a = scores.masked_fill(mask == 0, -1e9).softmax(-1)\n"
+        "b = scores.masked_fill(mask == 0, value=float('-inf')).softmax(-1)\n"
+        "(a.sum() + b.sum()).backward()\n"
+    )
+    text = " ".join(plain(snippet, width=300).split())
+    assert "= where([[False, True], [False, False]], -1000000000.0, scores)" in text
+    assert "= where([[False, True], [False, False]], -inf, scores)" in text
+    g = graph_of(snippet)
+    values = sorted(s.value or "" for n in g.ops() for s in n.saved if s.name == "value")
+    assert values == ["-1e+09", "-inf"]
+
+
 def test_lookups_read_as_indexing_and_views_say_their_shape(tmp_path: Path) -> None:
     """An embedding is ``emb.weight[tokens]``, an index by named tensors ``h[:, cols]``
     (by unnamed ones, ``index(h)``: a label shows no numbers); a view says its shape."""

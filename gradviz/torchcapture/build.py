@@ -401,7 +401,8 @@ class GraphBuilder:
                 step=step,
                 backward_step=backward_step,
                 scope=scope,
-                saved=_resolve_saved(saved, keys, name_of) if saved else (),
+                saved=(_resolve_saved(saved, keys, name_of) if saved else ())
+                + (_numbers(rec.numbers) if rec is not None and rec.numbers else ()),
                 constants=_resolve_constants(rec.constants, saved, keys, self._called(name_of))
                 if rec is not None and rec.constants
                 else (),
@@ -683,6 +684,14 @@ def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
     rec = node.metadata.get(KEY)
     return rec if isinstance(rec, NodeRecord) else None
+
+
+def _numbers(numbers: Mapping[str, object]) -> tuple[Saved, ...]:
+    """Numbers of the call the node does not save, shown as saved ones (``value -1e+09``)."""
+    return tuple(
+        Saved(name=name, value=f"{v:g}" if isinstance(v, float) else str(v))
+        for name, v in numbers.items()
+    )
 
 
 def _resolve_constants(

@@ -251,6 +251,8 @@ class Recorder(TorchFunctionMode):
                     self._record_before_bias(args, kwargs, out)
             if (rng is not None or not openable) and not subclassed:
                 self._record_inside(func, args, kwargs, out, rng)
+            if func in _FILLS:
+                _record_fill(args, kwargs, out)
         except Exception as exc:  # never let gradviz break the user's code
             self.internal_errors.append(f"{getattr(func, '__name__', func)}: {exc!r}")
         finally:
@@ -1069,6 +1071,22 @@ def _made_by(call: str, node: AutogradNode) -> bool:
 
 
 _RESHAPES = frozenset(("squeeze", "unsafe_view", "view"))
+
+
+_FILLS = frozenset((torch.Tensor.masked_fill, torch.Tensor.masked_fill_, torch.masked_fill))
+
+
+def _record_fill(args: Sequence[Any], kwargs: Mapping[str, Any] | None, out: Any) -> None:
+    """The number ``masked_fill`` put where the mask is (``-1e9`` in attention): its node
+    keeps only the mask, and the number is what the masked scores read."""
+    value = args[2] if len(args) > 2 else (kwargs or {}).get("value")
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and _constant(value):
+        value = value.item()
+    grad_fn = getattr(out, "grad_fn", None)
+    if grad_fn is None or not isinstance(value, Real) or isinstance(value, bool):
+        return
+    if op_name(grad_fn) == "masked_fill":
+        node_record(grad_fn).numbers["value"] = value
 
 
 def _own_node(call: str, node: AutogradNode) -> AutogradNode:

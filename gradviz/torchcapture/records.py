@@ -90,6 +90,8 @@ class NodeRecord:
     last backward pass: one removed before a pass is dropped then."""
     constants: dict[int, SavedRecord] | None = None
     """Input slot -> a tensor input that needs no gradient (``y`` in ``y_pred - y``)."""
+    numbers: dict[str, object] = field(default_factory=dict)
+    """Numbers of the call the node does not save (``masked_fill``'s ``value``)."""
 
     def add_grad(
         self, nr: int, grad: torch.Tensor, pass_index: int, memo: StatsMemo | None = None
