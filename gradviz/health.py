@@ -77,6 +77,7 @@ class PathStep:
     op: str | None = None
     line: int | None = None
     op_id: int | None = None
+    tensor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -214,12 +215,14 @@ class _Doctor:
             status = "zero seed"  # told in one note (_zero_seed_note)
         elif p.node is not None and (grad_norm == 0 or grad_norm < self.vanish * scale):
             path = self.path_to(p.node)
-            finding = (
+            finding = self._zero_factor(p, grad_norm, scale, path)
+            if finding is not None:
+                status = "zero factor"
+            elif finding := (
                 self._uses_cancel(p, grad_norm, scale)
                 or self._cancelled(p, grad_norm, scale, path)
                 or self._normalized_away(p, grad_norm, scale, path)
-            )
-            if finding is not None:
+            ):
                 status = "no effect"
             else:
                 status = "vanishing"
@@ -348,6 +351,56 @@ class _Doctor:
             return Finding("no_effect", p.name, message, step.line, path)
         return None
 
+    def _zero_factor(
+        self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
+    ) -> Finding | None:
+        """A gradient of exactly zero because the parameter is multiplied by another that
+        is all zeros: LoRA starts its ``B`` at zero, so ``A`` gets no gradient until ``B``
+        has moved. Told apart from a gradient that faded: a healthy gradient reaches the
+        product, and it is exactly zero from there down. A factor of zeros that will
+        not move (data, an activation) is left a problem."""
+        if norm != 0:
+            return None
+        floor = self.vanish * scale
+        for step, below in itertools.pairwise(path):
+            if step.grad_norm is None or step.grad_norm < floor:
+                return None  # it had faded above
+            if below.grad_norm != 0:
+                continue
+            if step.op not in _PRODUCTS or step.op_id is None:
+                return None
+            zeros = [
+                e.src
+                for e in self.in_edges.get(step.op_id, [])
+                if e.src != below.tensor and _all_zero(self.g.node(e.src).value)
+            ]
+            if not zeros:
+                return None
+            factor = self._source(zeros[0])
+            if factor.kind != "leaf":  # data or an activation of zeros: that is a problem
+                return None
+            name = self.label(factor)
+            where = f" at line {step.line}" if step.line else ""
+            message = (
+                f"|{p.name}.grad| is exactly zero: the {step.op}{where} multiplies it by "
+                f"{name}, which is all zeros, so no gradient passes back. Expected while "
+                f"{name} is zero (LoRA starts its B at zero: A gets a gradient once B has "
+                "moved), not a vanishing gradient"
+            )
+            return Finding("no_effect", p.name, message, step.line, path)
+        return None
+
+    def _source(self, tensor: int) -> Node:
+        """The tensor a chain of views starts from (``layer.lora_B`` for its transpose)."""
+        node = self.g.node(tensor)
+        for _ in range(_VIEW_STEPS):
+            op = self.producer.get(node.id)
+            srcs = self.inputs.get(op, []) if op is not None else []
+            if node.names or op is None or len(srcs) != 1 or self.g.node(op).op not in _VIEWS:
+                break
+            node = self.g.node(srcs[0])
+        return node
+
     def _uses_cancel(self, p: Param, norm: float, scale: float) -> Finding | None:
         """A tiny gradient that is the sum of healthy ones of opposite signs: the parameter's
         uses pull equally both ways (a WGAN critic's output bias, in D(fake) - D(real)),
@@ -449,6 +502,7 @@ class _Doctor:
                     op=op_node.op if op_node else None,
                     line=op_node.source.line if op_node and op_node.source else None,
                     op_id=op_node.id if op_node else None,
+                    tensor=tid,
                 )
             )
         return tuple(steps)
@@ -526,6 +580,22 @@ _SHIFT_SLOTS = frozenset(
 _CENTRING_STEPS = 6
 _SCALINGS = frozenset({"mul", "div", "expand", "view", "unsqueeze", "reshape", "neg"})
 """Ops that, with one graph input, only scale or reshape it (a mean written as 1/n * sum)."""
+
+
+_PRODUCTS = frozenset({"mul", "mm", "bmm", "mv", "addmm", "baddbmm", "addmv", "dot", "matmul"})
+"""Ops whose gradient for one factor is a product with the others."""
+_VIEWS = frozenset({"t", "permute", "transpose", "view", "reshape", "expand", "unsqueeze"})
+_VIEW_STEPS = 4
+
+
+def _all_zero(t: TensorData | None) -> bool:
+    """Whether every element of ``t`` is zero (a LoRA ``B`` at its start)."""
+    if t is None:
+        return False
+    if t.data is not None:
+        return bool(t.data) and all(x == 0 for x in t.data)
+    stats = t.stats
+    return stats is not None and stats.min == 0 and stats.max == 0 and not stats.nan
 
 
 def _uniform(t: TensorData) -> bool:

@@ -561,3 +561,29 @@ def test_a_target_network_used_only_under_no_grad_is_not_a_missing_gradient(
     assert [n.kind for n in r.notes] == ["not_tracked"]
     assert "only used under torch.no_grad() (dqn.py:9)" in r.notes[0].message
     assert {f.subject for f in r.findings} == {"spare.weight", "spare.bias"}
+
+
+def test_a_parameter_multiplied_by_a_zero_parameter_is_a_zero_factor(tmp_path: Path) -> None:
+    """LoRA starts B at zero: A's gradient is exactly zero on the first step, by design.
+    The doctor says why (a note, status ``zero factor``); a weight multiplied by data of
+    zeros, which will not move, stays a problem."""
+    snippet = tmp_path / "lora.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "x = torch.randn(4, 6)\nbase = torch.randn(3, 6)\n"
+        "A = torch.nn.Parameter(torch.randn(2, 6))\nB = torch.nn.Parameter(torch.zeros(3, 2))\n"
+        "w = torch.nn.Parameter(torch.randn(6))\nblank = torch.zeros(4, 6)\n"
+        "out = x @ base.T + (x @ A.T @ B.T) * 2\n"
+        "loss = out.pow(2).mean() + (blank @ w).sum()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert ns["A"].grad.abs().sum() == 0 and ns["B"].grad.abs().sum() > 0
+    r = diagnose(graph_of(snippet))
+    status = {h.name: h.status for h in r.params}
+    assert status["A"] == "zero factor" and status["B"] == "ok"
+    (note,) = [n for n in r.notes if n.subject == "A"]
+    assert "multiplies it by B, which is all zeros" in note.message
+    assert not any(f.subject == "A" for f in r.findings)
+    assert status["w"] == "vanishing"  # data of zeros: it never gets a gradient
+    assert [f.kind for f in r.findings if f.subject == "w"] == ["vanishing"]

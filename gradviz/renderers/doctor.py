@@ -23,6 +23,7 @@ _STATUS_STYLE = {
     "no grad": "red",
     "frozen": "dim",
     "no effect": "dim",
+    "zero factor": "dim",
     "copied": "dim",
     "not asked": "dim",
     "not tracked": "dim",
