@@ -714,6 +714,30 @@ def test_rows_of_a_named_tensor_are_named_as_indexed(tmp_path: Path) -> None:
     assert mm == ["T[1]", "X[4:8]"]
 
 
+def test_a_line_in_a_function_names_its_local_whatever_the_global_holds(
+    tmp_path: Path,
+) -> None:
+    """``h = F.relu(self.fc1(x))`` in ``forward`` binds a local ``h``; the global ``h``
+    the snippet later computes under no_grad (no line to tell) is another variable."""
+    snippet = tmp_path / "scopes.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc1, self.fc2 = nn.Linear(4, 8), nn.Linear(8, 2)\n"
+        "    def forward(self, x):\n"
+        "        h = F.relu(self.fc1(x))\n"
+        "        return self.fc2(h)\n"
+        "net = Net()\nx = torch.randn(3, 4)\n"
+        "net(x).sum().backward()\n"
+        "with torch.no_grad():\n    h = net.fc1(x)\n"
+    )
+    g = graph_of(snippet)
+    (h,) = [n for n in g.tensors() if "h" in n.names]
+    assert h.source is not None and h.source.line == 9
+
+
 def test_tutorial_models_capture_exactly(tmp_path: Path) -> None:
     """A CNN with batch norm and dropout, an LSTM, a transformer: torch's graph, every node."""
     snippet = tmp_path / "models.py"

@@ -10,7 +10,7 @@ import gc
 import linecache
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -87,7 +87,10 @@ def capture_snippet(
             modules = module_names(run.namespace)
             local = recorder.local_names()
             if local:  # the snippet's globals first: names a reader of the file sees
-                named += named_tensors(local, loop_names(source, in_functions=True))
+                named += [
+                    replace(entry, local=True)
+                    for entry in named_tensors(local, loop_names(source, in_functions=True))
+                ]
                 for key, name in module_names(local).items():
                     modules.setdefault(key, name)
                 local.clear()
@@ -159,7 +162,7 @@ def capture_call(
     modules = module_names(names)
     local = recorder.local_names()  # inside fn: its model, its loss
     if local:
-        named += named_tensors(local)
+        named += [replace(entry, local=True) for entry in named_tensors(local)]
         for key, name in module_names(local).items():
             modules.setdefault(key, name)
         local.clear()

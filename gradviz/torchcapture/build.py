@@ -32,7 +32,7 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
-from gradviz.torchcapture.naming import NamedTensor
+from gradviz.torchcapture.naming import NamedTensor, function_lines
 from gradviz.torchcapture.recompute import recompute_values
 from gradviz.torchcapture.records import (
     KEY,
@@ -123,12 +123,14 @@ class GraphBuilder:
         self._scopes: dict[tuple[tuple[int, str], ...], tuple[str, ...]] = {}
         self._module_kinds: dict[str, tuple[int, str]] = {}
         """Each scope label -> its module's number (order of first call) and class."""
-        self._snippet_names: dict[str, int | None] = {}
-        """The snippet's names -> the line that made the tensor each holds, where known."""
+        self._snippet_names: dict[str, tuple[int | None, bool]] = {}
+        """The snippet's names -> the line that made the tensor each holds, where known,
+        and whether the name is a function's local (else a global)."""
         for entry in named:
             fn = entry.tensor.grad_fn
             rec = _node_rec(fn) if fn is not None else None
-            self._snippet_names.setdefault(entry.name, rec.line if rec is not None else None)
+            line = rec.line if rec is not None else None
+            self._snippet_names.setdefault(entry.name, (line, entry.local))
         self._counted: frozenset[int] | None = None
         self.changed_grads: list[str] = []
         """Leaves of the graph whose ``.grad`` the snippet changed after the backward pass
@@ -255,7 +257,13 @@ class GraphBuilder:
         ]
         output_nr = {i: nr for i, (kind, _, nr) in enumerate(order) if kind == "tensor"}
         resolved = _name_from_assignments(
-            resolved, producer, consumers, self._snippet_names, output_nr, self._unfinished
+            resolved,
+            producer,
+            consumers,
+            self._snippet_names,
+            output_nr,
+            self._unfinished,
+            function_lines("".join(linecache.getlines(self.filename))),
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -604,9 +612,10 @@ def _name_from_assignments(
     nodes: list[Node],
     producer: Mapping[int, int],
     consumers: Mapping[int, list[int]],
-    reserved: Mapping[str, int | None] | None = None,
+    reserved: Mapping[str, tuple[int | None, bool]] | None = None,
     output_nr: Mapping[int, int] | None = None,
     unfinished: Collection[int] = (),
+    in_functions: Collection[int] = (),
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -620,7 +629,9 @@ def _name_from_assignments(
     autograd.grad(...)`` that ``--stop-after`` ended: nothing was assigned). A
     variable the snippet assigned again on a later line is no obstacle: PyTorch's
     autograd tutorial computes ``z = torch.matmul(x, w)+b`` four times, and the
-    graph's ``z`` is the first. Ids are positions in ``nodes``.
+    graph's ``z`` is the first. Nor is a global of the name, for a line inside a
+    function (``in_functions``): ``x = self.fc2(x)`` in ``forward`` binds a local
+    ``x``, whatever the global ``x`` holds. Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     output_nr = output_nr or {}
@@ -645,8 +656,11 @@ def _name_from_assignments(
     for (line, name), ids in candidates.items():
         if len(ids) != 1 or name in taken:
             continue
-        if name in reserved and (reserved[name] is None or reserved[name] == line):
-            continue  # the variable may hold this line's value, made otherwise
+        if name in reserved:
+            made_on, local = reserved[name]
+            other_scope = not local and line in in_functions  # a global; this line's a local
+            if not other_scope and (made_on is None or made_on == line):
+                continue  # the variable may hold this line's value, made otherwise
         named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
 

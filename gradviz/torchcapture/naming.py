@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["NamedTensor", "loop_names", "module_names", "named_tensors", "scope_labels"]
+__all__ = [
+    "NamedTensor",
+    "function_lines",
+    "loop_names",
+    "module_names",
+    "named_tensors",
+    "scope_labels",
+]
 
 _MAX_CONTAINER = 64
 
@@ -27,6 +34,8 @@ class NamedTensor:
     param: bool
     item: bool = False
     """Reached as an item of a list, tuple or dict (``parameters[0]``), not by its own name."""
+    local: bool = False
+    """A local of one of the snippet's functions, not one of its globals."""
 
 
 def named_tensors(
@@ -124,6 +133,21 @@ def loop_names(source: str, in_functions: bool = False) -> frozenset[str]:
         if isinstance(node, ast.For | ast.AsyncFor):
             found.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
         stack.extend(ast.iter_child_nodes(node))
+    return frozenset(found)
+
+
+def function_lines(source: str) -> frozenset[int]:
+    """The lines inside the snippet's functions: an assignment there binds a local, which
+    no global of the same name holds (``x = self.fc2(x)`` in ``forward``)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):  # a lambda binds none
+            end = node.end_lineno or node.lineno
+            found.update(range(node.lineno, end + 1))
     return frozenset(found)
 
 
