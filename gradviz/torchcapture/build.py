@@ -263,7 +263,7 @@ class GraphBuilder:
             self._snippet_names,
             output_nr,
             self._unfinished,
-            function_lines("".join(linecache.getlines(self.filename))),
+            lambda: function_lines("".join(linecache.getlines(self.filename))),
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -615,7 +615,7 @@ def _name_from_assignments(
     reserved: Mapping[str, tuple[int | None, bool]] | None = None,
     output_nr: Mapping[int, int] | None = None,
     unfinished: Collection[int] = (),
-    in_functions: Collection[int] = (),
+    in_functions: Callable[[], Collection[int]] = frozenset,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -630,8 +630,9 @@ def _name_from_assignments(
     variable the snippet assigned again on a later line is no obstacle: PyTorch's
     autograd tutorial computes ``z = torch.matmul(x, w)+b`` four times, and the
     graph's ``z`` is the first. Nor is a global of the name, for a line inside a
-    function (``in_functions``): ``x = self.fc2(x)`` in ``forward`` binds a local
-    ``x``, whatever the global ``x`` holds. Ids are positions in ``nodes``.
+    function (``in_functions()``, read only when a global is in the way): ``x =
+    self.fc2(x)`` in ``forward`` binds a local ``x``, whatever the global ``x``
+    holds. Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     output_nr = output_nr or {}
@@ -652,13 +653,16 @@ def _name_from_assignments(
             candidates.setdefault((n.source.line, names[nr]), []).append(n.id)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     reserved = reserved or {}
+    function_body: Collection[int] | None = None
     named = list(nodes)
     for (line, name), ids in candidates.items():
         if len(ids) != 1 or name in taken:
             continue
         if name in reserved:
             made_on, local = reserved[name]
-            other_scope = not local and line in in_functions  # a global; this line's a local
+            if not local and function_body is None:
+                function_body = in_functions()
+            other_scope = not local and line in (function_body or ())  # a global; a local
             if not other_scope and (made_on is None or made_on == line):
                 continue  # the variable may hold this line's value, made otherwise
         named[ids[0]] = replace(named[ids[0]], names=(name,))

@@ -8,6 +8,7 @@ variable holding the module: ``model.fc1.weight``, ``net.0.bias``.
 from __future__ import annotations
 
 import ast
+import functools
 import types
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -136,6 +137,7 @@ def loop_names(source: str, in_functions: bool = False) -> frozenset[str]:
     return frozenset(found)
 
 
+@functools.lru_cache(maxsize=8)
 def function_lines(source: str) -> frozenset[int]:
     """The lines inside the snippet's functions: an assignment there binds a local, which
     no global of the same name holds (``x = self.fc2(x)`` in ``forward``)."""
