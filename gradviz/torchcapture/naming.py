@@ -65,7 +65,7 @@ def named_tensors(
                 direct.append(NamedTensor(var, obj, param))
         elif isinstance(obj, torch.nn.Module):
             params.extend(NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj))
-            params.extend(NamedTensor(f"{var}.{path}", t, False) for path, t in _computed(obj))
+            params.extend(NamedTensor(f"{var}.{path}", t, False) for path, t in _plain_tensors(obj))
             params.extend(NamedTensor(f"{var}.{path}", b, False) for path, b in _buffers(obj))
         else:
             items.extend(_container_items(var, obj))
@@ -88,7 +88,7 @@ def _buffers(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
         return
 
 
-def _computed(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+def _plain_tensors(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
     """Tensors a module keeps as plain attributes: the weight that ``nn.utils.weight_norm``,
     ``spectral_norm`` or pruning rebuild before each forward (``lin.weight`` is
     ``weight_v`` rescaled, set by a forward pre-hook), and constants an op takes: the
