@@ -1082,6 +1082,22 @@ def test_a_constant_a_frozen_module_returned_is_named_after_the_call(tmp_path: P
     assert labels[("b = backbone(x).add_(1) * w", "MulBackward0")] == [None]
 
 
+def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
+    """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
+    unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""
+    snippet = tmp_path / "vq.py"
+    snippet.write_text(
+        "import torch\n"
+        "w = torch.randn(3, 2, requires_grad=True)\n"
+        "q, _ = w * 2, torch.zeros(3, 2)\n"
+        "(q * _).sum().backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    (mul,) = (n for n in g.ops() if n.autograd == "MulBackward0" and n.constants)
+    assert [c.label for c in mul.constants] == [None]
+
+
 def test_matmul_constants_go_to_the_mm_under_its_reshape(tmp_path: Path) -> None:
     """PyTorch's autograd tutorial: ``torch.matmul(x, w)`` of a vector ``x`` is an ``mm``
     of ``x`` as a row, then a squeeze; a batch of matrices is an ``mm``, then a view.

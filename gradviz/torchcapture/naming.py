@@ -55,7 +55,7 @@ def named_tensors(
     params: list[NamedTensor] = []
     items: list[NamedTensor] = []
     for var, obj in list(namespace.items()):
-        if var.startswith("__") or isinstance(obj, types.ModuleType | type):
+        if _throwaway(var) or isinstance(obj, types.ModuleType | type):
             continue
         if isinstance(obj, torch.Tensor):
             param = isinstance(obj, torch.nn.Parameter)
@@ -70,6 +70,12 @@ def named_tensors(
         else:
             items.extend(_container_items(var, obj))
     return direct + params + items
+
+
+def _throwaway(var: str) -> bool:
+    """Dunders, and ``_``: by convention what the snippet meant to drop (``loss, _ =
+    model(x)``), no name for a reader to look up (``_.T @ grad``)."""
+    return var == "_" or var.startswith("__")
 
 
 def _parameters(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
@@ -162,7 +168,7 @@ def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
     """
     kept: dict[str, object] = {}
     for name, obj in namespace.items():
-        if name.startswith("__"):
+        if _throwaway(name):
             continue
         if isinstance(obj, torch.Tensor | torch.nn.Module) or any(
             True for _ in _container_items(name, obj)
