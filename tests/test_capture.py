@@ -1082,6 +1082,24 @@ def test_a_constant_a_frozen_module_returned_is_named_after_the_call(tmp_path: P
     assert labels[("b = backbone(x).add_(1) * w", "MulBackward0")] == [None]
 
 
+def test_a_constant_is_named_by_the_local_of_the_function_that_used_it(tmp_path: Path) -> None:
+    """d2l's dropout from scratch: ``mask`` is a local of ``dropout_layer``, gone when the
+    snippet ends; it names the constant as the function held it when the op ran."""
+    snippet = tmp_path / "dropout.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "def dropout_layer(X, dropout):\n"
+        "    mask = (torch.rand(X.shape) > dropout).float()\n"
+        "    return mask * X / (1.0 - dropout)\n"
+        "w = torch.randn(3, 2, requires_grad=True)\n"
+        "dropout_layer(w, 0.5).sum().backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    (mul,) = (n for n in g.ops() if n.autograd == "MulBackward0")
+    assert [c.label for c in mul.constants] == ["mask"]
+
+
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
     unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""

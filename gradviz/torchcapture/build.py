@@ -517,13 +517,16 @@ class GraphBuilder:
     def _called(
         self, name_of: Callable[[StorageKey], str | None]
     ) -> Callable[[SavedRecord], str | None]:
-        """A constant's name: the snippet's, else the module call that returned it, with
-        its input's name (``layer.base(x)``: LoRA's frozen layer)."""
+        """A constant's name: the snippet's, else the local of the function that used it,
+        else the module call that returned it, with its input's name (``layer.base(x)``:
+        LoRA's frozen layer)."""
 
         def named(s: SavedRecord) -> str | None:
             name = name_of(s.key) if s.key is not None else None
-            if name is not None or s.made_in is None:
+            if name is not None:
                 return name
+            if s.local is not None or s.made_in is None:
+                return s.local
             number, given = s.made_in
             module = self._scope_labels.get(number)
             if module is None:

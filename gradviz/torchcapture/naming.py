@@ -23,6 +23,7 @@ __all__ = [
     "module_names",
     "named_tensors",
     "scope_labels",
+    "worth_local",
 ]
 
 _MAX_CONTAINER = 64
@@ -76,6 +77,11 @@ def _throwaway(var: str) -> bool:
     """Dunders, and ``_``: by convention what the snippet meant to drop (``loss, _ =
     model(x)``), no name for a reader to look up (``_.T @ grad``)."""
     return var == "_" or var.startswith("__")
+
+
+def worth_local(var: str) -> bool:
+    """Whether a function's local may name a tensor: not ``self``, nor a throwaway."""
+    return var != "self" and not _throwaway(var)
 
 
 def _parameters(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:

@@ -58,7 +58,7 @@ from gradviz.torchcapture.inside import (
     replay,
     worth_looking,
 )
-from gradviz.torchcapture.naming import worth_naming
+from gradviz.torchcapture.naming import worth_local, worth_naming
 from gradviz.torchcapture.records import (
     KEY,
     AutogradNode,
@@ -71,6 +71,7 @@ from gradviz.torchcapture.records import (
     is_leaf_node,
     leaf_record,
     node_record,
+    snippet_frame,
     snippet_line,
     walk,
 )
@@ -444,11 +445,13 @@ class Recorder(TorchFunctionMode):
                 placed = _constant_slots(node, numbers)
         if not placed:
             return None
-        return {slot: self._constant_record(t) for slot, t in placed.items()}
+        frame = snippet_frame(sys._getframe(2), self.filename)
+        return {slot: self._constant_record(t, frame) for slot, t in placed.items()}
 
-    def _constant_record(self, t: torch.Tensor | float) -> SavedRecord:
+    def _constant_record(self, t: torch.Tensor | float, frame: FrameType | None) -> SavedRecord:
         """A constant input: its numbers when few (only its shape otherwise), its memory,
-        and the module call whose output it is (a frozen layer's, in LoRA), if any."""
+        the module call whose output it is (a frozen layer's, in LoRA), if any, and the
+        local of the snippet's function that holds it, if any."""
         if not isinstance(t, torch.Tensor):  # a number, an int or a float by now
             dtype = "int64" if isinstance(t, int) else "float64"
             return SavedRecord(name="constant", tensor=TensorData((), dtype, data=(t,)))
@@ -457,7 +460,11 @@ class Recorder(TorchFunctionMode):
             to_data(t, self._out_memo) if small else TensorData(tuple(t.shape), dtype_name(t.dtype))
         )
         return SavedRecord(
-            name="constant", tensor=data, key=storage_key(t), made_in=self._made_in(t)
+            name="constant",
+            tensor=data,
+            key=storage_key(t),
+            made_in=self._made_in(t),
+            local=_local_name(frame, t),
         )
 
     def _made_in(self, t: torch.Tensor) -> tuple[int, StorageKey | None] | None:
@@ -1056,6 +1063,16 @@ _FILLED = frozenset(
 ) | {"where"}
 """Calls whose node leaves an empty slot for a Python number (``x + 1``, ``torch.where(m, x,
 0.0)``); ``mul`` and ``div`` save theirs, and most calls take numbers as no input at all."""
+
+
+def _local_name(frame: FrameType | None, t: torch.Tensor) -> str | None:
+    """The local holding ``t`` in ``frame``, if a function's: the snippet's globals are
+    named once it ends, and a function's locals are gone by then."""
+    if frame is None or not frame.f_code.co_flags & inspect.CO_OPTIMIZED:
+        return None
+    return next(
+        (name for name, obj in frame.f_locals.items() if obj is t and worth_local(name)), None
+    )
 
 
 def _made_by(call: str, node: AutogradNode) -> bool:

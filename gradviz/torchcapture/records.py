@@ -39,6 +39,7 @@ __all__ = [
     "node_record",
     "release_in_order",
     "shown_grad",
+    "snippet_frame",
     "snippet_line",
     "walk",
 ]
@@ -273,6 +274,13 @@ def snippet_line(frame: FrameType | None, filename: str) -> int | None:
             return frame.f_lineno
         frame = frame.f_back
     return None
+
+
+def snippet_frame(frame: FrameType | None, filename: str) -> FrameType | None:
+    """The innermost frame, from ``frame`` outwards, that runs the snippet."""
+    while frame is not None and frame.f_code.co_filename != filename:
+        frame = frame.f_back
+    return frame
 
 
 def walk(roots: Sequence[AutogradNode]) -> list[AutogradNode]:

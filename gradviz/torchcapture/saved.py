@@ -37,6 +37,9 @@ class SavedRecord:
     made_in: tuple[int, StorageKey | None] | None = None
     """For a constant input that a module call returned: the module's number (as ops'
     scopes hold it) and the memory of its input."""
+    local: str | None = None
+    """For a constant input: the local that held it in the snippet's function making
+    the call (``mask`` in d2l's ``dropout_layer``), a name gone once the function returns."""
 
 
 PACKED = "packed by a saved-tensor hook (not unpacked)"
