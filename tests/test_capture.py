@@ -1116,6 +1116,35 @@ def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     assert [c.label for c in mul.constants] == [None]
 
 
+def test_ops_made_inside_one_torch_call_take_its_line_and_module(tmp_path: Path) -> None:
+    """``nn.Linear`` on a batch of sequences is one call to the mode, and four nodes to
+    autograd (the weight's ``t``, a view of the batch as a matrix, ``addmm``, a view
+    back): each is the call's, at its line, in its module, with or without a second run."""
+    snippet = tmp_path / "seq.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "net = nn.Sequential(nn.Linear(4, 3), nn.Tanh())\n"
+        "x = torch.randn(2, 5, 4, requires_grad=True)\n"
+        "y = net(x).sum()\n"
+        "y.backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    made = sorted(
+        (n.op, n.source.line if n.source else 0, n.call or "", n.scope)
+        for n in g.ops()
+        if n.op != "sum"
+    )
+    inside = ("net", "net.0")
+    assert made == [
+        ("addmm", 6, "linear", inside),
+        ("t", 6, "linear", inside),
+        ("tanh", 6, "tanh", ("net", "net.1")),
+        ("view", 6, "linear", inside),
+        ("view", 6, "linear", inside),
+    ]
+
+
 def test_matmul_constants_go_to_the_mm_under_its_reshape(tmp_path: Path) -> None:
     """PyTorch's autograd tutorial: ``torch.matmul(x, w)`` of a vector ``x`` is an ``mm``
     of ``x`` as a row, then a squeeze; a batch of matrices is an ``mm``, then a view.

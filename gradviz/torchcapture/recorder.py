@@ -294,6 +294,12 @@ class Recorder(TorchFunctionMode):
         nodes = inner_nodes(outs, ins)
         if len(nodes) < 2:
             return  # the output's own node, recorded already
+        line = snippet_line(sys._getframe(1), self.filename)
+        call = _call_name(func)
+        for node in nodes:  # linear's addmm under the view of a batch: the call's line
+            rec = node_record(node)
+            if rec.line is None:
+                rec.line, rec.call, rec.scope = line, call, self._scope
         if rng is None and not (
             hidden(nodes, outs, ins, _recorded)
             and any(t.requires_grad for t in ins)
@@ -303,11 +309,8 @@ class Recorder(TorchFunctionMode):
         inside = replay(func, args, kwargs, rng)
         if inside is None:
             return  # it drew random numbers: its second run's are not the snippet's
-        line = snippet_line(sys._getframe(1), self.filename)
         for node, value in pair(nodes, inside.ops):
             rec = node_record(node)
-            if rec.line is None:
-                rec.line = line
             for nr, t in enumerate(value if isinstance(value, tuple | list) else (value,)):
                 if isinstance(t, torch.Tensor) and nr not in rec.outputs:
                     rec.outputs[nr] = to_data(t, self._out_memo)
