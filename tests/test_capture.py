@@ -1145,6 +1145,24 @@ def test_ops_made_inside_one_torch_call_take_its_line_and_module(tmp_path: Path)
     ]
 
 
+def test_a_view_of_a_weight_takes_the_line_of_the_op_that_used_it(tmp_path: Path) -> None:
+    """``linear`` on a matrix transposes its weight, a node the mode never sees and no
+    second run looks for: it ran where its user ran, in ``addmm``'s line and module."""
+    snippet = tmp_path / "mlp.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "net = nn.Sequential(nn.Linear(4, 3), nn.Tanh())\n"
+        "x = torch.randn(2, 4)\n"
+        "y = net(x).sum()\n"
+        "y.backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    (t,) = (n for n in g.ops() if n.op == "t")
+    assert (t.source.line if t.source else None, t.call, t.scope) == (6, "linear", ("net", "net.0"))
+    assert all(n.source is not None and n.source.line == 6 for n in g.nodes if n.kind != "leaf")
+
+
 def test_matmul_constants_go_to_the_mm_under_its_reshape(tmp_path: Path) -> None:
     """PyTorch's autograd tutorial: ``torch.matmul(x, w)`` of a vector ``x`` is an ``mm``
     of ``x`` as a row, then a squeeze; a batch of matrices is an ``mm``, then a view.

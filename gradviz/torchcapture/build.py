@@ -15,6 +15,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import torch
 
@@ -248,10 +249,21 @@ class GraphBuilder:
                 consumers.setdefault(e.src, []).append(e.dst)
         recs = [None if kind == "leaf" else self._rec(node) for kind, node, _ in order]
         scopes = self._scopes_of(recs, producer, consumers)
+        made = [(rec.line, rec.call) if rec and rec.line is not None else None for rec in recs]
+        made = _from_users(made, [m is not None for m in made], producer, consumers)
         called = {name for i, scope in enumerate(scopes) for name in scope if order[i][0] != "leaf"}
         resolved = [
             self._make_node(
-                i, kind, node, nr, recs[i], root_keys, saved_of.get(i), keys, scopes[i], called
+                i,
+                kind,
+                node,
+                nr,
+                recs[i],
+                root_keys,
+                saved_of.get(i),
+                keys,
+                (scopes[i], made[i]),
+                called,
             )
             for i, (kind, node, nr) in enumerate(order)
         ]
@@ -354,28 +366,14 @@ class GraphBuilder:
         producer: Mapping[int, int],
         consumers: Mapping[int, list[int]],
     ) -> list[tuple[str, ...]]:
-        """Each node's module scope; ops made inside a torch call take their consumer's.
-
-        ``t`` inside ``linear`` was never seen by the mode, so it has no scope of
-        its own: it ran in the module of the op that used its output, when all
-        its users agree on one. Leaves get theirs from their names (``_leaf``).
-        """
-        scopes: list[tuple[str, ...]] = []
-        seen: list[bool] = []
-        for rec in recs:
-            scopes.append(self._scope(rec) if rec is not None else ())
-            seen.append(rec is not None and rec.step is not None)
-        changed = True
-        while changed:
-            changed = False
-            for t, op in producer.items():
-                if scopes[op] or seen[op]:
-                    continue
-                users = {scopes[c] for c in consumers.get(t, ())}
-                if len(users) == 1 and (scope := users.pop()):
-                    scopes[op] = scopes[t] = scope
-                    changed = True
-        return scopes
+        """Each node's module scope; ops made inside a torch call take their users' (see
+        ``_from_users``). Leaves get theirs from their names (``_leaf``)."""
+        scopes = [self._scope(rec) if rec is not None else () for rec in recs]
+        own = [
+            bool(s) or (r is not None and r.step is not None)
+            for s, r in zip(scopes, recs, strict=True)
+        ]
+        return _from_users(scopes, own, producer, consumers)
 
     def _make_node(
         self,
@@ -387,15 +385,15 @@ class GraphBuilder:
         root_keys: set[_TensorKey],
         saved: Sequence[SavedRecord] | None,
         keys: Mapping[StorageKey, int],
-        scope: tuple[str, ...],
+        where: tuple[tuple[str, ...], tuple[int, str | None] | None],
         called: set[str],
     ) -> Node:
+        """``where``: the node's module scope, and the line and call that made it."""
         if kind == "leaf":
             return self._leaf(node_id, node, keys, called)
-        if rec is None:
-            line = step = backward_step = None
-        else:
-            line, step, backward_step = rec.line, rec.step, rec.backward_step
+        scope, made = where
+        line, call = made if made is not None else (None, None)
+        step, backward_step = (rec.step, rec.backward_step) if rec is not None else (None, None)
         source = self._source(line)
         if kind == "op":
             name_of = self._namer(source)
@@ -404,7 +402,7 @@ class GraphBuilder:
                 kind="op",
                 op=op_name(node),
                 autograd=type(node).__name__,
-                call=rec.call if rec else None,
+                call=call,
                 source=source,
                 step=step,
                 backward_step=backward_step,
@@ -700,6 +698,34 @@ def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
     if now.data is not None:
         return any(x != 0 for x in now.data)
     return now.stats is None or now.stats.min != 0 or now.stats.max != 0
+
+
+_T = TypeVar("_T")
+
+
+def _from_users(
+    values: list[_T],
+    own: list[bool],
+    producer: Mapping[int, int],
+    consumers: Mapping[int, list[int]],
+) -> list[_T]:
+    """Each op without a value of its own takes the one all the users of its output
+    agree on, and so does that output (a falsy value is none).
+
+    ``t`` inside ``linear`` was never seen by the mode: it has no line, call or
+    module of its own. It ran where the op that used its output ran.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for t, op in producer.items():
+            if own[op] or values[op]:
+                continue
+            users = {values[c] for c in consumers.get(t, ())}
+            if len(users) == 1 and (value := users.pop()):
+                values[op] = values[t] = value
+                changed = True
+    return values
 
 
 def _node_rec(node: AutogradNode) -> NodeRecord | None:
