@@ -13,6 +13,7 @@ import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from gradviz.display import format_number
 from gradviz.health import norm_of
@@ -302,6 +303,9 @@ def fold_repeats(
             consumers.setdefault(e.src, []).append(e)
             inputs.setdefault(e.dst, []).append(e)
     blocks = [order[start + j * period : start + (j + 1) * period] for j in range(count)]
+    nodes_by_id = {n.id: n for n in graph.nodes}
+    if not _one_part(blocks, produced, consumers, nodes_by_id):
+        return graph, None
     target: dict[int, int] = {}
     for block in blocks[1:]:
         for first, op in zip(blocks[0], block, strict=True):
@@ -325,7 +329,6 @@ def fold_repeats(
                     and len(consumers.get(theirs, [])) == 1
                 ):
                     target[mine] = theirs
-    nodes_by_id = {n.id: n for n in graph.nodes}
     profile = grad_profile([_outflow_norm(block[-1], produced, nodes_by_id) for block in blocks])
     mark = f"×{count}" + (f"   |grad| by repeat, 1 → {count}: {profile}" if profile else "")
     block_ids = {op.id for op in blocks[0]}
@@ -358,6 +361,55 @@ def fold_repeats(
     if profile:
         note += f"\n  gradient norm of each repeat's output, first to last: {profile}"
     return folded, note
+
+
+def _one_part(
+    blocks: Sequence[Sequence[Node]],
+    produced: Mapping[int, list[Edge]],
+    consumers: Mapping[int, list[Edge]],
+    nodes: Mapping[int, Node],
+) -> bool:
+    """Whether the repeats play one part in the graph, so that one block can stand for all.
+
+    Either each feeds the next (an RNN's steps, a stack of layers, a loop that
+    adds to a total), or what each hands on goes where the first's goes, or to
+    ops of the same kind from the same line (heads into one ``cat``, each step
+    of an episode into its own ``-log_prob * R``). Three projections of one
+    input side by side (a Llama block's ``wq(x), wk(x), wv(x)``) repeat too, but
+    their outputs go three ways: folded, they would read as one tensor sent to
+    all three places.
+    """
+    region = {op.id for block in blocks for op in block}
+
+    def made(block: Sequence[Node]) -> list[Edge]:
+        return [e for op in block for e in sorted(produced.get(op.id, []), key=lambda e: e.slot)]
+
+    def feeds(block: Sequence[Node], after: Sequence[Node]) -> bool:
+        ids = {op.id for op in after}
+        return any(c.dst in ids for e in made(block) for c in consumers.get(e.dst, []))
+
+    if all(feeds(a, b) for a, b in pairwise(blocks)):
+        return True
+
+    def roles(block: Sequence[Node]) -> list[tuple[str, frozenset[tuple[str | None, int | None]]]]:
+        return [
+            (
+                nodes[e.dst].kind,
+                frozenset(
+                    (nodes[c.dst].autograd, _line(nodes[c.dst]))
+                    for c in consumers.get(e.dst, [])
+                    if c.dst not in region
+                ),
+            )
+            for e in made(block)
+        ]
+
+    first = roles(blocks[0])
+    return all(roles(block) == first for block in blocks[1:])
+
+
+def _line(node: Node) -> int | None:
+    return node.source.line if node.source else None
 
 
 def _outflow_norm(

@@ -229,6 +229,39 @@ def test_repeated_blocks_fold_into_one_marked_times_n(tmp_path: Path) -> None:
     assert fold_repeats(graph_of(SAMPLES / "mlp_step.py"))[1] is None  # nothing repeats
 
 
+def test_side_by_side_repeats_fold_only_where_they_play_one_part(tmp_path: Path) -> None:
+    """Heads concatenated are one part played three times: they fold. The query, key
+    and value projections of one input repeat as well, but go three ways: one block
+    for all three would read as one tensor sent to the query, the key and the value."""
+    from gradviz.transforms import fold_repeats
+
+    heads = tmp_path / "heads.py"
+    heads.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\nx = torch.randn(2, 8)\n"
+        "heads = nn.ModuleList([nn.Sequential(nn.Linear(8, 4), nn.Tanh()) for _ in range(3)])\n"
+        "out = torch.cat([h(x) for h in heads], dim=-1)\n"
+        "out.pow(2).sum().backward()\n"
+    )
+    folded, note = fold_repeats(graph_of(heads))
+    assert note is not None and note.startswith("folded 3 repeats of a 3-op block (line 6)")
+    (cat,) = [n for n in folded.ops() if n.op == "cat"]
+    (tanh,) = [n for n in folded.ops() if n.op == "tanh"]
+    assert [folded.node(e.src).id for e in folded.inputs(cat.id)] == [
+        e.dst for e in folded.edges if e.src == tanh.id
+    ]
+    qkv = tmp_path / "qkv.py"
+    qkv.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\nx = torch.randn(2, 4, 8)\n"
+        "wq, wk, wv = nn.Linear(8, 8), nn.Linear(8, 8), nn.Linear(8, 8)\n"
+        "q, k, v = wq(x), wk(x), wv(x)\n"
+        "att = (q @ k.transpose(1, 2)).softmax(-1) @ v\n"
+        "att.sum().backward()\n"
+    )
+    g = graph_of(qkv)
+    assert sum(1 for n in g.ops() if n.source and n.source.line == 6) == 9
+    assert fold_repeats(g) == (g, None)
+
+
 def test_cli_folds_big_graphs_unless_told_not_to(runner: CliRunner, in_tmp: Path) -> None:
     (in_tmp / "rnn.py").write_text(
         "import torch\nW = torch.ones(3, 3, requires_grad=True)\nh = torch.ones(3)\n"
