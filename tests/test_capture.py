@@ -904,6 +904,30 @@ def test_a_snippet_that_works_inside_functions_gets_its_locals_names(tmp_path: P
     assert linear.scope[0] == "self.model"
 
 
+def test_locals_of_a_replaced_pass_name_the_tensors_of_the_pass_that_replaced_it(
+    tmp_path: Path,
+) -> None:
+    """WGAN-GP: the penalty's ``autograd.grad`` runs where ``interpolates`` is a local;
+    the critic loss's backward, which replaces that pass, runs where it is gone."""
+    snippet = tmp_path / "wgan.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "D = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))\n"
+        "def penalty(real, fake):\n"
+        "    alpha = torch.rand(real.size(0), 1)\n"
+        "    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)\n"
+        "    out = D(interpolates)\n"
+        "    (grads,) = torch.autograd.grad(out.sum(), interpolates, create_graph=True)\n"
+        "    return ((grads.norm(2, dim=1) - 1) ** 2).mean()\n"
+        "real, fake = torch.randn(6, 4), torch.randn(6, 4)\n"
+        "d_loss = D(fake).mean() - D(real).mean() + 10 * penalty(real, fake)\n"
+        "d_loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    leaves = {n.names[0] if n.names else None for n in g.nodes if n.kind == "leaf"}
+    assert "interpolates" in leaves and None not in leaves
+
+
 def test_a_call_that_hands_back_its_input_leaves_the_op_where_it_was_made(
     tmp_path: Path,
 ) -> None:

@@ -781,6 +781,7 @@ class Recorder(TorchFunctionMode):
                     self._prepare_op(node, known, uses, accumulating, memo)
             for earlier in self.passes:
                 if earlier.live and _superseded(earlier, leaves, reset):
+                    _inherit_names(names, earlier.names, order)
                     earlier.release()
             self._grad_memo = StatsMemo()
             self._out_memo = StatsMemo()  # the next forward pass makes new tensors
@@ -1211,6 +1212,27 @@ def _checking_gradients(frame: FrameType | None, snippet: str) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def _inherit_names(
+    names: dict[str, object], earlier: Mapping[str, object], order: Sequence[AutogradNode]
+) -> None:
+    """Give a pass the locals of the pass it replaces that hold tensors of its graph.
+
+    A WGAN-GP's penalty takes ``autograd.grad`` with respect to ``interpolates``, a
+    local of the function that returns the penalty; the loss's backward pass
+    that replaces it runs where that local is gone. Tensors of other graphs are
+    not kept: they would hold those graphs alive, and free them out of order.
+    """
+    if not earlier:
+        return
+    nodes = {id(node) for node in order}
+    for name, obj in earlier.items():
+        if name in names or not isinstance(obj, torch.Tensor):
+            continue
+        edge = gradient_edge(obj)
+        if edge is not None and id(edge[0]) in nodes:
+            names[name] = obj
 
 
 def _superseded(earlier: PassRecord, leaves: dict[int, AutogradNode], reset: set[int]) -> bool:
