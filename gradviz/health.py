@@ -83,8 +83,8 @@ class PathStep:
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    """vanishing, exploding, no_grad, nan_forward, nan_backward; notes: no_effect, copied,
-    not_asked, not_tracked"""
+    """vanishing, exploding, no_grad, nan_forward, nan_backward, flat_derivative; notes:
+    no_effect, copied, not_asked, not_tracked"""
     subject: str
     message: str
     line: int | None = None
@@ -690,6 +690,49 @@ def _not_tracked_note(graph: Graph, quiet: Sequence[Param]) -> list[Finding]:
     ]
 
 
+_FLAT_DERIVATIVES = {
+    "threshold_backward": "relu",
+    "leaky_relu_backward": "leaky_relu",
+    "hardtanh_backward": "hardtanh (relu6)",
+    "hardsigmoid_backward": "hardsigmoid",
+}
+"""The gradients of piecewise-linear activations: the same on each side of a kink, so
+nothing passes back through them to their input, only to the gradient they scale."""
+
+
+def _flat_derivative(graph: Graph, starved: Sequence[str]) -> list[Finding]:
+    """Why gradients are zero or missing in a graph that differentiates a ReLU's derivative.
+
+    A loss built on gradients (a PINN's ``u_xx``, a WGAN-GP's penalty on the
+    gradient with respect to its input) runs the activation's backward as an
+    op; for ReLU and its kin its slope is constant on each side of the kink, so
+    the derivative of that op with respect to its input is zero. A PINN with
+    ReLU cannot learn from ``u_xx``: told once, before what it causes.
+    """
+    if not starved:
+        return []
+    flat = [n for n in graph.ops() if n.op in _FLAT_DERIVATIVES]
+    if not flat:
+        return []
+    first = min(flat, key=lambda n: (n.source.line if n.source else math.inf, n.id))
+    activation = _FLAT_DERIVATIVES[first.op or ""]
+    where = f" at line {first.source.line}" if first.source else ""
+    return [
+        Finding(
+            "flat_derivative",
+            activation,
+            f"the graph differentiates the derivative of {activation} ({first.op}{where}): "
+            f"{activation} is linear on each side of its kink, so its derivative is "
+            "constant there and sends nothing back to its input. A loss built on "
+            "gradients (a PINN's second derivative, a gradient penalty) reaches "
+            f"{_listed(starved)} only that way, which gets "
+            f"{'it' if len(starved) == 1 else 'them'} nothing. A smooth "
+            "activation (tanh, softplus, SiLU) passes it",
+            first.source.line if first.source else None,
+        )
+    ]
+
+
 def _zero_seed_note(names: Sequence[str]) -> list[Finding]:
     if not names:
         return []
@@ -801,4 +844,12 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
+    detached = {p.name for p in graph.params if p.detached_line is not None}
+    starved = [
+        h.name
+        for h in report.params
+        if (h.status == "vanishing" and h.grad_norm == 0)
+        or (h.status == "no grad" and h.name not in detached)
+    ]
+    report.findings[:0] = _flat_derivative(graph, starved)
     return report

@@ -587,3 +587,58 @@ def test_a_parameter_multiplied_by_a_zero_parameter_is_a_zero_factor(tmp_path: P
     assert not any(f.subject == "A" for f in r.findings)
     assert status["w"] == "vanishing"  # data of zeros: it never gets a gradient
     assert [f.kind for f in r.findings if f.subject == "w"] == ["vanishing"]
+
+
+@pytest.mark.parametrize("activation", ["ReLU", "Tanh"])
+def test_a_pinn_with_relu_is_told_its_second_derivative_is_zero(
+    tmp_path: Path, activation: str
+) -> None:
+    """A PINN's loss on ``u_xx`` differentiates ReLU's derivative, which is flat: the first
+    layer gets exactly zero, the last nothing. Said once, with the op and its line,
+    before what it causes; with tanh the weights get theirs."""
+    snippet = tmp_path / "pinn.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        f"net = nn.Sequential(nn.Linear(1, 8), nn.{activation}(), nn.Linear(8, 1))\n"
+        "x = torch.linspace(0, 1, 10).unsqueeze(1).requires_grad_(True)\n"
+        "u = net(x)\n"
+        "u_x = torch.autograd.grad(u, x, torch.ones_like(u), create_graph=True)[0]\n"
+        "u_xx = torch.autograd.grad(u_x, x, torch.ones_like(u_x), create_graph=True)[0]\n"
+        "loss = (u_xx + torch.sin(x)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    r = diagnose(graph_of(snippet))
+    status = {h.name: h.status for h in r.params}
+    flat = [f for f in r.findings if f.kind == "flat_derivative"]
+    if activation == "Tanh":  # u_xx does not depend on the output bias: still no grad
+        assert ns["net"][0].weight.grad.norm() > 0 and ns["net"][2].weight.grad.norm() > 0
+        assert flat == [] and status["net.0.weight"] == status["net.2.weight"] == "ok"
+        return
+    assert ns["net"][0].weight.grad.count_nonzero() == 0 and ns["net"][2].weight.grad is None
+    assert (status["net.0.weight"], status["net.2.weight"]) == ("vanishing", "no grad")
+    assert r.findings[0] is flat[0] and flat[0].line == 8
+    assert "derivative of relu (threshold_backward at line 8)" in flat[0].message
+    assert "net.0.weight, net.0.bias, net.2.weight and 1 more" in flat[0].message
+
+
+def test_a_gradient_penalty_tells_why_its_input_gets_nothing(tmp_path: Path) -> None:
+    """WGAN-GP with a LeakyReLU critic: the gradient penalty's input gets exactly zero,
+    for the same reason; the generator cut off by ``.detach()`` has a reason of its own."""
+    snippet = tmp_path / "wgan.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "D = nn.Sequential(nn.Linear(4, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))\n"
+        "G = nn.Linear(2, 4)\n"
+        "real, fake = torch.randn(6, 4), G(torch.randn(6, 2)).detach()\n"
+        "alpha = torch.rand(6, 1)\n"
+        "mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)\n"
+        "(g,) = torch.autograd.grad(D(mixed).sum(), mixed, create_graph=True)\n"
+        "loss = D(fake).mean() - D(real).mean() + 10 * ((g.norm(2, dim=1) - 1) ** 2).mean()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    (flat,) = [f for f in r.findings if f.kind == "flat_derivative"]
+    assert "derivative of leaky_relu (leaky_relu_backward at line 9)" in flat.message
+    assert "reaches mixed only that way, which gets it nothing" in flat.message
+    assert {f.subject for f in r.findings if f.kind == "no_grad"} == {"G.weight", "G.bias"}
