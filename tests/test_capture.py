@@ -1124,6 +1124,34 @@ def test_a_constant_is_named_by_the_local_of_the_function_that_used_it(tmp_path:
     assert [c.label for c in mul.constants] == ["mask"]
 
 
+def test_a_constant_made_of_named_tensors_is_named_after_its_call(tmp_path: Path) -> None:
+    """Soft actor-critic's ``q1(torch.cat([o, a], -1))`` and a GAN's ``torch.ones_like(d)``
+    make constants inline: ``cat(o, a)`` and ``ones_like(d)``, not ``const``. One written
+    into since, or made of unnamed tensors, stays unnamed."""
+    snippet = tmp_path / "sac.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "q = nn.Linear(5, 1)\n"
+        "o, a = torch.randn(8, 3), torch.randn(8, 2)\n"
+        "d = q(torch.cat([o, a], -1))\n"
+        "loss = nn.functional.mse_loss(d, torch.ones_like(d))\n"
+        "def bump(t):\n    t[0] = 5\n    return t\n"
+        "loss = loss + (q.weight[:, :3] * bump(o * 2)).sum()\n"
+        "loss = loss + (q.weight[:, :3] * o.exp().abs()).sum()\n"
+        "loss.backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    labels = {
+        (n.source.line if n.source else 0, n.op): [c.label for c in n.constants]
+        for n in g.ops()
+        if n.constants
+    }
+    assert labels[(6, "addmm")] == ["cat(o, a)"]
+    assert labels[(7, "mse_loss")] == ["ones_like(d)"]
+    assert labels[(11, "mul")] == labels[(12, "mul")] == [None]
+
+
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
     unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""

@@ -517,14 +517,21 @@ class GraphBuilder:
     ) -> Callable[[SavedRecord], str | None]:
         """A constant's name: the snippet's, else the local of the function that used it,
         else the module call that returned it, with its input's name (``layer.base(x)``:
-        LoRA's frozen layer)."""
+        LoRA's frozen layer), else the torch call that made it of named tensors
+        (``cat(o, a)``; of others, none: ``const``)."""
 
         def named(s: SavedRecord) -> str | None:
             name = name_of(s.key) if s.key is not None else None
             if name is not None:
                 return name
-            if s.local is not None or s.made_in is None:
+            if s.local is not None:
                 return s.local
+            if s.made_in is None:
+                if s.made_by is None:
+                    return None
+                call, keys = s.made_by
+                names = [name_of(k) if k is not None else None for k in keys]
+                return f"{call}({', '.join(names)})" if all(names) else None  # type: ignore[arg-type]
             number, given = s.made_in
             module = self._scope_labels.get(number)
             if module is None:

@@ -198,6 +198,9 @@ class Recorder(TorchFunctionMode):
         """Outputs of module calls that made no graph -> (the module's number, its input's
         memory, the output's version): what a constant an op takes is named after
         (``layer.base(x)``)."""
+        self._made_constants: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        """Constants made by a call of other tensors -> (the call, their memory, the
+        constant's version): see ``_note_constant``."""
         self._leaf_hooks: WeakIdKeyDictionary = WeakIdKeyDictionary()
         """Leaves whose gradient the snippet hooked -> the hook (see ``_note_grad_hook``)."""
         self._current_pass = -1
@@ -387,6 +390,8 @@ class Recorder(TorchFunctionMode):
             self.ops_seen += 1
         if func in _DETACH and args and isinstance(args[0], torch.Tensor):
             self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
+        elif line is None and type(out) is torch.Tensor and not out.requires_grad:
+            self._note_constant(func, args, out)
         # Tensors made where no torch call was seen (a custom autograd.Function's
         # apply, internals of a compiled region) get their value when first used.
         constants: list[torch.Tensor] | None = None
@@ -428,6 +433,33 @@ class Recorder(TorchFunctionMode):
                 if rec.line is None:  # the mm inside a matmul: the call's line is its own
                     rec.line, rec.call, rec.scope = line, call, made.scope
 
+    def _note_constant(
+        self, func: Callable[..., Any], args: Sequence[Any], out: torch.Tensor
+    ) -> None:
+        """Remember the call that made a constant of other tensors, and their memory: an op
+        that takes it later is told ``cat(o, a)`` or ``ones_like(d_real)``, not ``const``.
+        Not an in-place op's (``mask.fill_(1)`` made nothing), nor a property's (``x.T``:
+        a view, named by its memory if at all)."""
+        call = _constant_call(func)
+        if call.endswith("_") or call == "get":
+            return
+        keys: list[StorageKey | None] = []
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                keys.append(storage_key(a))
+            elif isinstance(a, list | tuple):
+                keys.extend(storage_key(c) for c in a if isinstance(c, torch.Tensor))
+        if keys:
+            self._made_constants[out] = (call, tuple(keys), out._version)
+
+    def _made_by(self, t: torch.Tensor) -> tuple[str, tuple[StorageKey | None, ...]] | None:
+        """The call that made constant ``t`` and its tensors' memory, unless ``t`` was
+        written into since (``mask[0] = 1``)."""
+        found = self._made_constants.get(t)  # type: ignore[no-untyped-call]
+        if found is None or found[2] != t._version:
+            return None
+        return found[0], found[1]
+
     def _constants_of(
         self,
         func: Callable[..., Any],
@@ -468,6 +500,7 @@ class Recorder(TorchFunctionMode):
             key=storage_key(t),
             made_in=self._made_in(t),
             local=_local_name(frame, t),
+            made_by=self._made_by(t) if self._made_constants else None,
         )
 
     def _made_in(self, t: torch.Tensor) -> tuple[int, StorageKey | None] | None:
@@ -1323,6 +1356,23 @@ def _call_name(func: Callable[..., Any]) -> str:
         return _name_of(func)
     name = _CALL_NAMES[func] = _name_of(func)
     return name
+
+
+_AS_OPS = {
+    "truediv": "div",
+    "rtruediv": "div",
+    "rsub": "sub",
+    "radd": "add",
+    "rmul": "mul",
+    "floordiv": "floor_divide",
+    "getitem": "index",
+}
+"""Python's operators by the name of the op they run, as the graph's ops are named."""
+
+
+def _constant_call(func: Callable[..., Any]) -> str:
+    name = _call_name(func)
+    return _AS_OPS.get(name, name)
 
 
 def _name_of(func: Callable[..., Any]) -> str:

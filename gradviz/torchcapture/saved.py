@@ -37,6 +37,9 @@ class SavedRecord:
     made_in: tuple[int, StorageKey | None] | None = None
     """For a constant input that a module call returned: the module's number (as ops'
     scopes hold it) and the memory of its input."""
+    made_by: tuple[str, tuple[StorageKey | None, ...]] | None = None
+    """For a constant input a torch call made of other tensors: the call, and the memory
+    of those tensors (``cat(o, a)``, ``ones_like(d_real)``)."""
     local: str | None = None
     """For a constant input: the local that held it in the snippet's function making
     the call (``mask`` in d2l's ``dropout_layer``), a name gone once the function returns."""
