@@ -1126,8 +1126,9 @@ def test_a_constant_is_named_by_the_local_of_the_function_that_used_it(tmp_path:
 
 def test_a_constant_made_of_named_tensors_is_named_after_its_call(tmp_path: Path) -> None:
     """Soft actor-critic's ``q1(torch.cat([o, a], -1))`` and a GAN's ``torch.ones_like(d)``
-    make constants inline: ``cat(o, a)`` and ``ones_like(d)``, not ``const``. One written
-    into since, or made of unnamed tensors, stays unnamed."""
+    make constants inline: ``cat(o, a)`` and ``ones_like(d)``, not ``const``; a piece of
+    one is ``o[:, 1:]``. One written into since, or made of unnamed tensors, stays
+    unnamed."""
     snippet = tmp_path / "sac.py"
     snippet.write_text(
         "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
@@ -1138,6 +1139,7 @@ def test_a_constant_made_of_named_tensors_is_named_after_its_call(tmp_path: Path
         "def bump(t):\n    t[0] = 5\n    return t\n"
         "loss = loss + (q.weight[:, :3] * bump(o * 2)).sum()\n"
         "loss = loss + (q.weight[:, :3] * o.exp().abs()).sum()\n"
+        "loss = loss + (q.weight[:, :2] * o[:, 1:]).sum()\n"
         "loss.backward()\n"
     )
     g = capture(snippet).graph
@@ -1150,6 +1152,23 @@ def test_a_constant_made_of_named_tensors_is_named_after_its_call(tmp_path: Path
     assert labels[(6, "addmm")] == ["cat(o, a)"]
     assert labels[(7, "mse_loss")] == ["ones_like(d)"]
     assert labels[(11, "mul")] == labels[(12, "mul")] == [None]
+    assert labels[(13, "mul")] == ["o[:, 1:]"]
+
+
+@pytest.mark.parametrize(
+    ("index", "text"),
+    [
+        ((slice(None), slice(None, 4)), "[:, :4]"),
+        (2, "[2]"),
+        ((Ellipsis, None, slice(1, None, 2)), "[..., None, 1::2]"),
+        ((slice(None), torch.tensor([0, 1])), None),
+        ([0, 1], None),
+    ],
+)
+def test_an_index_of_ints_and_slices_reads_as_written(index: object, text: str | None) -> None:
+    from gradviz.torchcapture.recorder import _subscript
+
+    assert _subscript(index) == text
 
 
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:

@@ -531,7 +531,11 @@ class GraphBuilder:
                     return None
                 call, keys = s.made_by
                 names = [name_of(k) if k is not None else None for k in keys]
-                return f"{call}({', '.join(names)})" if all(names) else None  # type: ignore[arg-type]
+                if not all(names):
+                    return None
+                if call.startswith("["):  # a piece of one: pe[:, :4]
+                    return f"{names[0]}{call}"
+                return f"{call}({', '.join(names)})"  # type: ignore[arg-type]
             number, given = s.made_in
             module = self._scope_labels.get(number)
             if module is None:

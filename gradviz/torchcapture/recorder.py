@@ -90,6 +90,7 @@ from gradviz.torchcapture.tensors import (
 __all__ = ["CalledModule", "Recorder"]
 
 _SETITEM = torch.Tensor.__setitem__
+_GETITEM = torch.Tensor.__getitem__
 _REGISTER_HOOK = torch.Tensor.register_hook
 _is_batched = torch._C._functorch.is_batchedtensor
 _unwrapped = torch._C._functorch.get_unwrapped
@@ -443,6 +444,8 @@ class Recorder(TorchFunctionMode):
         call = _constant_call(func)
         if call.endswith("_") or call == "get":
             return
+        if func is _GETITEM and len(args) == 2 and (piece := _subscript(args[1])) is not None:
+            call = piece  # the Annotated Transformer's self.pe[:, : x.size(1)]
         keys: list[StorageKey | None] = []
         for a in args:
             if isinstance(a, torch.Tensor):
@@ -1368,6 +1371,26 @@ _AS_OPS = {
     "getitem": "index",
 }
 """Python's operators by the name of the op they run, as the graph's ops are named."""
+
+
+def _subscript(index: object) -> str | None:
+    """``[:, :4]`` for an index of ints and slices of ints, as the snippet wrote it; None
+    for any other (tensors, lists)."""
+    parts = []
+    for i in index if isinstance(index, tuple) else (index,):
+        if i is None or i is Ellipsis:
+            parts.append("None" if i is None else "...")
+        elif isinstance(i, int) and not isinstance(i, bool):
+            parts.append(str(i))
+        elif isinstance(i, slice) and all(
+            x is None or (isinstance(x, int) and not isinstance(x, bool))
+            for x in (i.start, i.stop, i.step)
+        ):
+            ends = f"{'' if i.start is None else i.start}:{'' if i.stop is None else i.stop}"
+            parts.append(ends if i.step is None else f"{ends}:{i.step}")
+        else:
+            return None
+    return f"[{', '.join(parts)}]"
 
 
 def _constant_call(func: Callable[..., Any]) -> str:
