@@ -8,6 +8,7 @@ raises; that is how the graph built up to a failure can still be named and drawn
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import os
 import sys
@@ -132,8 +133,10 @@ def _describe_syntax_error(exc: SyntaxError, path: Path) -> str:
 def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     """Execute ``snippet`` as ``__main__`` with ``sys.argv = [path, *argv]``.
 
-    The interpreter (``sys.argv``, ``sys.path``, ``sys.modules['__main__']``) is
-    restored afterwards, whatever the snippet did. Exceptions are caught and
+    The interpreter (``sys.argv``, ``sys.path``, ``sys.modules['__main__']``, the
+    working directory) is restored afterwards, whatever the snippet did: after a
+    snippet's ``os.chdir``, ``-o graph.svg`` still means the folder the user ran
+    gradviz in. Exceptions are caught and
     returned, never raised, except that a KeyboardInterrupt is also reported as
     exit code 130 like Python's own.
     """
@@ -150,6 +153,7 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     saved_main = sys.modules.get("__main__")
     saved_argv = sys.argv[:]
     saved_path = sys.path[:]
+    saved_cwd = _cwd()
     sys.modules["__main__"] = module
     sys.argv[:] = [str(snippet.path), *argv]
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
@@ -172,12 +176,22 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     finally:
         sys.argv[:] = saved_argv
         sys.path[:] = saved_path
+        if saved_cwd is not None:
+            with contextlib.suppress(OSError):  # the snippet removed it: stay where it left us
+                os.chdir(saved_cwd)
         if saved_main is not None:
             sys.modules["__main__"] = saved_main
         else:  # pragma: no cover - there is always a __main__ under the CLI
             sys.modules.pop("__main__", None)
     unfinished = _lines_running(ended or error, snippet.filename)
     return SnippetResult(module.__dict__, error, exit_code, stopped, unfinished)
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # run from a folder removed since
+        return None
 
 
 def _lines_running(error: BaseException | None, filename: str) -> frozenset[int]:

@@ -31,6 +31,32 @@ def test_interpreter_state_is_restored() -> None:
     assert sys.argv == argv and sys.path == path and sys.modules["__main__"] is main
 
 
+def test_a_snippet_that_changes_folder_leaves_the_output_where_the_user_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``os.chdir`` in the snippet must not move ``-o out.svg`` (nor anything gradviz
+    writes after the run) to the snippet's folder of choice."""
+    from click.testing import CliRunner
+
+    from gradviz.cli import cli
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    here = tmp_path / "here"
+    here.mkdir()
+    snippet = here / "wander.py"
+    snippet.write_text(
+        f"import os\nimport torch\nos.chdir({str(elsewhere)!r})\n"
+        "x = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\n"
+    )
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(cli, ["run", "wander.py", "-o", "out/graph.svg"])
+    assert result.exit_code == 0, result.output
+    assert (here / "out" / "graph.svg").is_file()
+    assert list(elsewhere.iterdir()) == []
+    assert Path.cwd() == here
+
+
 def test_namespace_survives_an_exception() -> None:
     result = run_snippet(load_snippet(SNIPPETS / "raises.py"))
     assert isinstance(result.error, RuntimeError)
