@@ -133,10 +133,12 @@ def _describe_syntax_error(exc: SyntaxError, path: Path) -> str:
 def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     """Execute ``snippet`` as ``__main__`` with ``sys.argv = [path, *argv]``.
 
-    The interpreter (``sys.argv``, ``sys.path``, ``sys.modules['__main__']``, the
-    working directory) is restored afterwards, whatever the snippet did: after a
-    snippet's ``os.chdir``, ``-o graph.svg`` still means the folder the user ran
-    gradviz in. Exceptions are caught and
+    The interpreter (``sys.argv``, ``sys.path``, ``sys.modules['__main__']``,
+    ``sys.stdout`` and ``sys.stderr``, the working directory) is restored
+    afterwards, whatever the snippet did: after a snippet's ``os.chdir``, ``-o
+    graph.svg`` still means the folder the user ran gradviz in, and after
+    ``sys.stderr = io.StringIO()`` gradviz's own messages still reach the user.
+    Exceptions are caught and
     returned, never raised, except that a KeyboardInterrupt is also reported as
     exit code 130 like Python's own.
     """
@@ -154,6 +156,7 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     saved_argv = sys.argv[:]
     saved_path = sys.path[:]
     saved_cwd = _cwd()
+    saved_streams = sys.stdout, sys.stderr
     sys.modules["__main__"] = module
     sys.argv[:] = [str(snippet.path), *argv]
     if not (sys.flags.isolated or getattr(sys.flags, "safe_path", False)):
@@ -176,6 +179,7 @@ def run_snippet(snippet: Snippet, argv: Sequence[str] = ()) -> SnippetResult:
     finally:
         sys.argv[:] = saved_argv
         sys.path[:] = saved_path
+        sys.stdout, sys.stderr = saved_streams
         if saved_cwd is not None:
             with contextlib.suppress(OSError):  # the snippet removed it: stay where it left us
                 os.chdir(saved_cwd)

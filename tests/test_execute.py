@@ -57,6 +57,23 @@ def test_a_snippet_that_changes_folder_leaves_the_output_where_the_user_ran(
     assert Path.cwd() == here
 
 
+def test_gradviz_still_speaks_after_a_snippet_swallows_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from gradviz.cli import cli
+
+    (tmp_path / "quiet.py").write_text(
+        "import io, sys\nimport torch\nsys.stderr = io.StringIO()\nsys.stdout = io.StringIO()\n"
+        "x = torch.ones(2, requires_grad=True)\n(x * 3).sum().backward()\nprint('hidden')\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run", "quiet.py", "-o", "graph.svg"])
+    assert result.exit_code == 0
+    assert "gradviz: wrote graph.svg" in result.output and "hidden" not in result.output
+
+
 def test_namespace_survives_an_exception() -> None:
     result = run_snippet(load_snippet(SNIPPETS / "raises.py"))
     assert isinstance(result.error, RuntimeError)
