@@ -522,20 +522,10 @@ class GraphBuilder:
 
         def named(s: SavedRecord) -> str | None:
             name = name_of(s.key) if s.key is not None else None
-            if name is not None:
-                return name
-            if s.local is not None:
-                return s.local
+            if name is not None or s.local is not None:
+                return name or s.local
             if s.made_in is None:
-                if s.made_by is None:
-                    return None
-                call, keys = s.made_by
-                names = [name_of(k) if k is not None else None for k in keys]
-                if not all(names):
-                    return None
-                if call.startswith("["):  # a piece of one: pe[:, :4]
-                    return f"{names[0]}{call}"
-                return f"{call}({', '.join(names)})"  # type: ignore[arg-type]
+                return _made_by_label(s.made_by, name_of) if s.made_by is not None else None
             number, given = s.made_in
             module = self._scope_labels.get(number)
             if module is None:
@@ -709,6 +699,21 @@ def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
     if now.data is not None:
         return any(x != 0 for x in now.data)
     return now.stats is None or now.stats.min != 0 or now.stats.max != 0
+
+
+def _made_by_label(
+    made_by: tuple[str, tuple[StorageKey | None, ...]],
+    name_of: Callable[[StorageKey], str | None],
+) -> str | None:
+    """``cat(o, a)`` for a constant a torch call made of named tensors, ``pe[:, :4]`` for
+    a piece of one; None when any of them has no name."""
+    call, keys = made_by
+    names = [name for name in (name_of(k) if k is not None else None for k in keys) if name]
+    if len(names) != len(keys):
+        return None
+    if call.startswith("["):
+        return f"{names[0]}{call}"
+    return f"{call}({', '.join(names)})"
 
 
 _T = TypeVar("_T")
