@@ -1171,6 +1171,29 @@ def test_an_index_of_ints_and_slices_reads_as_written(index: object, text: str |
     assert _subscript(index) == text
 
 
+def test_what_torch_func_grad_differentiates_is_named_after_the_tensor_passed(
+    tmp_path: Path,
+) -> None:
+    """The per-sample-gradients tutorial: ``grad`` differentiates a wrapper of each of
+    ``params``, detached from the model's parameters; its leaves are those items, not
+    ``leaf 12``, nor the parameters whose memory they share."""
+    snippet = tmp_path / "per_sample.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\nfrom torch.func import functional_call, grad, vmap\n"
+        "torch.manual_seed(0)\n"
+        "model = nn.Linear(3, 2)\n"
+        "params = {k: v.detach() for k, v in model.named_parameters()}\n"
+        "def loss_of(params, x):\n"
+        "    return functional_call(model, params, (x.unsqueeze(0),)).pow(2).sum()\n"
+        "per_sample = vmap(grad(loss_of), in_dims=(None, 0))(params, torch.randn(4, 3))\n"
+        "model(torch.randn(4, 3)).sum().backward()\n"
+    )
+    g = capture(snippet).graph
+    assert g is not None
+    leaves = sorted(n.names[0] if n.names else "" for n in g.nodes if n.kind == "leaf")
+    assert leaves == ["model.bias", "model.weight", "params['bias']", "params['weight']"]
+
+
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
     unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""

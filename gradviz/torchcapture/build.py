@@ -445,10 +445,11 @@ class GraphBuilder:
             grad, passes = None, 0
         names = self._names.get((id(acc), -1))
         if not names:
-            # a tensor subclass reaches autograd as another object over the same memory
-            key = storage_key(var)
+            # A tensor subclass reaches autograd as another object over the same memory;
+            # so does what torch.func.grad differentiates: a wrapper of the tensor passed.
+            key = storage_key(_unwrapped(var))
             if key is not None and key in self._key_names:
-                names = self._key_names[key][:1]
+                names = [self._leaf_name(self._key_names[key], var)]
         if rec and rec.grad is not None and _changed_since(var.grad, rec):
             self.changed_grads.append(names[0] if names else f"a {rec.grad.dtype} leaf")
         scope: tuple[str, ...] = ()
@@ -472,6 +473,15 @@ class GraphBuilder:
             param=param,
             grad_hook=rec.grad_hook if rec else None,
         )
+
+    def _leaf_name(self, names: Sequence[str], var: torch.Tensor) -> str:
+        """Of the names of a leaf's memory, a parameter's only for a parameter: the
+        per-sample-gradients tutorial's ``grad`` takes ``params['fc2.bias']``, detached
+        from ``model.fc2.bias``, which is another leaf."""
+        if isinstance(var, torch.nn.Parameter):
+            return names[0]
+        params = {name for name, _ in self._named_params.values()}
+        return next((n for n in names if n not in params), names[0])
 
     def _scope(self, rec: NodeRecord) -> tuple[str, ...]:
         """Module calls as the snippet names them (``model.0``), else by class (``Linear``)."""
@@ -699,6 +709,22 @@ def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
     if now.data is not None:
         return any(x != 0 for x in now.data)
     return now.stats is None or now.stats.min != 0 or now.stats.max != 0
+
+
+_functorch = torch._C._functorch
+
+
+def _unwrapped(t: torch.Tensor) -> torch.Tensor:
+    """The tensor under ``torch.func``'s wrappers (``grad``'s, ``vmap``'s), or ``t``."""
+    for _ in range(_WRAPPERS):
+        if not (_functorch.is_gradtrackingtensor(t) or _functorch.is_batchedtensor(t)):
+            break
+        t = _functorch.get_unwrapped(t)
+    return t
+
+
+_WRAPPERS = 16
+"""Transforms nest (``vmap(grad(grad(f)))``); more than this is not worth unwrapping."""
 
 
 def _made_by_label(
