@@ -1194,6 +1194,30 @@ def test_what_torch_func_grad_differentiates_is_named_after_the_tensor_passed(
     assert leaves == ["model.bias", "model.weight", "params['bias']", "params['weight']"]
 
 
+def test_a_line_whose_value_a_snippet_function_returned_does_not_name_its_argument(
+    tmp_path: Path,
+) -> None:
+    """d2l's MLP from scratch: ``H = relu(X @ W1 + b1)`` inside ``net``. The last op the
+    line itself ran is the sum handed to ``relu``; ``H`` is what ``relu`` returned."""
+    snippet = tmp_path / "mlp.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "W1 = torch.randn(4, 5, requires_grad=True)\n"
+        "def relu(X):\n"
+        "    return torch.max(X, torch.zeros_like(X))\n"
+        "def net(X):\n"
+        "    H = relu(X @ W1 + 1)\n"
+        "    out = H.sum(1)\n"
+        "    return out\n"
+        "net(torch.randn(3, 4)).sum().backward()\n"
+    )
+    g = graph_of(snippet)
+    made_by = {e.dst: g.node(e.src).op for e in g.edges if g.node(e.src).kind == "op"}
+    named = {name: made_by[n.id] for n in g.tensors() if n.id in made_by for name in n.names}
+    assert "H" not in named
+    assert named["out"] == "sum"
+
+
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
     unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""

@@ -33,7 +33,7 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
-from gradviz.torchcapture.naming import NamedTensor, function_lines
+from gradviz.torchcapture.naming import NamedTensor, function_lines, function_names
 from gradviz.torchcapture.recompute import recompute_values
 from gradviz.torchcapture.records import (
     KEY,
@@ -276,6 +276,7 @@ class GraphBuilder:
             output_nr,
             self._unfinished,
             lambda: function_lines("".join(linecache.getlines(self.filename))),
+            lambda: function_names("".join(linecache.getlines(self.filename))),
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -589,9 +590,10 @@ class GraphBuilder:
         release_in_order(self._held)
 
 
-def _assigned_names(code: str) -> tuple[str, ...] | None:
+def _assigned(code: str) -> tuple[tuple[str, ...], str | None] | None:
     """The plain names a source line assigns to: ``("loss",)`` for ``loss = f(x)``,
-    ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``.
+    ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``; with the name of the
+    function whose call is the value (``f``, ``split``), if it is a call.
 
     Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
     be the outputs of one op, in order.
@@ -609,14 +611,22 @@ def _assigned_names(code: str) -> tuple[str, ...] | None:
         target, value = stmt.target, stmt.value
     else:
         return None
+    callee = value.func if isinstance(value, ast.Call) else None
+    called = (
+        callee.id
+        if isinstance(callee, ast.Name)
+        else callee.attr
+        if isinstance(callee, ast.Attribute)
+        else None
+    )
     if isinstance(target, ast.Name):
-        return (target.id,)
+        return (target.id,), called
     if (
         isinstance(target, ast.Tuple | ast.List)
         and not isinstance(value, ast.Tuple | ast.List)
         and all(isinstance(t, ast.Name) for t in target.elts)
     ):
-        return tuple(t.id for t in target.elts if isinstance(t, ast.Name))
+        return tuple(t.id for t in target.elts if isinstance(t, ast.Name)), called
     return None
 
 
@@ -628,6 +638,7 @@ def _name_from_assignments(
     output_nr: Mapping[int, int] | None = None,
     unfinished: Collection[int] = (),
     in_functions: Callable[[], Collection[int]] = frozenset,
+    snippet_functions: Callable[[], Collection[str]] = frozenset,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -649,6 +660,7 @@ def _name_from_assignments(
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
+    functions: Collection[str] | None = None
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
             continue
@@ -659,9 +671,17 @@ def _name_from_assignments(
             continue
         if any(line_of.get(c) == n.source.line for c in consumers.get(n.id, [])):
             continue  # an op on the same line goes on with it: not the statement's value
-        names = _assigned_names(n.source.code)
+        assigned = _assigned(n.source.code)
+        if assigned is None:
+            continue
+        names, callee = assigned
+        if callee is not None:
+            if functions is None:
+                functions = snippet_functions()
+            if callee in functions:
+                continue  # H = relu(X @ W1 + b1): relu returns the value, X @ W1 + b1 is not
         nr = output_nr.get(n.id, 0)
-        if names is not None and nr < len(names):  # q, k, v = x.split(...): output nr
+        if nr < len(names):  # q, k, v = x.split(...): output nr
             candidates.setdefault((n.source.line, names[nr]), []).append(n.id)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     reserved = reserved or {}

@@ -19,6 +19,7 @@ import torch
 __all__ = [
     "NamedTensor",
     "function_lines",
+    "function_names",
     "loop_names",
     "module_names",
     "named_tensors",
@@ -163,6 +164,21 @@ def function_lines(source: str) -> frozenset[int]:
             end = node.end_lineno or node.lineno
             found.update(range(node.lineno, end + 1))
     return frozenset(found)
+
+
+@functools.lru_cache(maxsize=8)
+def function_names(source: str) -> frozenset[str]:
+    """The names of the snippet's functions and methods: a line whose value is what one
+    of them returned (``H = relu(X @ W1 + b1)``) made that value in the function."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    return frozenset(
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    )
 
 
 def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
