@@ -1198,7 +1198,8 @@ def test_a_line_whose_value_a_snippet_function_returned_does_not_name_its_argume
     tmp_path: Path,
 ) -> None:
     """d2l's MLP from scratch: ``H = relu(X @ W1 + b1)`` inside ``net``. The last op the
-    line itself ran is the sum handed to ``relu``; ``H`` is what ``relu`` returned."""
+    line itself ran is the sum handed to ``relu``; ``H`` is what ``relu`` returned. A
+    torch function of the same name is torch's: ``p = torch.relu(out)`` names its op."""
     snippet = tmp_path / "mlp.py"
     snippet.write_text(
         "import torch\ntorch.manual_seed(0)\n"
@@ -1208,14 +1209,15 @@ def test_a_line_whose_value_a_snippet_function_returned_does_not_name_its_argume
         "def net(X):\n"
         "    H = relu(X @ W1 + 1)\n"
         "    out = H.sum(1)\n"
-        "    return out\n"
+        "    p = torch.relu(out)\n"
+        "    return p\n"
         "net(torch.randn(3, 4)).sum().backward()\n"
     )
     g = graph_of(snippet)
     made_by = {e.dst: g.node(e.src).op for e in g.edges if g.node(e.src).kind == "op"}
     named = {name: made_by[n.id] for n in g.tensors() if n.id in made_by for name in n.names}
     assert "H" not in named
-    assert named["out"] == "sum"
+    assert (named["out"], named["p"]) == ("sum", "relu")  # torch.relu is not the snippet's
 
 
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:

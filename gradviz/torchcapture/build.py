@@ -593,7 +593,7 @@ class GraphBuilder:
 def _assigned(code: str) -> tuple[tuple[str, ...], str | None] | None:
     """The plain names a source line assigns to: ``("loss",)`` for ``loss = f(x)``,
     ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``; with the name of the
-    function whose call is the value (``f``, ``split``), if it is a call.
+    function or ``self``'s method whose call is the value (``f``), if it is one.
 
     Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
     be the outputs of one op, in order.
@@ -612,11 +612,13 @@ def _assigned(code: str) -> tuple[tuple[str, ...], str | None] | None:
     else:
         return None
     callee = value.func if isinstance(value, ast.Call) else None
-    called = (
+    called = (  # relu(...), self.block(...); not F.relu(...) nor x.sum()
         callee.id
         if isinstance(callee, ast.Name)
         else callee.attr
         if isinstance(callee, ast.Attribute)
+        and isinstance(callee.value, ast.Name)
+        and callee.value.id == "self"
         else None
     )
     if isinstance(target, ast.Name):
