@@ -1194,21 +1194,28 @@ def test_what_torch_func_grad_differentiates_is_named_after_the_tensor_passed(
     assert leaves == ["model.bias", "model.weight", "params['bias']", "params['weight']"]
 
 
-def test_a_line_whose_value_a_snippet_function_returned_does_not_name_its_argument(
+def test_a_line_whose_value_a_snippet_function_returned_names_what_it_returned(
     tmp_path: Path,
 ) -> None:
     """d2l's MLP from scratch: ``H = relu(X @ W1 + b1)`` inside ``net``. The last op the
-    line itself ran is the sum handed to ``relu``; ``H`` is what ``relu`` returned. A
-    torch function of the same name is torch's: ``p = torch.relu(out)`` names its op."""
+    line itself ran is the sum handed to ``relu``; ``H`` is what ``relu``'s return line
+    made of it. A function that returns another's result (``return twice(Y)``) names
+    nothing, and a torch function of the snippet's function's name is torch's."""
     snippet = tmp_path / "mlp.py"
     snippet.write_text(
         "import torch\ntorch.manual_seed(0)\n"
         "W1 = torch.randn(4, 5, requires_grad=True)\n"
         "def relu(X):\n"
         "    return torch.max(X, torch.zeros_like(X))\n"
+        "def twice(X):\n"
+        "    return X * 2\n"
+        "def helper(X):\n"
+        "    Y = X + 1\n"
+        "    return twice(Y)\n"
         "def net(X):\n"
         "    H = relu(X @ W1 + 1)\n"
-        "    out = H.sum(1)\n"
+        "    G = helper(H - 1)\n"
+        "    out = G.sum(1)\n"
         "    p = torch.relu(out)\n"
         "    return p\n"
         "net(torch.randn(3, 4)).sum().backward()\n"
@@ -1216,8 +1223,9 @@ def test_a_line_whose_value_a_snippet_function_returned_does_not_name_its_argume
     g = graph_of(snippet)
     made_by = {e.dst: g.node(e.src).op for e in g.edges if g.node(e.src).kind == "op"}
     named = {name: made_by[n.id] for n in g.tensors() if n.id in made_by for name in n.names}
-    assert "H" not in named
-    assert (named["out"], named["p"]) == ("sum", "relu")  # torch.relu is not the snippet's
+    assert named["H"] == "maximum"
+    assert "G" not in named and named["Y"] == "add"  # helper's own Y
+    assert (named["out"], named["p"]) == ("sum", "relu")
 
 
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:

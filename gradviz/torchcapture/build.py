@@ -33,7 +33,12 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
-from gradviz.torchcapture.naming import NamedTensor, function_lines, function_names
+from gradviz.torchcapture.naming import (
+    FunctionLines,
+    NamedTensor,
+    function_lines,
+    snippet_functions,
+)
 from gradviz.torchcapture.recompute import recompute_values
 from gradviz.torchcapture.records import (
     KEY,
@@ -276,7 +281,7 @@ class GraphBuilder:
             output_nr,
             self._unfinished,
             lambda: function_lines("".join(linecache.getlines(self.filename))),
-            lambda: function_names("".join(linecache.getlines(self.filename))),
+            lambda: snippet_functions("".join(linecache.getlines(self.filename))),
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -640,7 +645,7 @@ def _name_from_assignments(
     output_nr: Mapping[int, int] | None = None,
     unfinished: Collection[int] = (),
     in_functions: Callable[[], Collection[int]] = frozenset,
-    snippet_functions: Callable[[], Collection[str]] = frozenset,
+    functions_of: Callable[[], Mapping[str, FunctionLines]] = dict,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -657,12 +662,15 @@ def _name_from_assignments(
     graph's ``z`` is the first. Nor is a global of the name, for a line inside a
     function (``in_functions()``, read only when a global is in the way): ``x =
     self.fc2(x)`` in ``forward`` binds a local ``x``, whatever the global ``x``
-    holds. Ids are positions in ``nodes``.
+    holds. A line whose value one of the snippet's functions returned (``H =
+    relu(X @ W1 + b1)``, ``functions_of()``) names what that call's ``return``
+    line made from the line's own ops, not those ops. Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
-    functions: Collection[str] | None = None
+    functions: Mapping[str, FunctionLines] | None = None
+    outputs_of: dict[int, list[int]] | None = None
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
             continue
@@ -679,9 +687,17 @@ def _name_from_assignments(
         names, callee = assigned
         if callee is not None:
             if functions is None:
-                functions = snippet_functions()
-            if callee in functions:
-                continue  # H = relu(X @ W1 + b1): relu returns the value, X @ W1 + b1 is not
+                functions = functions_of()
+            called = functions.get(callee)
+            if called is not None:  # H = relu(X @ W1 + b1): what relu returned is H
+                if outputs_of is None:
+                    outputs_of = {}
+                    for t, op_id in producer.items():
+                        outputs_of.setdefault(op_id, []).append(t)
+                value = _returned(n.id, called, consumers, outputs_of, line_of)
+                if value is not None and len(names) == 1 and not nodes[value].names:
+                    candidates.setdefault((n.source.line, names[0]), []).append(value)
+                continue
         nr = output_nr.get(n.id, 0)
         if nr < len(names):  # q, k, v = x.split(...): output nr
             candidates.setdefault((n.source.line, names[nr]), []).append(n.id)
@@ -701,6 +717,36 @@ def _name_from_assignments(
                 continue  # the variable may hold this line's value, made otherwise
         named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
+
+
+def _returned(
+    argument: int,
+    called: FunctionLines,
+    consumers: Mapping[int, list[int]],
+    outputs_of: Mapping[int, list[int]],
+    line_of: Mapping[int, int],
+) -> int | None:
+    """What a call of a snippet function returned, found from a tensor the calling line
+    handed it: follow its uses through the function's own lines to the one tensor no
+    line of the function uses, made on one of its ``return`` lines. None when there
+    are several, or it was made elsewhere (``return helper(y)``: in ``helper``)."""
+    inside = called.body
+    ends: set[int] = set()
+    seen: set[int] = set()
+    stack = [argument]
+    while stack:
+        t = stack.pop()
+        users = [op for op in consumers.get(t, []) if line_of.get(op) in inside]
+        if not users and t != argument:
+            ends.add(t)
+        for op in users:
+            if op not in seen:
+                seen.add(op)
+                stack.extend(outputs_of.get(op, []))
+    if len(ends) != 1:
+        return None
+    (end,) = ends
+    return end if line_of.get(end) in called.returns else None
 
 
 def _flat_key(key: StorageKey) -> tuple[int, int] | None:

@@ -13,17 +13,19 @@ import types
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
 __all__ = [
+    "FunctionLines",
     "NamedTensor",
     "function_lines",
-    "function_names",
     "loop_names",
     "module_names",
     "named_tensors",
     "scope_labels",
+    "snippet_functions",
     "worth_local",
 ]
 
@@ -166,19 +168,50 @@ def function_lines(source: str) -> frozenset[int]:
     return frozenset(found)
 
 
+class FunctionLines(NamedTuple):
+    """The lines of the snippet's functions of one name (methods of several classes
+    share one): all their lines, and those of their ``return`` statements."""
+
+    body: frozenset[int]
+    returns: frozenset[int]
+
+
 @functools.lru_cache(maxsize=8)
-def function_names(source: str) -> frozenset[str]:
-    """The names of the snippet's functions and methods: a line whose value is what one
-    of them returned (``H = relu(X @ W1 + b1)``) made that value in the function."""
+def snippet_functions(source: str) -> dict[str, FunctionLines]:
+    """The snippet's functions and methods by name: a line whose value is what one of them
+    returned (``H = relu(X @ W1 + b1)``) made that value on one of its ``return`` lines."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return frozenset()
-    return frozenset(
-        node.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-    )
+        return {}
+    body: dict[str, set[int]] = {}
+    returns: dict[str, set[int]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        body.setdefault(node.name, set()).update(
+            range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        )
+        returns.setdefault(node.name, set()).update(
+            line
+            for r in _own_returns(node)
+            for line in range(r.lineno, (r.end_lineno or r.lineno) + 1)
+        )
+    return {
+        name: FunctionLines(frozenset(lines), frozenset(returns[name]))
+        for name, lines in body.items()
+    }
+
+
+def _own_returns(function: ast.AST) -> Iterator[ast.Return]:
+    """The ``return`` statements of a function, not of the functions defined in it."""
+    stack = list(ast.iter_child_nodes(function))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return):
+            yield node
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            stack.extend(ast.iter_child_nodes(node))
 
 
 def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
