@@ -1228,6 +1228,44 @@ def test_a_line_whose_value_a_snippet_function_returned_names_what_it_returned(
     assert (named["out"], named["p"]) == ("sum", "relu")
 
 
+def test_a_call_of_the_snippet_s_code_names_what_it_returned_though_the_line_ran_no_op(
+    tmp_path: Path,
+) -> None:
+    """``H1 = dropout_layer(H1, 0.2)`` and ``x = self.block(x)`` run no op on their own
+    line: the value is what the function's, or the module's, ``return`` line made."""
+    snippet = tmp_path / "net.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "def dropout_layer(X, p):\n"
+        "    mask = (torch.rand(X.shape) > p).float()\n"
+        "    return mask * X / (1.0 - p)\n"
+        "class Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 4)\n"
+        "    def forward(self, x):\n"
+        "        return torch.tanh(self.fc(x))\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.block = Block()\n"
+        "    def forward(self, x):\n"
+        "        h = self.block(x)\n"
+        "        h = dropout_layer(h, 0.2)\n"
+        "        return h.sum()\n"
+        "net = Net()\n"
+        "net(torch.randn(3, 4)).backward()\n"
+    )
+    g = graph_of(snippet)
+    made_by = {e.dst: g.node(e.src) for e in g.edges if g.node(e.src).kind == "op"}
+    named = sorted(
+        (made_by[n.id].op or "", made_by[n.id].source.line if made_by[n.id].source else 0)
+        for n in g.tensors()
+        if n.id in made_by and "h" in n.names
+    )
+    assert named == [("div", 6), ("tanh", 12)]
+
+
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
     unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""

@@ -33,12 +33,7 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
-from gradviz.torchcapture.naming import (
-    FunctionLines,
-    NamedTensor,
-    function_lines,
-    snippet_functions,
-)
+from gradviz.torchcapture.naming import NamedTensor, function_lines, return_lines
 from gradviz.torchcapture.recompute import recompute_values
 from gradviz.torchcapture.records import (
     KEY,
@@ -281,7 +276,9 @@ class GraphBuilder:
             output_nr,
             self._unfinished,
             lambda: function_lines("".join(linecache.getlines(self.filename))),
-            lambda: snippet_functions("".join(linecache.getlines(self.filename))),
+            lambda: return_lines("".join(linecache.getlines(self.filename))),
+            {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller},
+            lambda line: source.code if (source := self._source(line)) is not None else None,
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -645,7 +642,9 @@ def _name_from_assignments(
     output_nr: Mapping[int, int] | None = None,
     unfinished: Collection[int] = (),
     in_functions: Callable[[], Collection[int]] = frozenset,
-    functions_of: Callable[[], Mapping[str, FunctionLines]] = dict,
+    returns_of: Callable[[], Collection[int]] = frozenset,
+    caller_of: Mapping[int, int] | None = None,
+    code_of: Callable[[int], str | None] = lambda line: None,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -662,45 +661,48 @@ def _name_from_assignments(
     graph's ``z`` is the first. Nor is a global of the name, for a line inside a
     function (``in_functions()``, read only when a global is in the way): ``x =
     self.fc2(x)`` in ``forward`` binds a local ``x``, whatever the global ``x``
-    holds. A line whose value one of the snippet's functions returned (``H =
-    relu(X @ W1 + b1)``, ``functions_of()``) names what that call's ``return``
-    line made from the line's own ops, not those ops. Ids are positions in ``nodes``.
+    holds. A line whose value is a call of the snippet's code (``H = relu(X @ W1 +
+    b1)``, ``x = self.block(x)``) names what that call's ``return`` line made
+    (``returns_of()``, and ``caller_of``: the line each op's function was called
+    from), not the ops of its arguments. Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
+    caller_of = caller_of or {}
     output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
-    functions: Mapping[str, FunctionLines] | None = None
-    outputs_of: dict[int, list[int]] | None = None
+    returned: dict[int, list[int]] = {}  # a calling line -> what the call returned to it
+    returns: Collection[int] | None = None
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
-            continue
-        if n.source.line in unfinished:
             continue
         op = producer.get(n.id)
         if op is None or line_of.get(op) != n.source.line:
             continue
-        if any(line_of.get(c) == n.source.line for c in consumers.get(n.id, [])):
-            continue  # an op on the same line goes on with it: not the statement's value
+        line, caller = n.source.line, caller_of.get(op)
+        if caller is not None and caller not in unfinished:
+            if returns is None:
+                returns = returns_of()
+            if line in returns and not any(
+                line_of.get(c) == caller or caller_of.get(c) == caller
+                for c in consumers.get(n.id, [])
+            ):
+                returned.setdefault(caller, []).append(n.id)
+        if line in unfinished or any(
+            line_of.get(c) == line or caller_of.get(c) == line for c in consumers.get(n.id, [])
+        ):
+            continue  # an op on the line, or called from it, goes on with it
         assigned = _assigned(n.source.code)
         if assigned is None:
             continue
-        names, callee = assigned
-        if callee is not None:
-            if functions is None:
-                functions = functions_of()
-            called = functions.get(callee)
-            if called is not None:  # H = relu(X @ W1 + b1): what relu returned is H
-                if outputs_of is None:
-                    outputs_of = {}
-                    for t, op_id in producer.items():
-                        outputs_of.setdefault(op_id, []).append(t)
-                value = _returned(n.id, called, consumers, outputs_of, line_of)
-                if value is not None and len(names) == 1 and not nodes[value].names:
-                    candidates.setdefault((n.source.line, names[0]), []).append(value)
-                continue
+        names, _ = assigned
         nr = output_nr.get(n.id, 0)
         if nr < len(names):  # q, k, v = x.split(...): output nr
-            candidates.setdefault((n.source.line, names[nr]), []).append(n.id)
+            candidates.setdefault((line, names[nr]), []).append(n.id)
+    for caller, ids in returned.items():  # H = relu(X @ W1 + b1): what relu returned
+        code = code_of(caller)
+        assigned = _assigned(code) if code is not None else None
+        if assigned is not None and assigned[1] is not None and len(assigned[0]) == 1:
+            candidates.setdefault((caller, assigned[0][0]), []).extend(ids)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     reserved = reserved or {}
     function_body: Collection[int] | None = None
@@ -717,36 +719,6 @@ def _name_from_assignments(
                 continue  # the variable may hold this line's value, made otherwise
         named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
-
-
-def _returned(
-    argument: int,
-    called: FunctionLines,
-    consumers: Mapping[int, list[int]],
-    outputs_of: Mapping[int, list[int]],
-    line_of: Mapping[int, int],
-) -> int | None:
-    """What a call of a snippet function returned, found from a tensor the calling line
-    handed it: follow its uses through the function's own lines to the one tensor no
-    line of the function uses, made on one of its ``return`` lines. None when there
-    are several, or it was made elsewhere (``return helper(y)``: in ``helper``)."""
-    inside = called.body
-    ends: set[int] = set()
-    seen: set[int] = set()
-    stack = [argument]
-    while stack:
-        t = stack.pop()
-        users = [op for op in consumers.get(t, []) if line_of.get(op) in inside]
-        if not users and t != argument:
-            ends.add(t)
-        for op in users:
-            if op not in seen:
-                seen.add(op)
-                stack.extend(outputs_of.get(op, []))
-    if len(ends) != 1:
-        return None
-    (end,) = ends
-    return end if line_of.get(end) in called.returns else None
 
 
 def _flat_key(key: StorageKey) -> tuple[int, int] | None:

@@ -13,19 +13,17 @@ import types
 from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 
 __all__ = [
-    "FunctionLines",
     "NamedTensor",
     "function_lines",
     "loop_names",
     "module_names",
     "named_tensors",
+    "return_lines",
     "scope_labels",
-    "snippet_functions",
     "worth_local",
 ]
 
@@ -168,39 +166,21 @@ def function_lines(source: str) -> frozenset[int]:
     return frozenset(found)
 
 
-class FunctionLines(NamedTuple):
-    """The lines of the snippet's functions of one name (methods of several classes
-    share one): all their lines, and those of their ``return`` statements."""
-
-    body: frozenset[int]
-    returns: frozenset[int]
-
-
 @functools.lru_cache(maxsize=8)
-def snippet_functions(source: str) -> dict[str, FunctionLines]:
-    """The snippet's functions and methods by name: a line whose value is what one of them
-    returned (``H = relu(X @ W1 + b1)``) made that value on one of its ``return`` lines."""
+def return_lines(source: str) -> frozenset[int]:
+    """The lines of the ``return`` statements of the snippet's functions and methods: a
+    line whose value one of them returned (``H = relu(X @ W1 + b1)``) got it there."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return {}
-    body: dict[str, set[int]] = {}
-    returns: dict[str, set[int]] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        body.setdefault(node.name, set()).update(
-            range(node.lineno, (node.end_lineno or node.lineno) + 1)
-        )
-        returns.setdefault(node.name, set()).update(
-            line
-            for r in _own_returns(node)
-            for line in range(r.lineno, (r.end_lineno or r.lineno) + 1)
-        )
-    return {
-        name: FunctionLines(frozenset(lines), frozenset(returns[name]))
-        for name, lines in body.items()
-    }
+        return frozenset()
+    return frozenset(
+        line
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for r in _own_returns(node)
+        for line in range(r.lineno, (r.end_lineno or r.lineno) + 1)
+    )
 
 
 def _own_returns(function: ast.AST) -> Iterator[ast.Return]:

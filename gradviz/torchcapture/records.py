@@ -41,6 +41,7 @@ __all__ = [
     "shown_grad",
     "snippet_frame",
     "snippet_line",
+    "snippet_lines",
     "walk",
 ]
 
@@ -76,6 +77,9 @@ class NodeRecord:
     keys: dict[int, StorageKey | None] = field(default_factory=dict)
     call: str | None = None
     line: int | None = None
+    caller: int | None = None
+    """The snippet line that called the function ``line`` is in (``H = relu(...)`` for
+    ``relu``'s ``return``); None for a line of the snippet's module level."""
     saved: list[SavedRecord] | None = None
     grads: dict[int, dict[int, TensorData]] = field(default_factory=dict)
     """Output number -> backward pass -> the gradient that pass gave the output."""
@@ -274,6 +278,22 @@ def snippet_line(frame: FrameType | None, filename: str) -> int | None:
             return frame.f_lineno
         frame = frame.f_back
     return None
+
+
+def snippet_lines(frame: FrameType | None, filename: str) -> tuple[int | None, int | None]:
+    """The line of the innermost frame that runs the snippet, and the snippet line that
+    called its function (None at the snippet's module level, or called from elsewhere)."""
+    while frame is not None and frame.f_code.co_filename != filename:
+        frame = frame.f_back
+    if frame is None:
+        return None, None
+    line = frame.f_lineno
+    if frame.f_code.co_name == "<module>":
+        return line, None
+    caller = frame.f_back
+    while caller is not None and caller.f_code.co_filename != filename:
+        caller = caller.f_back
+    return line, caller.f_lineno if caller is not None else None
 
 
 def snippet_frame(frame: FrameType | None, filename: str) -> FrameType | None:
