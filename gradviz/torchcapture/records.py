@@ -283,17 +283,13 @@ def snippet_line(frame: FrameType | None, filename: str) -> int | None:
 def snippet_lines(frame: FrameType | None, filename: str) -> tuple[int | None, int | None]:
     """The line of the innermost frame that runs the snippet, and the snippet line that
     called its function (None at the snippet's module level, or called from elsewhere)."""
-    while frame is not None and frame.f_code.co_filename != filename:
-        frame = frame.f_back
+    frame = snippet_frame(frame, filename)
     if frame is None:
         return None, None
-    line = frame.f_lineno
     if frame.f_code.co_name == "<module>":
-        return line, None
-    caller = frame.f_back
-    while caller is not None and caller.f_code.co_filename != filename:
-        caller = caller.f_back
-    return line, caller.f_lineno if caller is not None else None
+        return frame.f_lineno, None
+    caller = snippet_frame(frame.f_back, filename)
+    return frame.f_lineno, caller.f_lineno if caller is not None else None
 
 
 def snippet_frame(frame: FrameType | None, filename: str) -> FrameType | None:
