@@ -1231,8 +1231,8 @@ def test_a_line_whose_value_a_snippet_function_returned_names_what_it_returned(
 def test_a_call_of_the_snippet_s_code_names_what_it_returned_though_the_line_ran_no_op(
     tmp_path: Path,
 ) -> None:
-    """``H1 = dropout_layer(H1, 0.2)`` and ``x = self.block(x)`` run no op on their own
-    line: the value is what the function's, or the module's, ``return`` line made."""
+    """``H1 = dropout_layer(H1, 0.2)`` and ``x = self.blocks[0](x)`` run no op on their
+    own line: the value is what the function's, or the module's, ``return`` line made."""
     snippet = tmp_path / "net.py"
     snippet.write_text(
         "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
@@ -1248,9 +1248,9 @@ def test_a_call_of_the_snippet_s_code_names_what_it_returned_though_the_line_ran
         "class Net(nn.Module):\n"
         "    def __init__(self):\n"
         "        super().__init__()\n"
-        "        self.block = Block()\n"
+        "        self.blocks = nn.ModuleList([Block()])\n"
         "    def forward(self, x):\n"
-        "        h = self.block(x)\n"
+        "        h = self.blocks[0](x)\n"
         "        h = dropout_layer(h, 0.2)\n"
         "        return h.sum()\n"
         "net = Net()\n"

@@ -592,10 +592,10 @@ class GraphBuilder:
         release_in_order(self._held)
 
 
-def _assigned(code: str) -> tuple[tuple[str, ...], str | None] | None:
+def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     """The plain names a source line assigns to: ``("loss",)`` for ``loss = f(x)``,
-    ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``; with the name of the
-    function or ``self``'s method whose call is the value (``f``), if it is one.
+    ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``; and whether the value is
+    a call's result (``f(x)``, ``self.block(x)``, ``model.encoder(x)``).
 
     Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
     be the outputs of one op, in order.
@@ -613,16 +613,7 @@ def _assigned(code: str) -> tuple[tuple[str, ...], str | None] | None:
         target, value = stmt.target, stmt.value
     else:
         return None
-    callee = value.func if isinstance(value, ast.Call) else None
-    called = (  # relu(...), self.block(...); not F.relu(...) nor x.sum()
-        callee.id
-        if isinstance(callee, ast.Name)
-        else callee.attr
-        if isinstance(callee, ast.Attribute)
-        and isinstance(callee.value, ast.Name)
-        and callee.value.id == "self"
-        else None
-    )
+    called = isinstance(value, ast.Call)
     if isinstance(target, ast.Name):
         return (target.id,), called
     if (
@@ -701,7 +692,7 @@ def _name_from_assignments(
     for caller, ids in returned.items():  # H = relu(X @ W1 + b1): what relu returned
         code = code_of(caller)
         assigned = _assigned(code) if code is not None else None
-        if assigned is not None and assigned[1] is not None and len(assigned[0]) == 1:
+        if assigned is not None and assigned[1] and len(assigned[0]) == 1:
             candidates.setdefault((caller, assigned[0][0]), []).extend(ids)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     reserved = reserved or {}
