@@ -1266,6 +1266,31 @@ def test_a_call_of_the_snippet_s_code_names_what_it_returned_though_the_line_ran
     assert named == [("div", 6), ("tanh", 12)]
 
 
+def test_a_line_that_makes_an_object_does_not_name_a_tensor_it_computed(
+    tmp_path: Path,
+) -> None:
+    """Soft actor-critic: ``dist = Normal(mu, log_std.exp())`` computes the scale on the
+    way; ``dist`` is the distribution, not the ``exp``. A layer of ``self`` with a
+    capital (``Q = self.W_q(x)``) still names its output."""
+    snippet = tmp_path / "actor.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\nfrom torch.distributions import Normal\n"
+        "torch.manual_seed(0)\n"
+        "class Actor(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.W_q = nn.Linear(3, 2)\n"
+        "    def forward(self, x):\n"
+        "        Q = self.W_q(x)\n"
+        "        dist = Normal(Q, Q.exp())\n"
+        "        return dist.rsample().sum()\n"
+        "Actor()(torch.randn(4, 3)).backward()\n"
+    )
+    g = graph_of(snippet)
+    names = {name for n in g.tensors() for name in n.names}
+    assert "Q" in names and "dist" not in names
+
+
 def test_the_throwaway_name_names_nothing(tmp_path: Path) -> None:
     """``_`` is what the snippet meant to drop (a VQ-VAE's encodings, as its caller
     unpacks them): ``_.T @ grad`` would send a reader looking for a name nobody chose."""

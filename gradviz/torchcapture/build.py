@@ -598,7 +598,8 @@ def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     a call's result (``f(x)``, ``self.block(x)``, ``model.encoder(x)``).
 
     Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
-    be the outputs of one op, in order.
+    be the outputs of one op, in order; nor for an object made there (``dist =
+    Normal(mu, std)``), whatever tensor the line computed on the way.
     """
     try:
         tree = ast.parse(code)
@@ -614,6 +615,8 @@ def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     else:
         return None
     called = isinstance(value, ast.Call)
+    if isinstance(value, ast.Call) and _makes_an_object(value.func):
+        return None  # dist = Normal(mu, log_std.exp()): dist is no tensor of the line
     if isinstance(target, ast.Name):
         return (target.id,), called
     if (
@@ -623,6 +626,17 @@ def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     ):
         return tuple(t.id for t in target.elts if isinstance(t, ast.Name)), called
     return None
+
+
+def _makes_an_object(callee: ast.expr) -> bool:
+    """Whether a call is a class's, by its capitalized name (``Normal(...)``,
+    ``torch.distributions.Categorical(...)``), not a layer of ``self`` (``self.W_q(x)``)."""
+    if isinstance(callee, ast.Name):
+        return callee.id[:1].isupper()
+    if isinstance(callee, ast.Attribute):
+        on_self = isinstance(callee.value, ast.Name) and callee.value.id == "self"
+        return not on_self and callee.attr[:1].isupper()
+    return False
 
 
 def _name_from_assignments(
