@@ -273,11 +273,8 @@ def forget_snippet_names(namespace: dict[str, Any]) -> None:
 
 def snippet_line(frame: FrameType | None, filename: str) -> int | None:
     """The line of the innermost frame, from ``frame`` outwards, that runs the snippet."""
-    while frame is not None:
-        if frame.f_code.co_filename == filename:
-            return frame.f_lineno
-        frame = frame.f_back
-    return None
+    frame = snippet_frame(frame, filename)
+    return frame.f_lineno if frame is not None else None
 
 
 def snippet_lines(frame: FrameType | None, filename: str) -> tuple[int | None, int | None]:
