@@ -1494,3 +1494,29 @@ def test_a_frozen_layers_bias_is_named_in_its_own_slot(tmp_path: Path) -> None:
     )
     assert [(c.slot, c.label) for c in first.constants] == [(1, "x")]
     assert [(c.slot, c.label) for c in last.constants] == [(0, "model.2.bias")]
+
+
+def test_a_lambda_names_what_its_call_returned_not_itself(tmp_path: Path) -> None:
+    """d2l's weight decay: ``net = lambda X: torch.matmul(X, w) + b`` runs its ``add``
+    when called; the sum is ``net(X)``'s value, which ``y_hat = net(X)`` names (a local
+    of a function that has returned: only its line can say so), and not ``net``. Nor
+    is ``loss = lambda ...``'s ``div`` the ``loss``."""
+    snippet = tmp_path / "wd.py"
+    snippet.write_text(
+        "import torch\n"
+        "w = torch.ones(3, 1, requires_grad=True)\n"
+        "b = torch.zeros(1, requires_grad=True)\n"
+        "X, y = torch.ones(2, 3), torch.zeros(2, 1)\n"
+        "net = lambda X: torch.matmul(X, w) + b\n"
+        "loss = lambda y_hat, y: (y_hat - y) ** 2 / 2\n"
+        "def objective(X, y):\n"
+        "    y_hat = net(X)\n"
+        "    l = loss(y_hat, y) + 0.1 * (w**2).sum()\n"
+        "    return l.sum()\n"
+        "objective(X, y).backward()\n"
+    )
+    g = graph_of(snippet)
+    made_by = {e.dst: g.node(e.src) for e in g.edges if g.node(e.src).kind == "op"}
+    named = {name: made_by[n.id].op for n in g.tensors() if n.id in made_by for name in n.names}
+    assert named.get("y_hat") == "add"
+    assert "net" not in named and "loss" not in named

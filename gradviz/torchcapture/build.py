@@ -599,7 +599,9 @@ def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
 
     Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
     be the outputs of one op, in order; nor for an object made there (``dist =
-    Normal(mu, std)``), whatever tensor the line computed on the way.
+    Normal(mu, std)``), whatever tensor the line computed on the way; nor for a
+    function (``net = lambda X: X @ w + b``): the ops on its line ran when it was
+    called, and what they made is ``net(X)``, not ``net``.
     """
     try:
         tree = ast.parse(code)
@@ -613,6 +615,8 @@ def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
         target, value = stmt.target, stmt.value
     else:
+        return None
+    if isinstance(value, ast.Lambda):
         return None
     called = isinstance(value, ast.Call)
     if isinstance(value, ast.Call) and _makes_an_object(value.func):

@@ -168,18 +168,21 @@ def function_lines(source: str) -> frozenset[int]:
 
 @functools.lru_cache(maxsize=8)
 def return_lines(source: str) -> frozenset[int]:
-    """The lines of the ``return`` statements of the snippet's functions and methods: a
-    line whose value one of them returned (``H = relu(X @ W1 + b1)``) got it there."""
+    """The lines of the ``return`` statements of the snippet's functions and methods,
+    and of its lambdas' bodies: a line whose value one of them returned (``H = relu(X
+    @ W1 + b1)``, ``y = net(X)`` of ``net = lambda X: X @ w + b``) got it there."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return frozenset()
+    returned: list[ast.expr | ast.stmt] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            returned.extend(_own_returns(node))
+        elif isinstance(node, ast.Lambda):
+            returned.append(node.body)
     return frozenset(
-        line
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        for r in _own_returns(node)
-        for line in range(r.lineno, (r.end_lineno or r.lineno) + 1)
+        line for r in returned for line in range(r.lineno, (r.end_lineno or r.lineno) + 1)
     )
 
 
