@@ -1520,3 +1520,49 @@ def test_a_lambda_names_what_its_call_returned_not_itself(tmp_path: Path) -> Non
     named = {name: made_by[n.id].op for n in g.tensors() if n.id in made_by for name in n.names}
     assert named.get("y_hat") == "add"
     assert "net" not in named and "loss" not in named
+
+
+def _names_by_op(g: Graph) -> dict[str, str]:
+    made_by = {e.dst: g.node(e.src) for e in g.edges if g.node(e.src).kind == "op"}
+    return {
+        name: made_by[n.id].op or "" for n in g.tensors() if n.id in made_by for name in n.names
+    }
+
+
+def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None:
+    """d2l's weight decay: ``lambd * l2_penalty(w)`` multiplies what ``l2_penalty``
+    returned; a reader knows it as ``l2_penalty(w)``, not ``div(sum(pow(w)))``. So is
+    a method's (``self.encode(x)``). A call made in a loop, twice on a line, or of a
+    function that returns a tuple names nothing: the graph cannot tell its values
+    apart, or the call's value is not one tensor."""
+    snippet = tmp_path / "calls.py"
+    snippet.write_text(
+        "import torch\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "def l2_penalty(w):\n"
+        "    return torch.sum(w.pow(2)) / 2\n"
+        "def cell(x, h):\n"
+        "    return torch.tanh(x * w + h)\n"
+        "def halves(x):\n"
+        "    return x[:1] * 1, x[1:] * 1\n"
+        "class Coder:\n"
+        "    def encode(self, x):\n"
+        "        return x.exp()\n"
+        "    def loss(self, x):\n"
+        "        return (self.encode(x) * 2).sum()\n"
+        "def objective():\n"
+        "    h = torch.zeros(3)\n"
+        "    for _ in range(2):\n"
+        "        h = cell(w, h) * 1\n"
+        "    a, b = halves(w)\n"
+        "    twice = l2_penalty(w) + 0.1 * l2_penalty(h)\n"
+        "    return (h.sum() + 0.1 * l2_penalty(w) + a.sum() + b.sum() + twice\n"
+        "            + Coder().loss(w))\n"
+        "objective().backward()\n"
+    )
+    g = graph_of(snippet)
+    names = _names_by_op(g)
+    assert names.get("l2_penalty(w)") == "div"
+    assert names.get("self.encode(x)") == "exp"
+    assert not any(name.startswith(("cell(", "halves(")) for name in names)
+    assert sum(name.startswith("l2_penalty(") for name in names) == 1

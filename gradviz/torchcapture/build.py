@@ -33,7 +33,15 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
-from gradviz.torchcapture.naming import NamedTensor, function_lines, return_lines
+from gradviz.torchcapture.naming import (
+    Callee,
+    CallSite,
+    NamedTensor,
+    call_sites,
+    callees,
+    function_lines,
+    return_lines,
+)
 from gradviz.torchcapture.recompute import recompute_values
 from gradviz.torchcapture.records import (
     KEY,
@@ -279,6 +287,16 @@ class GraphBuilder:
             lambda: return_lines("".join(linecache.getlines(self.filename))),
             {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller},
             lambda line: source.code if (source := self._source(line)) is not None else None,
+        )
+        text = "".join(linecache.getlines(self.filename))
+        resolved = _name_from_calls(
+            resolved,
+            producer,
+            consumers,
+            callees(text),
+            {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller},
+            call_sites(text),
+            self._unfinished,
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -727,6 +745,62 @@ def _name_from_assignments(
             if not other_scope and (made_on is None or made_on == line):
                 continue  # the variable may hold this line's value, made otherwise
         named[ids[0]] = replace(named[ids[0]], names=(name,))
+    return named
+
+
+_CALL_WIDTH = 32
+"""A call longer than this (``squared_loss(net(features, w, b), labels)``) names nothing:
+a label is read at a glance."""
+
+
+def _name_from_calls(
+    nodes: list[Node],
+    producer: Mapping[int, int],
+    consumers: Mapping[int, list[int]],
+    callee_at: Mapping[int, Callee],
+    caller_of: Mapping[int, int],
+    sites: Mapping[str, list[CallSite]],
+    unfinished: Collection[int] = (),
+) -> list[Node]:
+    """Call a tensor no variable names by the call of the snippet's function that
+    returned it, as the calling line wrote it: ``l2_penalty(w)`` in ``l = loss(y_hat,
+    y) + lambd * l2_penalty(w)``, not ``div(sum(pow(w)))``.
+
+    The value is what an op on a ``return`` line made and nothing on that line
+    used (``callee_at``: the return lines that return one value, and their
+    function), returned to the line its function was called from (``caller_of``),
+    where one call of that name (``sites``) is. It takes the call only when that
+    line called the function once: a loop that calls ``cell(x, h)`` each step, or
+    ``f(a) + f(b)``, leaves the calls unnamed, since the graph does not say which
+    value came from which. Ids are positions in ``nodes``.
+    """
+    line_of = {n.id: n.source.line for n in nodes if n.source is not None}
+    returned: dict[tuple[int, Callee], list[int]] = {}
+    for n in nodes:
+        if n.kind not in ("tensor", "output") or n.names or n.source is None:
+            continue
+        op = producer.get(n.id)
+        callee = callee_at.get(n.source.line)
+        if op is None or callee is None or line_of.get(op) != n.source.line:
+            continue
+        caller = caller_of.get(op)
+        if caller is None or caller in unfinished:
+            continue
+        if any(
+            line_of.get(c) == n.source.line and caller_of.get(c) == caller
+            for c in consumers.get(n.id, [])
+        ):
+            continue  # it goes on to the returned value
+        returned.setdefault((caller, callee), []).append(n.id)
+    named = list(nodes)
+    for (caller, callee), ids in returned.items():
+        calls = [
+            site.text
+            for site in sites.get(callee.name, ())
+            if site.method == callee.method and site.first <= caller <= site.last
+        ]
+        if len(ids) == 1 and len(calls) == 1 and len(calls[0]) <= _CALL_WIDTH:
+            named[ids[0]] = replace(named[ids[0]], names=(calls[0],))
     return named
 
 

@@ -18,6 +18,8 @@ import torch
 
 __all__ = [
     "NamedTensor",
+    "call_sites",
+    "callees",
     "function_lines",
     "loop_names",
     "module_names",
@@ -184,6 +186,95 @@ def return_lines(source: str) -> frozenset[int]:
     return frozenset(
         line for r in returned for line in range(r.lineno, (r.end_lineno or r.lineno) + 1)
     )
+
+
+@dataclass(frozen=True)
+class Callee:
+    """The function a ``return`` line belongs to, as a calling line names it."""
+
+    name: str
+    method: bool
+    """Called as ``something.name(...)`` (``self.encode(x)``), not as ``name(...)``."""
+
+
+@functools.lru_cache(maxsize=8)
+def callees(source: str) -> dict[int, Callee]:
+    """Each line that returns one value (``return X_exp / partition``; not ``return a,
+    b``), and whose function returns it: the caller's ``softmax(X)`` is that value.
+
+    A lambda is its body, called by the name it was assigned to (``net = lambda X:
+    ...``); one that is not assigned so has no name to be called by. A line that
+    two functions share (a lambda inside a ``return``) is left out.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    methods = {
+        id(f)
+        for c in ast.walk(tree)
+        if isinstance(c, ast.ClassDef)
+        for f in c.body
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    found: dict[int, Callee | None] = {}
+
+    def claim(value: ast.expr, callee: Callee) -> None:
+        if isinstance(value, ast.Tuple | ast.List | ast.Dict | ast.Set | ast.Constant):
+            return
+        for line in range(value.lineno, (value.end_lineno or value.lineno) + 1):
+            found[line] = None if line in found else callee
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            callee = Callee(node.name, id(node) in methods)
+            for r in _own_returns(node):
+                if r.value is not None:
+                    claim(r.value, callee)
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Lambda)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+        ):
+            claim(node.value.body, Callee(node.targets[0].id, method=False))
+    return {line: callee for line, callee in found.items() if callee is not None}
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call in the snippet's text, by the name it calls (``softmax`` of ``softmax(X)``
+    and of ``self.softmax(X)``), with the lines it spans."""
+
+    first: int
+    last: int
+    method: bool
+    text: str
+
+
+@functools.lru_cache(maxsize=8)
+def call_sites(source: str) -> dict[str, list[CallSite]]:
+    """The snippet's calls, by the name called: a value returned to a line is the call
+    on it of the function that returned it (see ``callees``)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    found: dict[str, list[CallSite]] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name):
+            name, method = node.func.id, False
+        elif isinstance(node.func, ast.Attribute):
+            name, method = node.func.attr, True
+        else:
+            continue
+        text = ast.get_source_segment(source, node)
+        if text is not None:
+            last = node.end_lineno or node.lineno
+            found.setdefault(name, []).append(CallSite(node.lineno, last, method, text))
+    return found
 
 
 def _own_returns(function: ast.AST) -> Iterator[ast.Return]:
