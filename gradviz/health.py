@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from gradviz.flow import Flow
@@ -83,8 +83,8 @@ class PathStep:
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    """vanishing, exploding, no_grad, nan_forward, nan_backward, flat_derivative; notes:
-    no_effect, copied, not_asked, not_tracked"""
+    """vanishing, exploding, no_grad, nan_forward, nan_backward, flat_derivative,
+    dead_relu; notes: no_effect, copied, not_asked, not_tracked"""
     subject: str
     message: str
     line: int | None = None
@@ -467,6 +467,51 @@ class _Doctor:
 
     # -- paths ----------------------------------------------------------------------
 
+    def upstream(self, op: int) -> set[int]:
+        """The tensors and leaves an op's inputs were computed from, its inputs included."""
+        seen: set[int] = set()
+        stack = list(self.inputs.get(op, []))
+        while stack:
+            t = stack.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            made_by = self.producer.get(t)
+            if made_by is not None:
+                stack.extend(self.inputs.get(made_by, []))
+        return seen
+
+    def zeros_downstream(self, tensor: int) -> set[int]:
+        """``tensor`` and what was computed from it while it stayed all zeros (a max
+        pool, an unpool, a reshape of a dead ReLU's output)."""
+        seen: set[int] = set()
+        stack = [tensor]
+        while stack:
+            t = stack.pop()
+            if t in seen or not _all_zero(self.g.node(t).value):
+                continue
+            seen.add(t)
+            for op in self.consumers.get(t, []):
+                if op in self.op_output:
+                    stack.append(self.op_output[op])
+        return seen
+
+    def meets(self, tensor: int, others: Collection[int]) -> bool:
+        """Whether an op takes ``tensor`` (or a view of it: ``addmm`` takes a weight's
+        ``t``) together with one of ``others``."""
+        seen = [tensor]
+        for _ in range(_VIEW_STEPS):
+            views = []
+            for op in (op for t in seen for op in self.consumers.get(t, [])):
+                if any(src in others for src in self.inputs.get(op, [])):
+                    return True
+                if self.g.node(op).op in _VIEWS and op in self.op_output:
+                    views.append(self.op_output[op])
+            if not views:
+                break
+            seen = views
+        return False
+
     def path_to(self, leaf: int) -> tuple[PathStep, ...]:
         """Tensors from an output down to ``leaf`` (shortest path), with their grad norms."""
         parent: dict[int, int] = {}
@@ -733,6 +778,61 @@ def _flat_derivative(graph: Graph, starved: Sequence[str]) -> list[Finding]:
     ]
 
 
+def _dead_relu(doctor: _Doctor, starved: Sequence[str]) -> list[Finding]:
+    """Why parameters get exactly zero: a ReLU that gave zero for every input of the batch.
+
+    ReLU sends back nothing where it gave zero, so a ReLU dead across the batch
+    (its inputs all at or below zero: a large negative bias, a step too large,
+    an unlucky initialization) starves every parameter below it, and a layer
+    fed its zeros gets a weight gradient of zeros too. Told once, before the
+    vanishing gradients it causes, with the parameters it explains.
+    """
+    if not starved:
+        return []
+    g = doctor.g
+    dead = [
+        op
+        for op in g.ops()
+        if op.op == "relu"
+        and op.id in doctor.op_output
+        and _all_zero(g.node(doctor.op_output[op.id]).value)
+    ]
+    if not dead:
+        return []
+    first = min(dead, key=lambda n: (n.source.line if n.source else math.inf, n.id))
+    below = doctor.upstream(first.id)
+    zeros = doctor.zeros_downstream(doctor.op_output[first.id])
+    leaf_of = {p.name: p.node for p in g.params if p.node is not None}
+    above = [
+        name
+        for name in starved
+        if leaf_of.get(name) not in below and doctor.meets(leaf_of.get(name, -1), zeros)
+    ]
+    under = [name for name in starved if leaf_of.get(name) in below]
+    if not under and not above:
+        return []
+    where = f" at line {first.source.line}" if first.source else ""
+    parts = []
+    if under:
+        parts.append(f"{_listed(under)} {'gets' if len(under) == 1 else 'get'} none through it")
+    if above:
+        parts.append(
+            f"{_listed(above)}, fed its zeros, {'gets' if len(above) == 1 else 'get'} "
+            "a gradient of zeros"
+        )
+    return [
+        Finding(
+            "dead_relu",
+            "relu",
+            f"every output of the relu{where} is zero for this batch (all its inputs were "
+            "at or below zero), and relu sends back nothing where it gave zero: "
+            f"{' and '.join(parts)}. A dead ReLU: a smaller learning rate, another "
+            "initialization or seed, or LeakyReLU keeps its units alive",
+            first.source.line if first.source else None,
+        )
+    ]
+
+
 def _zero_seed_note(names: Sequence[str]) -> list[Finding]:
     if not names:
         return []
@@ -851,5 +951,5 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         if (h.status == "vanishing" and h.grad_norm == 0)
         or (h.status == "no grad" and h.name not in detached)
     ]
-    report.findings[:0] = _flat_derivative(graph, starved)
+    report.findings[:0] = _flat_derivative(graph, starved) + _dead_relu(doctor, starved)
     return report

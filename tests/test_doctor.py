@@ -642,3 +642,34 @@ def test_a_gradient_penalty_tells_why_its_input_gets_nothing(tmp_path: Path) -> 
     assert "derivative of leaky_relu (leaky_relu_backward at line 9)" in flat.message
     assert "reaches mixed only that way, which gets it nothing" in flat.message
     assert {f.subject for f in r.findings if f.kind == "no_grad"} == {"G.weight", "G.bias"}
+
+
+@pytest.mark.parametrize("bias", [-100.0, 0.0])
+def test_a_relu_dead_across_the_batch_is_told_before_what_it_starves(
+    tmp_path: Path, bias: float
+) -> None:
+    """A first layer whose bias pushes every unit below zero: the ReLU gives zeros, so
+    the layer below it gets nothing back and the layer fed its zeros a weight gradient
+    of zeros. Said once, first, naming both; a live ReLU says nothing of the kind."""
+    snippet = tmp_path / "dead.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))\n"
+        f"nn.init.constant_(net[0].bias, {bias})\n"
+        "loss = net(torch.randn(8, 3)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    r = diagnose(graph_of(snippet))
+    dead = [f for f in r.findings if f.kind == "dead_relu"]
+    if bias == 0.0:
+        assert ns["net"][0].weight.grad.count_nonzero() > 0
+        assert dead == []
+        return
+    assert ns["net"][0].weight.grad.count_nonzero() == 0
+    assert ns["net"][2].weight.grad.count_nonzero() == 0
+    assert ns["net"][2].bias.grad.count_nonzero() == 1
+    assert r.findings[0] is dead[0] and dead[0].line == 6
+    assert "net.0.weight, net.0.bias get none through it" in dead[0].message
+    assert "net.2.weight, fed its zeros, gets a gradient of zeros" in dead[0].message
+    assert "net.2.bias" not in dead[0].message
