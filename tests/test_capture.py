@@ -1532,9 +1532,11 @@ def _names_by_op(g: Graph) -> dict[str, str]:
 def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None:
     """d2l's weight decay: ``lambd * l2_penalty(w)`` multiplies what ``l2_penalty``
     returned; a reader knows it as ``l2_penalty(w)``, not ``div(sum(pow(w)))``. So is
-    a method's (``self.encode(x)``). A call made in a loop, twice on a line, or of a
-    function that returns a tuple names nothing: the graph cannot tell its values
-    apart, or the call's value is not one tensor."""
+    a method's (``self.encode(x)``), and a call's inside a function (``sigmoid(x * w +
+    1)``, which ``predict`` returned: the sum passed to it is not ``predict``'s value).
+    A call made in a loop, twice on a line, or of a function that returns a tuple
+    names nothing: the graph cannot tell its values apart, or the call's value is not
+    one tensor."""
     snippet = tmp_path / "calls.py"
     snippet.write_text(
         "import torch\n"
@@ -1545,6 +1547,13 @@ def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None
         "    return torch.tanh(x * w + h)\n"
         "def halves(x):\n"
         "    return x[:1] * 1, x[1:] * 1\n"
+        "def sigmoid(z):\n"
+        "    return 1 / (1 + torch.exp(-z))\n"
+        "def predict(x):\n"
+        "    return sigmoid(x * w + 1)\n"
+        "def squashed(x):\n"
+        "    s = sigmoid(x)\n"
+        "    return s * 3\n"
         "class Coder:\n"
         "    def encode(self, x):\n"
         "        return x.exp()\n"
@@ -1557,12 +1566,16 @@ def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None
         "    a, b = halves(w)\n"
         "    twice = l2_penalty(w) + 0.1 * l2_penalty(h)\n"
         "    return (h.sum() + 0.1 * l2_penalty(w) + a.sum() + b.sum() + twice\n"
-        "            + Coder().loss(w))\n"
+        "            + Coder().loss(w) + predict(w).sum() + squashed(w).sum())\n"
         "objective().backward()\n"
     )
     g = graph_of(snippet)
     names = _names_by_op(g)
     assert names.get("l2_penalty(w)") == "div"
     assert names.get("self.encode(x)") == "exp"
+    # predict returns what sigmoid returned, not the sum it passed to it
+    assert names.get("sigmoid(x * w + 1)") == "mul"
+    assert not any(name.startswith("predict(") for name in names)
+    assert names.get("s") == "mul"  # s = sigmoid(x): the 1 / ..., made of two ops
     assert not any(name.startswith(("cell(", "halves(")) for name in names)
     assert sum(name.startswith("l2_penalty(") for name in names) == 1

@@ -710,7 +710,9 @@ def _name_from_assignments(
             if returns is None:
                 returns = returns_of()
             if line in returns and not any(
-                line_of.get(c) == caller or caller_of.get(c) == caller
+                line_of.get(c) == caller
+                or caller_of.get(c) in (caller, line)
+                or (line_of.get(c) == line and c not in caller_of)  # an op inside a call
                 for c in consumers.get(n.id, [])
             ):
                 returned.setdefault(caller, []).append(n.id)
@@ -787,10 +789,11 @@ def _name_from_calls(
         if caller is None or caller in unfinished:
             continue
         if any(
-            line_of.get(c) == n.source.line and caller_of.get(c) == caller
+            (line_of.get(c) == n.source.line and caller_of.get(c, caller) == caller)
+            or caller_of.get(c) == n.source.line
             for c in consumers.get(n.id, [])
         ):
-            continue  # it goes on to the returned value
+            continue  # it goes on to the returned value, or into a call made there
         returned.setdefault((caller, callee), []).append(n.id)
     named = list(nodes)
     for (caller, callee), ids in returned.items():
