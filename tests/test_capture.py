@@ -1579,3 +1579,54 @@ def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None
     assert names.get("s") == "mul"  # s = sigmoid(x): the 1 / ..., made of two ops
     assert not any(name.startswith(("cell(", "halves(")) for name in names)
     assert sum(name.startswith("l2_penalty(") for name in names) == 1
+
+
+def test_tensors_held_by_the_snippet_s_own_objects_are_named_by_their_path(
+    tmp_path: Path,
+) -> None:
+    """micrograd's classes rebuilt on tensors keep their weights in plain objects, not in
+    ``nn.Module``s: ``model.layers[0].neurons[1].w``, as the snippet reaches it, not
+    ``leaf 26``, nor ``p`` (what ``for p in model.parameters()`` left behind). A
+    closure's weights take the names its code uses (``W``)."""
+    snippet = tmp_path / "objects.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "class Neuron:\n"
+        "    def __init__(self, nin):\n"
+        "        self.w = torch.randn(nin, requires_grad=True)\n"
+        "        self.b = torch.zeros(1, requires_grad=True)\n"
+        "    def __call__(self, x):\n"
+        "        return torch.tanh(x @ self.w + self.b)\n"
+        "class Layer:\n"
+        "    def __init__(self, nin, nout):\n"
+        "        self.neurons = [Neuron(nin) for _ in range(nout)]\n"
+        "    def __call__(self, x):\n"
+        "        return torch.cat([n(x) for n in self.neurons])\n"
+        "class MLP:\n"
+        "    def __init__(self):\n"
+        "        self.layers = [Layer(3, 2), Layer(2, 1)]\n"
+        "    def __call__(self, x):\n"
+        "        for layer in self.layers:\n"
+        "            x = layer(x)\n"
+        "        return x\n"
+        "def make_head():\n"
+        "    W = torch.ones(1, requires_grad=True)\n"
+        "    def head(h):\n"
+        "        return h * W\n"
+        "    return head\n"
+        "model, head = MLP(), make_head()\n"
+        "loss = head(model(torch.tensor([2.0, 3.0, -1.0]))).sum()\n"
+        "for p in [n.w for layer in model.layers for n in layer.neurons]:\n"
+        "    p.grad = None\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    g = graph_of(snippet)
+    leaves = {n.names[0]: n for n in g.nodes if n.kind == "leaf" and n.names}
+    assert set(leaves) == {
+        f"model.layers[{i}].neurons[{j}].{a}" for i, j in [(0, 0), (0, 1), (1, 0)] for a in "wb"
+    } | {"W"}
+    shown = leaves["model.layers[0].neurons[1].w"].grad
+    assert shown is not None and shown.data is not None
+    expected = ns["model"].layers[0].neurons[1].w.grad
+    assert torch.allclose(torch.tensor(shown.data), expected)

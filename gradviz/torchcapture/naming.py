@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import types
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -71,9 +71,92 @@ def named_tensors(
             params.extend(NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj))
             params.extend(NamedTensor(f"{var}.{path}", t, False) for path, t in _plain_tensors(obj))
             params.extend(NamedTensor(f"{var}.{path}", b, False) for path, b in _buffers(obj))
+        elif _holds_names(obj):
+            params.extend(
+                NamedTensor(path, t, isinstance(t, torch.nn.Parameter))
+                for path, t in _held_tensors(var, obj)
+            )
         else:
             items.extend(_container_items(var, obj))
+            params.extend(
+                NamedTensor(path, t, isinstance(t, torch.nn.Parameter))
+                for item_path, item in _container_objects(var, obj)
+                for path, t in _held_tensors(item_path, item)
+            )
     return direct + params + items
+
+
+_MAX_HELD = 512
+"""Objects looked into at most per variable, and how deep (``model.layers[0].neurons[1].w``
+is four steps): a snippet object holding a dataset is not walked whole."""
+_MAX_DEPTH = 6
+
+
+def _holds_names(obj: object) -> bool:
+    """An object of a class the snippet defined (micrograd's ``Neuron``, a ``Trainer``), or
+    one of its functions: the tensors it holds are named by the path to them."""
+    if isinstance(obj, types.FunctionType):
+        return obj.__module__ == "__main__"
+    cls = type(obj)
+    return cls.__module__ == "__main__" and not issubclass(
+        cls, type | torch.nn.Module | torch.Tensor
+    )
+
+
+def _container_objects(var: str, obj: object) -> list[tuple[str, object]]:
+    """The snippet's objects in a list, tuple or dict (``layers[0]`` of ``layers =
+    [Layer(2, 3), Layer(3, 1)]``)."""
+    if isinstance(obj, list | tuple | dict) and len(obj) <= _MAX_CONTAINER:
+        return [(path, x) for path, x in _held_children(var, obj) if _holds_names(x)]
+    return []
+
+
+def _held_tensors(var: str, obj: object) -> Iterator[tuple[str, torch.Tensor]]:
+    """The tensors an object of the snippet's reaches, by the path to each, nearest first:
+    ``model.layers[0].neurons[1].w`` through its attributes, lists and dicts, a module's
+    parameters (``trainer.model.fc.weight``), and a closure's variables by their own
+    names (``W`` of ``def model(x): return x @ W`` made inside ``make_model``), which
+    its code uses."""
+    queue: deque[tuple[str, object, int]] = deque([(var, obj, 0)])
+    seen = {id(obj)}
+    looked = 0
+    while queue and looked < _MAX_HELD:
+        path, held, depth = queue.popleft()
+        looked += 1
+        if isinstance(held, torch.Tensor):
+            yield path, held
+            continue
+        if isinstance(held, torch.nn.Module):
+            yield from ((f"{path}.{name}", p) for name, p in _parameters(held))
+            continue
+        if depth >= _MAX_DEPTH:
+            continue
+        for child_path, child in _held_children(path, held):
+            if id(child) in seen or not (
+                isinstance(child, torch.Tensor | torch.nn.Module | list | tuple | dict)
+                or _holds_names(child)
+            ):
+                continue
+            seen.add(id(child))
+            queue.append((child_path, child, depth + 1))
+
+
+def _held_children(path: str, held: object) -> list[tuple[str, object]]:
+    if isinstance(held, types.FunctionType):
+        cells = []
+        for name, cell in zip(held.__code__.co_freevars, held.__closure__ or (), strict=False):
+            try:
+                cells.append((name, cell.cell_contents))
+            except ValueError:  # a variable not assigned yet
+                continue
+        return cells + [(f"{path}.{k}", v) for k, v in _attributes(held)]
+    if isinstance(held, list | tuple | dict) and len(held) > _MAX_CONTAINER:
+        return []
+    if isinstance(held, list | tuple):
+        return [(f"{path}[{i}]", v) for i, v in enumerate(held)]
+    if isinstance(held, dict):
+        return [(f"{path}[{k!r}]", v) for k, v in held.items() if isinstance(k, str | int)]
+    return [(f"{path}.{k}", v) for k, v in _attributes(held) if not k.startswith("__")]
 
 
 def _throwaway(var: str) -> bool:
@@ -289,8 +372,9 @@ def _own_returns(function: ast.AST) -> Iterator[ast.Return]:
 
 
 def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
-    """What of a function's locals can name graph tensors: tensors, modules, small
-    containers of tensors, and the attributes of ``self`` that are tensors or modules.
+    """What of a function's locals can name graph tensors: tensors, modules, the snippet's
+    own objects and functions, small containers of these, and the attributes of ``self``
+    that are any of them.
 
     Kept from the frames that called ``backward()`` when the snippet works inside
     functions (``def main(): ...``), where its globals name nothing.
@@ -299,15 +383,22 @@ def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
     for name, obj in namespace.items():
         if _throwaway(name):
             continue
-        if isinstance(obj, torch.Tensor | torch.nn.Module) or any(
-            True for _ in _container_items(name, obj)
-        ):
-            kept[name] = obj
-        elif name == "self":
+        if name == "self":
             for attr, value in _attributes(obj):
-                if isinstance(value, torch.Tensor | torch.nn.Module):
+                if _may_name(f"self.{attr}", value):
                     kept.setdefault(f"self.{attr}", value)
+        elif _may_name(name, obj):
+            kept[name] = obj
     return kept
+
+
+def _may_name(name: str, obj: object) -> bool:
+    return (
+        isinstance(obj, torch.Tensor | torch.nn.Module)
+        or _holds_names(obj)
+        or any(True for _ in _container_items(name, obj))
+        or bool(_container_objects(name, obj))
+    )
 
 
 def _attributes(obj: object) -> list[tuple[str, object]]:
