@@ -7,6 +7,7 @@ gradients torch computed, the order ops ran in, the snippet lines that ran them.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
 from collections import deque
@@ -84,7 +85,7 @@ class PathStep:
 class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward, flat_derivative,
-    dead_relu; notes: no_effect, copied, not_asked, not_tracked"""
+    dead_relu, not_a_leaf; notes: no_effect, copied, not_asked, not_tracked"""
     subject: str
     message: str
     line: int | None = None
@@ -833,6 +834,74 @@ def _dead_relu(doctor: _Doctor, starved: Sequence[str]) -> list[Finding]:
     ]
 
 
+def _not_leaves(doctor: _Doctor) -> list[Finding]:
+    """A variable the snippet meant as a weight that is not a leaf: ``W = torch.randn(3, 4,
+    requires_grad=True) * 0.1``.
+
+    The leaf is the tensor ``randn`` made, which nothing names; ``W`` is the product,
+    whose ``.grad`` stays None (torch warns when it is read), so a hand-written
+    update of ``W`` fails and an optimizer refuses it. Told by the graph: a leaf
+    with no name whose only use is one op of it alone, whose output the snippet
+    named (not a call of its own code: ``l2_penalty(w)``).
+    """
+    g = doctor.g
+    found = []
+    for leaf in g.nodes:
+        if leaf.kind != "leaf" or leaf.names or leaf.param or leaf.grad is None:
+            continue
+        uses = doctor.consumers.get(leaf.id, [])
+        if len(uses) != 1 or doctor.inputs.get(uses[0], []) != [leaf.id]:
+            continue
+        op = g.node(uses[0])
+        made = doctor.op_output.get(op.id)
+        names = g.node(made).names if made is not None else ()
+        if not names or not names[0].isidentifier():
+            continue
+        name = names[0]
+        where = f" at line {op.source.line}" if op.source else ""
+        found.append(
+            Finding(
+                "not_a_leaf",
+                name,
+                f"{name} is not a leaf: the {op.op}{where} made it from a tensor created "
+                f"with requires_grad=True, which has no name. {name}.grad stays None (torch "
+                "warns when it is read) and the gradient goes to that tensor, out of the "
+                "snippet's reach. Ask for the gradient last, to make "
+                f"{name} the leaf: {_leaf_fix(op.source.code if op.source else '', name)}",
+                op.source.line if op.source else None,
+            )
+        )
+    return found
+
+
+def _leaf_fix(code: str, name: str) -> str:
+    """``W = (torch.randn(3, 4) * 0.1).requires_grad_()`` for ``W = torch.randn(3, 4,
+    requires_grad=True) * 0.1``: the line rewritten, when it is that plain."""
+    generic = f"{name} = (...).requires_grad_()"
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return generic
+    stmt = tree.body[0] if len(tree.body) == 1 else None
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and stmt.targets[0].id == name
+    ):
+        return generic
+    asked = False
+    for call in ast.walk(stmt.value):
+        if isinstance(call, ast.Call):
+            kept = [k for k in call.keywords if k.arg != "requires_grad"]
+            asked = asked or len(kept) < len(call.keywords)
+            call.keywords = kept
+    if not asked:
+        return generic
+    fixed = ast.Call(ast.Attribute(stmt.value, "requires_grad_", ast.Load()), args=[], keywords=[])
+    return f"{name} = {ast.unparse(fixed)}"
+
+
 def _zero_seed_note(names: Sequence[str]) -> list[Finding]:
     if not names:
         return []
@@ -942,6 +1011,8 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_zero_seed_note([h.name for h in report.params if h.status == "zero seed"]))
     swapped = {h.name for h in report.params if h.status == "swapped"}
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
+    if graph.passes:
+        report.findings.extend(_not_leaves(doctor))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     detached = {p.name for p in graph.params if p.detached_line is not None}

@@ -673,3 +673,28 @@ def test_a_relu_dead_across_the_batch_is_told_before_what_it_starves(
     assert "net.0.weight, net.0.bias get none through it" in dead[0].message
     assert "net.2.weight, fed its zeros, gets a gradient of zeros" in dead[0].message
     assert "net.2.bias" not in dead[0].message
+
+
+def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path) -> None:
+    """``Wxh = torch.randn(3, 4, requires_grad=True) * 0.1``: the leaf is ``randn``'s
+    tensor, which nothing names, and ``Wxh.grad`` stays None, as plain torch shows. Told
+    with the line rewritten; so for a copy (``.to(float64)``). A named leaf scaled on
+    another line, or a call's result, is nothing of the kind."""
+    snippet = tmp_path / "scaled.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "Wxh = torch.randn(3, 4, requires_grad=True) * 0.1\n"
+        "w64 = torch.ones(4, requires_grad=True).to(torch.float64)\n"
+        "x = torch.randn(2, 3, requires_grad=True)\n"
+        "x2 = x * 2\n"
+        "loss = ((x2 @ Wxh).double() @ w64).sum()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert ns["Wxh"].grad is None and ns["x"].grad is not None
+    r = diagnose(graph_of(snippet))
+    told = {f.subject: f for f in r.findings if f.kind == "not_a_leaf"}
+    assert set(told) == {"Wxh", "w64"}
+    assert told["Wxh"].line == 3
+    assert "Wxh = (torch.randn(3, 4) * 0.1).requires_grad_()" in told["Wxh"].message
+    assert "w64 = torch.ones(4).to(torch.float64).requires_grad_()" in told["w64"].message
