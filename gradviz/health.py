@@ -85,7 +85,7 @@ class PathStep:
 class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward, flat_derivative,
-    dead_relu, not_a_leaf; notes: no_effect, copied, not_asked, not_tracked"""
+    dead_relu; notes: no_effect, copied, not_asked, not_tracked, not_a_leaf"""
     subject: str
     message: str
     line: int | None = None
@@ -1011,8 +1011,8 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_zero_seed_note([h.name for h in report.params if h.status == "zero seed"]))
     swapped = {h.name for h in report.params if h.status == "swapped"}
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
-    if graph.passes:
-        report.findings.extend(_not_leaves(doctor))
+    if graph.passes:  # a note: a snippet that needed the .grad raised, or printed None
+        report.notes.extend(_not_leaves(doctor))
     first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
     report.findings[:0] = [f for f in first_bad if f is not None]
     detached = {p.name for p in graph.params if p.detached_line is not None}

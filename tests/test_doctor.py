@@ -675,11 +675,13 @@ def test_a_relu_dead_across_the_batch_is_told_before_what_it_starves(
     assert "net.2.bias" not in dead[0].message
 
 
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path) -> None:
     """``Wxh = torch.randn(3, 4, requires_grad=True) * 0.1``: the leaf is ``randn``'s
     tensor, which nothing names, and ``Wxh.grad`` stays None, as plain torch shows. Told
-    with the line rewritten; so for a copy (``.to(float64)``). A named leaf scaled on
-    another line, or a call's result, is nothing of the kind."""
+    in a note (the saved-tensor-hooks tutorial makes such a ``b`` on purpose), with the
+    line rewritten; so for a copy (``.to(float64)``). A named leaf scaled on another
+    line is nothing of the kind."""
     snippet = tmp_path / "scaled.py"
     snippet.write_text(
         "import torch\ntorch.manual_seed(0)\n"
@@ -693,7 +695,7 @@ def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path)
     ns = plain_run(snippet)
     assert ns["Wxh"].grad is None and ns["x"].grad is not None
     r = diagnose(graph_of(snippet))
-    told = {f.subject: f for f in r.findings if f.kind == "not_a_leaf"}
+    told = {f.subject: f for f in r.notes if f.kind == "not_a_leaf"}
     assert set(told) == {"Wxh", "w64"}
     assert told["Wxh"].line == 3
     assert "Wxh = (torch.randn(3, 4) * 0.1).requires_grad_()" in told["Wxh"].message
