@@ -1,8 +1,8 @@
 """One line of help after a snippet's own traceback, for the mistakes copied code makes.
 
 The snippet runs as ``python snippet.py`` would, so its error stays Python's;
-gradviz only adds what a newcomer needs next: the import a slide left out, or
-where to install a package the snippet imports.
+gradviz only adds what a newcomer needs next: the import a slide left out,
+where to install a package the snippet imports, or why a ``.grad`` was None.
 """
 
 from __future__ import annotations
@@ -34,7 +34,40 @@ _PIP_NAMES = {
 
 def hint_for(traceback_text: str) -> str | None:
     """The hint for the last error in a formatted traceback, if gradviz has one."""
-    return _missing_import(traceback_text) or _missing_package(traceback_text)
+    return (
+        _missing_import(traceback_text)
+        or _missing_package(traceback_text)
+        or _grad_was_none(traceback_text)
+    )
+
+
+_AN_OPS_RESULT = (
+    "an op's result, as `w = torch.randn(3, requires_grad=True) * 0.1` is: ask for the "
+    "gradient last, `w = (torch.randn(3) * 0.1).requires_grad_()`"
+)
+
+
+def _grad_was_none(traceback_text: str) -> str | None:
+    """``lr * w.grad`` on ``None``, or an optimizer given an op's result: the lecture's
+    rule that only leaves get ``.grad``, met as a TypeError far from its cause."""
+    lines = [line for line in traceback_text.rstrip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    error = lines[-1]
+    if "can't optimize a non-leaf Tensor" in error:
+        return f"the optimizer was given a tensor that is not a leaf ({_AN_OPS_RESULT})"
+    if not error.startswith(("TypeError", "AttributeError")) or "NoneType" not in error:
+        return None
+    code = next(
+        (line for line in reversed(lines[:-1]) if line.strip().strip("^~ ")),
+        "",
+    )
+    if not code.startswith("    ") or ".grad" not in code or code.lstrip().startswith("File "):
+        return None
+    return (
+        "a .grad this line reads was None: backward() has not reached that tensor yet, or it "
+        f"is not a leaf ({_AN_OPS_RESULT}); `gradviz doctor --partial` names such a tensor"
+    )
 
 
 def _missing_import(traceback_text: str) -> str | None:

@@ -163,6 +163,38 @@ def test_a_package_the_snippet_imports_but_gradvizs_python_lacks_gets_a_hint(
     assert hint is not None and hint.endswith("-m pip install scikit-learn")
 
 
+def test_a_grad_that_was_none_gets_a_hint_on_leaves(runner: CliRunner, in_tmp: Path) -> None:
+    """``w = torch.randn(3, requires_grad=True) * 0.1`` then ``w -= lr * w.grad``: a
+    TypeError about NoneType, far from its cause; an optimizer refuses such a ``w`` at
+    once. Each gets the leaf rule and the fix. A NoneType error elsewhere gets nothing."""
+    (in_tmp / "update.py").write_text(
+        "import torch\n"
+        "w = torch.randn(3, requires_grad=True) * 0.1\n"
+        "(w * 2).sum().backward()\n"
+        "with torch.no_grad():\n"
+        "    w -= 0.1 * w.grad\n"
+    )
+    code, _, err = run(runner, "run", "update.py", "-o", "g.svg")
+    assert code == 1 and "TypeError: unsupported operand type(s)" in err
+    assert err.rstrip().endswith(
+        "hint: a .grad this line reads was None: backward() has not reached that tensor "
+        "yet, or it is not a leaf (an op's result, as `w = torch.randn(3, requires_grad=True) "
+        "* 0.1` is: ask for the gradient last, `w = (torch.randn(3) * 0.1).requires_grad_()`); "
+        "`gradviz doctor --partial` names such a tensor"
+    )
+    (in_tmp / "opt.py").write_text(
+        "import torch\n"
+        "w = torch.randn(3, requires_grad=True) * 0.1\n"
+        "opt = torch.optim.SGD([w], lr=0.1)\n"
+    )
+    code, _, err = run(runner, "run", "opt.py", "-o", "g.svg")
+    assert code == 1
+    assert "hint: the optimizer was given a tensor that is not a leaf" in err
+    (in_tmp / "other.py").write_text("import torch\nx = None\nprint(x + 1)\n")
+    code, _, err = run(runner, "run", "other.py", "-o", "g.svg")
+    assert code == 1 and "NoneType" in err and "hint:" not in err
+
+
 def test_partial_draws_what_was_built_and_still_exits_1(runner: CliRunner, in_tmp: Path) -> None:
     code, _, _ = run(runner, "run", str(SNIPPETS / "raises.py"), "-o", "g.json", "--partial")
     assert code == 1
