@@ -163,6 +163,7 @@ def test_a_package_the_snippet_imports_but_gradvizs_python_lacks_gets_a_hint(
     assert hint is not None and hint.endswith("-m pip install scikit-learn")
 
 
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_a_grad_that_was_none_gets_a_hint_on_leaves(runner: CliRunner, in_tmp: Path) -> None:
     """``w = torch.randn(3, requires_grad=True) * 0.1`` then ``w -= lr * w.grad``: a
     TypeError about NoneType, far from its cause; an optimizer refuses such a ``w`` at
