@@ -276,6 +276,8 @@ class GraphBuilder:
             for i, (kind, node, nr) in enumerate(order)
         ]
         output_nr = {i: nr for i, (kind, _, nr) in enumerate(order) if kind == "tensor"}
+        caller_of = {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller}
+        text = "".join(linecache.getlines(self.filename))
         resolved = _name_from_assignments(
             resolved,
             producer,
@@ -283,18 +285,17 @@ class GraphBuilder:
             self._snippet_names,
             output_nr,
             self._unfinished,
-            lambda: function_lines("".join(linecache.getlines(self.filename))),
-            lambda: return_lines("".join(linecache.getlines(self.filename))),
-            {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller},
+            lambda: function_lines(text),
+            lambda: return_lines(text),
+            caller_of,
             lambda line: source.code if (source := self._source(line)) is not None else None,
         )
-        text = "".join(linecache.getlines(self.filename))
         resolved = _name_from_calls(
             resolved,
             producer,
             consumers,
             callees(text),
-            {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller},
+            caller_of,
             call_sites(text),
             self._unfinished,
         )
