@@ -1630,3 +1630,28 @@ def test_tensors_held_by_the_snippet_s_own_objects_are_named_by_their_path(
     assert shown is not None and shown.data is not None
     expected = ns["model"].layers[0].neurons[1].w.grad
     assert torch.allclose(torch.tensor(shown.data), expected)
+
+
+def test_an_object_that_refuses_to_be_looked_into_names_nothing_and_breaks_nothing(
+    tmp_path: Path,
+) -> None:
+    """Walking the snippet's objects for names meets what snippets hold: an object whose
+    ``__dict__`` raises, one that refers to itself, a list of a thousand tensors."""
+    snippet = tmp_path / "odd.py"
+    snippet.write_text(
+        "import torch\n"
+        "class Weird:\n"
+        "    @property\n"
+        "    def __dict__(self):\n"
+        "        raise RuntimeError('no')\n"
+        "class Holder:\n"
+        "    def __init__(self):\n"
+        "        self.w = torch.ones(2, requires_grad=True)\n"
+        "        self.weird, self.me = Weird(), self\n"
+        "        self.many = [torch.zeros(1) for _ in range(1000)]\n"
+        "h, odd = Holder(), Weird()\n"
+        "(h.w * 3).sum().backward()\n"
+    )
+    result = capture(snippet)
+    assert result.graph is not None and not result.internal_errors
+    assert [n.names for n in result.graph.nodes if n.kind == "leaf"] == [("h.w",)]

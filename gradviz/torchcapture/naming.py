@@ -402,9 +402,11 @@ def _may_name(name: str, obj: object) -> bool:
 
 
 def _attributes(obj: object) -> list[tuple[str, object]]:
+    """An object's own attributes; none when it has no ``__dict__``, or a snippet's class
+    made ``__dict__`` a property that raises: naming must not break the capture."""
     try:
         return list(vars(obj).items())
-    except TypeError:  # no __dict__
+    except Exception:
         return []
 
 
