@@ -1655,3 +1655,26 @@ def test_an_object_that_refuses_to_be_looked_into_names_nothing_and_breaks_nothi
     result = capture(snippet)
     assert result.graph is not None and not result.internal_errors
     assert [n.names for n in result.graph.nodes if n.kind == "leaf"] == [("h.w",)]
+
+
+def test_a_function_called_by_another_name_is_named_by_that_call(tmp_path: Path) -> None:
+    """d2l's training loops call ``linreg`` as ``net`` and ``squared_loss`` as ``loss``
+    (``net, loss = linreg, squared_loss``): ``net(X, w, b)`` is ``linreg``'s value. A
+    ``functools.partial`` of a function counts too."""
+    snippet = tmp_path / "d2l.py"
+    snippet.write_text(
+        "import functools\nimport torch\n"
+        "w = torch.ones(2, 1, requires_grad=True)\n"
+        "def linreg(X, w, b):\n"
+        "    return torch.matmul(X, w) + b\n"
+        "def squared_loss(y_hat, y, scale):\n"
+        "    return (y_hat - y) ** 2 / scale\n"
+        "net, loss = linreg, functools.partial(squared_loss, scale=2)\n"
+        "X, y = torch.ones(3, 2), torch.zeros(3, 1)\n"
+        "def step():\n"
+        "    (loss(net(X, w, 0.5), y) * 3).sum().backward()\n"
+        "step()\n"
+    )
+    names = _names_by_op(graph_of(snippet))
+    assert names.get("net(X, w, 0.5)") == "add"
+    assert names.get("loss(net(X, w, 0.5), y)") == "div"

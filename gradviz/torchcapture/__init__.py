@@ -23,6 +23,7 @@ from gradviz.model import Graph, Meta
 from gradviz.torchcapture.build import GraphBuilder
 from gradviz.torchcapture.naming import (
     NamedTensor,
+    function_aliases,
     loop_names,
     module_names,
     named_tensors,
@@ -85,6 +86,7 @@ def capture_snippet(
             source = "".join(linecache.getlines(snippet.filename))
             named = named_tensors(run.namespace, loop_names(source))
             modules = module_names(run.namespace)
+            aliases = function_aliases(run.namespace)
             local = recorder.local_names()
             if local:  # the snippet's globals first: names a reader of the file sees
                 named += [
@@ -93,10 +95,14 @@ def capture_snippet(
                 ]
                 for key, name in module_names(local).items():
                     modules.setdefault(key, name)
+                for alias, function in function_aliases(local).items():
+                    aliases.setdefault(alias, function)
                 local.clear()
             labels, unnamed = scope_labels(recorder.called_modules(), modules)
             named += unnamed
-            builder = GraphBuilder(snippet.filename, named, modules, labels, run.unfinished)
+            builder = GraphBuilder(
+                snippet.filename, named, modules, labels, run.unfinished, aliases
+            )
             try:
                 with paused():  # the snippet is done: only gradviz allocates now
                     outcome = _build(builder, recorder, named, targets, snippet, run)

@@ -106,8 +106,11 @@ class GraphBuilder:
         module_names: Mapping[int, str] | None = None,
         scope_labels: Mapping[int, str] | None = None,
         unfinished: Collection[int] = (),
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.filename = filename
+        self._aliases = dict(aliases or {})
+        """Other names the snippet calls its functions by (``net`` for ``linreg``)."""
         self._scope_labels = dict(scope_labels or {})
         """The number of each module called (as ops' scopes hold it) -> its label."""
         self._unfinished = frozenset(unfinished)
@@ -298,6 +301,7 @@ class GraphBuilder:
             caller_of,
             call_sites(text),
             self._unfinished,
+            self._aliases,
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -764,6 +768,7 @@ def _name_from_calls(
     caller_of: Mapping[int, int],
     sites: Mapping[str, list[CallSite]],
     unfinished: Collection[int] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> list[Node]:
     """Call a tensor no variable names by the call of the snippet's function that
     returned it, as the calling line wrote it: ``l2_penalty(w)`` in ``l = loss(y_hat,
@@ -775,9 +780,13 @@ def _name_from_calls(
     where one call of that name (``sites``) is. It takes the call only when that
     line called the function once: a loop that calls ``cell(x, h)`` each step, or
     ``f(a) + f(b)``, leaves the calls unnamed, since the graph does not say which
-    value came from which. Ids are positions in ``nodes``.
+    value came from which. A function is also called by its ``aliases`` (``net(X, w,
+    b)`` for d2l's ``net = linreg``). Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
+    called_as: dict[str, list[str]] = {}
+    for alias, function in (aliases or {}).items():
+        called_as.setdefault(function, []).append(alias)
     returned: dict[tuple[int, Callee], list[int]] = {}
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
@@ -798,9 +807,11 @@ def _name_from_calls(
         returned.setdefault((caller, callee), []).append(n.id)
     named = list(nodes)
     for (caller, callee), ids in returned.items():
+        names = [callee.name] + ([] if callee.method else called_as.get(callee.name, []))
         calls = [
             site.text
-            for site in sites.get(callee.name, ())
+            for name in names
+            for site in sites.get(name, ())
             if site.method == callee.method and site.first <= caller <= site.last
         ]
         if len(ids) == 1 and len(calls) == 1 and len(calls[0]) <= _CALL_WIDTH:

@@ -20,6 +20,7 @@ __all__ = [
     "NamedTensor",
     "call_sites",
     "callees",
+    "function_aliases",
     "function_lines",
     "loop_names",
     "module_names",
@@ -357,6 +358,22 @@ def call_sites(source: str) -> dict[str, list[CallSite]]:
         if text is not None:
             last = node.end_lineno or node.lineno
             found.setdefault(name, []).append(CallSite(node.lineno, last, method, text))
+    return found
+
+
+def function_aliases(namespace: Mapping[str, object]) -> dict[str, str]:
+    """Other names the snippet calls its functions by: d2l's ``net, loss = linreg,
+    squared_loss`` makes ``net(X, w, b)`` a call of ``linreg`` (and so does a
+    ``functools.partial`` of it)."""
+    found: dict[str, str] = {}
+    for var, obj in list(namespace.items()):
+        function = obj.func if isinstance(obj, functools.partial) else obj
+        if (
+            isinstance(function, types.FunctionType)
+            and function.__module__ == "__main__"
+            and function.__name__ not in (var, "<lambda>")
+        ):
+            found[var] = function.__name__
     return found
 
 
