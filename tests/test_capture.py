@@ -1532,8 +1532,9 @@ def _names_by_op(g: Graph) -> dict[str, str]:
 def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None:
     """d2l's weight decay: ``lambd * l2_penalty(w)`` multiplies what ``l2_penalty``
     returned; a reader knows it as ``l2_penalty(w)``, not ``div(sum(pow(w)))``. So is
-    a method's (``self.encode(x)``), and a call's inside a function (``sigmoid(x * w +
-    1)``, which ``predict`` returned: the sum passed to it is not ``predict``'s value).
+    a method's (``self.encode(x)``), and one handed on by a ``return`` (``predict(w)``
+    returns ``sigmoid(x * w + 1)``: the outer call names it, and the sum passed to
+    ``sigmoid`` is not ``predict``'s value).
     A call made in a loop, twice on a line, or of a function that returns a tuple
     names nothing: the graph cannot tell its values apart, or the call's value is not
     one tensor."""
@@ -1573,9 +1574,8 @@ def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None
     names = _names_by_op(g)
     assert names.get("l2_penalty(w)") == "div"
     assert names.get("self.encode(x)") == "exp"
-    # predict returns what sigmoid returned, not the sum it passed to it
-    assert names.get("sigmoid(x * w + 1)") == "mul"
-    assert not any(name.startswith("predict(") for name in names)
+    # predict returns what sigmoid returned, not the sum it passed to it: the outer call
+    assert names.get("predict(w)") == "mul" and "sigmoid(x * w + 1)" not in names
     assert names.get("s") == "mul"  # s = sigmoid(x): the 1 / ..., made of two ops
     assert not any(name.startswith(("cell(", "halves(")) for name in names)
     assert sum(name.startswith("l2_penalty(") for name in names) == 1
@@ -1678,3 +1678,29 @@ def test_a_function_called_by_another_name_is_named_by_that_call(tmp_path: Path)
     names = _names_by_op(graph_of(snippet))
     assert names.get("net(X, w, 0.5)") == "add"
     assert names.get("loss(net(X, w, 0.5), y)") == "div"
+
+
+def test_d2l_softmax_regression_names_what_net_returned(tmp_path: Path) -> None:
+    """d2l's ``net(X)`` returns ``softmax(torch.matmul(X.reshape(...), W) + b)``: the
+    division ``softmax`` made is ``net(X)``, two calls up, in ``cross_entropy(net(X),
+    y)``; the inner call is too long to read at a glance."""
+    snippet = tmp_path / "softmax.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "W = torch.normal(0, 0.01, size=(6, 3), requires_grad=True)\n"
+        "b = torch.zeros(3, requires_grad=True)\n"
+        "def softmax(X):\n"
+        "    X_exp = torch.exp(X)\n"
+        "    partition = X_exp.sum(1, keepdim=True)\n"
+        "    return X_exp / partition\n"
+        "def net(X):\n"
+        "    return softmax(torch.matmul(X.reshape((-1, W.shape[0])), W) + b)\n"
+        "def cross_entropy(y_hat, y):\n"
+        "    return -torch.log(y_hat[range(len(y_hat)), y])\n"
+        "X, y = torch.randn(5, 6), torch.tensor([0, 2, 1, 1, 0])\n"
+        "l = cross_entropy(net(X), y)\n"
+        "l.sum().backward()\n"
+    )
+    names = _names_by_op(graph_of(snippet))
+    assert names.get("net(X)") == "div"
+    assert {"X_exp", "partition", "l"} <= set(names)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import linecache
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TypeVar
@@ -279,7 +279,10 @@ class GraphBuilder:
             for i, (kind, node, nr) in enumerate(order)
         ]
         output_nr = {i: nr for i, (kind, _, nr) in enumerate(order) if kind == "tensor"}
-        caller_of = {i: rec.caller for i, rec in enumerate(recs) if rec is not None and rec.caller}
+        callers_of = {
+            i: rec.callers for i, rec in enumerate(recs) if rec is not None and rec.callers
+        }
+        caller_of = {i: callers[0] for i, callers in callers_of.items()}
         text = "".join(linecache.getlines(self.filename))
         resolved = _name_from_assignments(
             resolved,
@@ -298,7 +301,7 @@ class GraphBuilder:
             producer,
             consumers,
             callees(text),
-            caller_of,
+            callers_of,
             call_sites(text),
             self._unfinished,
             self._aliases,
@@ -765,7 +768,7 @@ def _name_from_calls(
     producer: Mapping[int, int],
     consumers: Mapping[int, list[int]],
     callee_at: Mapping[int, Callee],
-    caller_of: Mapping[int, int],
+    callers_of: Mapping[int, tuple[int, ...]],
     sites: Mapping[str, list[CallSite]],
     unfinished: Collection[int] = (),
     aliases: Mapping[str, str] | None = None,
@@ -776,18 +779,32 @@ def _name_from_calls(
 
     The value is what an op on a ``return`` line made and nothing on that line
     used (``callee_at``: the return lines that return one value, and their
-    function), returned to the line its function was called from (``caller_of``),
-    where one call of that name (``sites``) is. It takes the call only when that
-    line called the function once: a loop that calls ``cell(x, h)`` each step, or
-    ``f(a) + f(b)``, leaves the calls unnamed, since the graph does not say which
-    value came from which. A function is also called by its ``aliases`` (``net(X, w,
-    b)`` for d2l's ``net = linreg``). Ids are positions in ``nodes``.
+    function), returned to the line its function was called from (``callers_of``:
+    each op's calling lines, innermost first). Where that line is a ``return``
+    that hands the value on untouched (d2l's ``def net(X): return softmax(...)``),
+    it is the outer call's value too, and takes the outermost call that names it
+    (``net(X)``). A call names a value only when its line made that call once: a
+    loop that calls ``cell(x, h)`` each step, or ``f(a) + f(b)``, leaves the calls
+    unnamed, since the graph does not say which value came from which. A function
+    is also called by its ``aliases`` (``net(X, w, b)`` for d2l's ``net =
+    linreg``). Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
+    caller_of = {i: callers[0] for i, callers in callers_of.items()}
     called_as: dict[str, list[str]] = {}
     for alias, function in (aliases or {}).items():
         called_as.setdefault(function, []).append(alias)
-    returned: dict[tuple[int, Callee], list[int]] = {}
+
+    def goes_on(t: int, line: int, caller: int) -> bool:
+        """Whether an op on ``line`` (run from ``caller``), or one called from ``line``,
+        uses ``t``: then ``t`` is not what ``line`` returned."""
+        return any(
+            (line_of.get(c) == line and caller_of.get(c, caller) == caller)
+            or caller_of.get(c) == line
+            for c in consumers.get(t, [])
+        )
+
+    levels: dict[int, list[tuple[int, Callee]]] = {}  # a value -> its calls, innermost first
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
             continue
@@ -795,27 +812,35 @@ def _name_from_calls(
         callee = callee_at.get(n.source.line)
         if op is None or callee is None or line_of.get(op) != n.source.line:
             continue
-        caller = caller_of.get(op)
-        if caller is None or caller in unfinished:
-            continue
-        if any(
-            (line_of.get(c) == n.source.line and caller_of.get(c, caller) == caller)
-            or caller_of.get(c) == n.source.line
-            for c in consumers.get(n.id, [])
-        ):
-            continue  # it goes on to the returned value, or into a call made there
-        returned.setdefault((caller, callee), []).append(n.id)
+        callers = callers_of.get(op, ())
+        found: list[tuple[int, Callee]] = []
+        line = n.source.line
+        for depth, caller in enumerate(callers):
+            if caller in unfinished or goes_on(n.id, line, caller):
+                break
+            found.append((caller, callee))
+            outer = callee_at.get(caller)
+            if outer is None or depth + 1 >= len(callers):
+                break
+            line, callee = caller, outer
+        if found:
+            levels[n.id] = found
+    claims = Counter(level for found in levels.values() for level in found)
     named = list(nodes)
-    for (caller, callee), ids in returned.items():
-        names = [callee.name] + ([] if callee.method else called_as.get(callee.name, []))
-        calls = [
-            site.text
-            for name in names
-            for site in sites.get(name, ())
-            if site.method == callee.method and site.first <= caller <= site.last
-        ]
-        if len(ids) == 1 and len(calls) == 1 and len(calls[0]) <= _CALL_WIDTH:
-            named[ids[0]] = replace(named[ids[0]], names=(calls[0],))
+    for t, found in levels.items():
+        for caller, callee in reversed(found):  # the outermost call that names it
+            if claims[(caller, callee)] != 1:
+                continue
+            names = [callee.name] + ([] if callee.method else called_as.get(callee.name, []))
+            calls = [
+                site.text
+                for name in names
+                for site in sites.get(name, ())
+                if site.method == callee.method and site.first <= caller <= site.last
+            ]
+            if len(calls) == 1 and len(calls[0]) <= _CALL_WIDTH:
+                named[t] = replace(named[t], names=(calls[0],))
+                break
     return named
 
 

@@ -358,7 +358,7 @@ class Recorder(TorchFunctionMode):
         else:
             outs = ()
         line: int | None = None
-        caller: int | None = None
+        callers: tuple[int, ...] = ()
         call = None
         made: NodeRecord | None = None  # the op this call made, if it made one
         made_by: AutogradNode = None
@@ -377,14 +377,14 @@ class Recorder(TorchFunctionMode):
                 # one, ``broadcast_tensors`` of equal shapes): its op is older.
                 continue
             if line is None:
-                line, caller = snippet_lines(sys._getframe(1), self.filename)
+                line, callers = snippet_lines(sys._getframe(1), self.filename)
                 call = _call_name(func)
             nr = t.output_nr
             rec.outputs[nr] = to_data(t, self._out_memo)
             rec.keys[nr] = storage_key(t)
             rec.call = call
             rec.line = line
-            rec.caller = caller
+            rec.callers = callers
             if rec.step is None:
                 rec.step = self.ops_seen
                 rec.scope = self._scope

@@ -24,6 +24,7 @@ from gradviz.torchcapture.saved import SavedRecord
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, add_data, to_data
 
 __all__ = [
+    "CALL_DEPTH",
     "DEEP",
     "KEY",
     "AutogradNode",
@@ -77,9 +78,10 @@ class NodeRecord:
     keys: dict[int, StorageKey | None] = field(default_factory=dict)
     call: str | None = None
     line: int | None = None
-    caller: int | None = None
+    callers: tuple[int, ...] = ()
     """The snippet line that called the function ``line`` is in (``H = relu(...)`` for
-    ``relu``'s ``return``); None for a line of the snippet's module level."""
+    ``relu``'s ``return``), then the line that called that one's function, and so on
+    outwards (at most ``CALL_DEPTH``); none for a line of the snippet's module level."""
     saved: list[SavedRecord] | None = None
     grads: dict[int, dict[int, TensorData]] = field(default_factory=dict)
     """Output number -> backward pass -> the gradient that pass gave the output."""
@@ -277,16 +279,26 @@ def snippet_line(frame: FrameType | None, filename: str) -> int | None:
     return frame.f_lineno if frame is not None else None
 
 
-def snippet_lines(frame: FrameType | None, filename: str) -> tuple[int | None, int | None]:
-    """The line of the innermost frame that runs the snippet, and the snippet line that
-    called its function (None at the snippet's module level, or called from elsewhere)."""
+CALL_DEPTH = 4
+"""Calling lines kept per op: ``net(X)`` returns what ``softmax(...)`` on its ``return``
+line returned, two levels up; deeper helpers are seldom what a reader names."""
+
+
+def snippet_lines(frame: FrameType | None, filename: str) -> tuple[int | None, tuple[int, ...]]:
+    """The line of the innermost frame that runs the snippet, and the snippet lines that
+    called its function, innermost first (none at the snippet's module level; the walk
+    stops at a frame outside the snippet)."""
     frame = snippet_frame(frame, filename)
     if frame is None:
-        return None, None
-    if frame.f_code.co_name == "<module>":
-        return frame.f_lineno, None
-    caller = snippet_frame(frame.f_back, filename)
-    return frame.f_lineno, caller.f_lineno if caller is not None else None
+        return None, ()
+    line = frame.f_lineno
+    callers: list[int] = []
+    while frame.f_code.co_name != "<module>" and len(callers) < CALL_DEPTH:
+        frame = snippet_frame(frame.f_back, filename)
+        if frame is None:
+            break
+        callers.append(frame.f_lineno)
+    return line, tuple(callers)
 
 
 def snippet_frame(frame: FrameType | None, filename: str) -> FrameType | None:
