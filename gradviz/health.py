@@ -842,7 +842,8 @@ def _not_leaves(doctor: _Doctor) -> list[Finding]:
     whose ``.grad`` stays None (torch warns when it is read), so a hand-written
     update of ``W`` fails and an optimizer refuses it. Told by the graph: a leaf
     with no name whose only use is one op of it alone, whose output the snippet
-    named (not a call of its own code: ``l2_penalty(w)``).
+    named, as a variable or a path (``model.layers[0].W``), not as a call of its
+    own code (``l2_penalty(w)``).
     """
     g = doctor.g
     found = []
@@ -855,7 +856,7 @@ def _not_leaves(doctor: _Doctor) -> list[Finding]:
         op = g.node(uses[0])
         made = doctor.op_output.get(op.id)
         names = g.node(made).names if made is not None else ()
-        if not names or not names[0].isidentifier():
+        if not names or "(" in names[0]:
             continue
         name = names[0]
         where = f" at line {op.source.line}" if op.source else ""
@@ -876,7 +877,8 @@ def _not_leaves(doctor: _Doctor) -> list[Finding]:
 
 def _leaf_fix(code: str, name: str) -> str:
     """``W = (torch.randn(3, 4) * 0.1).requires_grad_()`` for ``W = torch.randn(3, 4,
-    requires_grad=True) * 0.1``: the line rewritten, when it is that plain."""
+    requires_grad=True) * 0.1`` (or ``self.W = ...`` in a class the snippet holds as
+    ``model``): the line rewritten, when it is that plain."""
     generic = f"{name} = (...).requires_grad_()"
     try:
         tree = ast.parse(code)
@@ -886,10 +888,10 @@ def _leaf_fix(code: str, name: str) -> str:
     if not (
         isinstance(stmt, ast.Assign)
         and len(stmt.targets) == 1
-        and isinstance(stmt.targets[0], ast.Name)
-        and stmt.targets[0].id == name
+        and isinstance(stmt.targets[0], ast.Name | ast.Attribute | ast.Subscript)
     ):
         return generic
+    target = ast.unparse(stmt.targets[0])
     asked = False
     for call in ast.walk(stmt.value):
         if isinstance(call, ast.Call):
@@ -899,7 +901,7 @@ def _leaf_fix(code: str, name: str) -> str:
     if not asked:
         return generic
     fixed = ast.Call(ast.Attribute(stmt.value, "requires_grad_", ast.Load()), args=[], keywords=[])
-    return f"{name} = {ast.unparse(fixed)}"
+    return f"{target} = {ast.unparse(fixed)}"
 
 
 def _zero_seed_note(names: Sequence[str]) -> list[Finding]:

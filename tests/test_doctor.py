@@ -689,14 +689,19 @@ def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path)
         "w64 = torch.ones(4, requires_grad=True).to(torch.float64)\n"
         "x = torch.randn(2, 3, requires_grad=True)\n"
         "x2 = x * 2\n"
-        "loss = ((x2 @ Wxh).double() @ w64).sum()\n"
+        "class Layer:\n"
+        "    def __init__(self):\n"
+        "        self.W = torch.ones(4, requires_grad=True) * 0.5\n"
+        "layer = Layer()\n"
+        "loss = ((x2 @ Wxh * layer.W).double() @ w64).sum()\n"
         "loss.backward()\n"
     )
     ns = plain_run(snippet)
     assert ns["Wxh"].grad is None and ns["x"].grad is not None
     r = diagnose(graph_of(snippet))
     told = {f.subject: f for f in r.notes if f.kind == "not_a_leaf"}
-    assert set(told) == {"Wxh", "w64"}
+    assert set(told) == {"Wxh", "w64", "layer.W"}
+    assert "self.W = (torch.ones(4) * 0.5).requires_grad_()" in told["layer.W"].message
     assert told["Wxh"].line == 3
     assert "Wxh = (torch.randn(3, 4) * 0.1).requires_grad_()" in told["Wxh"].message
     assert "w64 = torch.ones(4).to(torch.float64).requires_grad_()" in told["w64"].message
