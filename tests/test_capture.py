@@ -1515,9 +1515,7 @@ def test_a_lambda_names_what_its_call_returned_not_itself(tmp_path: Path) -> Non
         "    return l.sum()\n"
         "objective(X, y).backward()\n"
     )
-    g = graph_of(snippet)
-    made_by = {e.dst: g.node(e.src) for e in g.edges if g.node(e.src).kind == "op"}
-    named = {name: made_by[n.id].op for n in g.tensors() if n.id in made_by for name in n.names}
+    named = _names_by_op(graph_of(snippet))
     assert named.get("y_hat") == "add"
     assert "net" not in named and "loss" not in named
 
