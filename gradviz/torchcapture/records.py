@@ -286,8 +286,8 @@ line returned, two levels up; deeper helpers are seldom what a reader names."""
 
 def snippet_lines(frame: FrameType | None, filename: str) -> tuple[int | None, tuple[int, ...]]:
     """The line of the innermost frame that runs the snippet, and the snippet lines that
-    called its function, innermost first (none at the snippet's module level; the walk
-    stops at a frame outside the snippet)."""
+    called its function, innermost first (none at the snippet's module level); frames of
+    other files between them (``nn.Module.__call__``) are passed over."""
     frame = snippet_frame(frame, filename)
     if frame is None:
         return None, ()
