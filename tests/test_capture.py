@@ -1199,8 +1199,9 @@ def test_a_line_whose_value_a_snippet_function_returned_names_what_it_returned(
 ) -> None:
     """d2l's MLP from scratch: ``H = relu(X @ W1 + b1)`` inside ``net``. The last op the
     line itself ran is the sum handed to ``relu``; ``H`` is what ``relu``'s return line
-    made of it. A function that returns another's result (``return twice(Y)``) names
-    nothing, and a torch function of the snippet's function's name is torch's."""
+    made of it. A function that returns another's result (``return twice(Y)``) hands it
+    on: ``G`` is ``twice``'s product. A torch function of the snippet's function's name
+    is torch's."""
     snippet = tmp_path / "mlp.py"
     snippet.write_text(
         "import torch\ntorch.manual_seed(0)\n"
@@ -1224,7 +1225,7 @@ def test_a_line_whose_value_a_snippet_function_returned_names_what_it_returned(
     made_by = {e.dst: g.node(e.src).op for e in g.edges if g.node(e.src).kind == "op"}
     named = {name: made_by[n.id] for n in g.tensors() if n.id in made_by for name in n.names}
     assert named["H"] == "maximum"
-    assert "G" not in named and named["Y"] == "add"  # helper's own Y
+    assert named["G"] == "mul" and named["Y"] == "add"  # helper's own Y
     assert (named["out"], named["p"]) == ("sum", "relu")
 
 
@@ -1702,3 +1703,26 @@ def test_d2l_softmax_regression_names_what_net_returned(tmp_path: Path) -> None:
     names = _names_by_op(graph_of(snippet))
     assert names.get("net(X)") == "div"
     assert {"X_exp", "partition", "l"} <= set(names)
+
+
+def test_a_variable_assigned_a_value_handed_on_by_a_return_is_named_by_it(
+    tmp_path: Path,
+) -> None:
+    """``p = predict(x)``, where ``predict`` returns ``sigmoid(x * w + 1)``: ``p`` is the
+    quotient ``sigmoid`` made, two calls down, not the sum ``predict`` passed to it."""
+    snippet = tmp_path / "predict.py"
+    snippet.write_text(
+        "import torch\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "def sigmoid(z):\n"
+        "    return 1 / (1 + torch.exp(-z))\n"
+        "def predict(x):\n"
+        "    return sigmoid(x * w + 1)\n"
+        "def objective():\n"
+        "    p = predict(torch.ones(3))\n"
+        "    return (p * 2).sum()\n"
+        "objective().backward()\n"
+    )
+    names = _names_by_op(graph_of(snippet))
+    assert names.get("p") == "mul"  # 1 / t is reciprocal(t) * 1
+    assert not any(name.startswith("predict(") for name in names)

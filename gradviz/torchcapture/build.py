@@ -282,7 +282,6 @@ class GraphBuilder:
         callers_of = {
             i: rec.callers for i, rec in enumerate(recs) if rec is not None and rec.callers
         }
-        caller_of = {i: callers[0] for i, callers in callers_of.items()}
         text = "".join(linecache.getlines(self.filename))
         resolved = _name_from_assignments(
             resolved,
@@ -293,7 +292,7 @@ class GraphBuilder:
             self._unfinished,
             lambda: function_lines(text),
             lambda: return_lines(text),
-            caller_of,
+            callers_of,
             lambda line: source.code if (source := self._source(line)) is not None else None,
         )
         resolved = _name_from_calls(
@@ -678,7 +677,7 @@ def _name_from_assignments(
     unfinished: Collection[int] = (),
     in_functions: Callable[[], Collection[int]] = frozenset,
     returns_of: Callable[[], Collection[int]] = frozenset,
-    caller_of: Mapping[int, int] | None = None,
+    callers_of: Mapping[int, tuple[int, ...]] | None = None,
     code_of: Callable[[int], str | None] = lambda line: None,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
@@ -698,11 +697,14 @@ def _name_from_assignments(
     self.fc2(x)`` in ``forward`` binds a local ``x``, whatever the global ``x``
     holds. A line whose value is a call of the snippet's code (``H = relu(X @ W1 +
     b1)``, ``x = self.block(x)``) names what that call's ``return`` line made
-    (``returns_of()``, and ``caller_of``: the line each op's function was called
-    from), not the ops of its arguments. Ids are positions in ``nodes``.
+    (``returns_of()``, and ``callers_of``: the lines each op's function was called
+    from, innermost first), not the ops of its arguments; through a ``return`` that
+    hands it on (``p = predict(x)`` where ``predict`` returns ``sigmoid(...)``).
+    Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
-    caller_of = caller_of or {}
+    callers_of = callers_of or {}
+    caller_of = {i: callers[0] for i, callers in callers_of.items()}
     output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
     returned: dict[int, list[int]] = {}  # a calling line -> what the call returned to it
@@ -713,17 +715,24 @@ def _name_from_assignments(
         op = producer.get(n.id)
         if op is None or line_of.get(op) != n.source.line:
             continue
-        line, caller = n.source.line, caller_of.get(op)
-        if caller is not None and caller not in unfinished:
+        line, callers = n.source.line, callers_of.get(op, ())
+        if callers and callers[0] not in unfinished:
             if returns is None:
                 returns = returns_of()
-            if line in returns and not any(
-                line_of.get(c) == caller
-                or caller_of.get(c) in (caller, line)
-                or (line_of.get(c) == line and c not in caller_of)  # an op inside a call
-                for c in consumers.get(n.id, [])
+            if line in returns and _handed_back(
+                n.id, line, callers[0], consumers, line_of, caller_of
             ):
-                returned.setdefault(caller, []).append(n.id)
+                depth = 0  # the outermost call it is the value of
+                while (
+                    callers[depth] in returns
+                    and depth + 1 < len(callers)
+                    and callers[depth + 1] not in unfinished
+                    and _handed_back(
+                        n.id, callers[depth], callers[depth + 1], consumers, line_of, caller_of
+                    )
+                ):
+                    depth += 1
+                returned.setdefault(callers[depth], []).append(n.id)
         if line in unfinished or any(
             line_of.get(c) == line or caller_of.get(c) == line for c in consumers.get(n.id, [])
         ):
@@ -756,6 +765,27 @@ def _name_from_assignments(
                 continue  # the variable may hold this line's value, made otherwise
         named[ids[0]] = replace(named[ids[0]], names=(name,))
     return named
+
+
+def _handed_back(
+    t: int,
+    line: int,
+    caller: int,
+    consumers: Mapping[int, list[int]],
+    line_of: Mapping[int, int],
+    caller_of: Mapping[int, int],
+) -> bool:
+    """Whether ``t``, made on the ``return`` line ``line`` of a function called from
+    ``caller``, is what the call gave back: no op on the calling line, nor one run from
+    it (the function's own, or another call's there), nor one called from ``line``
+    (``return f(g(x))``: ``g``'s value goes into ``f``), nor one inside a call on
+    ``line`` (no calling line of its own), uses it."""
+    return not any(
+        line_of.get(c) == caller
+        or caller_of.get(c) in (caller, line)
+        or (line_of.get(c) == line and c not in caller_of)
+        for c in consumers.get(t, [])
+    )
 
 
 _CALL_WIDTH = 32
