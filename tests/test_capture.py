@@ -1726,3 +1726,30 @@ def test_a_variable_assigned_a_value_handed_on_by_a_return_is_named_by_it(
     names = _names_by_op(graph_of(snippet))
     assert names.get("p") == "mul"  # 1 / t is reciprocal(t) * 1
     assert not any(name.startswith("predict(") for name in names)
+
+
+def test_a_transform_of_a_function_is_no_call_of_it(tmp_path: Path) -> None:
+    """The per-sample-gradients tutorial: ``ft_per_sample_grads = ft_compute_sample_grad(
+    ...)`` calls ``vmap(grad(compute_loss))``, which ``functools.wraps`` names
+    ``compute_loss``; it gives gradients, not ``compute_loss``'s value, so the loss
+    it computes per sample is not ``ft_per_sample_grads``."""
+    snippet = tmp_path / "persample.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "from torch.func import functional_call, vmap, grad\n"
+        "torch.manual_seed(0)\n"
+        "model = nn.Linear(6, 3)\n"
+        "data, targets = torch.randn(5, 6), torch.randint(3, (5,))\n"
+        "def loss_fn(predictions, targets):\n"
+        "    return F.nll_loss(F.log_softmax(predictions, -1), targets)\n"
+        "params = {k: v.detach() for k, v in model.named_parameters()}\n"
+        "def compute_loss(params, sample, target):\n"
+        "    predictions = functional_call(model, params, (sample.unsqueeze(0),))\n"
+        "    return loss_fn(predictions, target.unsqueeze(0))\n"
+        "ft_compute_sample_grad = vmap(grad(compute_loss), in_dims=(None, 0, 0))\n"
+        "ft_per_sample_grads = ft_compute_sample_grad(params, data, targets)\n"
+        "loss = loss_fn(model(data), targets)\n"
+        "loss.backward()\n"
+    )
+    names = _names_by_op(graph_of(snippet))
+    assert [name for name, op in names.items() if op == "nll_loss"] == ["loss"]

@@ -283,6 +283,7 @@ class GraphBuilder:
             i: rec.callers for i, rec in enumerate(recs) if rec is not None and rec.callers
         }
         text = "".join(linecache.getlines(self.filename))
+        calls = _Calls(callees(text), call_sites(text), self._aliases)
         resolved = _name_from_assignments(
             resolved,
             producer,
@@ -294,16 +295,10 @@ class GraphBuilder:
             lambda: return_lines(text),
             callers_of,
             lambda line: source.code if (source := self._source(line)) is not None else None,
+            calls.by_name,
         )
         resolved = _name_from_calls(
-            resolved,
-            producer,
-            consumers,
-            callees(text),
-            callers_of,
-            call_sites(text),
-            self._unfinished,
-            self._aliases,
+            resolved, producer, consumers, calls, callers_of, self._unfinished
         )
         resolved = derive_values(resolved, edges)
         resolved, found = recompute_values(resolved, edges)
@@ -679,6 +674,7 @@ def _name_from_assignments(
     returns_of: Callable[[], Collection[int]] = frozenset,
     callers_of: Mapping[int, tuple[int, ...]] | None = None,
     code_of: Callable[[int], str | None] = lambda line: None,
+    by_name: Callable[[int, int], bool] = lambda line, return_line: False,
 ) -> list[Node]:
     """Name tensors the snippet named only inside a function, from the line that made them.
 
@@ -699,7 +695,9 @@ def _name_from_assignments(
     b1)``, ``x = self.block(x)``) names what that call's ``return`` line made
     (``returns_of()``, and ``callers_of``: the lines each op's function was called
     from, innermost first), not the ops of its arguments; through a ``return`` that
-    hands it on (``p = predict(x)`` where ``predict`` returns ``sigmoid(...)``).
+    hands it on (``p = predict(x)`` where ``predict`` returns ``sigmoid(...)``), each
+    call made by name (``by_name``: a ``vmap(grad(f))`` gives gradients, not ``f``'s
+    value).
     Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
@@ -726,6 +724,8 @@ def _name_from_assignments(
                 while (
                     callers[depth] in returns
                     and depth + 1 < len(callers)
+                    and by_name(callers[depth], callers[depth - 1] if depth else line)
+                    and by_name(callers[depth + 1], callers[depth])
                     and callers[depth + 1] not in unfinished
                     and _handed_back(
                         n.id, callers[depth], callers[depth + 1], consumers, line_of, caller_of
@@ -767,6 +767,41 @@ def _name_from_assignments(
     return named
 
 
+class _Calls:
+    """The snippet's calls of its own functions, as its text writes them: which call on a
+    line is a call of the function a ``return`` line belongs to."""
+
+    def __init__(
+        self,
+        callee_at: Mapping[int, Callee],
+        sites: Mapping[str, list[CallSite]],
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self.callee_at = callee_at
+        self._sites = sites
+        self._called_as: dict[str, list[str]] = {}
+        for alias, function in (aliases or {}).items():
+            self._called_as.setdefault(function, []).append(alias)
+
+    def on(self, line: int, callee: Callee) -> list[str]:
+        """The texts of the calls of ``callee`` on ``line`` (``net(X, w, b)`` too, for d2l's
+        ``net = linreg``)."""
+        names = [callee.name] + ([] if callee.method else self._called_as.get(callee.name, []))
+        return [
+            site.text
+            for name in names
+            for site in self._sites.get(name, ())
+            if site.method == callee.method and site.first <= line <= site.last
+        ]
+
+    def by_name(self, line: int, return_line: int) -> bool:
+        """Whether ``line`` calls the function ``return_line`` returns from by its name, not
+        through a transform (``vmap(grad(compute_loss))(...)`` gives gradients, not the
+        function's value)."""
+        callee = self.callee_at.get(return_line)
+        return callee is not None and bool(self.on(line, callee))
+
+
 def _handed_back(
     t: int,
     line: int,
@@ -797,11 +832,9 @@ def _name_from_calls(
     nodes: list[Node],
     producer: Mapping[int, int],
     consumers: Mapping[int, list[int]],
-    callee_at: Mapping[int, Callee],
+    calls: _Calls,
     callers_of: Mapping[int, tuple[int, ...]],
-    sites: Mapping[str, list[CallSite]],
     unfinished: Collection[int] = (),
-    aliases: Mapping[str, str] | None = None,
 ) -> list[Node]:
     """Call a tensor no variable names by the call of the snippet's function that
     returned it, as the calling line wrote it: ``l2_penalty(w)`` in ``l = loss(y_hat,
@@ -810,20 +843,19 @@ def _name_from_calls(
     The value is what an op on a ``return`` line made and nothing on that line
     used (``callee_at``: the return lines that return one value, and their
     function), returned to the line its function was called from (``callers_of``:
-    each op's calling lines, innermost first). Where that line is a ``return``
-    that hands the value on untouched (d2l's ``def net(X): return softmax(...)``),
-    it is the outer call's value too, and takes the outermost call that names it
-    (``net(X)``). A call names a value only when its line made that call once: a
-    loop that calls ``cell(x, h)`` each step, or ``f(a) + f(b)``, leaves the calls
-    unnamed, since the graph does not say which value came from which. A function
-    is also called by its ``aliases`` (``net(X, w, b)`` for d2l's ``net =
-    linreg``). Ids are positions in ``nodes``.
+    each op's calling lines, innermost first), where ``calls`` finds the call by
+    the function's name or an alias (``net(X, w, b)`` for d2l's ``net = linreg``).
+    Where that line is a ``return`` that hands the value on untouched (d2l's ``def
+    net(X): return softmax(...)``), it is the outer call's value too, and takes the
+    outermost call that names it (``net(X)``); not past a call made through a
+    transform (``grad(f)(x)`` gives a gradient). A call names a value only when its
+    line made that call once: a loop that calls ``cell(x, h)`` each step, or ``f(a)
+    + f(b)``, leaves the calls unnamed, since the graph does not say which value
+    came from which. Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     caller_of = {i: callers[0] for i, callers in callers_of.items()}
-    called_as: dict[str, list[str]] = {}
-    for alias, function in (aliases or {}).items():
-        called_as.setdefault(function, []).append(alias)
+    callee_at = calls.callee_at
 
     def goes_on(t: int, line: int, caller: int) -> bool:
         """Whether an op on ``line`` (run from ``caller``), or one called from ``line``,
@@ -850,8 +882,8 @@ def _name_from_calls(
                 break
             found.append((caller, callee))
             outer = callee_at.get(caller)
-            if outer is None or depth + 1 >= len(callers):
-                break
+            if outer is None or depth + 1 >= len(callers) or not calls.on(caller, callee):
+                break  # no outer call, or this one is not by name: its value is another's
             line, callee = caller, outer
         if found:
             levels[n.id] = found
@@ -861,15 +893,9 @@ def _name_from_calls(
         for caller, callee in reversed(found):  # the outermost call that names it
             if claims[(caller, callee)] != 1:
                 continue
-            names = [callee.name] + ([] if callee.method else called_as.get(callee.name, []))
-            calls = [
-                site.text
-                for name in names
-                for site in sites.get(name, ())
-                if site.method == callee.method and site.first <= caller <= site.last
-            ]
-            if len(calls) == 1 and len(calls[0]) <= _CALL_WIDTH:
-                named[t] = replace(named[t], names=(calls[0],))
+            texts = calls.on(caller, callee)
+            if len(texts) == 1 and len(texts[0]) <= _CALL_WIDTH:
+                named[t] = replace(named[t], names=(texts[0],))
                 break
     return named
 

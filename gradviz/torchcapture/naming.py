@@ -364,7 +364,9 @@ def call_sites(source: str) -> dict[str, list[CallSite]]:
 def function_aliases(namespace: Mapping[str, object]) -> dict[str, str]:
     """Other names the snippet calls its functions by: d2l's ``net, loss = linreg,
     squared_loss`` makes ``net(X, w, b)`` a call of ``linreg`` (and so does a
-    ``functools.partial`` of it)."""
+    ``functools.partial`` of it). Not a wrapper that took the function's name
+    (``vmap(grad(compute_loss))``, which ``functools.wraps`` names ``compute_loss``):
+    it returns something else than the function."""
     found: dict[str, str] = {}
     for var, obj in list(namespace.items()):
         function = obj.func if isinstance(obj, functools.partial) else obj
@@ -372,6 +374,7 @@ def function_aliases(namespace: Mapping[str, object]) -> dict[str, str]:
             isinstance(function, types.FunctionType)
             and function.__module__ == "__main__"
             and function.__name__ not in (var, "<lambda>")
+            and not hasattr(function, "__wrapped__")
         ):
             found[var] = function.__name__
     return found
