@@ -841,7 +841,7 @@ def _name_from_calls(
     y) + lambd * l2_penalty(w)``, not ``div(sum(pow(w)))``.
 
     The value is what an op on a ``return`` line made and nothing on that line
-    used (``callee_at``: the return lines that return one value, and their
+    used (``calls.callee_at``: the return lines that return one value, and their
     function), returned to the line its function was called from (``callers_of``:
     each op's calling lines, innermost first), where ``calls`` finds the call by
     the function's name or an alias (``net(X, w, b)`` for d2l's ``net = linreg``).
