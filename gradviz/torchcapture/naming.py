@@ -213,15 +213,24 @@ def _container_items(var: str, obj: object) -> Iterator[NamedTensor]:
                 yield NamedTensor(f"{var}[{k!r}]", x, isinstance(x, torch.nn.Parameter), item=True)
 
 
+@functools.lru_cache(maxsize=4)
+def _syntax_tree(source: str) -> ast.Module | None:
+    """The snippet parsed once for all the rules that read it (none of them changes it);
+    None when it does not parse."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def loop_names(source: str, in_functions: bool = False) -> frozenset[str]:
     """The names the snippet's ``for`` loops bind, nested statements included.
 
     Only top-level loops unless ``in_functions``: a function's loops bind its
     local names, which matter only for the names read from its frames.
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _syntax_tree(source)
+    if tree is None:
         return frozenset()
     found: set[str] = set()
     stack: list[ast.AST] = list(tree.body)
@@ -240,9 +249,8 @@ def loop_names(source: str, in_functions: bool = False) -> frozenset[str]:
 def function_lines(source: str) -> frozenset[int]:
     """The lines inside the snippet's functions: an assignment there binds a local, which
     no global of the same name holds (``x = self.fc2(x)`` in ``forward``)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _syntax_tree(source)
+    if tree is None:
         return frozenset()
     found: set[int] = set()
     for node in ast.walk(tree):
@@ -257,9 +265,8 @@ def return_lines(source: str) -> frozenset[int]:
     """The lines of the ``return`` statements of the snippet's functions and methods,
     and of its lambdas' bodies: a line whose value one of them returned (``H = relu(X
     @ W1 + b1)``, ``y = net(X)`` of ``net = lambda X: X @ w + b``) got it there."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _syntax_tree(source)
+    if tree is None:
         return frozenset()
     returned: list[ast.expr | ast.stmt] = []
     for node in ast.walk(tree):
@@ -290,9 +297,8 @@ def callees(source: str) -> dict[int, Callee]:
     ...``); one that is not assigned so has no name to be called by. A line that
     two functions share (a lambda inside a ``return``) is left out.
     """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _syntax_tree(source)
+    if tree is None:
         return {}
     methods = {
         id(f)
@@ -340,9 +346,8 @@ class CallSite:
 def call_sites(source: str) -> dict[str, list[CallSite]]:
     """The snippet's calls, by the name called: a value returned to a line is the call
     on it of the function that returned it (see ``callees``)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _syntax_tree(source)
+    if tree is None:
         return {}
     found: dict[str, list[CallSite]] = {}
     for node in ast.walk(tree):
