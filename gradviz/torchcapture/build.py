@@ -697,8 +697,7 @@ def _name_from_assignments(
     from, innermost first), not the ops of its arguments; through a ``return`` that
     hands it on (``p = predict(x)`` where ``predict`` returns ``sigmoid(...)``), each
     call made by name (``by_name``: a ``vmap(grad(f))`` gives gradients, not ``f``'s
-    value).
-    Ids are positions in ``nodes``.
+    value). Ids are positions in ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     callers_of = callers_of or {}
@@ -721,9 +720,8 @@ def _name_from_assignments(
                 n.id, line, callers[0], consumers, line_of, caller_of
             ):
                 depth = 0  # the outermost call it is the value of
-                while (
-                    callers[depth] in returns
-                    and depth + 1 < len(callers)
+                while (  # by_name: the line returns one value, and the call is by name
+                    depth + 1 < len(callers)
                     and by_name(callers[depth], callers[depth - 1] if depth else line)
                     and by_name(callers[depth + 1], callers[depth])
                     and callers[depth + 1] not in unfinished
