@@ -122,6 +122,29 @@ def test_gradients_accumulated_over_two_backward_calls() -> None:
     assert [p.index for p in g.passes] == [0, 1]
 
 
+def test_nan_gradients_still_accumulate_and_are_not_taken_for_changed(tmp_path: Path) -> None:
+    """The torch.where trap: sqrt's gradient at -1 is nan even where where() drops it.
+    nan differs from itself in Python; read twice, the same nans are the same gradient."""
+    path = tmp_path / "where_nan.py"
+    path.write_text(
+        "import torch\n"
+        "x = torch.tensor([-1.0, 4.0], requires_grad=True)\n"
+        "for _ in range(2):\n"
+        "    y = torch.where(x > 0, torch.sqrt(x), torch.zeros_like(x))\n"
+        "    y.sum().backward()\n"
+    )
+    result = capture(path)
+    x = named(result.graph, "x")
+    plain = torch.tensor([-1.0, 4.0], requires_grad=True)
+    for _ in range(2):
+        torch.where(plain > 0, plain.sqrt(), torch.zeros_like(plain)).sum().backward()
+    got = values(x.grad)
+    assert math.isnan(got[0]) and math.isnan(plain.grad[0].item())
+    assert got[1] == pytest.approx(plain.grad[1].item()) == 0.5
+    assert x.grad_passes == 2
+    assert result.changed_grads == []
+
+
 def test_training_loop_shows_the_last_step_only() -> None:
     g = graph_of(SNIPPETS / "training_loop.py")
     ns = plain_run(SNIPPETS / "training_loop.py")

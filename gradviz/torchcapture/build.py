@@ -56,7 +56,14 @@ from gradviz.torchcapture.records import (
     shown_grad,
 )
 from gradviz.torchcapture.saved import SavedRecord, read_saved
-from gradviz.torchcapture.tensors import StorageKey, probe, storage_key, to_data
+from gradviz.torchcapture.tensors import (
+    StorageKey,
+    probe,
+    same_data,
+    same_values,
+    storage_key,
+    to_data,
+)
 
 __all__ = ["GraphBuilder", "op_name"]
 
@@ -919,9 +926,11 @@ def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:
         return False
     if rec.grad_probe is not None:
         seen = probe(grad)
-        return seen is not None and seen != rec.grad_probe and any(x != 0 for x in seen)
+        return (
+            seen is not None and not same_values(seen, rec.grad_probe) and any(x != 0 for x in seen)
+        )
     now = to_data(grad)
-    if now == rec.grad:
+    if same_data(now, rec.grad):
         return False
     if now.data is not None:
         return any(x != 0 for x in now.data)

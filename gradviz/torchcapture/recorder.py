@@ -84,6 +84,7 @@ from gradviz.torchcapture.tensors import (
     StorageKey,
     dtype_name,
     probe,
+    same_data,
     storage_key,
     to_data,
 )
@@ -905,7 +906,7 @@ class Recorder(TorchFunctionMode):
             acc.register_prehook(self._incoming_for(rec))
             rec.watched = True
         g = var.grad
-        if g is None or rec.grad_ref != (id(g), g._version) or to_data(g) != rec.grad:
+        if g is None or rec.grad_ref != (id(g), g._version) or not same_data(to_data(g), rec.grad):
             # The last test catches what the version misses: old tutorials zero a
             # gradient through ``w.grad.data.zero_()``, which bumps no version.
             rec.passes = 0

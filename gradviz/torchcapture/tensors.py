@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
 from gradviz.model import Stats, TensorData
 
-__all__ = ["FULL_LIMIT", "StatsMemo", "add_data", "storage_key", "to_data"]
+__all__ = [
+    "FULL_LIMIT",
+    "StatsMemo",
+    "add_data",
+    "same_data",
+    "same_values",
+    "storage_key",
+    "to_data",
+]
 
 FULL_LIMIT = 256
 """Tensors with at most this many elements keep every value; larger ones a summary."""
@@ -89,6 +99,23 @@ def probe(t: torch.Tensor) -> tuple[object, ...] | None:
         return tuple(flat[::step][:PROBES].tolist())
     except RuntimeError:
         return None
+
+
+def same_values(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Element by element, with nan equal to nan: a gradient of nans read twice has not
+    changed (Python's ``==`` says nan differs from itself)."""
+    return len(a) == len(b) and all(
+        x == y or (x != x and y != y) for x, y in zip(a, b, strict=True)
+    )
+
+
+def same_data(a: TensorData, b: TensorData | None) -> bool:
+    """Whether two snapshots hold the same numbers, nan counting as equal to nan."""
+    if a == b:
+        return True
+    if b is None or a.data is None or b.data is None:
+        return False  # summaries count nans apart, so equal ones compared equal above
+    return replace(a, data=None) == replace(b, data=None) and same_values(a.data, b.data)
 
 
 def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
