@@ -84,8 +84,8 @@ class PathStep:
 @dataclass(frozen=True)
 class Finding:
     kind: str
-    """vanishing, exploding, no_grad, nan_forward, nan_backward, flat_derivative,
-    dead_relu; notes: no_effect, copied, not_asked, not_tracked, not_a_leaf"""
+    """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
+    flat_derivative, dead_relu; notes: no_effect, copied, not_asked, not_tracked, not_a_leaf"""
     subject: str
     message: str
     line: int | None = None
@@ -601,12 +601,58 @@ class _Doctor:
         if not bad:
             return None
         _, op, src = min(bad, key=lambda b: b[0])
+        masked = self._masked_nan(op)
+        if masked is not None:
+            return masked
         return Finding(
             "nan_backward",
             self.label(src),
             f"in backward, {op.op} sent a non-finite gradient to {self.label(src)}{self.where(op)}",
             op.source.line if op.source else None,
         )
+
+    def _masked_nan(self, op: Node) -> Finding | None:
+        """The ``torch.where`` trap: ``where(x > 0, sqrt(x), 0)`` hides sqrt's nan from the
+        forward pass, not from backward. The dropped elements get a gradient of zero, and
+        sqrt's backward multiplies it by a derivative that is not finite there: 0 × inf
+        is nan. Found when the op's output reaches an op that drops elements (through
+        views) and the gradient it got back holds zeros."""
+        out = self.op_output.get(op.id)
+        if out is None or not _has_zero(self.g.node(out).grad):
+            return None
+        dropper = self._dropped_by(out)
+        if dropper is None:
+            return None
+        return Finding(
+            "masked_nan",
+            self.label(self.g.node(out)),
+            f"{dropper.op} drops some of {op.op}'s elements{self.where(dropper)}, but "
+            f"backward still goes through {op.op} for them: they get a gradient of 0, "
+            f"{op.op}'s derivative there is not finite, and 0 × inf is nan. Replace those "
+            f"elements before {op.op} instead, with torch.where(mask, x, 1.0) as its "
+            f"input, so that {op.op} only sees values where it is finite",
+            op.source.line if op.source else None,
+        )
+
+    def _dropped_by(self, tensor: int) -> Node | None:
+        """An op that keeps only some of ``tensor``'s elements, directly or through views
+        and constant factors (``1 / x`` is a reciprocal times 1)."""
+        for _ in range(_VIEW_STEPS):
+            following = None
+            for c in self.consumers.get(tensor, []):
+                op = self.g.node(c)
+                if op.op in _DROPPERS:
+                    return op
+                if op.op in _VIEWS or (op.op in _SCALINGS and len(self.inputs.get(c, [])) == 1):
+                    following = self.op_output.get(c)  # zeros stay zeros through these
+            if following is None:
+                return None
+            tensor = following
+        return None
+
+
+_DROPPERS = frozenset({"where", "masked_fill", "index", "masked_select"})
+"""Ops that keep some elements of an input and send the others a gradient of zero."""
 
 
 _SHIFT_SLOTS = frozenset(
@@ -642,6 +688,16 @@ def _all_zero(t: TensorData | None) -> bool:
         return bool(t.data) and all(x == 0 for x in t.data)
     stats = t.stats
     return stats is not None and stats.min == 0 and stats.max == 0 and not stats.nan
+
+
+def _has_zero(t: TensorData | None) -> bool:
+    """Whether some element of ``t`` is zero (for a summary: zero lies in its range)."""
+    if t is None:
+        return False
+    if t.data is not None:
+        return any(x == 0 for x in t.data)
+    s = t.stats
+    return s is not None and s.min is not None and s.max is not None and s.min <= 0 <= s.max
 
 
 def _uniform(t: TensorData) -> bool:
@@ -1015,7 +1071,11 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
     if graph.passes:  # a note: a snippet that needed the .grad raised, or printed None
         report.notes.extend(_not_leaves(doctor))
-    first_bad = [doctor.first_bad_forward(), doctor.first_bad_backward()]
+    forward, backward = doctor.first_bad_forward(), doctor.first_bad_backward()
+    hidden = all(_finite(graph.node(o).value) for o in graph.outputs)
+    if backward is not None and backward.kind == "masked_nan" and hidden:
+        forward = None  # a mask hid it: its harm is what backward made of it
+    first_bad = [forward, backward]
     report.findings[:0] = [f for f in first_bad if f is not None]
     detached = {p.name for p in graph.params if p.detached_line is not None}
     starved = [

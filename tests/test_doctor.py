@@ -212,6 +212,52 @@ def test_the_first_nan_is_located_forward_and_backward() -> None:
     assert p.status == "nan" and math.isnan(p.grad_norm or 0.0)
 
 
+@pytest.mark.parametrize(
+    ("line", "op", "dropper"),
+    [
+        ("y = torch.where(x > 0, torch.sqrt(x), torch.zeros_like(x))", "sqrt", "where"),
+        ("y = torch.log(x).masked_fill(x <= 0, 0.0)", "log", "masked_fill"),
+        ("y = (1 / x)[x != 0]", "reciprocal", "index"),
+    ],
+)
+def test_a_nan_hidden_by_a_mask_is_explained(
+    tmp_path: Path, line: str, op: str, dropper: str
+) -> None:
+    """The torch.where trap: the mask hides the op's nan from the forward pass, not from
+    backward (0 × inf). One problem says so and gives the fix; masking the input first
+    (the fix itself) has no problem at all."""
+    snippet = tmp_path / "masked.py"
+    snippet.write_text(
+        f"import torch\nx = torch.tensor([-1.0, 0.0, 4.0], requires_grad=True)\n{line}\n"
+        "y.sum().backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    kinds = [f.kind for f in r.findings]
+    assert kinds[0] == "masked_nan" and "nan_forward" not in kinds
+    masked = r.findings[0]
+    assert masked.line == 3
+    assert masked.message.startswith(f"{dropper} drops some of {op}'s elements at masked.py:3")
+    assert "0 × inf is nan" in masked.message and "torch.where(mask, x, 1.0)" in masked.message
+    ns = plain_run(snippet)  # torch agrees there is a nan to explain
+    assert math.isnan(ns["x"].grad.sum().item())
+    fixed = tmp_path / "fixed.py"
+    fixed.write_text(
+        "import torch\nx = torch.tensor([-1.0, 0.0, 4.0], requires_grad=True)\n"
+        "y = torch.sqrt(torch.where(x > 0, x, 1.0))\ny.sum().backward()\n"
+    )
+    assert diagnose(graph_of(fixed)).findings == []
+
+
+def test_a_nan_the_mask_did_not_hide_is_still_told_forward(tmp_path: Path) -> None:
+    snippet = tmp_path / "shown.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor([-1.0, 0.0, 4.0], requires_grad=True)\n"
+        "y = torch.where(x >= 0, torch.sqrt(x), torch.log(x))\ny.sum().backward()\n"
+    )
+    kinds = [f.kind for f in diagnose(graph_of(snippet)).findings]
+    assert "nan_forward" in kinds
+
+
 def test_a_parameter_cut_off_by_detach_is_named_with_the_line() -> None:
     r = report("detached_param.py")
     missing = {f.subject: f for f in r.findings if f.kind == "no_grad"}
