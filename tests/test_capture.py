@@ -649,6 +649,43 @@ def test_unpacking_an_ops_outputs_names_each_of_them(tmp_path: Path) -> None:
     assert "s" not in named and "r" not in named  # v * 2 is s, but the line built a tuple
 
 
+def test_a_tuple_of_computed_values_names_each_in_order(tmp_path: Path) -> None:
+    """A VAE's ``mu, logvar = self.fc_mu(h), self.fc_var(h)``: each value its name, in
+    the order Python ran them, calls of the snippet's functions too. Not on a line that
+    ran in a loop (which ``c`` would it be?), nor where a value is only moved (``s, r =
+    v * 2, q`` above)."""
+    snippet = tmp_path / "vae.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "def scaled(t):\n"
+        "    return t * 3\n"
+        "class Enc(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc_mu, self.fc_var = nn.Linear(4, 2), nn.Linear(4, 2)\n"
+        "    def forward(self, h):\n"
+        "        mu, logvar = self.fc_mu(h), self.fc_var(h)\n"
+        "        a, b = scaled(mu), logvar.exp()\n"
+        "        c, d = a, b\n"
+        "        for _ in range(2):  # c and d twice: which is which?\n"
+        "            c, d = c + 1, d * 2\n"
+        "        return (a * b + c * d).sum()\n"
+        "enc = Enc()\n"
+        "h = torch.randn(5, 4)\n"
+        "loss = enc(h)\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    ns = plain_run(snippet)
+    enc, h = ns["enc"], ns["h"]
+    mu, logvar = enc.fc_mu(h), enc.fc_var(h)
+    for name, want in [("mu", mu), ("logvar", logvar), ("a", mu * 3), ("b", logvar.exp())]:
+        assert close(values(named(g, name).value), want.tolist()), name
+    # the loop made two of each: only the last is c and d (the function's locals say so)
+    assert close(values(named(g, "c").value), (mu * 3 + 2).tolist())
+    assert close(values(named(g, "d").value), (logvar.exp() * 4).tolist())
+
+
 def test_a_line_does_not_name_a_tensor_after_a_variable_holding_another(tmp_path: Path) -> None:
     """``J = jacobian(f, x)``: J is the matrix returned, not the last op run on that line."""
     snippet = tmp_path / "jac.py"

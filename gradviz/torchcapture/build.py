@@ -10,6 +10,7 @@ breadth-first from the roots, so they do not depend on memory addresses.
 from __future__ import annotations
 
 import ast
+import functools
 import linecache
 import re
 from collections import Counter, deque
@@ -619,16 +620,17 @@ class GraphBuilder:
         release_in_order(self._held)
 
 
+@functools.lru_cache(maxsize=1024)
 def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     """The plain names a source line assigns to: ``("loss",)`` for ``loss = f(x)``,
     ``("q", "k", "v")`` for ``q, k, v = x.split(8, dim=2)``; and whether the value is
     a call's result (``f(x)``, ``self.block(x)``, ``model.encoder(x)``).
 
     Not for a tuple built on the line (``a, b = b, a * 2``): its values need not
-    be the outputs of one op, in order; nor for an object made there (``dist =
-    Normal(mu, std)``), whatever tensor the line computed on the way; nor for a
-    function (``net = lambda X: X @ w + b``): the ops on its line ran when it was
-    called, and what they made is ``net(X)``, not ``net``.
+    be the outputs of one op, in order (``_assigned_apart`` reads those); nor for an
+    object made there (``dist = Normal(mu, std)``), whatever tensor the line computed
+    on the way; nor for a function (``net = lambda X: X @ w + b``): the ops on its
+    line ran when it was called, and what they made is ``net(X)``, not ``net``.
     """
     try:
         tree = ast.parse(code)
@@ -657,6 +659,39 @@ def _assigned(code: str) -> tuple[tuple[str, ...], bool] | None:
     ):
         return tuple(t.id for t in target.elts if isinstance(t, ast.Name)), called
     return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _assigned_apart(code: str) -> tuple[str, ...] | None:
+    """The names of ``mu, logvar = self.fc_mu(h), self.fc_var(h)``: a tuple of names
+    given a tuple of as many computed values, each an expression that runs ops (not a
+    name, an attribute or a constant: ``a, b = b, a * 2`` moves ``b``)."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1 or not isinstance(stmt := tree.body[0], ast.Assign):
+        return None
+    if len(stmt.targets) != 1:
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if not (isinstance(target, ast.Tuple | ast.List) and isinstance(value, ast.Tuple | ast.List)):
+        return None
+    if len(target.elts) != len(value.elts) or len(value.elts) < 2:
+        return None
+    names = [t.id for t in target.elts if isinstance(t, ast.Name)]
+    if len(names) != len(target.elts) or "_" in names:
+        return None
+    if not all(_computes(v) for v in value.elts):
+        return None
+    return tuple(names)
+
+
+def _computes(value: ast.expr) -> bool:
+    """Whether an expression runs ops of its own: a call or arithmetic, not an object made."""
+    if isinstance(value, ast.Call):
+        return not _makes_an_object(value.func)
+    return isinstance(value, ast.BinOp | ast.UnaryOp | ast.Subscript)
 
 
 def _makes_an_object(callee: ast.expr) -> bool:
@@ -704,7 +739,9 @@ def _name_from_assignments(
     from, innermost first), not the ops of its arguments; through a ``return`` that
     hands it on (``p = predict(x)`` where ``predict`` returns ``sigmoid(...)``), each
     call made by name (``by_name``: a ``vmap(grad(f))`` gives gradients, not ``f``'s
-    value). Ids are positions in ``nodes``.
+    value). A line ``mu, logvar = self.fc_mu(h), self.fc_var(h)`` names its values in
+    the order they were made, when it made as many as it names. Ids are positions in
+    ``nodes``.
     """
     line_of = {n.id: n.source.line for n in nodes if n.source is not None}
     callers_of = callers_of or {}
@@ -712,6 +749,7 @@ def _name_from_assignments(
     output_nr = output_nr or {}
     candidates: dict[tuple[int, str], list[int]] = {}
     returned: dict[int, list[int]] = {}  # a calling line -> what the call returned to it
+    apart: dict[int, list[int]] = {}  # a line a, b = f(x), g(y) -> the values it made
     returns: Collection[int] | None = None
     for n in nodes:
         if n.kind not in ("tensor", "output") or n.names or n.source is None:
@@ -744,6 +782,8 @@ def _name_from_assignments(
             continue  # an op on the line, or called from it, goes on with it
         assigned = _assigned(n.source.code)
         if assigned is None:
+            if _assigned_apart(n.source.code) is not None:
+                apart.setdefault(line, []).append(n.id)
             continue
         names, _ = assigned
         nr = output_nr.get(n.id, 0)
@@ -754,6 +794,15 @@ def _name_from_assignments(
         assigned = _assigned(code) if code is not None else None
         if assigned is not None and assigned[1] and len(assigned[0]) == 1:
             candidates.setdefault((caller, assigned[0][0]), []).extend(ids)
+        elif code is not None and _assigned_apart(code) is not None:
+            apart.setdefault(caller, []).extend(ids)
+    for line, ids in apart.items():  # mu, logvar = self.mu(h), self.logvar(h): in order
+        code = code_of(line)
+        parts = _assigned_apart(code) if code is not None else None
+        if parts is not None and len(ids) == len(parts):  # once each: not in a loop
+            ordered = sorted(ids, key=lambda i: nodes[i].step or 0)
+            for name, i in zip(parts, ordered, strict=True):
+                candidates.setdefault((line, name), []).append(i)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     reserved = reserved or {}
     function_body: Collection[int] | None = None
