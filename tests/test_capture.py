@@ -964,6 +964,37 @@ def test_a_snippet_that_works_inside_functions_gets_its_locals_names(tmp_path: P
     assert linear.scope[0] == "self.model"
 
 
+def test_each_graph_on_show_is_named_by_the_locals_of_its_own_call(tmp_path: Path) -> None:
+    """UvA's activation-function notebook: ``get_grads(act_fn, x)`` once per activation
+    makes a graph per call, each with its own local ``x`` and ``out``."""
+    snippet = tmp_path / "acts.py"
+    snippet.write_text(
+        "import torch\n"
+        "def get_grads(act_fn, x):\n"
+        "    x = x.clone().requires_grad_()\n"
+        "    out = act_fn(x)\n"
+        "    out.sum().backward()\n"
+        "    return x.grad\n"
+        "x = torch.linspace(-2, 2, 5)\n"
+        "for act in (torch.tanh, torch.sigmoid, torch.exp):\n"
+        "    get_grads(act, x)\n"
+    )
+    g = graph_of(snippet)
+    assert len(g.passes) == 3
+    leaves = [n for n in g.nodes if n.kind == "leaf"]
+    assert [n.names for n in leaves] == [("x",)] * 3
+    base = torch.linspace(-2, 2, 5)
+    wanted = []
+    for act in (torch.tanh, torch.sigmoid, torch.exp):
+        t = base.clone().requires_grad_()
+        act(t).sum().backward()
+        wanted.append(t.grad.tolist())
+    got = [values(n.grad) for n in leaves]
+    assert all(any(close(w, gr) for gr in got) for w in wanted)
+    outs = [g.node(e.dst) for e in g.edges if g.node(e.src).op in ("tanh", "sigmoid", "exp")]
+    assert [n.names for n in outs] == [("out",)] * 3
+
+
 def test_locals_of_a_replaced_pass_name_the_tensors_of_the_pass_that_replaced_it(
     tmp_path: Path,
 ) -> None:

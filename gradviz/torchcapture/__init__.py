@@ -87,9 +87,8 @@ def capture_snippet(
             named = named_tensors(run.namespace, loop_names(source))
             modules = module_names(run.namespace)
             aliases = function_aliases(run.namespace)
-            local = recorder.local_names()
-            if local:  # the snippet's globals first: names a reader of the file sees
-                named += [
+            for local in recorder.local_names():  # after the snippet's globals: the
+                named += [  # names a reader of the file sees come first
                     replace(entry, local=True)
                     for entry in named_tensors(local, loop_names(source, in_functions=True))
                 ]
@@ -97,7 +96,6 @@ def capture_snippet(
                     modules.setdefault(key, name)
                 for alias, function in function_aliases(local).items():
                     aliases.setdefault(alias, function)
-                local.clear()
             labels, unnamed = scope_labels(recorder.called_modules(), modules)
             named += unnamed
             builder = GraphBuilder(
@@ -166,12 +164,10 @@ def capture_call(
         state.restore()
     named = named_tensors(_with_output(names, returned))
     modules = module_names(names)
-    local = recorder.local_names()  # inside fn: its model, its loss
-    if local:
+    for local in recorder.local_names():  # inside fn: its model, its loss
         named += [replace(entry, local=True) for entry in named_tensors(local)]
         for key, name in module_names(local).items():
             modules.setdefault(key, name)
-        local.clear()
     labels, unnamed = scope_labels(recorder.called_modules(), modules)
     named += unnamed
     builder = GraphBuilder(recorder.filename, named, modules, labels)

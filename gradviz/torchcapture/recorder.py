@@ -854,13 +854,13 @@ class Recorder(TorchFunctionMode):
             frame = frame.f_back
         return found
 
-    def local_names(self) -> dict[str, object]:
-        """The locals kept by the passes on show, the latest pass's first."""
-        found: dict[str, object] = {}
-        for p in reversed(self.live_passes()):
-            for name, obj in p.names.items():
-                found.setdefault(name, obj)
-        return found
+    def local_names(self) -> list[dict[str, object]]:
+        """The locals kept by each pass on show, the latest pass's first.
+
+        Kept apart: ``get_grads(act_fn, x)`` called once per activation makes a
+        graph per call, each with its own ``x``, and each is that call's ``x``.
+        """
+        return [p.names for p in reversed(self.live_passes()) if p.names]
 
     def _survey(
         self, order: Sequence[AutogradNode], kind: str, memo: StatsMemo
@@ -1058,7 +1058,7 @@ class Recorder(TorchFunctionMode):
     def release(self) -> None:
         """Drop every node this recorder holds; call once the user's tensors are gone."""
         for p in self.passes:
-            p.names = {}  # the locals kept first: one pass's may hold another's tensors
+            p.names.clear()  # the locals first: one pass's may hold another's tensors
         for p in self.passes:
             p.release()
         self.detaches.clear()

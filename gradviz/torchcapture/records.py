@@ -179,7 +179,7 @@ class PassRecord:
     def release(self) -> None:
         """Let go of this pass's graph, root first (see ``GraphBuilder.release``)."""
         self.live = False
-        self.names = {}  # the user's tensors go before the nodes
+        self.names.clear()  # the user's tensors go before the nodes, whoever holds the dict
         self.roots = []
         self.leaves = {}
         if len(self.held) > DEEP and any(r() is not None for r in self.root_tensors):
