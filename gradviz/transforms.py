@@ -271,6 +271,9 @@ def _longest_repeat(
     return best
 
 
+MAX_FOLDS = 4
+"""Repeats folded one after another at most, while the picture is still over ``FOLD_ABOVE``."""
+
 MIN_FOLDED_OPS = 8
 """Fewer ops than this in all repeats together are not worth a fold."""
 
@@ -477,10 +480,13 @@ def for_picture(
     drawn = graph
     if module_depth is not None:  # first: folding would mix repeats of different modules
         drawn = collapse_modules(drawn, module_depth)
-    if fold and len(drawn.nodes) > FOLD_ABOVE:
+    for _ in range(MAX_FOLDS):  # one repeat at a time: two chains, an encoder and decoder
+        if not fold or len(drawn.nodes) <= FOLD_ABOVE:
+            break
         drawn, note = fold_repeats(drawn, spelling=spelling)
-        if note:
-            notes.append(note)
+        if note is None:
+            break
+        notes.append(note)
     drawn, note = fit(drawn, max_nodes, spelling)
     if note:
         notes.append(note)

@@ -262,6 +262,38 @@ def test_side_by_side_repeats_fold_only_where_they_play_one_part(tmp_path: Path)
     assert fold_repeats(g) == (g, None)
 
 
+def test_each_repeat_folds_while_the_picture_is_big(tmp_path: Path) -> None:
+    """An encoder RNN and a decoder RNN: two repeats, one after the other. Folding only
+    the longer left the other drawn step by step, over the fold threshold."""
+    from gradviz.transforms import FOLD_ABOVE, for_picture
+
+    seq2seq = tmp_path / "seq2seq.py"
+    seq2seq.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "W = torch.randn(4, 4, requires_grad=True)\nV = torch.randn(4, 4, requires_grad=True)\n"
+        "h = torch.zeros(4)\n"
+        "for x in torch.randn(40, 4):\n"
+        "    h = torch.tanh(W @ h + x)\n"
+        "outs = []\n"
+        "for _ in range(60):\n"
+        "    h = torch.sigmoid(V @ h)\n"
+        "    outs.append(h)\n"
+        "torch.stack(outs).sum().backward()\n"
+    )
+    g = graph_of(seq2seq)
+    drawn, notes = for_picture(g)
+    folds = [n for n in notes if n.startswith("folded")]
+    assert len(folds) == 2
+    assert {f.split(" into")[0] for f in folds} == {
+        "folded 40 repeats of a 3-op block (line 7)",
+        "folded 60 repeats of a 2-op block (line 10)",
+    }
+    assert len(drawn.nodes) <= FOLD_ABOVE
+    marks = {x.split()[0] for n in drawn.nodes for x in n.scope if x.startswith("×")}
+    assert marks == {"×40", "×60"}
+    assert {n.name for n in drawn.nodes if n.kind == "leaf"} == {"W", "V"}
+
+
 def test_cli_folds_big_graphs_unless_told_not_to(runner: CliRunner, in_tmp: Path) -> None:
     (in_tmp / "rnn.py").write_text(
         "import torch\nW = torch.ones(3, 3, requires_grad=True)\nh = torch.ones(3)\n"
