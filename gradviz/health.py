@@ -85,7 +85,8 @@ class PathStep:
 class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
-    flat_derivative, dead_relu; notes: no_effect, copied, not_asked, not_tracked, not_a_leaf"""
+    flat_derivative, dead_relu, stale_grad; notes: no_effect, copied, not_asked,
+    not_tracked, not_a_leaf"""
     subject: str
     message: str
     line: int | None = None
@@ -890,6 +891,39 @@ def _dead_relu(doctor: _Doctor, starved: Sequence[str]) -> list[Finding]:
     ]
 
 
+def _stale_grads(graph: Graph) -> list[Finding]:
+    """Leaves whose ``.grad`` kept adding up while their value changed: a loop that steps
+    (``w -= lr * w.grad``, ``opt.step()``) and never resets the gradient, so each step
+    uses the gradients of all the earlier values too. The lecture's point that
+    ``.grad`` accumulates, met where it hurts; accumulating over micro-batches and then
+    stepping once changes nothing in between, and is not this."""
+    stale = [n for n in graph.nodes if n.kind == "leaf" and n.grad_stale]
+    if not stale:
+        return []
+    ids = {n.id for n in stale}
+    listed = [p.name for p in graph.params if p.node in ids]  # as the table lists them
+    named = {p.node for p in graph.params}
+    names = listed + [n.name or f"leaf {n.id}" for n in stale if n.id not in named]
+    passes = max(n.grad_passes for n in stale)
+    line = graph.passes[-1].line if graph.passes else None
+    last = f" (the last at line {line})" if line else ""
+    if len(names) == 1:
+        what = f"{names[0]}.grad adds up {passes} backward passes{last}, and {names[0]}"
+        fix = f"Reset it after each step: {names[0]}.grad.zero_(), or {names[0]}.grad = None"
+    else:
+        what = f"{_listed(names)}: each .grad adds up {passes} backward passes{last}, and they"
+        fix = "Reset them after each step: optimizer.zero_grad(), or p.grad = None for each"
+    return [
+        Finding(
+            "stale_grad",
+            names[0],
+            f"{what} changed between them, so each update used the gradients of earlier "
+            f"values too. {fix}",
+            line,
+        )
+    ]
+
+
 def _not_leaves(doctor: _Doctor) -> list[Finding]:
     """A variable the snippet meant as a weight that is not a leaf: ``W = torch.randn(3, 4,
     requires_grad=True) * 0.1``.
@@ -1054,8 +1088,11 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
             Finding("no_backward", report.loss, "no backward pass ran: there are no gradients")
         )
     prototypes = _copied_prototypes(graph.params)
+    stale = {n.id for n in graph.nodes if n.grad_stale}
     for p in graph.params:
         health, finding = doctor.param(p, scale)
+        if p.node in stale and health.status == "ok":
+            health = replace(health, status="stale")  # told in one problem (_stale_grads)
         if p.name in prototypes and health.status == "no grad":
             health = replace(health, status="copied")
             finding = None
@@ -1085,4 +1122,5 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         or (h.status == "no grad" and h.name not in detached)
     ]
     report.findings[:0] = _flat_derivative(graph, starved) + _dead_relu(doctor, starved)
+    report.findings[:0] = _stale_grads(graph)  # the cause of what it inflates
     return report

@@ -157,6 +157,10 @@ class Node:
     value: TensorData | None = None
     grad: TensorData | None = None
     grad_passes: int = 0
+    grad_stale: int = 0
+    """How often the leaf's value changed between backward passes that all added into its
+    ``.grad``: each update after the first used the gradients of earlier values too (a
+    training loop that never resets ``.grad``)."""
     param: bool = False
     source: Source | None = None
     saved: tuple[Saved, ...] = ()
@@ -578,6 +582,7 @@ def _node_to_dict(n: Node) -> dict[str, Any]:
             "value": _tensor_to_dict(n.value),
             "grad": _tensor_to_dict(n.grad),
             "grad_passes": n.grad_passes or None,
+            "grad_stale": n.grad_stale or None,
             "param": n.param,
             "source": None if n.source is None else {"line": n.source.line, "code": n.source.code},
             "step": n.step,
@@ -628,6 +633,7 @@ def _node_from_dict(d: Mapping[str, Any]) -> Node:
         value=_tensor_from_dict(d.get("value")),
         grad=_tensor_from_dict(d.get("grad")),
         grad_passes=int(d.get("grad_passes", 0)),
+        grad_stale=int(d.get("grad_stale", 0)),
         param=bool(d.get("param", False)),
         source=None if src is None else Source(line=int(src["line"]), code=str(src["code"])),
         step=_opt_int(d.get("step")),

@@ -258,6 +258,94 @@ def test_a_nan_the_mask_did_not_hide_is_still_told_forward(tmp_path: Path) -> No
     assert "nan_forward" in kinds
 
 
+STEPPED = """\
+import torch
+w = torch.tensor([1.0, -1.0], requires_grad=True)
+x = torch.tensor([2.0, 3.0])
+for epoch in range(3):
+    loss = (w * x).sum() ** 2
+    loss.backward()
+    with torch.no_grad():
+        UPDATE
+    RESET
+"""
+
+
+@pytest.mark.parametrize("update", ["w -= 0.01 * w.grad", "w.data -= 0.01 * w.grad.data"])
+def test_a_gradient_never_reset_between_steps_is_a_problem(
+    tmp_path: Path, runner: CliRunner, update: str
+) -> None:
+    """The lecture's .grad accumulates, where it hurts: each step after the first used
+    the gradients of every earlier value of w too. ``w.data -= ...`` bumps no version:
+    the values tell."""
+    snippet = tmp_path / "stepped.py"
+    snippet.write_text(STEPPED.replace("UPDATE", update).replace("RESET", "pass"))
+    g = graph_of(snippet)
+    w = next(n for n in g.nodes if n.names == ("w",))
+    assert (w.grad_passes, w.grad_stale) == (3, 2)
+    plain = plain_run(snippet)["w"].grad  # torch's .grad: the sum the picture shows
+    assert w.grad is not None and w.grad.data == pytest.approx(plain.tolist())
+    assert Graph.from_json(g.to_json()).nodes == g.nodes
+    r = diagnose(g)
+    assert [f.kind for f in r.findings] == ["stale_grad"]
+    assert r.findings[0].message.startswith(
+        "w.grad adds up 3 backward passes (the last at line 6), and w changed between them"
+    )
+    assert "w.grad.zero_()" in r.findings[0].message
+    assert {p.name: p.status for p in r.params} == {"w": "stale"}
+    result = runner.invoke(cli, ["explain", str(snippet), "--width", "200"])
+    assert "(sum of 3 backward passes, though the value changed" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("update", "reset"),
+    [("w -= 0.01 * w.grad", "w.grad.zero_()"), ("w -= 0.01 * w.grad", "w.grad = None")],
+)
+def test_a_gradient_reset_after_each_step_is_no_problem(
+    tmp_path: Path, update: str, reset: str
+) -> None:
+    snippet = tmp_path / "reset.py"
+    snippet.write_text(STEPPED.replace("UPDATE", update).replace("RESET", reset))
+    g = graph_of(snippet)
+    assert all(n.grad_stale == 0 for n in g.nodes)
+    assert diagnose(g).findings == []
+
+
+def test_an_optimizer_stepping_without_zero_grad_is_one_problem_for_all(tmp_path: Path) -> None:
+    snippet = tmp_path / "opt.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "x, y = torch.randn(8, 3), torch.randn(8, 1)\n"
+        "for step in range(5):\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    (stale,) = [f for f in r.findings if f.kind == "stale_grad"]
+    assert stale.message.startswith(
+        "model.0.weight, model.0.bias, model.2.weight and 1 more: each .grad adds up 5 "
+        "backward passes (the last at line 9)"
+    )
+    assert "optimizer.zero_grad()" in stale.message
+    assert {p.status for p in r.params} == {"stale"}
+    with_reset = tmp_path / "reset.py"
+    with_reset.write_text(
+        snippet.read_text().replace("    loss =", "    opt.zero_grad()\n    loss =")
+    )
+    assert "stale_grad" not in [f.kind for f in diagnose(graph_of(with_reset)).findings]
+
+
+def test_gradients_accumulated_before_one_step_are_no_problem() -> None:
+    """Two backward passes into one .grad, w unchanged in between: accumulation on purpose."""
+    g = graph_of(SAMPLES / "grad_accumulation.py")
+    w = next(n for n in g.nodes if n.names == ("w",))
+    assert w.grad_passes == 2 and w.grad_stale == 0
+    assert "stale_grad" not in [f.kind for f in diagnose(g).findings]
+
+
 def test_a_parameter_cut_off_by_detach_is_named_with_the_line() -> None:
     r = report("detached_param.py")
     missing = {f.subject: f for f in r.findings if f.kind == "no_grad"}

@@ -311,7 +311,15 @@ class _Teller:
         spans.append(Span(_values(node.value, "not recorded"), "value"))
         spans.append(Span("  grad ", "muted"))
         spans.append(Span(_values(node.grad, "not computed"), "grad"))
-        if node.grad_passes > 1:
+        if node.grad_passes > 1 and node.grad_stale:
+            spans.append(
+                Span(
+                    f" (sum of {node.grad_passes} backward passes, though the value changed "
+                    "between them: .grad was never reset)",
+                    "note",
+                )
+            )
+        elif node.grad_passes > 1:
             spans.append(Span(f" (sum of {node.grad_passes} backward passes)", "muted"))
         return tuple(spans)
 

@@ -18,6 +18,7 @@ __all__ = ["report_json", "report_renderable"]
 _STATUS_STYLE = {
     "ok": "green",
     "vanishing": "yellow",
+    "stale": "yellow",
     "exploding": "red",
     "nan": "red",
     "no grad": "red",

@@ -501,6 +501,7 @@ class GraphBuilder:
             value=value,
             grad=grad,
             grad_passes=passes,
+            grad_stale=rec.stale if rec and rec.grad is not None else 0,
             param=param,
             grad_hook=rec.grad_hook if rec else None,
         )

@@ -145,6 +145,10 @@ class LeafRecord:
     grad: TensorData | None = None
     """``.grad`` as the backward passes left it; ``passes`` counts those that added to it."""
     passes: int = 0
+    seen: TensorData | None = None
+    """The value as the last pass that added to ``.grad`` saw it."""
+    stale: int = 0
+    """How often the value changed between passes that added to ``.grad`` (``Node.grad_stale``)."""
     grad_ref: tuple[int, int] | None = None
     grad_probe: tuple[object, ...] | None = None
     """A few elements of ``.grad`` as backward left it (``tensors.probe``)."""
