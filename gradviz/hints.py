@@ -2,7 +2,8 @@
 
 The snippet runs as ``python snippet.py`` would, so its error stays Python's;
 gradviz only adds what a newcomer needs next: the import a slide left out,
-where to install a package the snippet imports, or why a ``.grad`` was None.
+where to install a package the snippet imports, why a ``.grad`` was None, or
+the rule behind one of autograd's own errors.
 """
 
 from __future__ import annotations
@@ -38,7 +39,57 @@ def hint_for(traceback_text: str) -> str | None:
         _missing_import(traceback_text)
         or _missing_package(traceback_text)
         or _grad_was_none(traceback_text)
+        or _autograd_rule(traceback_text)
     )
+
+
+_RULES = (
+    (
+        "does not require grad and does not have a grad_fn",
+        "the tensor backward() started from has no graph: nothing it was computed from "
+        "requires grad, or it was computed under torch.no_grad() (or after .detach()). Give "
+        "the tensors to learn requires_grad=True, and compute the loss outside no_grad",
+    ),
+    (
+        "a leaf Variable that requires grad is being used in an in-place operation",
+        "a tensor with requires_grad=True was changed in place (w -= ..., w.zero_()), which "
+        "autograd cannot record: update it inside `with torch.no_grad():`, as a training "
+        "loop does, or write `w = w - ...` for a new tensor",
+    ),
+    (
+        "modified by an inplace operation",
+        "a tensor backward needs was changed in place after an op saved it (x += ..., "
+        "x.add_(...), relu(inplace=True), x[i] = ...): write that line out of place "
+        "(`x = x + ...`); `gradviz explain --partial` shows both ops",
+    ),
+    (
+        "Only Tensors of floating point and complex dtype can require gradients",
+        "gradients need floating-point numbers: write 1.0 rather than 1 "
+        "(`torch.tensor([1.0, 2.0], requires_grad=True)`), or pass dtype=torch.float32",
+    ),
+    (
+        "grad can be implicitly created only for scalar outputs",
+        "backward() with no argument starts from a single number: reduce the tensor first "
+        "(`y.sum().backward()`, or a loss's mean), or pass the gradient to start from: "
+        "`y.backward(torch.ones_like(y))`",
+    ),
+    (
+        "Trying to backward through the graph a second time",
+        "the first backward() freed what this graph saved. In a loop, run the forward pass "
+        "again each time, and .detach() what one step hands the next (an RNN's hidden "
+        "state); retain_graph=True only to go back through the same graph on purpose",
+    ),
+)
+"""Autograd's errors a lecture's audience meets first, and what to do about each."""
+
+
+def _autograd_rule(traceback_text: str) -> str | None:
+    """Autograd's own error, in the words of the rule it enforces, with the fix."""
+    lines = traceback_text.rstrip().splitlines()
+    error = lines[-1] if lines else ""
+    if not error.startswith("RuntimeError"):
+        return None
+    return next((hint for text, hint in _RULES if text in error), None)
 
 
 _AN_OPS_RESULT = (

@@ -196,6 +196,70 @@ def test_a_grad_that_was_none_gets_a_hint_on_leaves(runner: CliRunner, in_tmp: P
     assert code == 1 and "NoneType" in err and "hint:" not in err
 
 
+@pytest.mark.parametrize(
+    ("body", "error", "hint"),
+    [
+        (
+            "w = torch.randn(3)\n(w ** 2).sum().backward()\n",
+            "does not require grad and does not have a grad_fn",
+            "nothing it was computed from requires grad, or it was computed under torch.no_grad()",
+        ),
+        (
+            "w = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n"
+            "    loss = (w ** 2).sum()\nloss.backward()\n",
+            "does not require grad and does not have a grad_fn",
+            "compute the loss outside no_grad",
+        ),
+        (
+            "w = torch.randn(3, requires_grad=True)\nw += 1\n",
+            "a leaf Variable that requires grad is being used in an in-place operation",
+            "update it inside `with torch.no_grad():`",
+        ),
+        (
+            "w = torch.randn(3, requires_grad=True)\ny = w.exp()\ny.add_(1)\ny.sum().backward()\n",
+            "modified by an inplace operation",
+            "write that line out of place (`x = x + ...`)",
+        ),
+        (
+            "x = torch.tensor([1, 2, 3], requires_grad=True)\n",
+            "Only Tensors of floating point and complex dtype can require gradients",
+            "write 1.0 rather than 1",
+        ),
+        (
+            "w = torch.randn(3, requires_grad=True)\n(w * 2).backward()\n",
+            "grad can be implicitly created only for scalar outputs",
+            "`y.backward(torch.ones_like(y))`",
+        ),
+        (
+            "w = torch.randn(3, requires_grad=True)\nloss = (w ** 2).sum()\n"
+            "loss.backward()\nloss.backward()\n",
+            "Trying to backward through the graph a second time",
+            ".detach() what one step hands the next (an RNN's hidden state)",
+        ),
+    ],
+    ids=[
+        "no-grad-anywhere",
+        "under-no-grad",
+        "leaf-in-place",
+        "saved-in-place",
+        "int",
+        "non-scalar",
+        "twice",
+    ],
+)
+def test_autograds_own_errors_get_the_rule_and_the_fix(
+    runner: CliRunner, in_tmp: Path, body: str, error: str, hint: str
+) -> None:
+    """The errors a lecture's audience meets first: torch's message stays as python
+    prints it, and one hint line after it says what rule was broken and what to write."""
+    (in_tmp / "mistake.py").write_text("import torch\n" + body)
+    code, _, err = run(runner, "run", "mistake.py", "-o", "g.svg")
+    assert code == 1 and error in err
+    (last,) = [line for line in err.splitlines() if line.startswith("  hint: ")]
+    assert hint in last and err.rstrip().endswith(last)
+    assert not (in_tmp / "g.svg").exists()
+
+
 def test_partial_draws_what_was_built_and_still_exits_1(runner: CliRunner, in_tmp: Path) -> None:
     code, _, _ = run(runner, "run", str(SNIPPETS / "raises.py"), "-o", "g.json", "--partial")
     assert code == 1
