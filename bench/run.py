@@ -25,10 +25,12 @@ import argparse
 import gc
 import json
 import math
+import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -365,6 +367,51 @@ def rows_for(m: Measured) -> tuple[str, str]:
     return first, second
 
 
+def command_time(argv: list[str], runs: int = 3) -> float | None:
+    """Wall time of a whole command in a fresh process, best of ``runs`` (one past 5 s);
+    None when it fails. Byte code is cached, as an installed package's is."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                timeout=300,
+                env=env,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        if proc.returncode != 0:
+            return None
+        times.append(time.perf_counter() - start)
+        if times[-1] > 5:
+            break
+    return min(times)
+
+
+def command_row(m: Measured, folder: Path) -> str:
+    """One workload as a user waits for it: python alone, gradviz, python with torchviz."""
+    work = m.work
+    snippet = str(WORKLOAD_DIR / work.file)
+    plain = command_time([sys.executable, snippet, *work.argv])
+    gradviz = [sys.executable, "-m", "gradviz", "run", snippet, "-o", str(folder / "g.svg")]
+    ours = command_time([*gradviz, "--", *work.argv] if work.argv else gradviz)
+    theirs = None
+    if m.theirs_e2e is not None:  # where torchviz draws at all
+        helper = str(HERE / "torchviz_command.py")
+        out = str(folder / "t.svg")
+        theirs = command_time([sys.executable, helper, snippet, work.root, out, *work.argv])
+    why = m.theirs.get("error", "failed")
+    return (
+        f"| {work.name} | {ms(plain)} | {ms(ours)} | **{ratio(ours, plain)}** | "
+        f"{ms(theirs) if theirs is not None else why} | **{ratio(ours, theirs)}** |"
+    )
+
+
 def help_time() -> float:
     """Best of five ``gradviz --help`` runs, each a fresh interpreter."""
     times = []
@@ -514,6 +561,9 @@ def main() -> None:
             print(a, b, sep="\n", flush=True)
     goals = targets(measured, help_time())
     print("\n".join(goals), flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        commands = [command_row(m, Path(folder)) for m in measured if not m.failed]
+    print("\n".join(commands), flush=True)
     memory = [memory_row(MEMORY_WORKLOAD)]
     print(memory[0], flush=True)
     layout = shared_weights()
@@ -561,6 +611,19 @@ def main() -> None:
             "",
             *HEAD_2,
             *second,
+            "",
+            "## The whole command, as a user waits for it",
+            "",
+            "Each command in a fresh process, timed from start to exit: the interpreter,",
+            "`import torch`, the snippet, and for a picture `dot -Tsvg`; best of three.",
+            "torchviz: bench/torchviz_command.py, the snippet then `make_dot` on its",
+            "result and `dot -Tsvg` (what a torchviz user runs), where torchviz draws.",
+            "These are the times a user notices, next to the in-process ratios above.",
+            "",
+            "| workload | python snippet.py | gradviz run snippet.py -o g.svg "
+            "| gradviz / python | python with torchviz | gradviz / torchviz |",
+            "|---|---|---|---|---|---|",
+            *commands,
             "",
             "## Memory of a large model",
             "",
