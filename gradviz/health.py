@@ -617,7 +617,7 @@ class _Doctor:
         forward pass, not from backward. The dropped elements get a gradient of zero, and
         sqrt's backward multiplies it by a derivative that is not finite there: 0 × inf
         is nan. Found when the op's output reaches an op that drops elements (through
-        views) and the gradient it got back holds zeros."""
+        views and constant factors) and the gradient it got back holds zeros."""
         out = self.op_output.get(op.id)
         if out is None or not _has_zero(self.g.node(out).grad):
             return None

@@ -158,9 +158,8 @@ class Node:
     grad: TensorData | None = None
     grad_passes: int = 0
     grad_stale: int = 0
-    """How often the leaf's value changed between backward passes that all added into its
-    ``.grad``: each update after the first used the gradients of earlier values too (a
-    training loop that never resets ``.grad``)."""
+    """How many updates of the leaf used a ``.grad`` that adds up backward passes made at
+    different values of it: a training loop that steps and never resets ``.grad``."""
     param: bool = False
     source: Source | None = None
     saved: tuple[Saved, ...] = ()

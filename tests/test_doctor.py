@@ -338,6 +338,37 @@ def test_an_optimizer_stepping_without_zero_grad_is_one_problem_for_all(tmp_path
     assert "stale_grad" not in [f.kind for f in diagnose(graph_of(with_reset)).findings]
 
 
+def test_a_stale_sum_no_step_used_is_no_problem(tmp_path: Path) -> None:
+    """A GAN: the generator's backward adds into the critic's .grad after the critic
+    stepped, but the critic's next zero_grad() drops that sum unused. Two epochs of a
+    loop that never resets: the second step used a stale sum, and that is told."""
+    gan = tmp_path / "gan.py"
+    gan.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "G, D = nn.Linear(2, 2), nn.Linear(2, 1)\n"
+        "opt_g = torch.optim.SGD(G.parameters(), lr=0.1)\n"
+        "opt_d = torch.optim.SGD(D.parameters(), lr=0.1)\n"
+        "for _ in range(2):\n"
+        "    real, z = torch.randn(4, 2), torch.randn(4, 2)\n"
+        "    opt_d.zero_grad()\n"
+        "    d_loss = D(G(z).detach()).mean() - D(real).mean()\n"
+        "    d_loss.backward()\n"
+        "    opt_d.step()\n"
+        "    opt_g.zero_grad()\n"
+        "    g_loss = -D(G(z)).mean()\n"
+        "    g_loss.backward()\n"
+        "    opt_g.step()\n"
+    )
+    g = graph_of(gan)
+    assert all(n.grad_stale == 0 for n in g.nodes)
+    assert "stale_grad" not in [f.kind for f in diagnose(g).findings]
+    two = tmp_path / "two.py"
+    two.write_text(STEPPED.replace("range(3)", "range(2)").replace("UPDATE", "w -= 0.01 * w.grad")
+                   .replace("RESET", "pass"))  # fmt: skip
+    w = next(n for n in graph_of(two).nodes if n.names == ("w",))
+    assert (w.grad_passes, w.grad_stale) == (2, 1)
+
+
 def test_gradients_accumulated_before_one_step_are_no_problem() -> None:
     """Two backward passes into one .grad, w unchanged in between: accumulation on purpose."""
     g = graph_of(SAMPLES / "grad_accumulation.py")

@@ -501,7 +501,7 @@ class GraphBuilder:
             value=value,
             grad=grad,
             grad_passes=passes,
-            grad_stale=rec.stale if rec and rec.grad is not None else 0,
+            grad_stale=_steps_on_stale(var, rec) if rec and rec.grad is not None else 0,
             param=param,
             grad_hook=rec.grad_hook if rec else None,
         )
@@ -965,6 +965,18 @@ def _flat_key(key: StorageKey) -> tuple[int, int] | None:
             return None
         expected *= size
     return (ptr, expected) if expected else None  # empty tensors share no numbers
+
+
+def _steps_on_stale(var: torch.Tensor, rec: LeafRecord) -> int:
+    """Steps that used a ``.grad`` summed over different values of ``var``, counting the
+    last one, made after the last pass: its version moved (``opt.step()``, ``w -= ...``),
+    or, for a small tensor, its numbers (``w.data -= ...`` moves no version)."""
+    if not rec.mixed:
+        return rec.stale
+    moved = var._version != rec.seen_version
+    if not moved and rec.seen is not None and rec.seen.data is not None:
+        moved = not same_data(to_data(var), rec.seen)
+    return rec.stale + moved
 
 
 def _changed_since(grad: torch.Tensor | None, rec: LeafRecord) -> bool:

@@ -910,12 +910,16 @@ class Recorder(TorchFunctionMode):
             # The last test catches what the version misses: old tutorials zero a
             # gradient through ``w.grad.data.zero_()``, which bumps no version.
             rec.passes = 0
-            rec.stale = 0
+            rec.stale, rec.mixed = 0, False
             rec.grad = None
             rec.grad_ref = None  # the next .grad may reuse the freed one's id
             return True
         if rec.passes and rec.seen is not None and not same_data(rec.value, rec.seen):
-            rec.stale += 1  # stepped, yet .grad still holds the earlier passes' sum
+            # Stepped, yet .grad still holds the earlier passes' sum. A GAN's generator
+            # step adds into the critic's .grad after the critic stepped, but the next
+            # zero_grad() drops that sum unused: only a step that used it counts.
+            rec.stale += rec.mixed
+            rec.mixed = True
         return False
 
     def _prepare_op(
@@ -1023,7 +1027,7 @@ class Recorder(TorchFunctionMode):
                     continue  # else this pass did not reach it (``inputs=`` left it out)
                 rec.grad = to_data(g)
                 rec.passes += 1
-                rec.seen = rec.value
+                rec.seen, rec.seen_version = rec.value, acc.variable._version
                 rec.grad_ref = (id(g), g._version)
                 rec.grad_probe = probe(g) if rec.grad.data is None else None
         except Exception as exc:

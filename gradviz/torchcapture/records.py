@@ -146,9 +146,12 @@ class LeafRecord:
     """``.grad`` as the backward passes left it; ``passes`` counts those that added to it."""
     passes: int = 0
     seen: TensorData | None = None
-    """The value as the last pass that added to ``.grad`` saw it."""
+    """The value as the last pass that added to ``.grad`` saw it, and its version then."""
+    seen_version: int = -1
+    mixed: bool = False
+    """``.grad`` adds up passes made at different values (a step in between, no reset)."""
     stale: int = 0
-    """How often the value changed between passes that added to ``.grad`` (``Node.grad_stale``)."""
+    """Steps that used such a ``.grad`` (the value changed again): ``Node.grad_stale``."""
     grad_ref: tuple[int, int] | None = None
     grad_probe: tuple[object, ...] | None = None
     """A few elements of ``.grad`` as backward left it (``tensors.probe``)."""
