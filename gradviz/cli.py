@@ -326,7 +326,8 @@ def run(
     """Run SNIPPET as `python SNIPPET ARGS` would and draw the autograd graph of its outputs.
 
     Each tensor shows its name, shape, value and gradient; each op its name.
-    Arguments for the snippet go after `--`:
+    A Jupyter notebook (.ipynb) runs its code cells, top to bottom, as one
+    script. Arguments for the snippet go after `--`:
 
     \b
       gradviz run train.py -o graph.png -- --lr 0.1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import io
+import linecache
 import os
 import sys
 import tokenize
@@ -106,6 +107,8 @@ def load_snippet(path: str | os.PathLike[str]) -> Snippet:
             f"{p}: is not valid text in its encoding ({exc})",
             hint="save it as UTF-8, or declare its encoding with a '# -*- coding: ... -*-' line",
         ) from exc
+    if p.suffix.lower() == ".ipynb":
+        source = _notebook_script(source, p)
     try:
         code = compile(source, os.path.abspath(p), "exec", dont_inherit=True)  # as python names it
     except SyntaxError as exc:
@@ -113,6 +116,22 @@ def load_snippet(path: str | os.PathLike[str]) -> Snippet:
     except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
         raise SnippetNotPython(f"{p}: cannot be compiled: {exc}") from exc
     return Snippet(path=p, code=code)
+
+
+def _notebook_script(text: str, path: Path) -> str:
+    """A notebook's code cells as one script, which tracebacks, warnings and every line
+    gradviz shows then read through ``linecache`` in place of the notebook's JSON."""
+    from gradviz.notebook import NotANotebook, notebook_source
+
+    try:
+        source = notebook_source(text)
+    except NotANotebook as exc:
+        raise SnippetNotPython(
+            f"{path}: {exc}", hint="gradviz runs .py snippets and Jupyter notebooks (.ipynb)"
+        ) from exc
+    filename = os.path.abspath(path)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return source
 
 
 def _describe_syntax_error(exc: SyntaxError, path: Path) -> str:

@@ -124,6 +124,11 @@ def _grad_was_none(traceback_text: str) -> str | None:
 def _missing_import(traceback_text: str) -> str | None:
     """``NameError: name 'torch' is not defined``: slides often leave imports out."""
     found = re.search(r"^NameError: name '(\w+)' is not defined", traceback_text, re.MULTILINE)
+    if found is not None and found.group(1) in ("display", "get_ipython"):
+        return (
+            f"{found.group(1)}() is Jupyter's, not Python's: a notebook's cells run here as a "
+            "script, where print() shows a value"
+        )
     if found is None or found.group(1) not in _IMPORTS:
         return None
     name = found.group(1)

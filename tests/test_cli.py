@@ -143,6 +143,12 @@ def test_a_snippet_from_slides_without_its_imports_gets_a_hint(
     code, _, err = run(runner, "run", "other.py", "-o", "g.svg")
     assert code == 1 and "hint:" not in err  # only the imports slides leave out
     assert not (in_tmp / "g.svg").exists()
+    (in_tmp / "cell.py").write_text("import torch\ndisplay(torch.ones(2))\n")  # a notebook's
+    code, _, err = run(runner, "run", "cell.py", "-o", "g.svg")
+    assert code == 1 and err.rstrip().endswith(
+        "hint: display() is Jupyter's, not Python's: a notebook's cells run here as a script, "
+        "where print() shows a value"
+    )
 
 
 def test_a_package_the_snippet_imports_but_gradvizs_python_lacks_gets_a_hint(
@@ -258,6 +264,63 @@ def test_autograds_own_errors_get_the_rule_and_the_fix(
     (last,) = [line for line in err.splitlines() if line.startswith("  hint: ")]
     assert hint in last and err.rstrip().endswith(last)
     assert not (in_tmp / "g.svg").exists()
+
+
+@pytest.mark.parametrize("timeout", [[], ["--timeout", "60"]], ids=["here", "child"])
+def test_a_lecture_notebook_is_drawn_and_explained(
+    runner: CliRunner, in_tmp: Path, timeout: list[str]
+) -> None:
+    """The lecture's first example, as a notebook: markdown, a magic, two code cells. Its
+    names, numbers and lines are those of its code, as the script it runs as reads."""
+    import torch
+
+    (in_tmp / "lecture.ipynb").write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": "markdown", "metadata": {}, "source": ["# Autograd\n"]},
+                    {
+                        "cell_type": "code",
+                        "execution_count": 1,
+                        "metadata": {},
+                        "outputs": [],
+                        "source": [
+                            "%matplotlib inline\n",
+                            "import torch\n",
+                            "a = torch.tensor([[2.0, 3.0]], requires_grad=True)\n",
+                            "b = torch.tensor([[1.0, 2.0]], requires_grad=True)",
+                        ],
+                    },
+                    {
+                        "cell_type": "code",
+                        "execution_count": 2,
+                        "metadata": {},
+                        "outputs": [],
+                        "source": "c = a * b\nd = c.sum()\nd.backward()\na.grad",
+                    },
+                ],
+                "metadata": {},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    code, _, err = run(runner, "run", "lecture.ipynb", "-o", "g.json", *timeout)
+    assert code == 0, err
+    g = Graph.from_json((in_tmp / "g.json").read_text())
+    a, b = torch.tensor([[2.0, 3.0]]), torch.tensor([[1.0, 2.0]])
+    assert g.by_name("a").grad is not None and g.by_name("a").grad.data == tuple(
+        b.flatten().tolist()
+    )
+    assert g.by_name("b").grad is not None and g.by_name("b").grad.data == tuple(
+        a.flatten().tolist()
+    )
+    c, d = g.by_name("c"), g.by_name("d")
+    assert c.source is not None and c.source.code == "c = a * b"
+    assert d.source is not None and d.source.code == "d = c.sum()"
+    result = runner.invoke(cli, ["explain", "lecture.ipynb", "--width", "200"])
+    assert result.exit_code == 0
+    assert f"d = c.sum()  lecture.ipynb:{d.source.line}" in result.stdout
 
 
 def test_partial_draws_what_was_built_and_still_exits_1(runner: CliRunner, in_tmp: Path) -> None:

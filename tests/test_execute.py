@@ -142,3 +142,59 @@ def test_syntax_error_names_file_line_column_with_a_caret(tmp_path: Path) -> Non
     assert first.startswith(f"{path}:2:")
     assert "SyntaxError" in first
     assert rest[0].strip() == "y = (x +" and rest[1].strip() == "^"
+
+
+def _notebook(path: Path, *cells: tuple[str, str]) -> Path:
+    """Write a notebook (nbformat 4) of (cell type, source) cells."""
+    import json
+
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [
+                    {"cell_type": kind, "metadata": {}, "source": source.splitlines(True)}
+                    | ({"execution_count": None, "outputs": []} if kind == "code" else {})
+                    for kind, source in cells
+                ],
+                "metadata": {},
+                "nbformat": 4,
+                "nbformat_minor": 5,
+            }
+        )
+    )
+    return path
+
+
+def test_a_notebook_runs_its_code_cells_as_one_script(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Markdown is left out; IPython's magics and shell lines become ``pass`` (one inside a
+    loop keeps the loop valid); ``%%time`` keeps its Python body, ``%%bash`` is dropped."""
+    nb = _notebook(
+        tmp_path / "lecture.ipynb",
+        ("markdown", "# Gradient tracking\n"),
+        ("code", "%matplotlib inline\n!pip install torch\ntotal = 0\n"),
+        ("code", "%%time\nfor i in range(3):\n    %time total += i\n    total += i\n"),
+        ("code", "%%bash\necho not python\n"),
+        ("code", "print('total', total)\nraise ValueError('cell 5')"),
+    )
+    snippet = load_snippet(nb)
+    result = run_snippet(snippet)
+    assert capsys.readouterr().out == "total 3\n"
+    assert isinstance(result.error, ValueError)
+    text = format_snippet_traceback(result.error, snippet)
+    assert "raise ValueError('cell 5')" in text  # the script's line, not the notebook's JSON
+    assert "lecture.ipynb" in text
+
+
+def test_what_is_not_a_notebook_is_refused_with_exit_11(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    with pytest.raises(SnippetError) as info:
+        load_snippet(broken)
+    assert info.value.exit_code == 11 and "is not valid JSON" in str(info.value)
+    other = tmp_path / "other.ipynb"
+    other.write_text('{"worksheets": []}')
+    with pytest.raises(SnippetError) as info:
+        load_snippet(other)
+    assert info.value.exit_code == 11 and "has no list of cells" in str(info.value)
