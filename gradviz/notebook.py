@@ -2,7 +2,7 @@
 
 Lectures on autograd are often notebooks. Their code cells run top to bottom,
 one after another, as ``jupyter nbconvert --to script`` would write them: each
-cell under a ``# In[N]:`` line, markdown left out. IPython's own syntax is not
+cell under a ``# In[N]:`` line (with its place in the notebook), markdown left out. IPython's own syntax is not
 Python: a line magic (``%matplotlib inline``) or shell line (``!pip install
 torch``) becomes ``pass`` with the magic as a comment, so the script keeps its
 shape (the line can be inside a loop); a cell magic whose body is Python
@@ -42,8 +42,8 @@ def notebook_source(text: str) -> str:
         source = cell.get("source", "")
         code = "".join(source) if isinstance(source, list) else str(source)
         count = cell.get("execution_count")
-        label = count if isinstance(count, int) else f" cell {number}"
-        parts.append(f"# In[{label}]:\n{_as_python(code)}\n")
+        run = count if isinstance(count, int) else " "  # as nbconvert writes it
+        parts.append(f"# In[{run}]: cell {number}\n{_as_python(code)}\n")
     return "\n".join(parts)
 
 
