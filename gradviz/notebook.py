@@ -2,12 +2,13 @@
 
 Lectures on autograd are often notebooks. Their code cells run top to bottom,
 one after another, as ``jupyter nbconvert --to script`` would write them: each
-cell under a ``# In[N]:`` line (with its place in the notebook), markdown left out. IPython's own syntax is not
-Python: a line magic (``%matplotlib inline``) or shell line (``!pip install
-torch``) becomes ``pass`` with the magic as a comment, so the script keeps its
-shape (the line can be inside a loop); a cell magic whose body is Python
-(``%%time``) keeps its body, any other (``%%bash``) is commented out whole.
-The line numbers gradviz shows are the script's; each comes with its code.
+cell under a ``# In[N]:`` line (with its place in the notebook), markdown left
+out. IPython's own syntax is not Python: a line magic (``%matplotlib inline``)
+or shell line (``!pip install torch``) becomes ``pass`` with the magic as a
+comment, so the script keeps its shape (the line can be inside a loop); a cell
+magic whose body is Python (``%%time``) keeps its body, any other (``%%bash``)
+is commented out whole. The line numbers gradviz shows are the script's; each
+comes with its code.
 
 Stdlib only: this runs before torch is imported.
 """
