@@ -605,10 +605,12 @@ class _Doctor:
         masked = self._masked_nan(op)
         if masked is not None:
             return masked
+        advice = _INFINITE_SLOPES.get(op.op or "")
         return Finding(
             "nan_backward",
             self.label(src),
-            f"in backward, {op.op} sent a non-finite gradient to {self.label(src)}{self.where(op)}",
+            f"in backward, {op.op} sent a non-finite gradient to {self.label(src)}{self.where(op)}"
+            + (f": {advice}" if advice else ""),
             op.source.line if op.source else None,
         )
 
@@ -650,6 +652,20 @@ class _Doctor:
                 return None
             tensor = following
         return None
+
+
+_INFINITE_SLOPES = {
+    "sqrt": "its derivative 1 / (2 sqrt(x)) is infinite at 0 (a distance or norm of zero); "
+    "add a small epsilon inside, sqrt(x + 1e-12), or clamp x away from 0",
+    "rsqrt": "its derivative is infinite at 0: add a small epsilon inside, or clamp x away from 0",
+    "log": "its derivative 1 / x is infinite at 0: log(x + 1e-12), or clamp x away from 0",
+    "reciprocal": "its derivative -1 / x² is infinite at 0: add a small epsilon to the divisor",
+    "div": "a divisor of 0 makes its derivative infinite: add a small epsilon to the divisor",
+    "pow": "x ** p with p < 1 has an infinite derivative at 0: add a small epsilon to x",
+    "acos": "its derivative is infinite at ±1: clamp the input to (-1 + 1e-7, 1 - 1e-7)",
+    "asin": "its derivative is infinite at ±1: clamp the input to (-1 + 1e-7, 1 - 1e-7)",
+}
+"""Ops whose derivative is infinite somewhere finite, and the usual way around it."""
 
 
 _DROPPERS = frozenset({"where", "masked_fill", "index", "masked_select"})

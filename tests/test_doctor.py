@@ -377,6 +377,22 @@ def test_gradients_accumulated_before_one_step_are_no_problem() -> None:
     assert "stale_grad" not in [f.kind for f in diagnose(g).findings]
 
 
+def test_a_nan_from_an_infinite_slope_says_the_usual_way_around_it(tmp_path: Path) -> None:
+    """A distance of zero: sqrt's derivative is infinite there, and 0 × inf is nan."""
+    snippet = tmp_path / "dist.py"
+    snippet.write_text(
+        "import torch\na = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "b = torch.tensor([1.0, 2.0])\ndist = torch.sqrt(((a - b) ** 2).sum())\ndist.backward()\n"
+    )
+    assert math.isnan(plain_run(snippet)["a"].grad[0].item())
+    (first, *_) = diagnose(graph_of(snippet)).findings
+    assert first.kind == "nan_backward" and first.line == 4
+    assert first.message.startswith("in backward, sqrt sent a non-finite gradient")
+    assert first.message.endswith(
+        "add a small epsilon inside, sqrt(x + 1e-12), or clamp x away from 0"
+    )
+
+
 def test_a_parameter_cut_off_by_detach_is_named_with_the_line() -> None:
     r = report("detached_param.py")
     missing = {f.subject: f for f in r.findings if f.kind == "no_grad"}
