@@ -145,6 +145,22 @@ def test_nan_gradients_still_accumulate_and_are_not_taken_for_changed(tmp_path: 
     assert result.changed_grads == []
 
 
+def test_a_snippet_that_prints_grad_fn_metadata_sees_one_short_line_of_gradviz(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The one known difference from python: the record lives in the node's metadata."""
+    snippet = tmp_path / "meta.py"
+    snippet.write_text(
+        "import torch\nx = torch.ones(2, requires_grad=True)\ny = x * 2\n"
+        "print(y.grad_fn.metadata)\nprint(y.grad_fn.next_functions[0][0].metadata)\n"
+        "y.sum().backward()\nprint(y.grad_fn.next_functions[0][0].metadata)\n"
+    )
+    plain, ours, _ = printed_both_ways(snippet, capsys)
+    assert plain == "{}\n{}\n{}\n"
+    shown = "{'gradviz': <what gradviz recorded of this node; it goes with the graph>}"
+    assert ours == f"{shown}\n{{}}\n{shown}\n"
+
+
 def test_training_loop_shows_the_last_step_only() -> None:
     g = graph_of(SNIPPETS / "training_loop.py")
     ns = plain_run(SNIPPETS / "training_loop.py")

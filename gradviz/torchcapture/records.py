@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 KEY = "gradviz"
+_SHOWN_AS = "<what gradviz recorded of this node; it goes with the graph>"
 AutogradNode = Any  # torch.autograd.graph.Node; its C++ subclasses are not typed
 
 
@@ -70,9 +71,12 @@ class GradHook:
         return not self.handles
 
 
-@dataclass
+@dataclass(repr=False)
 class NodeRecord:
     """What gradviz learned about one op node (a ``grad_fn``)."""
+
+    def __repr__(self) -> str:  # a snippet that prints grad_fn.metadata sees this
+        return _SHOWN_AS
 
     outputs: dict[int, TensorData] = field(default_factory=dict)
     keys: dict[int, StorageKey | None] = field(default_factory=dict)
@@ -137,9 +141,12 @@ def shown_grad(
     return total, count
 
 
-@dataclass
+@dataclass(repr=False)
 class LeafRecord:
     """What gradviz learned about one leaf (an ``AccumulateGrad`` node)."""
+
+    def __repr__(self) -> str:
+        return _SHOWN_AS
 
     value: TensorData | None = None
     grad: TensorData | None = None
