@@ -3,12 +3,12 @@
 Lectures on autograd are often notebooks. Their code cells run top to bottom,
 one after another, as ``jupyter nbconvert --to script`` would write them: each
 cell under a ``# In[N]:`` line (with its place in the notebook), markdown left
-out. IPython's own syntax is not Python: a line magic (``%matplotlib inline``)
-or shell line (``!pip install torch``) becomes ``pass`` with the magic as a
-comment, so the script keeps its shape (the line can be inside a loop); a cell
-magic whose body is Python (``%%time``) keeps its body, any other (``%%bash``)
-is commented out whole. The line numbers gradviz shows are the script's; each
-comes with its code.
+out. IPython's own syntax is not Python: a line magic (``%matplotlib inline``),
+a shell line (``!pip install torch``) or a help line (``torch.randn?``) becomes
+``pass`` with the line as a comment, so the script keeps its shape (the line
+can be inside a loop); a cell magic whose body is Python (``%%time``) keeps its
+body, any other (``%%bash``) is commented out whole. The line numbers gradviz
+shows are the script's; each comes with its code.
 
 Stdlib only: this runs before torch is imported.
 """
@@ -60,7 +60,8 @@ def _as_python(code: str) -> str:
 
 def _line_as_python(line: str) -> str:
     stripped = line.lstrip()
-    if stripped.startswith(("%", "!")):
+    help_line = stripped.endswith("?") and not any(c in stripped for c in "#'\"")
+    if stripped.startswith(("%", "!", "?")) or help_line:
         indent = line[: len(line) - len(stripped)]
         return f"{indent}pass  # {stripped}"
     return line

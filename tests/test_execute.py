@@ -168,12 +168,12 @@ def _notebook(path: Path, *cells: tuple[str, str]) -> Path:
 def test_a_notebook_runs_its_code_cells_as_one_script(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Markdown is left out; IPython's magics and shell lines become ``pass`` (one inside a
-    loop keeps the loop valid); ``%%time`` keeps its Python body, ``%%bash`` is dropped."""
+    """Markdown is left out; IPython's magics, shell and help lines become ``pass`` (one
+    inside a loop keeps the loop valid); ``%%time`` keeps its body, ``%%bash`` is dropped."""
     nb = _notebook(
         tmp_path / "lecture.ipynb",
         ("markdown", "# Gradient tracking\n"),
-        ("code", "%matplotlib inline\n!pip install torch\ntotal = 0\n"),
+        ("code", "%matplotlib inline\n!pip install torch\ntotal = 0\ntotal?\n"),
         ("code", "%%time\nfor i in range(3):\n    %time total += i\n    total += i\n"),
         ("code", "%%bash\necho not python\n"),
         ("code", "print('total', total)\nraise ValueError('cell 5')"),
