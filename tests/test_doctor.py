@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from helpers import graph_of, plain_run
+from helpers import graph_of, parse_dot, plain_run
 
 from gradviz.cli import cli
 from gradviz.health import diagnose
 from gradviz.model import Graph
+from gradviz.renderers.dot import DotRenderer
 
 
 def report(name: str, **kw: float):  # type: ignore[no-untyped-def]
@@ -295,6 +296,9 @@ def test_a_gradient_never_reset_between_steps_is_a_problem(
     assert {p.name: p.status for p in r.params} == {"w": "stale"}
     result = runner.invoke(cli, ["explain", str(snippet), "--width", "200"])
     assert "(sum of 3 backward passes, though the value changed" in result.stdout
+    labels, _ = parse_dot(DotRenderer().render(g))  # the picture marks it too
+    (label,) = [text for text in labels.values() if text.startswith("w")]
+    assert "grad Σ3 stale" in label
 
 
 @pytest.mark.parametrize(

@@ -394,6 +394,8 @@ class DotRenderer:
             rows.append(self._data_row("value", node.value, palette.text, missing="not recorded"))
         if o.grads and not o.compact:
             grad_label = "grad" if node.grad_passes <= 1 else f"grad Σ{node.grad_passes}"
+            if node.grad_stale:  # summed over values the snippet stepped between: never reset
+                grad_label += " stale"
             if node.grad_hook is not None:  # what the snippet's hook returned
                 grad_label += " (hook)"
             grad_color = palette.text if self._scale is not None else t.grad  # no red on heat

@@ -120,6 +120,8 @@ def _details(graph: Graph, node: Node, drawn: set[int]) -> dict[str, Any]:
         rows.append(("grad", _tensor_text(node.grad, "not computed")))
         if node.grad_passes > 1:
             rows.append(("backward passes", str(node.grad_passes)))
+        if node.grad_stale:
+            rows.append(("stale", "the value changed between those passes: .grad never reset"))
         if node.grad_hook is not None:
             where = f"{graph.meta.snippet}:{node.grad_hook}" if node.grad_hook else "the snippet"
             rows.append(("gradient hook", f"{where}; grad is what the hook returned"))
