@@ -645,3 +645,30 @@ def test_a_numbered_tensor_in_a_label_heads_a_line_of_its_own(path: Path) -> Non
     numbered = {m for text in texts for m in re.findall(r"\b[a-z_0-9]+#\d+(?:\[\d+\])?", text)}
     for label in numbered:
         assert label in heads, (label, sorted(heads))
+
+
+def test_the_story_ends_with_the_cause_the_numbers_show(tmp_path: Path) -> None:
+    """The tree shows sqrt's nan gradient under where's zeros; its last lines say why,
+    as the doctor does. A graph with no such cause ends with the tree."""
+    text = told(
+        tmp_path,
+        "where.py",
+        "import torch\nx = torch.tensor([-1.0, 4.0], requires_grad=True)\n"
+        "y = torch.where(x > 0, torch.sqrt(x), torch.zeros_like(x))\ny.sum().backward()\n",
+    )
+    assert "x.grad = sqrt(x).grad / (2 * sqrt(x)) = [nan, 0.25]" in text
+    assert text.endswith(
+        "Gradient health: masked nan where drops some of sqrt's elements at where.py:3 (y = "
+        "torch.where(x > 0, torch.sqrt(x), torch.zeros_like(x))), but backward still goes "
+        "through sqrt for them: they get a gradient of 0, sqrt's derivative there is not "
+        "finite, and 0 × inf is nan. Replace those elements before sqrt instead, with "
+        "torch.where(mask, x, 1.0) as its input, so that sqrt only sees values where it is "
+        "finite"
+    )
+    fixed = told(
+        tmp_path,
+        "fixed.py",
+        "import torch\nx = torch.tensor([-1.0, 4.0], requires_grad=True)\n"
+        "y = torch.sqrt(torch.where(x > 0, x, 1.0))\ny.sum().backward()\n",
+    )
+    assert "Gradient health" not in fixed

@@ -792,12 +792,22 @@ def _known(c: Constant) -> bool:
     return c.label is not None or c.ref is not None or c.tensor is not None
 
 
+_CAUSES = frozenset({"stale_grad", "masked_nan", "flat_derivative", "dead_relu"})
+"""The doctor's findings that name a cause a reader of the tree would not see at once."""
+
+
 def _health_lines(graph: Graph) -> list[Line]:
-    """Gradients that vanished or exploded: their norms on the way down, and the culprit."""
+    """Gradients that vanished or exploded: their norms on the way down, and the culprit;
+    and the causes the doctor names (a .grad never reset, a mask that hid a nan)."""
     from gradviz.health import diagnose
 
     lines: list[Line] = []
     for f in diagnose(graph).findings:
+        if f.kind in _CAUSES:  # what the numbers above show, in a sentence
+            if not lines:
+                lines.append((Span("Gradient health:", "note"),))
+            lines.append((Span(f"{f.kind.replace('_', ' ')} ", "grad"), Span(f.message, "muted")))
+            continue
         if f.kind not in ("vanishing", "exploding") or not f.path:
             continue
         if not lines:
