@@ -310,21 +310,33 @@ def fold_repeats(
     if not _one_part(blocks, produced, consumers, nodes_by_id):
         return graph, None
     target: dict[int, int] = {}
+    first_ops = {op.id for op in blocks[0]}
     for block in blocks[1:]:
+        block_ops = {op.id for op in block}
         for first, op in zip(blocks[0], block, strict=True):
             target[op.id] = first.id
             firsts = {e.slot: e.dst for e in produced.get(first.id, [])}
             for e in produced.get(op.id, []):
-                if e.slot in firsts and kinds[e.dst] != "output":
+                # An output folds only into an output: graphs built and differentiated
+                # one after another (a gradient per input in a loop) fold whole.
+                if e.slot in firsts and (kinds[e.dst] != "output") == (
+                    kinds[firsts[e.slot]] != "output"
+                ):
                     target[e.dst] = firsts[e.slot]
             # Parameters used by this block only fold into the first block's, and
             # so do its own pieces of one op's outputs (nn.GRU's input projections
             # for every step, unbound): else each repeat's piece stays drawn.
             ins0 = {e.slot: e.src for e in inputs.get(first.id, [])}
             for e in inputs.get(op.id, []):
-                if len(consumers.get(e.src, [])) != 1 or e.slot not in ins0:
+                if e.slot not in ins0:
                     continue
                 mine, theirs = e.src, ins0[e.slot]
+                if len(consumers.get(mine, [])) != 1 and not (
+                    kinds[mine] == "leaf" == kinds[theirs]  # x in x ** 3 - 2 * x, per block
+                    and all(u.dst in block_ops for u in consumers.get(mine, []))
+                    and all(u.dst in first_ops for u in consumers.get(theirs, []))
+                ):
+                    continue
                 if kinds[mine] == "leaf" or (
                     kinds[mine] == "tensor"
                     and mine in producer

@@ -294,6 +294,47 @@ def test_each_repeat_folds_while_the_picture_is_big(tmp_path: Path) -> None:
     assert {n.name for n in drawn.nodes if n.kind == "leaf"} == {"W", "V"}
 
 
+def test_graphs_made_one_after_another_fold_whole(tmp_path: Path) -> None:
+    """A gradient per input, in a loop: each graph has its own leaf (used twice) and its
+    own output. One block stands for all, leaf and output included; a weight shared by
+    every repeat (a loop that forgot zero_grad) stays drawn once, outside the block."""
+    from gradviz.transforms import fold_repeats
+
+    per_input = tmp_path / "per_input.py"
+    per_input.write_text(
+        "import torch\n"
+        "def slope(v):\n"
+        "    x = torch.tensor(v, requires_grad=True)\n"
+        "    y = x ** 3 - 2 * x\n"
+        "    y.backward()\n"
+        "    return x.grad.item()\n"
+        "slopes = [slope(float(i)) for i in range(40)]\n"
+    )
+    g = graph_of(per_input)
+    assert len(g.outputs) == 40 and sum(n.kind == "leaf" for n in g.nodes) == 40
+    folded, note = fold_repeats(g)
+    assert note is not None and note.startswith("folded 40 repeats of a 3-op block (line 4)")
+    assert [n.kind for n in folded.nodes].count("leaf") == 1
+    assert len(folded.outputs) == 1 and len(folded.nodes) == 7
+    assert all(any(x.startswith("×40") for x in n.scope) for n in folded.nodes)
+    (x,) = [n for n in folded.nodes if n.kind == "leaf"]
+    assert x.names == ("x",) and x.grad is not None and x.grad.data == (-2.0,)  # the first: v=0
+    stepped = tmp_path / "stepped.py"
+    stepped.write_text(
+        "import torch\nw = torch.tensor([1.0, -1.0], requires_grad=True)\n"
+        "for _ in range(40):\n"
+        "    loss = ((w * 2).sum() - 4) ** 2\n"
+        "    loss.backward()\n"
+        "    with torch.no_grad():\n"
+        "        w -= 0.001 * w.grad\n"
+    )
+    folded, note = fold_repeats(graph_of(stepped))
+    assert note is not None and "folded 40 repeats" in note
+    (w,) = [n for n in folded.nodes if n.kind == "leaf"]
+    assert w.names == ("w",) and not any(x.startswith("×") for x in w.scope)
+    assert w.grad_stale == 39 and len(folded.outputs) == 1
+
+
 def test_cli_folds_big_graphs_unless_told_not_to(runner: CliRunner, in_tmp: Path) -> None:
     (in_tmp / "rnn.py").write_text(
         "import torch\nW = torch.ones(3, 3, requires_grad=True)\nh = torch.ones(3)\n"
