@@ -200,6 +200,7 @@ class GraphBuilder:
         edges: list[Edge] = []
         ids: dict[tuple[str, int, int], int] = {}
         keys: dict[StorageKey, int] = {}
+        claims: dict[StorageKey, list[tuple[int, int | None]]] = {}  # node, step; first met
         saved_of: dict[int, list[SavedRecord]] = {}
         leaf_of: dict[int, int] = {}
         leaf_vars: dict[int, torch.Tensor] = {}
@@ -224,14 +225,14 @@ class GraphBuilder:
                 leaf_vars[new_id] = var
                 memory = storage_key(var)
                 if memory is not None:
-                    keys.setdefault(memory, new_id)
+                    claims.setdefault(memory, []).append((new_id, _LEAF))
             else:
                 queue.append(entry)
                 if kind == "tensor":
                     rec = self._rec(node)
                     memory = rec.keys.get(nr) if rec is not None else None
                     if memory is not None:
-                        keys.setdefault(memory, new_id)
+                        claims.setdefault(memory, []).append((new_id, rec.step if rec else None))
             return new_id
 
         def visit_tensor(node: AutogradNode, nr: int) -> int:
@@ -261,11 +262,15 @@ class GraphBuilder:
         is_op = [kind == "op" for kind, _, _ in order]
         producer: dict[int, int] = {}  # tensor -> the op that made it
         consumers: dict[int, list[int]] = {}  # tensor or leaf -> the ops that used it
+        op_inputs: dict[int, list[int]] = {}  # op -> the tensors and leaves it used
         for e in edges:
             if is_op[e.src]:
                 producer[e.dst] = e.src
             else:
                 consumers.setdefault(e.src, []).append(e.dst)
+                op_inputs.setdefault(e.dst, []).append(e.src)
+        for memory, claimed in claims.items():
+            keys[memory] = _made_last(claimed, producer, op_inputs)
         recs = [None if kind == "leaf" else self._rec(node) for kind, node, _ in order]
         scopes = self._scopes_of(recs, producer, consumers)
         made = [(rec.line, rec.call) if rec and rec.line is not None else None for rec in recs]
@@ -965,6 +970,57 @@ def _flat_key(key: StorageKey) -> tuple[int, int] | None:
             return None
         expected *= size
     return (ptr, expected) if expected else None  # empty tensors share no numbers
+
+
+_LEAF = -1
+"""The step a leaf claims its memory with: it holds it from before the ops until after."""
+_ANCESTRY_LIMIT = 4096
+"""Nodes looked through at most to tell that one tensor was made from another."""
+
+
+def _made_last(
+    claimed: Sequence[tuple[int, int | None]],
+    producer: Mapping[int, int],
+    op_inputs: Mapping[int, list[int]],
+) -> int:
+    """Of the nodes whose tensor had one memory (node, step; in the order met), the one
+    that holds it when saved tensors are read.
+
+    Two nodes share a key when one was freed and the other later made in its memory
+    (the temporary ``x @ w.T`` of ``x @ w.T + b``, then the ``log_softmax`` inside
+    ``cross_entropy``), or when one is a view or an in-place result of the other.
+    Either way, a saved tensor alive at backward is the one made last: one made from
+    the other (its descendant), else the later step. A leaf holds its memory
+    throughout and wins over any op's output. Where neither tells, the first met.
+    """
+    best, best_step = claimed[0]
+    for node, step in claimed[1:]:
+        if best_step == _LEAF:
+            break  # of two leaves over one memory (a detached copy), the first met
+        later = step == _LEAF or (
+            (step is not None and best_step is not None and step > best_step)
+            or _descends(node, best, producer, op_inputs)
+        )
+        if later:
+            best, best_step = node, step
+    return best
+
+
+def _descends(
+    node: int, ancestor: int, producer: Mapping[int, int], op_inputs: Mapping[int, list[int]]
+) -> bool:
+    """Whether tensor ``node`` was computed from tensor ``ancestor`` (so made after it)."""
+    seen = {node}
+    todo = [node]
+    while todo and len(seen) < _ANCESTRY_LIMIT:
+        op = producer.get(todo.pop())
+        for src in op_inputs.get(op, ()) if op is not None else ():
+            if src == ancestor:
+                return True
+            if src not in seen:
+                seen.add(src)
+                todo.append(src)
+    return False
 
 
 def _steps_on_stale(var: torch.Tensor, rec: LeafRecord) -> int:
