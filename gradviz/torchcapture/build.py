@@ -270,7 +270,9 @@ class GraphBuilder:
                 consumers.setdefault(e.src, []).append(e.dst)
                 op_inputs.setdefault(e.dst, []).append(e.src)
         for memory, claimed in claims.items():
-            keys[memory] = _made_last(claimed, producer, op_inputs)
+            keys[memory] = (
+                claimed[0][0] if len(claimed) == 1 else _made_last(claimed, producer, op_inputs)
+            )
         recs = [None if kind == "leaf" else self._rec(node) for kind, node, _ in order]
         scopes = self._scopes_of(recs, producer, consumers)
         made = [(rec.line, rec.call) if rec and rec.line is not None else None for rec in recs]
