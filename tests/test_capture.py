@@ -178,6 +178,27 @@ def test_memory_two_tensors_had_goes_to_the_one_made_last() -> None:
     assert _made_last([(8, 9), (5, _LEAF), (6, _LEAF)], producer, op_inputs) == 5  # a leaf
 
 
+def test_a_saved_tensor_in_the_memory_of_a_freed_one_is_not_taken_for_it() -> None:
+    """The memory of a graph tensor freed early can hold a tensor made later with the same
+    shape; a saved tensor found there is linked to the graph tensor only if it holds the
+    numbers that one was made with (MAML's oracle test failed now and then on this)."""
+    from gradviz.torchcapture.saved import read_saved
+    from gradviz.torchcapture.tensors import storage_key, to_data
+
+    x = torch.tensor([[0.5, -1.0, 2.0]], requires_grad=True)
+    y = x.exp()  # ExpBackward0 saves its result, y
+    key = storage_key(y)
+    assert key is not None
+    freed_one = to_data(torch.tensor([[9.0, 8.0, 7.0]]))  # what the freed tensor held
+    (record,) = read_saved(y.grad_fn, {key: (freed_one,)})
+    assert record.name == "result" and record.key is None  # not linked: its own numbers
+    assert record.tensor is not None and close(values(record.tensor), y.tolist())
+    (record,) = read_saved(y.grad_fn, {key: (freed_one, to_data(y))})  # an in-place op's too
+    assert record.key == key and record.tensor is None
+    (record,) = read_saved(y.grad_fn, {key: None})  # a leaf's memory: trusted
+    assert record.key == key
+
+
 def test_training_loop_shows_the_last_step_only() -> None:
     g = graph_of(SNIPPETS / "training_loop.py")
     ns = plain_run(SNIPPETS / "training_loop.py")

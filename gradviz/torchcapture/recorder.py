@@ -134,6 +134,9 @@ class _OwnWork:
         self._no_torch_function.__exit__(kind, error, trace)
 
 
+_Known = dict[StorageKey, tuple[TensorData | None, ...] | None]
+"""Memory of the graph's tensors -> the numbers each was made with (None: a leaf's)."""
+
 _FUNCTION = torch.autograd.Function
 _grad_enabled = torch.is_grad_enabled
 _DETACH = (torch.Tensor.detach, torch.Tensor.detach_)
@@ -864,7 +867,7 @@ class Recorder(TorchFunctionMode):
 
     def _survey(
         self, order: Sequence[AutogradNode], kind: str, memo: StatsMemo
-    ) -> tuple[set[int], set[int], set[StorageKey], Counter[tuple[int, int]]]:
+    ) -> tuple[set[int], set[int], _Known, Counter[tuple[int, int]]]:
         """One look over a pass's graph before backward runs.
 
         Returns the leaves whose ``.grad`` was reset since gradviz last saw them,
@@ -873,7 +876,7 @@ class Recorder(TorchFunctionMode):
         """
         reset: set[int] = set()
         accumulating: set[int] = set()
-        known: set[StorageKey] = set()
+        known: dict[StorageKey, tuple[TensorData | None, ...] | None] = {}
         uses: Counter[tuple[int, int]] = Counter()
         for node in order:
             if is_leaf_node(node):
@@ -881,11 +884,13 @@ class Recorder(TorchFunctionMode):
                 (reset if was_reset else accumulating).add(id(node))
                 key = storage_key(node.variable)
                 if key is not None:
-                    known.add(key)
+                    known[key] = None  # a leaf holds its memory throughout: trusted
                 continue
             rec = node.metadata.get(KEY)
             if isinstance(rec, NodeRecord):
-                known.update(k for k in rec.keys.values() if k is not None)
+                for nr, k in rec.keys.items():
+                    if k is not None and (held := known.get(k, ())) is not None:
+                        known[k] = (*held, rec.outputs.get(nr))  # an in-place op's too
             for nxt, nr in node.next_functions:
                 if nxt is not None:
                     uses[(id(nxt), nr)] += 1
@@ -925,7 +930,7 @@ class Recorder(TorchFunctionMode):
     def _prepare_op(
         self,
         node: AutogradNode,
-        known: set[StorageKey],
+        known: _Known,
         uses: Counter[tuple[int, int]],
         accumulating: set[int],
         memo: StatsMemo,

@@ -14,7 +14,8 @@ the snippet must run as it does under ``python``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import ctypes
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -61,13 +62,17 @@ def _saved_attrs(node_type: type) -> tuple[str, ...]:
 
 
 def read_saved(
-    node: object, known: Collection[StorageKey] = (), memo: StatsMemo | None = None
+    node: object,
+    known: Mapping[StorageKey, tuple[TensorData | None, ...] | None] | None = None,
+    memo: StatsMemo | None = None,
 ) -> list[SavedRecord]:
     """Everything ``node`` saved, in a stable order (attribute name).
 
-    A saved tensor whose memory is one of the ``known`` graph tensors keeps only
-    its key (the graph node shows its numbers); others are summarized here.
+    A saved tensor whose memory is one of the ``known`` graph tensors (key -> the
+    numbers each tensor made there was recorded with, None for a leaf's) keeps only
+    its key: the graph node shows its numbers. Others are summarized here.
     """
+    known = known or {}
     records: list[SavedRecord] = []
     if isinstance(node, torch.autograd.function.BackwardCFunction):
         if _packed_by_hook(node, "_raw_saved_tensors"):
@@ -120,14 +125,57 @@ def _packed_by_hook(node: object, raw_attr: str) -> bool:
 
 
 def _tensor_record(
-    name: str, t: torch.Tensor | None, known: Collection[StorageKey], memo: StatsMemo | None
+    name: str,
+    t: torch.Tensor | None,
+    known: Mapping[StorageKey, tuple[TensorData | None, ...] | None],
+    memo: StatsMemo | None,
 ) -> SavedRecord:
     if t is None:
         return SavedRecord(name=name, value="None")
     key = storage_key(t)
     if key is not None and key in known:
-        return SavedRecord(name=name, key=key)
+        recorded = known[key]
+        if recorded is None or any(_same_ends(t, r) for r in recorded):
+            return SavedRecord(name=name, key=key)
+        key = None  # another tensor, made in the memory of one freed before it
     return SavedRecord(name=name, tensor=to_data(t, memo), key=key)
+
+
+_ELEMENTS: dict[
+    torch.dtype, type[ctypes.c_float | ctypes.c_double | ctypes.c_int64 | ctypes.c_int32]
+] = {
+    torch.float32: ctypes.c_float,
+    torch.float64: ctypes.c_double,
+    torch.int64: ctypes.c_int64,
+    torch.int32: ctypes.c_int32,
+}
+
+
+def _same_ends(t: torch.Tensor, recorded: TensorData | None) -> bool:
+    """Whether ``t`` still holds the first and last numbers recorded for the graph tensor
+    whose memory it is: when a temporary is freed (``x @ w.T`` once ``+ b`` used it),
+    a tensor made later in its memory (the ``log_softmax`` inside ``cross_entropy``)
+    has the same key, and linking it to the temporary would show the wrong numbers.
+
+    Read straight from memory, which ``t`` keeps alive: a few hundred nanoseconds,
+    against microseconds for asking torch. Only where the numbers were kept whole,
+    on the CPU; elsewhere the key is trusted, as it always was.
+    """
+    data = recorded.data if recorded is not None else None
+    element = _ELEMENTS.get(t.dtype)
+    if not data or element is None or t.device.type != "cpu" or not t.numel():
+        return True
+    try:
+        first_ptr = t.data_ptr()
+    except RuntimeError:  # a wrapper tensor with no memory of its own
+        return True
+    last = sum((size - 1) * stride for size, stride in zip(t.shape, t.stride(), strict=True))
+    ends = (
+        element.from_address(first_ptr).value,
+        element.from_address(first_ptr + last * t.element_size()).value,
+    )
+    wanted = (data[0], data[-1])
+    return all(a == b or (a != a and b != b) for a, b in zip(ends, wanted, strict=True))
 
 
 def _describe(value: object) -> str:
