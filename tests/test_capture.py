@@ -162,20 +162,15 @@ def test_a_snippet_that_prints_grad_fn_metadata_sees_one_short_line_of_gradviz(
 
 
 def test_memory_two_tensors_had_goes_to_the_one_made_last() -> None:
-    """MAML's oracle test failed now and then: ``x @ w.T`` (step 1) was freed once ``+ b``
-    used it, and ``cross_entropy``'s inner log_softmax (no step of its own) was made in
-    its memory. A saved tensor read at backward is the later one: made from the other."""
+    """A temporary freed, then a tensor made in its memory: a saved tensor read at backward
+    is the later one. Without steps, the first met, as before (the numbers decide then)."""
     from gradviz.torchcapture.build import _LEAF, _made_last
 
-    # 0: mm (step 1) -> op 1 -> 2: add (step 2) -> op 3 -> 4: log_softmax (no step)
-    producer = {2: 1, 4: 3}
-    op_inputs = {1: [0], 3: [2]}
-    assert _made_last([(0, 1), (4, None)], producer, op_inputs) == 4
-    assert _made_last([(4, None), (0, 1)], producer, op_inputs) == 4
-    assert _made_last([(7, 3), (8, 9)], producer, op_inputs) == 8  # later step
-    assert _made_last([(8, 9), (7, 3)], producer, op_inputs) == 8
-    assert _made_last([(7, None), (8, 9)], producer, op_inputs) == 7  # unknown: first met
-    assert _made_last([(8, 9), (5, _LEAF), (6, _LEAF)], producer, op_inputs) == 5  # a leaf
+    assert _made_last([(7, 3), (8, 9)]) == 8  # later step
+    assert _made_last([(8, 9), (7, 3)]) == 8
+    assert _made_last([(7, None), (8, 9)]) == 7  # a step not known: the first met
+    assert _made_last([(8, 9), (7, None)]) == 8
+    assert _made_last([(8, 9), (5, _LEAF), (6, _LEAF)]) == 5  # a leaf, the first met
 
 
 def test_a_saved_tensor_in_the_memory_of_a_freed_one_is_not_taken_for_it() -> None:

@@ -262,17 +262,13 @@ class GraphBuilder:
         is_op = [kind == "op" for kind, _, _ in order]
         producer: dict[int, int] = {}  # tensor -> the op that made it
         consumers: dict[int, list[int]] = {}  # tensor or leaf -> the ops that used it
-        op_inputs: dict[int, list[int]] = {}  # op -> the tensors and leaves it used
         for e in edges:
             if is_op[e.src]:
                 producer[e.dst] = e.src
             else:
                 consumers.setdefault(e.src, []).append(e.dst)
-                op_inputs.setdefault(e.dst, []).append(e.src)
         for memory, claimed in claims.items():
-            keys[memory] = (
-                claimed[0][0] if len(claimed) == 1 else _made_last(claimed, producer, op_inputs)
-            )
+            keys[memory] = claimed[0][0] if len(claimed) == 1 else _made_last(claimed)
         recs = [None if kind == "leaf" else self._rec(node) for kind, node, _ in order]
         scopes = self._scopes_of(recs, producer, consumers)
         made = [(rec.line, rec.call) if rec and rec.line is not None else None for rec in recs]
@@ -976,53 +972,27 @@ def _flat_key(key: StorageKey) -> tuple[int, int] | None:
 
 _LEAF = -1
 """The step a leaf claims its memory with: it holds it from before the ops until after."""
-_ANCESTRY_LIMIT = 4096
-"""Nodes looked through at most to tell that one tensor was made from another."""
 
 
-def _made_last(
-    claimed: Sequence[tuple[int, int | None]],
-    producer: Mapping[int, int],
-    op_inputs: Mapping[int, list[int]],
-) -> int:
+def _made_last(claimed: Sequence[tuple[int, int | None]]) -> int:
     """Of the nodes whose tensor had one memory (node, step; in the order met), the one
     that holds it when saved tensors are read.
 
-    Two nodes share a key when one was freed and the other later made in its memory
-    (the temporary ``x @ w.T`` of ``x @ w.T + b``, then the ``log_softmax`` inside
-    ``cross_entropy``), or when one is a view or an in-place result of the other.
-    Either way, a saved tensor alive at backward is the one made last: one made from
-    the other (its descendant), else the later step. A leaf holds its memory
-    throughout and wins over any op's output. Where neither tells, the first met.
+    Two nodes share a key when one was freed and the other later made in its memory,
+    or when one is a view or an in-place result of the other. Either way, a saved
+    tensor alive at backward is the one made last: the later step. A leaf holds its
+    memory throughout and wins over any op's output. Where a step is not known (a
+    tensor made inside a torch call, or by backward), the first met, as before; a
+    saved tensor is also checked against the numbers of what it is linked to (see
+    ``saved._same_ends``), which covers those.
     """
     best, best_step = claimed[0]
     for node, step in claimed[1:]:
         if best_step == _LEAF:
             break  # of two leaves over one memory (a detached copy), the first met
-        later = step == _LEAF or (
-            (step is not None and best_step is not None and step > best_step)
-            or _descends(node, best, producer, op_inputs)
-        )
-        if later:
+        if step == _LEAF or (step is not None and best_step is not None and step > best_step):
             best, best_step = node, step
     return best
-
-
-def _descends(
-    node: int, ancestor: int, producer: Mapping[int, int], op_inputs: Mapping[int, list[int]]
-) -> bool:
-    """Whether tensor ``node`` was computed from tensor ``ancestor`` (so made after it)."""
-    seen = {node}
-    todo = [node]
-    while todo and len(seen) < _ANCESTRY_LIMIT:
-        op = producer.get(todo.pop())
-        for src in op_inputs.get(op, ()) if op is not None else ():
-            if src == ancestor:
-                return True
-            if src not in seen:
-                seen.add(src)
-                todo.append(src)
-    return False
 
 
 def _steps_on_stale(var: torch.Tensor, rec: LeafRecord) -> int:
