@@ -876,7 +876,7 @@ class Recorder(TorchFunctionMode):
         """
         reset: set[int] = set()
         accumulating: set[int] = set()
-        known: dict[StorageKey, tuple[TensorData | None, ...] | None] = {}
+        known: _Known = {}
         uses: Counter[tuple[int, int]] = Counter()
         for node in order:
             if is_leaf_node(node):
