@@ -76,7 +76,7 @@ from gradviz.torchcapture.records import (
     snippet_lines,
     walk,
 )
-from gradviz.torchcapture.saved import SavedRecord, read_saved
+from gradviz.torchcapture.saved import Known, SavedRecord, read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
 from gradviz.torchcapture.tensors import (
     FULL_LIMIT,
@@ -133,9 +133,6 @@ class _OwnWork:
             _record_functions(True)
         self._no_torch_function.__exit__(kind, error, trace)
 
-
-_Known = dict[StorageKey, tuple[TensorData | None, ...] | None]
-"""Memory of the graph's tensors -> the numbers each was made with (None: a leaf's)."""
 
 _FUNCTION = torch.autograd.Function
 _grad_enabled = torch.is_grad_enabled
@@ -867,7 +864,7 @@ class Recorder(TorchFunctionMode):
 
     def _survey(
         self, order: Sequence[AutogradNode], kind: str, memo: StatsMemo
-    ) -> tuple[set[int], set[int], _Known, Counter[tuple[int, int]]]:
+    ) -> tuple[set[int], set[int], Known, Counter[tuple[int, int]]]:
         """One look over a pass's graph before backward runs.
 
         Returns the leaves whose ``.grad`` was reset since gradviz last saw them,
@@ -876,7 +873,7 @@ class Recorder(TorchFunctionMode):
         """
         reset: set[int] = set()
         accumulating: set[int] = set()
-        known: _Known = {}
+        known: dict[StorageKey, tuple[TensorData | None, ...] | None] = {}
         uses: Counter[tuple[int, int]] = Counter()
         for node in order:
             if is_leaf_node(node):
@@ -930,7 +927,7 @@ class Recorder(TorchFunctionMode):
     def _prepare_op(
         self,
         node: AutogradNode,
-        known: _Known,
+        known: Known,
         uses: Counter[tuple[int, int]],
         accumulating: set[int],
         memo: StatsMemo,

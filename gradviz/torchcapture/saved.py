@@ -23,7 +23,11 @@ import torch
 from gradviz.model import TensorData
 from gradviz.torchcapture.tensors import StatsMemo, StorageKey, storage_key, to_data
 
-__all__ = ["SavedRecord", "read_saved"]
+__all__ = ["Known", "SavedRecord", "read_saved"]
+
+Known = Mapping[StorageKey, tuple[TensorData | None, ...] | None]
+"""Memory of the graph's tensors -> the numbers each tensor made there was recorded with
+(None for a leaf's memory, which is trusted)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def _saved_attrs(node_type: type) -> tuple[str, ...]:
 
 def read_saved(
     node: object,
-    known: Mapping[StorageKey, tuple[TensorData | None, ...] | None] | None = None,
+    known: Known | None = None,
     memo: StatsMemo | None = None,
 ) -> list[SavedRecord]:
     """Everything ``node`` saved, in a stable order (attribute name).
@@ -127,7 +131,7 @@ def _packed_by_hook(node: object, raw_attr: str) -> bool:
 def _tensor_record(
     name: str,
     t: torch.Tensor | None,
-    known: Mapping[StorageKey, tuple[TensorData | None, ...] | None],
+    known: Known,
     memo: StatsMemo | None,
 ) -> SavedRecord:
     if t is None:
