@@ -60,7 +60,7 @@ class ParamHealth:
     grad_norm: float | None
     status: str
     """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked,
-    not tracked, swapped, zero seed"""
+    not tracked, swapped, zero seed, input"""
 
     @property
     def ratio(self) -> float | None:
@@ -199,6 +199,10 @@ class _Doctor:
             status = "frozen"
         elif grad_norm is None and not self._asked(p):
             status = "not asked"  # told in one note for all (see _not_asked_note)
+        elif p.differentiated_line is not None and (
+            grad_norm is None or grad_norm < self.vanish * scale
+        ):
+            status = "input"  # what autograd.grad differentiated at: its .grad trains nothing
         elif grad_norm is None and p.no_grad_line is not None and p.used_line is None:
             status = "not tracked"  # only under no_grad: a target network (_not_tracked_note)
         elif grad_norm is None and p.swapped_line is not None and p.used_line is None:

@@ -223,6 +223,9 @@ class Param:
     or a result computed from it); ``no_grad_line`` the first line that called
     its module under ``torch.no_grad()``; ``swapped_line`` the first line that
     ran its module with another tensor in its place (``torch.func.functional_call``).
+    ``differentiated_line`` (leaves of no module only) the first line whose
+    ``torch.autograd.grad`` took the gradient with respect to it: a point the snippet
+    differentiates at (a PINN's ``x``, a gradient penalty's mix), not a weight it trains.
     ``value`` is what the forward pass saw when it is in the graph.
     """
 
@@ -235,6 +238,7 @@ class Param:
     detached_line: int | None = None
     no_grad_line: int | None = None
     swapped_line: int | None = None
+    differentiated_line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -679,6 +683,7 @@ def _param_to_dict(p: Param) -> dict[str, Any]:
             "detached_line": p.detached_line,
             "no_grad_line": p.no_grad_line,
             "swapped_line": p.swapped_line,
+            "differentiated_line": p.differentiated_line,
         }
     ) | {"requires_grad": p.requires_grad}
 
@@ -696,6 +701,7 @@ def _param_from_dict(d: Mapping[str, Any]) -> Param:
         detached_line=_opt_int(d.get("detached_line")),
         no_grad_line=_opt_int(d.get("no_grad_line")),
         swapped_line=_opt_int(d.get("swapped_line")),
+        differentiated_line=_opt_int(d.get("differentiated_line")),
     )
 
 

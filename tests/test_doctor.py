@@ -807,9 +807,12 @@ def test_a_pinn_with_relu_is_told_its_second_derivative_is_zero(
     assert "net.0.weight, net.0.bias, net.2.weight and 1 more" in flat[0].message
 
 
-def test_a_gradient_penalty_tells_why_its_input_gets_nothing(tmp_path: Path) -> None:
-    """WGAN-GP with a LeakyReLU critic: the gradient penalty's input gets exactly zero,
-    for the same reason; the generator cut off by ``.detach()`` has a reason of its own."""
+def test_a_gradient_penalty_input_is_no_parameter_that_starves(tmp_path: Path) -> None:
+    """WGAN-GP with a LeakyReLU critic: the mix the penalty differentiates at gets exactly
+    zero from backward (leaky_relu's derivative is flat), but it is what
+    ``autograd.grad`` took the gradient with respect to, not a weight: its status says
+    so and no problem is raised. The critic's weights learn from the penalty; the
+    generator cut off by ``.detach()`` has a reason of its own."""
     snippet = tmp_path / "wgan.py"
     snippet.write_text(
         "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
@@ -822,11 +825,35 @@ def test_a_gradient_penalty_tells_why_its_input_gets_nothing(tmp_path: Path) -> 
         "loss = D(fake).mean() - D(real).mean() + 10 * ((g.norm(2, dim=1) - 1) ** 2).mean()\n"
         "loss.backward()\n"
     )
-    r = diagnose(graph_of(snippet))
-    (flat,) = [f for f in r.findings if f.kind == "flat_derivative"]
-    assert "derivative of leaky_relu (leaky_relu_backward at line 9)" in flat.message
-    assert "reaches mixed only that way, which gets it nothing" in flat.message
+    ns = plain_run(snippet)
+    assert ns["mixed"].grad.count_nonzero() == 0 and ns["D"][0].weight.grad.norm() > 0
+    graph = graph_of(snippet)
+    (mixed,) = [p for p in graph.params if p.name == "mixed"]
+    assert mixed.differentiated_line == 9
+    assert not any(p.differentiated_line for p in graph.params if p.name != "mixed")
+    r = diagnose(graph)
+    status = {h.name: h.status for h in r.params}
+    assert status["mixed"] == "input" and status["D.0.weight"] == "ok"
+    assert not any(f.subject == "mixed" or f.kind == "flat_derivative" for f in r.findings)
     assert {f.subject for f in r.findings if f.kind == "no_grad"} == {"G.weight", "G.bias"}
+
+
+def test_an_input_differentiated_at_keeps_its_checks_when_backward_gives_it_enough(
+    tmp_path: Path,
+) -> None:
+    """The lecture's second derivative: ``x`` is what autograd.grad differentiated at,
+    and the backward of the derivative gives it 12: an ordinary, healthy gradient."""
+    snippet = tmp_path / "second.py"
+    snippet.write_text(
+        "import torch\nx = torch.tensor(2.0, requires_grad=True)\ny = x ** 3\n"
+        "(dy,) = torch.autograd.grad(y, x, create_graph=True)\ndy.backward()\n"
+    )
+    ns = plain_run(snippet)
+    graph = graph_of(snippet)
+    (x,) = graph.params
+    assert x.differentiated_line == 4 and x.grad is not None
+    assert x.grad.data == (float(ns["x"].grad),) == (12.0,)
+    assert {h.name: h.status for h in diagnose(graph).params} == {"x": "ok"}
 
 
 @pytest.mark.parametrize("bias", [-100.0, 0.0])

@@ -30,6 +30,7 @@ _STATUS_STYLE = {
     "not tracked": "dim",
     "swapped": "dim",
     "zero seed": "dim",
+    "input": "dim",
 }
 
 

@@ -390,6 +390,7 @@ class GraphBuilder:
                     requires_grad=True,
                     node=node_id,
                     used_line=uses.used.get(var),
+                    differentiated_line=uses.differentiated.get(var),
                 )
             )
         return tuple(params)

@@ -182,6 +182,8 @@ class Recorder(TorchFunctionMode):
             weakref.WeakKeyDictionary()
         )
         """Modules run with other tensors in their parameters' places -> name -> line."""
+        self.differentiated: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        """Leaves ``torch.autograd.grad`` took the gradient with respect to -> the line."""
         self.internal_errors: list[str] = []
         self._busy = False
         self._opening: set[Callable[..., Any]] = set()
@@ -606,7 +608,9 @@ class Recorder(TorchFunctionMode):
             for module, lines in self.swapped.items()
             for name, line in lines.items()
         }
-        return ParamUses(self.cut_off(), self.used, self.used_without_grad, swapped)
+        return ParamUses(
+            self.cut_off(), self.used, self.used_without_grad, swapped, self.differentiated
+        )
 
     def _note_grad_hook(self, args: Sequence[Any], handle: object) -> None:
         """Remember where the snippet hooked a tensor's gradient: what the hook returns
@@ -1053,6 +1057,8 @@ class Recorder(TorchFunctionMode):
                 node, nr = edge
                 if is_leaf_node(node):
                     leaf_record(node).returned[index] = to_data(g)
+                    if t not in self.differentiated and 0 <= index < len(self.passes):
+                        self.differentiated[t] = self.passes[index].line or 0
                 else:
                     op = node_record(node)
                     if index not in op.grads.get(nr, {}):

@@ -249,6 +249,8 @@ class ParamUses:
     swapped: Mapping[tuple[int, str], int] = field(default_factory=dict)
     """``(id(module), name)`` -> where the module first ran with another tensor in
     that parameter's place (``torch.func.functional_call``)."""
+    differentiated: Mapping[Any, int] = field(default_factory=dict)
+    """leaf -> where ``torch.autograd.grad`` first took the gradient with respect to it."""
 
 
 def gradient_edge(t: torch.Tensor) -> tuple[AutogradNode, int] | None:
