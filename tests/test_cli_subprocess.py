@@ -211,6 +211,30 @@ def test_torch_warnings_name_the_snippets_lines_as_python_does(tmp_path: Path) -
     assert "gradviz" not in "\n".join(ours[0])
 
 
+def test_a_warning_from_a_backward_hook_names_the_line_python_names(tmp_path: Path) -> None:
+    """A module's full backward hook warns with ``stacklevel=5``, counted out through
+    ``torch.autograd.backward``: gradviz's wrapper of it made the warning name torch's
+    ``Tensor.backward``. Shown once, from the snippet's ``backward()`` line."""
+    snippet = tmp_path / "hooked.py"
+    snippet.write_text(
+        "import torch\nmodel = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Tanh())\n"
+        "model[0].register_full_backward_hook(lambda m, gi, go: None)\n"
+        "for _ in range(2):\n"
+        "    model(torch.randn(4, 3)).sum().backward()\n"
+    )
+
+    def run(cmd: list[str]) -> list[str]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
+        )
+        return [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
+
+    plain = run([sys.executable, str(snippet)])
+    assert plain[0].startswith(f"{snippet}:5: UserWarning: Full backward hook is firing")
+    assert len(plain) == 2
+    assert run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
+
+
 def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
     """detect_anomaly prints where the forward op ran: without gradviz's frames."""
     snippet = tmp_path / "anomaly.py"

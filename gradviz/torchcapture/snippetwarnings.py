@@ -2,8 +2,9 @@
 
 Under gradviz's ``TorchFunctionMode`` a warning raised inside a torch call names
 the frame that called it, and that is gradviz's handler or torch's
-``handle_torch_function``, not the snippet. These helpers find the line Python
-would have named and issue the warning again from there.
+``handle_torch_function``, not the snippet; one that counts frames outward
+(``stacklevel``) counts gradviz's too, and names a line too far in. These helpers
+find the line Python would have named and issue the warning again from there.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Ca
     lines is shown twice, from one line in a loop once.
     """
 
+    reissuing = False  # the warning issued again, from the right line: shown as it is
+
     @functools.wraps(show)
     def showwarning(
         message: Any,
@@ -45,6 +48,10 @@ def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Ca
         file: Any = None,
         line: str | None = None,
     ) -> None:
+        nonlocal reissuing
+        if reissuing:
+            show(message, category, filename, lineno, file, line)
+            return
         text = str(message)
         if _FORWARD_TRACE in text:
             # a warning class that takes other arguments is shown as it is
@@ -53,9 +60,13 @@ def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Ca
         if is_gradviz(filename) or in_overrides(filename):
             named = _frame_at(sys._getframe(1), filename, lineno)
             frame = _outside_the_mode(named)
-            if named is not None and frame is not None:
-                _forget(named.f_globals, text, category, lineno)
-                where = frame.f_globals
+        else:  # a stacklevel counted past gradviz's wrapper of backward lands one short
+            named, frame = _past_wrappers(sys._getframe(1), filename, lineno)
+        if named is not None and frame is not None:
+            _forget(named.f_globals, text, category, lineno)
+            where = frame.f_globals
+            reissuing = True
+            try:
                 warnings.warn_explicit(
                     message,
                     category,
@@ -65,7 +76,9 @@ def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Ca
                     registry=where.setdefault("__warningregistry__", {}),
                     module_globals=where,
                 )
-                return
+            finally:
+                reissuing = False
+            return
         show(message, category, filename, lineno, file, line)
 
     return showwarning
@@ -107,6 +120,52 @@ def _frame_at(frame: FrameType | None, filename: str, lineno: int) -> FrameType 
     ):
         frame = frame.f_back
     return frame
+
+
+def _past_wrappers(
+    start: FrameType | None, filename: str, lineno: int
+) -> tuple[FrameType | None, FrameType | None]:
+    """The frame a warning named, and the one Python would have named without gradviz.
+
+    ``warnings.warn(..., stacklevel=5)`` in a module's full backward hook counts
+    frames outward from the hook, through ``torch.autograd.backward``; gradviz's
+    wrapper of it is one more frame to count, so the warning named torch's
+    ``Tensor.backward`` instead of the snippet's line. As many frames further
+    out as the mode added in between, not counting the mode's own, is the line
+    Python names. (None, None) when the mode added none in between.
+    """
+    chain: list[FrameType] = []
+    frame = start
+    while frame is not None:
+        chain.append(frame)
+        frame = frame.f_back
+    at = (filename, lineno)
+    named = next((i for i, f in enumerate(chain) if (f.f_code.co_filename, f.f_lineno) == at), None)
+    if named is None:
+        return None, None
+    added = _added_by_the_mode(chain)
+    more = sum(added[:named])
+    if not more:
+        return None, None
+    for i in range(named + 1, len(chain)):
+        if not added[i]:
+            more -= 1
+            if more == 0:
+                return chain[named], chain[i]
+    return None, None
+
+
+def _added_by_the_mode(chain: list[FrameType]) -> list[bool]:
+    """For each frame of ``chain`` (innermost first), whether the mode put it there:
+    gradviz's own, ``handle_torch_function`` and the torch function handing itself
+    over to it, just outside."""
+    added = [is_gradviz(f.f_code.co_filename) for f in chain]
+    for i, f in enumerate(chain):
+        if is_hand_over(f.f_code.co_filename, f.f_code.co_name):
+            added[i] = True
+            if i + 1 < len(chain):
+                added[i + 1] = True
+    return added
 
 
 def _forget(named: dict[str, Any], text: str, category: Any, lineno: int) -> None:
