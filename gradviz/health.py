@@ -8,6 +8,7 @@ gradients torch computed, the order ops ran in, the snippet lines that ran them.
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import math
 from collections import deque
@@ -340,19 +341,26 @@ class _Doctor:
             if not (step.op and _cancels_shifts(step.op)) or step.op_id is None:
                 continue
             out = self.op_output.get(step.op_id)
-            grad = self.g.node(out).grad if out is not None else None
-            if grad is None or not _uniform(grad):
+            if out is None or (grad := self.g.node(out).grad) is None:
                 continue
-            if below.grad_norm is None or below.grad_norm >= floor:
+            if _uniform(grad):
+                loss, sends = "a sum or mean", "the same gradient to every element"
+                same, like = "sums to the same", "model(x).sum()"
+            elif step.op.endswith("_norm") and _proportional(grad, self.g.node(out).value):
+                loss, sends = "a sum or mean of squares", "each element a gradient in proportion"
+                same, like = "has the same sum of squares", "model(x).pow(2).mean()"
+            else:
+                continue
+            if below.grad_norm is None or below.grad_norm >= max(floor, 1e-3 * step.grad_norm):
                 continue  # its learned scale made the gradient uneven again: it flowed
             where = f" at line {step.line}" if step.line else ""
             message = (
-                f"|{p.name}.grad| is {norm:.3g}: the loss is a sum or mean of the output of "
-                f"{step.op}{where}, which sends the same gradient to every element, and a "
-                f"normalized output always sums to the same, so nothing flows back through "
-                f"it and {p.name} cannot change this loss. Expected for a loss like "
-                "model(x).sum(), not a vanishing gradient; a loss against a target would "
-                "give it a gradient"
+                f"|{p.name}.grad| is {norm:.3g}: the loss is {loss} of the output of "
+                f"{step.op}{where}, which sends {sends}, and a normalized output always "
+                f"{same}, so nothing flows back through it and {p.name} cannot change this "
+                "loss. Expected for a loss like "
+                f"{like}, not a vanishing gradient; a loss against a target would give it a "
+                "gradient"
             )
             return Finding("no_effect", p.name, message, step.line, path)
         return None
@@ -727,6 +735,46 @@ def _uniform(t: TensorData) -> bool:
         return bool(t.data) and t.data[0] != 0 and all(x == t.data[0] for x in t.data)
     stats = t.stats
     return stats is not None and stats.min is not None and stats.min == stats.max != 0
+
+
+def _proportional(grad: TensorData, value: TensorData | None) -> bool:
+    """Whether ``grad`` is a nonzero multiple of ``value``, element by element: the
+    gradient of a mean of squares. From the numbers when both were kept, else from
+    the summaries, which all scale by the same factor (min and max swap places for a
+    negative one)."""
+    if value is None or grad.shape != value.shape:
+        return False
+    if grad.data is not None and value.data is not None:
+        squares = sum(v * v for v in value.data)
+        if not squares:
+            return False
+        pairs = list(zip(grad.data, value.data, strict=True))
+        c = sum(g * v for g, v in pairs) / squares
+        tol = 1e-4 * max(abs(g) for g, _ in pairs)
+        return c != 0 and all(abs(g - c * v) <= tol for g, v in pairs)
+    gs, vs = grad.stats, value.stats
+    if gs is None or vs is None:
+        return False
+    g_min, g_max, g_mean, g_norm = gs.min, gs.max, gs.mean, gs.norm
+    v_min, v_max, v_mean, v_norm = vs.min, vs.max, vs.mean, vs.norm
+    if None in (g_min, g_max, g_mean, v_min, v_max, v_mean) or not g_norm or not v_norm:
+        return False
+    assert g_min is not None and g_max is not None and g_mean is not None  # for mypy
+    assert v_min is not None and v_max is not None and v_mean is not None
+    c = g_norm / v_norm
+    close = functools.partial(math.isclose, rel_tol=1e-3, abs_tol=1e-5 * g_norm)
+    g_std, v_std = gs.std, vs.std
+
+    def fits(sign: float) -> bool:
+        lo, hi = (v_min, v_max) if sign > 0 else (-v_max, -v_min)
+        return (
+            close(g_min, c * lo)
+            and close(g_max, c * hi)
+            and close(g_mean, sign * c * v_mean)
+            and (g_std is None or v_std is None or close(g_std, c * v_std))
+        )
+
+    return fits(1.0) or fits(-1.0)
 
 
 def _cancels_shifts(op: str) -> bool:

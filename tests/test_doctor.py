@@ -14,7 +14,7 @@ from helpers import graph_of, parse_dot, plain_run
 
 from gradviz.cli import cli
 from gradviz.health import diagnose
-from gradviz.model import Graph
+from gradviz.model import Graph, Stats, TensorData
 from gradviz.renderers.dot import DotRenderer
 
 
@@ -190,6 +190,53 @@ def test_a_sum_of_a_normalized_output_gives_no_effect_not_vanishing(tmp_path: Pa
     )
     r = diagnose(graph_of(scaled))
     assert {p.name: p.status for p in r.params}["model.0.weight"] == "ok"
+
+
+@pytest.mark.parametrize("batch", [5, 300])  # numbers kept, or summarized
+def test_a_mean_of_squares_of_a_normalized_output_gives_no_effect(
+    tmp_path: Path, batch: int
+) -> None:
+    """``model(x).pow(2).mean()`` on a model ending in LayerNorm (an nn.Transformer's
+    output): a normalized output always has the same sum of squares, so the parameters
+    below it get zero up to rounding. The gradient reaching the norm is proportional to
+    its output; told apart from a real vanishing gradient, and from a loss against a
+    target, whose gradient flows."""
+    snippet = tmp_path / "squares.py"
+    body = (
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.LayerNorm(8))\n"
+        f"x = torch.randn({batch}, 4) * 1000\n"  # raw units: the norm's eps is negligible
+    )
+    snippet.write_text(body + "model(x).pow(2).mean().backward()\n")
+    ns = plain_run(snippet)
+    assert ns["model"][0].weight.grad.norm() < 1e-6
+    r = diagnose(graph_of(snippet))
+    status = {p.name: p.status for p in r.params}
+    assert status["model.0.weight"] == status["model.2.weight"] == "no effect", status
+    assert status["model.3.weight"] == "ok" and not r.findings
+    (note,) = [n for n in r.notes if n.subject == "model.0.weight"]
+    assert "a sum or mean of squares of the output of native_layer_norm at line 6" in note.message
+    target = tmp_path / "target.py"
+    target.write_text(body + "(model(x) - torch.linspace(-1, 1, 8)).pow(2).mean().backward()\n")
+    r = diagnose(graph_of(target))
+    assert {p.name: p.status for p in r.params}["model.0.weight"] == "ok"
+
+
+def test_proportional_reads_numbers_or_summaries() -> None:
+    from gradviz.health import _proportional
+
+    v = TensorData((3,), "float32", data=(1.0, -2.0, 0.5))
+    assert _proportional(TensorData((3,), "float32", data=(-0.5, 1.0, -0.25)), v)
+    assert not _proportional(TensorData((3,), "float32", data=(-0.5, 1.0, 0.25)), v)
+    assert not _proportional(TensorData((3,), "float32", data=(0.0, 0.0, 0.0)), v)
+    vs = Stats(min=-2.0, max=1.0, mean=-0.25, std=1.5, nan=0, inf=0, norm=2.5)
+    gs = Stats(min=-0.5, max=1.0, mean=0.125, std=0.75, nan=0, inf=0, norm=1.25)  # -0.5 × v
+    big = (1000,)
+    assert _proportional(TensorData(big, "float32", stats=gs), TensorData(big, "float32", stats=vs))
+    other = Stats(min=-0.5, max=1.0, mean=0.3, std=0.75, nan=0, inf=0, norm=1.25)
+    assert not _proportional(
+        TensorData(big, "float32", stats=other), TensorData(big, "float32", stats=vs)
+    )
 
 
 def test_many_notes_of_one_kind_are_told_twice_then_listed(runner: CliRunner, in_tmp: Path) -> None:
