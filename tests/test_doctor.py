@@ -453,6 +453,31 @@ def test_a_parameter_cut_off_by_detach_is_named_with_the_line() -> None:
     assert {p.name: p.status for p in r.params}["head.weight"] == "ok"
 
 
+def test_a_state_dict_saved_is_no_detach_of_the_snippets(tmp_path: Path) -> None:
+    """``state_dict()`` detaches each parameter it returns, inside torch: a checkpoint
+    saved before the step cuts nothing off. A layer the forward forgot is told as never
+    computed with, not as cut off at the line that saved the model; the snippet's own
+    ``.detach()`` is still named."""
+    snippet = tmp_path / "saved.py"
+    snippet.write_text(
+        "import io\nimport torch\nfrom torch import nn\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc1, self.fc2, self.fc3 = nn.Linear(3, 3), nn.Linear(3, 1), nn.Linear(3, 1)\n"
+        "    def forward(self, x):\n"
+        "        return self.fc1(x).sum() + self.fc3(x.detach() * 0 + self.fc2.weight.detach())\n"
+        "net = Net()\n"
+        "torch.save(net.state_dict(), io.BytesIO())\n"
+        "net(torch.randn(2, 3)).sum().backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    missing = {f.subject: f.message for f in r.findings if f.kind == "no_grad"}
+    assert set(missing) == {"net.fc2.weight", "net.fc2.bias"}
+    assert missing["net.fc2.weight"].endswith("it was cut off by .detach() at saved.py:9")
+    assert missing["net.fc2.bias"].endswith("the snippet never computed with it")
+
+
 def test_unused_parameters_are_told_apart(tmp_path: Path) -> None:
     snippet = tmp_path / "unused.py"
     snippet.write_text(

@@ -142,6 +142,14 @@ _BACKWARD_SIG = inspect.signature(torch.autograd.backward)
 _GRAD_SIG = inspect.signature(torch.autograd.grad)
 
 
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+
+
+def _torch_internal(caller: FrameType | None) -> bool:
+    """Whether a call was made by torch's own Python code, not by the snippet or its helpers."""
+    return caller is not None and caller.f_code.co_filename.startswith(_TORCH_DIR)
+
+
 def _arg_tensors(args: Sequence[Any], kwargs: dict[str, Any] | None) -> list[torch.Tensor]:
     """The tensors among a call's arguments, and in lists of them (``einsum``'s operands)."""
     found: list[torch.Tensor] = []
@@ -396,7 +404,8 @@ class Recorder(TorchFunctionMode):
                     made_by = grad_fn
             self.ops_seen += 1
         if func in _DETACH and args and isinstance(args[0], torch.Tensor):
-            self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
+            if not _torch_internal(sys._getframe(2)):  # state_dict() detaches what it saves
+                self._note_detach(args[0], line or snippet_line(sys._getframe(1), self.filename))
         elif line is None and type(out) is torch.Tensor and not out.requires_grad:
             self._note_constant(func, args, out)
         # Tensors made where no torch call was seen (a custom autograd.Function's
