@@ -80,6 +80,7 @@ from gradviz.torchcapture.saved import Known, SavedRecord, read_saved
 from gradviz.torchcapture.snippetwarnings import shown_where_the_snippet_called
 from gradviz.torchcapture.tensors import (
     FULL_LIMIT,
+    TRACING_TYPES,
     StatsMemo,
     StorageKey,
     dtype_name,
@@ -686,6 +687,8 @@ class Recorder(TorchFunctionMode):
                 if _checking_gradients(sys._getframe(1), recorder.filename):
                     return recorder._aside(orig, args, kwargs)
                 a = signature.bind(*args, **kwargs).arguments
+                if _traced(a[roots]):
+                    return recorder._aside(orig, args, kwargs)
                 create = bool(a.get("create_graph", False))
                 retain = a.get("retain_graph")
                 inputs_only = kind == "backward" and a.get("inputs") is not None
@@ -1260,6 +1263,13 @@ def _swapped_in(value: object) -> bool:
 
 
 _GRADCHECK = os.path.join("torch", "autograd", "gradcheck.py")
+
+
+def _traced(roots: object) -> bool:
+    """Whether a pass differentiates tensors a compiler traces with, not the snippet's:
+    ``torch.compile`` builds the backward of a compiled function by running
+    ``autograd.grad`` on functional (or fake) tensors, once, when it compiles."""
+    return any(type(t).__name__ in TRACING_TYPES for t in _tensors(roots))
 
 
 def _checking_gradients(frame: FrameType | None, snippet: str) -> bool:

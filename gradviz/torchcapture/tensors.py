@@ -18,6 +18,7 @@ from gradviz.model import Stats, TensorData
 
 __all__ = [
     "FULL_LIMIT",
+    "TRACING_TYPES",
     "StatsMemo",
     "add_data",
     "same_data",
@@ -34,7 +35,8 @@ StorageKey = tuple[int, tuple[int, ...], tuple[int, ...]]
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 _DEVICE_NAMES: dict[torch.device, str] = {}
-_UNREADABLE = frozenset({"FakeTensor", "FunctionalTensor"})
+TRACING_TYPES = frozenset({"FakeTensor", "FunctionalTensor"})
+"""Tensors a compiler traces with: they have no numbers to read, nor memory."""
 _SPARSE = frozenset(
     {torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc}
 )
@@ -131,7 +133,7 @@ def to_data(t: torch.Tensor, memo: StatsMemo | None = None) -> TensorData:
     dtype = dtype_name(t.dtype)
     device = t.device
     where = _device_name(device)
-    if device.type == "meta" or type(t).__name__ in _UNREADABLE:
+    if device.type == "meta" or type(t).__name__ in TRACING_TYPES:
         return TensorData(shape, dtype, where)
     try:
         if t.layout != torch.strided:
@@ -302,7 +304,7 @@ def storage_key(t: torch.Tensor) -> StorageKey | None:
     its strides: two tensors with the same key show the same numbers. A fake
     tensor has no memory (torch warns when asked for its address).
     """
-    if type(t).__name__ in _UNREADABLE:
+    if type(t).__name__ in TRACING_TYPES:
         return None
     try:
         return (t.data_ptr(), tuple(t.shape), t.stride())
