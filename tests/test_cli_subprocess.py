@@ -235,6 +235,45 @@ def test_a_warning_from_a_backward_hook_names_the_line_python_names(tmp_path: Pa
     assert run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
 
 
+def test_a_compiled_module_trains_as_under_python(tmp_path: Path) -> None:
+    """``torch.compile(model)`` traces gradviz's global module hooks: they changed its
+    state inside the trace, and dynamo raised. They do nothing there now, and torch's
+    warning about global hooks, which only gradviz's presence caused, is not shown."""
+    snippet = tmp_path / "compiled.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 1))\n"
+        "fast = torch.compile(model, backend='aot_eager')\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "x, y = torch.randn(16, 4), torch.randn(16, 1)\n"
+        "for step in range(2):\n"
+        "    loss = nn.functional.mse_loss(fast(x), y)\n"
+        "    opt.zero_grad()\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+        "    print(step, loss.item(), model[0].weight.grad.sum().item())\n"
+    )
+
+    def run(cmd: list[str]) -> tuple[str, list[str]]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
+        )
+        return proc.stdout, [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
+
+    out = tmp_path / "g.json"
+    assert run([GRADVIZ, "run", str(snippet), "-o", str(out)]) == run(
+        [sys.executable, str(snippet)]
+    )
+    g = Graph.from_json(out.read_text())
+    assert "CompiledFunctionBackward" in {n.autograd for n in g.ops()}
+    assert {p.name for p in g.params if p.grad is not None} == {
+        "model.0.weight",
+        "model.0.bias",
+        "model.2.weight",
+        "model.2.bias",
+    }
+
+
 def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
     """detect_anomaly prints where the forward op ran: without gradviz's frames."""
     snippet = tmp_path / "anomaly.py"

@@ -726,6 +726,8 @@ class Recorder(TorchFunctionMode):
         )
 
         def enter(module: torch.nn.Module, args: Any) -> None:
+            if _is_compiling():  # torch.compile traces the hooks: they must do nothing there
+                return
             recorder._modules.append(module)
             number = recorder._called.get(id(module))
             if number is None or recorder._calls[number][0]() is not module:
@@ -740,6 +742,8 @@ class Recorder(TorchFunctionMode):
                 recorder._called_with_others(module, others)
 
         def leave(module: torch.nn.Module, args: Any, output: Any) -> None:
+            if _is_compiling():
+                return
             while recorder._modules and recorder._modules.pop() is not module:
                 pass  # a forward that raised left its children behind
             recorder._scope = recorder._scope[: len(recorder._modules)]
@@ -757,7 +761,9 @@ class Recorder(TorchFunctionMode):
             register_module_forward_hook(leave, always_call=True),
         ]
         show = warnings.showwarning
-        warnings.showwarning = shown_where_the_snippet_called(show, self.filename)
+        warnings.showwarning = shown_where_the_snippet_called(
+            show, self.filename, hidden=lambda text: _about_our_hooks(text, hooks)
+        )
         self._active = True
         try:
             with self:
@@ -1373,6 +1379,28 @@ def _composite(func: Callable[..., Any]) -> bool:
         isinstance(func, types.FunctionType)
         and func.__module__ in _OPEN_MODULES
         and "handle_torch_function" in func.__code__.co_names
+    )
+
+
+_is_compiling = torch.compiler.is_compiling  # dynamo reads it as a constant when it traces
+
+
+def _about_our_hooks(text: str, ours: Sequence[Any]) -> bool:
+    """Whether a warning is torch.compile's about global module hooks, and the only ones
+    are gradviz's: python, without them, would not warn."""
+    if not text.startswith("Using `torch.compile(module)` when there are global hooks"):
+        return False
+    from torch.nn.modules import module
+
+    hooks = (
+        module._global_forward_pre_hooks,
+        module._global_forward_hooks,
+        module._global_backward_pre_hooks,
+        module._global_backward_hooks,
+    )
+    return sum(len(h) for h in hooks) == len(ours) and all(
+        handle.id in module._global_forward_pre_hooks or handle.id in module._global_forward_hooks
+        for handle in ours
     )
 
 

@@ -22,7 +22,9 @@ from gradviz.modeframes import in_overrides, is_gradviz, is_hand_over
 __all__ = ["forward_trace_as_python", "shown_where_the_snippet_called"]
 
 
-def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Callable[..., Any]:
+def shown_where_the_snippet_called(
+    show: Callable[..., Any], snippet: str, hidden: Callable[[str], bool] = lambda text: False
+) -> Callable[..., Any]:
     """``warnings.showwarning`` that names the line Python would name, not the mode's.
 
     A warning from inside a torch call points at the frame that called it, and
@@ -34,7 +36,8 @@ def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Ca
     traceback that anomaly mode prints. The warning is issued again from the
     right line, so that the snippet's filters and Python's once-per-line
     registry treat it as they would without gradviz: the same warning from two
-    lines is shown twice, from one line in a loop once.
+    lines is shown twice, from one line in a loop once. A warning that only
+    gradviz's presence caused (``hidden`` says which) is not shown.
     """
 
     reissuing = False  # the warning issued again, from the right line: shown as it is
@@ -53,6 +56,8 @@ def shown_where_the_snippet_called(show: Callable[..., Any], snippet: str) -> Ca
             show(message, category, filename, lineno, file, line)
             return
         text = str(message)
+        if hidden(text):
+            return
         if _FORWARD_TRACE in text:
             # a warning class that takes other arguments is shown as it is
             with contextlib.suppress(Exception):
