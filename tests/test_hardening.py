@@ -414,6 +414,51 @@ def test_torch_compile_region_is_one_opaque_node(tmp_path: Path) -> None:
     assert close(values(g.by_name("w").grad), [2.0, 2 * torch.cos(torch.tensor(1.0)).item()])
 
 
+def test_a_fullgraph_compile_traces_through_the_mode(tmp_path: Path) -> None:
+    """Dynamo traces a TorchFunctionMode's handler: gradviz's did its own bookkeeping
+    there, which ``fullgraph=True`` refused (a graph break). Under dynamo it now only
+    makes the call; the compiled module's backward is one node with its gradients."""
+    path = write(
+        tmp_path,
+        "fullgraph.py",
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "m = nn.Sequential(nn.LayerNorm(8), nn.Linear(8, 8))\n"
+        "cm = torch.compile(m, fullgraph=True, dynamic=True, backend='aot_eager')\n"
+        "for n in (3, 5):\n"
+        "    out = cm(torch.randn(n, 8))\n"
+        "    out.sum().backward()\n",
+    )
+    result = capture(path)
+    assert result.run.error is None and result.graph is not None
+    g = result.graph
+    assert "CompiledFunctionBackward" in {n.autograd for n in g.ops()}
+    ns = plain_run(path)
+    assert close(values(g.by_name("m.1.bias").grad), ns["m"][1].bias.grad.tolist())
+
+
+def test_a_compiled_step_that_calls_backward_runs_as_python_runs_it(tmp_path: Path) -> None:
+    """A compiled training step calls ``loss.backward()`` itself: dynamo traced gradviz's
+    wrapper of backward (and failed in torch: "NYI SymInt equality"). The step runs as
+    under python; its leaves show the gradients it left."""
+    path = write(
+        tmp_path,
+        "step.py",
+        "import torch\ntorch.manual_seed(0)\nmodel = torch.nn.Linear(4, 1)\n"
+        "@torch.compile(backend='aot_eager')\n"
+        "def train_step(x, y):\n"
+        "    loss = ((model(x) - y) ** 2).mean()\n"
+        "    loss.backward()\n"
+        "    return loss\n"
+        "loss = train_step(torch.randn(8, 4), torch.randn(8, 1))\n",
+    )
+    result = capture(path)
+    assert result.run.error is None and result.graph is not None
+    ns = plain_run(path)
+    g = result.graph
+    assert close(values(g.by_name("loss").value), ns["loss"].item())
+    assert close(values(g.by_name("model.weight").grad), ns["model"].weight.grad.tolist())
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the snippet's own API
 def test_torchscript_traced_and_scripted_code_runs_as_python_runs_it(tmp_path: Path) -> None:
     """jit.trace checks that two traces agree: gradviz's own reads must stay out of them."""

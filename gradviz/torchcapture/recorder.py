@@ -229,6 +229,8 @@ class Recorder(TorchFunctionMode):
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
+        if _is_compiling():  # dynamo traces the mode: it must see each call, and only that
+            return func(*args, **(kwargs or {}))
         # Under no_grad (an optimizer's step) nothing joins a graph: the call costs little
         # more than it would plainly. It is made on one line either way: jit.trace keeps
         # each op's line, and checks that a trace under no_grad matches its first.
@@ -682,8 +684,8 @@ class Recorder(TorchFunctionMode):
             end: Callable[[dict[str, Any], Any], None],
         ) -> Callable[..., Any]:
             def call(*args: Any, **kwargs: Any) -> Any:
-                if recorder._in_pass:  # torch re-dispatching the call we are already in
-                    return orig(*args, **kwargs)
+                if recorder._in_pass or _is_compiling():  # torch re-dispatching the call we
+                    return orig(*args, **kwargs)  # are already in, or dynamo tracing it
                 if _checking_gradients(sys._getframe(1), recorder.filename):
                     return recorder._aside(orig, args, kwargs)
                 a = signature.bind(*args, **kwargs).arguments
@@ -788,6 +790,8 @@ class Recorder(TorchFunctionMode):
         recorder = self
 
         def applied(cls: type, *args: Any, **kwargs: Any) -> Any:
+            if _is_compiling():  # dynamo traces it: the call, and nothing more
+                return apply(cls, *args, **kwargs)
             out = apply(cls, *args, **kwargs)
             if recorder._busy or not torch.is_grad_enabled() or _compiling():
                 return out

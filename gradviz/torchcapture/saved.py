@@ -119,7 +119,10 @@ def _packed_by_hook(node: object, raw_attr: str) -> bool:
     Only tensor attributes have a ``_raw_saved_*`` twin; a freed one reports no
     hook, and reading it then raises as usual.
     """
-    raw = getattr(node, raw_attr, None)
+    try:
+        raw = getattr(node, raw_attr, None)
+    except RuntimeError:  # freed: reading it raises again, and is told as freed
+        return False
     if raw is None:
         return False
     for saved in raw if isinstance(raw, tuple | list) else (raw,):
