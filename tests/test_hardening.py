@@ -436,6 +436,33 @@ def test_a_fullgraph_compile_traces_through_the_mode(tmp_path: Path) -> None:
     assert close(values(g.by_name("m.1.bias").grad), ns["m"][1].bias.grad.tolist())
 
 
+def test_a_compiled_sequential_shows_the_ops_python_runs(tmp_path: Path) -> None:
+    """dynamo does not trace ``nn.Sequential.forward`` (torch's own code), so python runs
+    the layers as plain ops; but it compiles any other frame that code reaches, and
+    gradviz's handler made a compiled function of every op. The graph is torch's."""
+    path = write(
+        tmp_path,
+        "seq.py",
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 1))\n"
+        "model.compile(backend='aot_eager')\n"
+        "loss = model(torch.randn(4, 8)).pow(2).mean()\n"
+        "loss.backward()\n",
+    )
+    ns = plain_run(path)
+    seen, stack, plain = set(), [ns["loss"].grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            plain.append(type(node).__name__)
+            stack.extend(f for f, _ in node.next_functions)
+    g = graph_of(path)
+    assert sorted(n.autograd for n in g.nodes if n.autograd) == sorted(plain)
+    assert "CompiledFunctionBackward" not in plain
+    assert close(values(g.by_name("model.2.bias").grad), ns["model"][2].bias.grad.tolist())
+
+
 def test_a_compiled_step_that_calls_backward_runs_as_python_runs_it(tmp_path: Path) -> None:
     """A compiled training step calls ``loss.backward()`` itself: dynamo traced gradviz's
     wrapper of backward (and failed in torch: "NYI SymInt equality"). The step runs as
@@ -455,6 +482,7 @@ def test_a_compiled_step_that_calls_backward_runs_as_python_runs_it(tmp_path: Pa
     assert result.run.error is None and result.graph is not None
     ns = plain_run(path)
     g = result.graph
+    assert [(p.kind, p.line) for p in g.passes] == [("backward", 7)]
     assert close(values(g.by_name("loss").value), ns["loss"].item())
     assert close(values(g.by_name("model.weight").grad), ns["model"].weight.grad.tolist())
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from numbers import Integral, Real
 from types import FrameType, TracebackType
-from typing import Any, Literal, NamedTuple, TypeGuard
+from typing import Any, Literal, NamedTuple, TypeGuard, TypeVar
 
 import torch
 from torch.nn.modules.module import (
@@ -683,6 +683,7 @@ class Recorder(TorchFunctionMode):
             roots: str,
             end: Callable[[dict[str, Any], Any], None],
         ) -> Callable[..., Any]:
+            @_eager_under_dynamo
             def call(*args: Any, **kwargs: Any) -> Any:
                 if recorder._in_pass or _is_compiling():  # torch re-dispatching the call we
                     return orig(*args, **kwargs)  # are already in, or dynamo tracing it
@@ -727,6 +728,7 @@ class Recorder(TorchFunctionMode):
             lambda a, result: recorder._end_grad(_tensors(a["inputs"]), result),
         )
 
+        @_eager_under_dynamo
         def enter(module: torch.nn.Module, args: Any) -> None:
             if _is_compiling():  # torch.compile traces the hooks: they must do nothing there
                 return
@@ -743,6 +745,7 @@ class Recorder(TorchFunctionMode):
             if others:
                 recorder._called_with_others(module, others)
 
+        @_eager_under_dynamo
         def leave(module: torch.nn.Module, args: Any, output: Any) -> None:
             if _is_compiling():
                 return
@@ -789,6 +792,7 @@ class Recorder(TorchFunctionMode):
         call used them; one handed straight to another Function's ``apply`` got none."""
         recorder = self
 
+        @_eager_under_dynamo
         def applied(cls: type, *args: Any, **kwargs: Any) -> Any:
             if _is_compiling():  # dynamo traces it: the call, and nothing more
                 return apply(cls, *args, **kwargs)
@@ -1387,6 +1391,30 @@ def _composite(func: Callable[..., Any]) -> bool:
 
 
 _is_compiling = torch.compiler.is_compiling  # dynamo reads it as a constant when it traces
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _eager_under_dynamo(fn: _F) -> _F:
+    """Have dynamo run ``fn``, and what it calls, as Python, when a compiled module's call
+    reaches it from code dynamo does not trace (``nn.Sequential.forward``).
+
+    Dynamo compiles each frame it meets there that is not torch's own: gradviz's
+    handler would have become a compiled function per op, where python runs the
+    module as plain ops. Where dynamo traces a frame that calls ``fn``, it still
+    inlines it (see ``_is_compiling``). A torch without this setting is left as it is.
+    """
+    try:
+        from torch._C._dynamo.eval_frame import (
+            _FrameAction,
+            _FrameExecStrategy,
+            set_code_exec_strategy,
+        )
+
+        skip = _FrameAction.SKIP
+        set_code_exec_strategy(fn.__code__, _FrameExecStrategy(skip, skip))
+    except (ImportError, AttributeError, TypeError, RuntimeError):
+        pass
+    return fn
 
 
 def _about_our_hooks(text: str, ours: Sequence[Any]) -> bool:
@@ -1472,3 +1500,6 @@ def _constant_call(func: Callable[..., Any]) -> str:
 def _name_of(func: Callable[..., Any]) -> str:
     name = getattr(func, "__name__", None) or type(func).__name__
     return name[2:-2] if name.startswith("__") and name.endswith("__") else name
+
+
+_eager_under_dynamo(Recorder.__torch_function__)
