@@ -463,6 +463,21 @@ def test_a_compiled_sequential_shows_the_ops_python_runs(tmp_path: Path) -> None
     assert close(values(g.by_name("model.2.bias").grad), ns["model"][2].bias.grad.tolist())
 
 
+def test_a_compiled_models_parameters_are_named_without_the_wrapper(tmp_path: Path) -> None:
+    """``model = torch.compile(nn.Sequential(...))`` holds the layers as ``_orig_mod``:
+    named ``model.0.weight``, as the snippet's reader knows them."""
+    path = write(
+        tmp_path,
+        "wrapped.py",
+        "import torch\nfrom torch import nn\n"
+        "model = torch.compile(nn.Sequential(nn.Linear(3, 1)), backend='aot_eager')\n"
+        "model(torch.ones(2, 3)).sum().backward()\n",
+    )
+    g = graph_of(path)
+    assert {p.name for p in g.params} == {"model.0.weight", "model.0.bias"}
+    assert values(g.by_name("model.0.bias").grad) == [2.0]
+
+
 def test_a_compiled_step_that_calls_backward_runs_as_python_runs_it(tmp_path: Path) -> None:
     """A compiled training step calls ``loss.backward()`` itself: dynamo traced gradviz's
     wrapper of backward (and failed in torch: "NYI SymInt equality"). The step runs as

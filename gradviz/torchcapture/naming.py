@@ -171,9 +171,18 @@ def worth_local(var: str) -> bool:
     return var != "self" and not _throwaway(var)
 
 
+def _unwrapped(path: str) -> str:
+    """A module path without ``torch.compile``'s wrapper: ``model.0.weight``, not
+    ``model._orig_mod.0.weight`` (the compiled module holds the snippet's as ``_orig_mod``)."""
+    if "_orig_mod" not in path:
+        return path
+    return ".".join(part for part in path.split(".") if part != "_orig_mod")
+
+
 def _parameters(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
     try:
-        yield from module.named_parameters()
+        for path, p in module.named_parameters():
+            yield _unwrapped(path), p
     except Exception:  # a half-built module from a snippet that raised
         return
 
@@ -182,7 +191,8 @@ def _buffers(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
     """A module's buffers (a pruning mask, batch norm's running statistics): saved by ops
     of the graph, they are named in its formulas."""
     try:
-        yield from module.named_buffers()
+        for path, b in module.named_buffers():
+            yield _unwrapped(path), b
     except Exception:  # a half-built module from a snippet that raised
         return
 
@@ -197,7 +207,7 @@ def _plain_tensors(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]
         for path, sub in module.named_modules():
             for attr, value in vars(sub).items():
                 if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
-                    yield (f"{path}.{attr}" if path else attr), value
+                    yield _unwrapped(f"{path}.{attr}" if path else attr), value
     except Exception:  # a half-built module from a snippet that raised
         return
 
@@ -473,7 +483,7 @@ def module_names(namespace: Mapping[str, object]) -> dict[int, str]:
             continue
         try:
             for path, module in obj.named_modules():
-                found.setdefault(id(module), f"{var}.{path}" if path else var)
+                found.setdefault(id(module), _unwrapped(f"{var}.{path}" if path else var))
         except Exception:  # a half-built module from a snippet that raised
             continue
     return found
