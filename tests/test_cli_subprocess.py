@@ -274,6 +274,34 @@ def test_a_compiled_module_trains_as_under_python(tmp_path: Path) -> None:
     }
 
 
+def test_work_done_in_child_processes_is_told_with_a_way_to_draw_it(tmp_path: Path) -> None:
+    """DDP's tutorial trains in processes it starts: gradviz sees none of it, and says so
+    (it said the snippet made no tensors), with the way to draw one process's work."""
+    snippet = tmp_path / "spawned.py"
+    snippet.write_text(
+        "import multiprocessing as mp\nimport torch\n"
+        "def work(rank):\n"
+        "    w = torch.ones(2, requires_grad=True)\n"
+        "    (w * 2).sum().backward()\n"
+        "    print(rank, w.grad.tolist(), flush=True)\n"
+        "if __name__ == '__main__':\n"
+        "    p = mp.get_context('fork').Process(target=work, args=(0,))\n"
+        "    p.start()\n"
+        "    p.join()\n"
+    )
+    proc = subprocess.run(
+        [GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 5 and proc.stdout == "0 [2.0, 2.0]\n"
+    assert "the snippet did its work in 1 process it started" in proc.stderr
+    assert "call the function it starts directly" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "g.svg").exists()
+
+
 def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
     """detect_anomaly prints where the forward op ran: without gradviz's frames."""
     snippet = tmp_path / "anomaly.py"

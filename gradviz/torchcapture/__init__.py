@@ -337,6 +337,17 @@ def _why_no_graph(named: Sequence[NamedTensor], recorder: Recorder) -> NoGraphEr
             hint="to draw the function, call backward() on its result in the snippet, "
             "e.g. f(*inputs).sum().backward()",
         )
+    if recorder.processes_started and not recorder.ops_seen and not recorder.passes:
+        started = recorder.processes_started
+        return NoGraphError(
+            f"the snippet did its work in {started} process{'es' if started > 1 else ''} "
+            "it started "
+            "(torch.multiprocessing.spawn, multiprocessing.Process); gradviz sees only its "
+            "own process",
+            hint="call the function it starts directly, in the snippet itself (for "
+            "torch.distributed, with a world size of 1), e.g. demo(0, 1) instead of "
+            "mp.spawn(demo, args=(2,), nprocs=2)",
+        )
     if any(e.tensor.requires_grad for e in named):
         if recorder.ops_seen:
             return NoGraphError(

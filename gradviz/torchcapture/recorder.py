@@ -23,6 +23,7 @@ freed. Only the passes still shown keep their root nodes alive.
 from __future__ import annotations
 
 import inspect
+import multiprocessing.process
 import os
 import sys
 import types
@@ -219,6 +220,9 @@ class Recorder(TorchFunctionMode):
         """Leaves whose gradient the snippet hooked -> the hook (see ``_note_grad_hook``)."""
         self._current_pass = -1
         self.passes_set_aside = 0  # gradcheck's own passes (see _checking_gradients)
+        self.processes_started = 0
+        """Processes the snippet started to do its work in (``torch.multiprocessing.spawn``),
+        not a DataLoader's workers: their graphs stay in them."""
 
     # -- forward: every torch call ---------------------------------------------
 
@@ -765,6 +769,15 @@ class Recorder(TorchFunctionMode):
             register_module_forward_pre_hook(enter),
             register_module_forward_hook(leave, always_call=True),
         ]
+        orig_start = multiprocessing.process.BaseProcess.start
+
+        def start(process: multiprocessing.process.BaseProcess) -> None:
+            target = getattr(process, "_target", None)
+            if not getattr(target, "__module__", "").startswith("torch.utils.data"):
+                recorder.processes_started += 1
+            orig_start(process)
+
+        multiprocessing.process.BaseProcess.start = start  # type: ignore[method-assign,assignment]
         show = warnings.showwarning
         warnings.showwarning = shown_where_the_snippet_called(
             show, self.filename, hidden=lambda text: _about_our_hooks(text, hooks)
@@ -781,6 +794,7 @@ class Recorder(TorchFunctionMode):
             self._scope = ()
             torch.autograd.backward = orig_backward
             torch.autograd.grad = orig_grad
+            multiprocessing.process.BaseProcess.start = orig_start  # type: ignore[method-assign]
             _FUNCTION.apply = orig_apply  # type: ignore[method-assign]
             if getattr(warnings.showwarning, "__wrapped__", None) is show:
                 warnings.showwarning = show  # unless the snippet put in its own
