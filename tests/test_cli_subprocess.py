@@ -15,6 +15,13 @@ from gradviz.model import Graph
 GRADVIZ = shutil.which("gradviz") or str(Path(sys.executable).with_name("gradviz"))
 
 
+def printed(cmd: list[str]) -> tuple[str, list[str]]:
+    """What a command printed: stdout, and stderr's lines but gradviz's own "wrote" line,
+    which python and ``gradviz run`` must print alike."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
+    return proc.stdout, [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
+
+
 def test_console_script_renders_the_lecture_example(tmp_path: Path) -> None:
     proc = subprocess.run(
         [GRADVIZ, "run", str(SAMPLES / "autograd_basics.py"), "-o", str(tmp_path / "g.json")],
@@ -198,17 +205,11 @@ def test_torch_warnings_name_the_snippets_lines_as_python_does(tmp_path: Path) -
         "print(y.grad, __file__)\n"  # a C++ warning: .grad of a non-leaf
     )
 
-    def run(cmd: list[str]) -> tuple[list[str], str]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
-        )
-        return [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln], proc.stdout
-
-    plain = run([sys.executable, str(snippet)])
-    ours = run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")])
-    assert len([ln for ln in plain[0] if "Warning:" in ln]) == 3
+    plain = printed([sys.executable, str(snippet)])
+    ours = printed([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")])
+    assert len([ln for ln in plain[1] if "Warning:" in ln]) == 3
     assert ours == plain
-    assert "gradviz" not in "\n".join(ours[0])
+    assert "gradviz" not in "\n".join(ours[1])
 
 
 def test_a_warning_from_a_backward_hook_names_the_line_python_names(tmp_path: Path) -> None:
@@ -223,16 +224,10 @@ def test_a_warning_from_a_backward_hook_names_the_line_python_names(tmp_path: Pa
         "    model(torch.randn(4, 3)).sum().backward()\n"
     )
 
-    def run(cmd: list[str]) -> list[str]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
-        )
-        return [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
-
-    plain = run([sys.executable, str(snippet)])
-    assert plain[0].startswith(f"{snippet}:5: UserWarning: Full backward hook is firing")
-    assert len(plain) == 2
-    assert run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
+    plain = printed([sys.executable, str(snippet)])
+    assert plain[1][0].startswith(f"{snippet}:5: UserWarning: Full backward hook is firing")
+    assert len(plain[1]) == 2
+    assert printed([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
 
 
 def test_a_compiled_module_trains_as_under_python(tmp_path: Path) -> None:
@@ -254,14 +249,8 @@ def test_a_compiled_module_trains_as_under_python(tmp_path: Path) -> None:
         "    print(step, loss.item(), model[0].weight.grad.sum().item())\n"
     )
 
-    def run(cmd: list[str]) -> tuple[str, list[str]]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
-        )
-        return proc.stdout, [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
-
     out = tmp_path / "g.json"
-    assert run([GRADVIZ, "run", str(snippet), "-o", str(out)]) == run(
+    assert printed([GRADVIZ, "run", str(snippet), "-o", str(out)]) == printed(
         [sys.executable, str(snippet)]
     )
     g = Graph.from_json(out.read_text())
@@ -394,12 +383,7 @@ def test_torch_warnings_follow_the_snippets_filters_and_lines(tmp_path: Path) ->
         "y.grad\n"
     )
 
-    def run(cmd: list[str]) -> list[str]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True
-        )
-        return [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
-
-    plain = run([sys.executable, str(snippet)])
-    assert [ln.split(":")[1] for ln in plain if "UserWarning" in ln] == ["4", "5", "7", "10", "10"]
-    assert run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
+    plain = printed([sys.executable, str(snippet)])
+    lines = [ln.split(":")[1] for ln in plain[1] if "UserWarning" in ln]
+    assert lines == ["4", "5", "7", "10", "10"]
+    assert printed([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
