@@ -366,8 +366,12 @@ def fold_repeats(
         drawn.add((moved.src, moved.dst))
         edges.append(moved)
     folded = renumber(graph, nodes, edges, list(graph.outputs), merged=target)
+    first_in, last_in = _common_scope(blocks[0]), _common_scope(blocks[-1])
     line = blocks[0][0].source.line if blocks[0][0].source else None
-    where = f" (line {line})" if line else ""
+    if first_in and last_in and first_in != last_in:
+        where = f" ({first_in} to {last_in})"  # a stack of layers: model.h.0 to model.h.3
+    else:
+        where = f" (line {line})" if line else ""
     note = (
         f"folded {count} repeats of a {period}-op block{where} into one, marked ×{count} "
         f"({len(graph.nodes)} nodes drawn as {len(folded.nodes)}); "
@@ -425,6 +429,21 @@ def _one_part(
 
 def _line(node: Node) -> int | None:
     return node.source.line if node.source else None
+
+
+def _common_scope(ops: Sequence[Node]) -> str | None:
+    """The innermost module call every op of a block ran in, if any (not the mark of a
+    fold made before)."""
+    scopes = [tuple(s for s in op.scope if not s.startswith("×")) for op in ops]
+    if not scopes or not all(scopes):
+        return None
+    common = scopes[0]
+    for scope in scopes[1:]:
+        n = 0
+        while n < min(len(common), len(scope)) and common[n] == scope[n]:
+            n += 1
+        common = common[:n]
+    return common[-1] if common else None
 
 
 def _outflow_norm(

@@ -136,6 +136,34 @@ def test_shared_leaves_are_drawn_once_per_use() -> None:
     assert split_shared_leaves(few) is few
 
 
+def test_a_stack_of_layers_is_folded_by_their_names(tmp_path: Path) -> None:
+    """nanoGPT's blocks: the note names the first and last layer folded, not the line of
+    the first op (a LayerNorm's forward, which says little of what repeated)."""
+    from gradviz.transforms import fold_repeats
+
+    snippet = tmp_path / "stack.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "class Block(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.ln, self.fc = nn.LayerNorm(4), nn.Linear(4, 4)\n"
+        "    def forward(self, x):\n"
+        "        return x + self.fc(self.ln(x)).tanh()\n"
+        "blocks = nn.ModuleList(Block() for _ in range(6))\n"
+        "x = torch.randn(2, 4)\n"
+        "for block in blocks:\n"
+        "    x = block(x)\n"
+        "x.sum().backward()\n"
+    )
+    graph = graph_of(snippet)
+    folded, note = fold_repeats(graph)
+    assert note is not None
+    assert note.startswith("folded 6 repeats of a 5-op block (blocks.0 to blocks.5) into one")
+    marked = [n for n in folded.ops() if any(s.startswith("×6") for s in n.scope)]
+    assert len(marked) == 5 and len(list(folded.ops())) < len(list(graph.ops())) // 3
+
+
 def test_a_recurrent_module_folds_by_time_step(tmp_path: Path) -> None:
     """nn.GRU makes every gate of every step in one call, after one product of the
     inputs of all steps, unbound: its steps fold into one block, and the pieces of
@@ -243,7 +271,7 @@ def test_side_by_side_repeats_fold_only_where_they_play_one_part(tmp_path: Path)
         "out.pow(2).sum().backward()\n"
     )
     folded, note = fold_repeats(graph_of(heads))
-    assert note is not None and note.startswith("folded 3 repeats of a 3-op block (line 6)")
+    assert note is not None and note.startswith("folded 3 repeats of a 3-op block (heads.0 to")
     (cat,) = [n for n in folded.ops() if n.op == "cat"]
     (tanh,) = [n for n in folded.ops() if n.op == "tanh"]
     assert [folded.node(e.src).id for e in folded.inputs(cat.id)] == [
