@@ -1453,10 +1453,7 @@ def _about_our_hooks(text: str, ours: Sequence[Any]) -> bool:
 def _compiling() -> bool:
     """Whether torch.compile or the JIT tracer is recording: gradviz's own reads would land
     in their graph (``torch.jit.trace`` then fails its check that two traces agree)."""
-    if torch._C._get_tracing_state() is not None:
-        return True
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and compiler.is_compiling())
+    return torch._C._get_tracing_state() is not None or _is_compiling()
 
 
 _CALL_NAMES: dict[Any, str] = {}
