@@ -131,6 +131,34 @@ class _Doctor:
         self.backward_reach = self._reached_by_backward()
         self.zero_seeded = self._only_zero_seeded()
         self.loss_scale = self._loss_scale()
+        self.judged_by = self._largest_loss_above()
+
+    def _largest_loss_above(self) -> dict[int, float]:
+        """For each node, the largest |output| whose graph reaches it.
+
+        A gradient is judged against the loss it came from. A snippet that
+        draws several graphs (fastai's notebook fits a quadratic with a loss
+        of 677, then an MNIST loss of 0.5) must not judge the second graph's
+        weights by the first loss. Outputs are walked largest first, so each
+        node is visited once.
+        """
+
+        def size(out: int) -> float:
+            n = norm_of(self.g.node(out).value)
+            return n if n and math.isfinite(n) else 1.0
+
+        judged: dict[int, float] = {}
+        for out in sorted(self.g.outputs, key=size, reverse=True):
+            scale, todo = size(out), [out]
+            while todo:
+                t = todo.pop()
+                if t in judged:
+                    continue
+                judged[t] = scale
+                op = self.producer.get(t)
+                if op is not None:
+                    todo.extend(self.inputs.get(op, ()))
+        return judged
 
     def _loss_scale(self) -> float:
         """How much a constant multiplied the loss just before backward (1 if none).
@@ -1158,7 +1186,8 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     prototypes = _copied_prototypes(graph.params)
     stale = {n.id for n in graph.nodes if n.grad_stale}
     for p in graph.params:
-        health, finding = doctor.param(p, scale)
+        judged = doctor.judged_by.get(p.node, scale) if p.node is not None else scale
+        health, finding = doctor.param(p, judged)
         if p.node in stale and health.status == "ok":
             health = replace(health, status="stale")  # told in one problem (_stale_grads)
         if p.name in prototypes and health.status == "no grad":

@@ -989,3 +989,31 @@ def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path)
     assert told["Wxh"].line == 3
     assert "Wxh = (torch.randn(3, 4) * 0.1).requires_grad_()" in told["Wxh"].message
     assert "w64 = torch.ones(4).to(torch.float64).requires_grad_()" in told["w64"].message
+
+
+def test_each_graph_is_judged_by_its_own_loss(tmp_path: Path) -> None:
+    """fastai's notebook fits a quadratic (a loss of hundreds), then an MNIST loss near
+    one: the second model's weights are judged against the loss they came from."""
+    snippet = tmp_path / "two_fits.py"
+    snippet.write_text(
+        "import torch\n"
+        "a = torch.tensor(3.0, requires_grad=True)\n"
+        "big = (a * 1e9).sum()\n"
+        "big.backward()\n"
+        "w = torch.tensor([0.5, -0.2], requires_grad=True)\n"
+        "small = (w * 1e-3).sum()\n"
+        "small.backward()\n"
+        "tiny = torch.tensor([1.0, 2.0], requires_grad=True)\n"
+        "(tiny * 1e-12 + a * 1e9).sum().backward()\n"
+    )
+    ns = plain_run(snippet)
+    r = diagnose(graph_of(snippet))
+    status = {p.name: p.status for p in r.params}
+    # |w.grad| = 1.4e-3 is nothing next to 3e9, and healthy next to its own loss (3e-4)
+    assert ns["w"].grad.norm().item() == pytest.approx(1.414e-3, rel=1e-3)
+    assert status["w"] == "ok"
+    # the third loss (6e9) is dominated by a, which it shares with the first: tiny's
+    # 1.4e-12 vanished next to it
+    assert status["tiny"] == "vanishing"
+    (found,) = [f for f in r.findings if f.subject == "tiny"]
+    assert "under 1e-06 × |loss| (6e+09)" in found.message
