@@ -60,7 +60,7 @@ class ParamHealth:
     value_norm: float | None
     grad_norm: float | None
     status: str
-    """ok, vanishing, exploding, nan, no grad, frozen, no effect, copied, not asked,
+    """ok, vanishing, exploding, nan, no grad, frozen, no effect, flat, copied, not asked,
     not tracked, swapped, zero seed, input"""
 
     @property
@@ -259,6 +259,8 @@ class _Doctor:
                 or self._normalized_away(p, grad_norm, scale, path)
             ):
                 status = "no effect"
+            elif finding := self._summed_away(p, grad_norm, scale, path):
+                status = "flat"
             else:
                 status = "vanishing"
                 what = (
@@ -391,6 +393,44 @@ class _Doctor:
                 "gradient"
             )
             return Finding("no_effect", p.name, message, step.line, path)
+        return None
+
+    def _summed_away(
+        self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
+    ) -> Finding | None:
+        """A tiny gradient that is the sum of a healthy one's elements, which cancel.
+
+        A parameter added to every element of a larger tensor (a bias, the
+        constant term of a fitted polynomial) gets the sum of their gradients.
+        When the gradient reaching that op is healthy and its sum is near zero,
+        the loss is flat along the parameter: it has converged (the tutorial's
+        ``a`` of ``a + b * P3(c + d * x)`` fitting the odd ``sin``), nothing faded.
+        """
+        floor = self.vanish * scale
+        for upper, lower in itertools.pairwise(path):
+            if upper.grad_norm is None or upper.grad_norm < floor:
+                return None  # it had faded above
+            if lower.grad_norm is not None and lower.grad_norm >= floor:
+                continue
+            if upper.op_id is None or lower.tensor is None or upper.tensor is None:
+                return None
+            if self._source(lower.tensor).id != p.node:
+                return None  # not the parameter itself, nor a view of it (a bias reshaped)
+            slots = {e.slot for e in self.in_edges.get(upper.op_id, []) if e.src == lower.tensor}
+            if not any((upper.op, slot) in _SHIFT_SLOTS for slot in slots):
+                return None
+            above, below = self.g.node(upper.tensor).value, self.g.node(lower.tensor).value
+            if above is None or below is None or _numel(below) >= _numel(above):
+                return None  # not broadcast: nothing was summed
+            where = f" at line {upper.line}" if upper.line else ""
+            message = (
+                f"|{p.name}.grad| is {norm:.3g} while the gradient reaching the {upper.op}"
+                f"{where} is {upper.grad_norm:.3g}: {p.name} is added to each of its "
+                f"{_numel(above):,} elements, so its gradient is the sum of theirs, and they "
+                f"cancel out. The loss is flat along {p.name} here, as it is once a parameter "
+                "has converged; not a vanishing gradient"
+            )
+            return Finding("no_effect", p.name, message, upper.line, path)
         return None
 
     def _zero_factor(
@@ -735,6 +775,10 @@ _PRODUCTS = frozenset({"mul", "mm", "bmm", "mv", "addmm", "baddbmm", "addmv", "d
 """Ops whose gradient for one factor is a product with the others."""
 _VIEWS = frozenset({"t", "permute", "transpose", "view", "reshape", "expand", "unsqueeze"})
 _VIEW_STEPS = 4
+
+
+def _numel(t: TensorData) -> int:
+    return math.prod(t.shape)
 
 
 def _all_zero(t: TensorData | None) -> bool:

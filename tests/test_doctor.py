@@ -1017,3 +1017,31 @@ def test_each_graph_is_judged_by_its_own_loss(tmp_path: Path) -> None:
     assert status["tiny"] == "vanishing"
     (found,) = [f for f in r.findings if f.subject == "tiny"]
     assert "under 1e-06 × |loss| (6e+09)" in found.message
+
+
+def test_a_converged_offset_is_flat_not_vanishing(tmp_path: Path) -> None:
+    """PyTorch's "Learning PyTorch with Examples" fits a + b * P3(c + d * x) to sin on a
+    symmetric grid: a and c converge to 0, where the gradients of the 2,000 points they
+    are added to cancel in the sum. A bias whose gradient faded on the way down stays
+    vanishing (see test_vanishing_gradients_are_found_with_the_op_that_shrank_them)."""
+    snippet = tmp_path / "fit.py"
+    snippet.write_text(
+        "import torch\n"
+        "x = torch.linspace(-1, 1, 2001)\n"
+        "y = x ** 3\n"
+        "a = torch.tensor(0.0, requires_grad=True)\n"
+        "b = torch.tensor(0.5, requires_grad=True)\n"
+        "y_pred = a + b * x\n"
+        "loss = (y_pred - y).pow(2).sum()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert abs(ns["a"].grad.item()) < 1e-6 * ns["loss"].item()
+    r = diagnose(graph_of(snippet))
+    status = {p.name: p.status for p in r.params}
+    assert status == {"a": "flat", "b": "ok"}
+    assert r.healthy
+    (note,) = [n for n in r.notes if n.subject == "a"]
+    assert note.line == 6
+    assert "is added to each of its 2,001 elements" in note.message
+    assert "The loss is flat along a here" in note.message

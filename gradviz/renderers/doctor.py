@@ -24,6 +24,7 @@ _STATUS_STYLE = {
     "no grad": "red",
     "frozen": "dim",
     "no effect": "dim",
+    "flat": "dim",
     "zero factor": "dim",
     "copied": "dim",
     "not asked": "dim",
