@@ -1084,6 +1084,8 @@ def _not_leaves(doctor: _Doctor) -> list[Finding]:
         if len(uses) != 1 or doctor.inputs.get(uses[0], []) != [leaf.id]:
             continue
         op = g.node(uses[0])
+        if op.op not in _INITIALIZING:
+            continue  # S of ``U, S, Vh = torch.linalg.svd(...)`` is no weight
         made = doctor.op_output.get(op.id)
         names = g.node(made).names if made is not None else ()
         if not names or "(" in names[0]:
@@ -1103,6 +1105,11 @@ def _not_leaves(doctor: _Doctor) -> list[Finding]:
             )
         )
     return found
+
+
+_INITIALIZING = _SCALINGS | _VIEWS | {"add", "sub", "rsub", "squeeze", "to_copy", "clone"}
+"""What a line that makes a weight does to ``torch.randn(..., requires_grad=True)``: a
+scale (``* 0.01``, ``/ math.sqrt(n)``), a shift, a reshape, a ``.double()`` or ``.cuda()``."""
 
 
 def _leaf_fix(code: str, name: str) -> str:

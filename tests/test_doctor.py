@@ -965,7 +965,8 @@ def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path)
     tensor, which nothing names, and ``Wxh.grad`` stays None, as plain torch shows. Told
     in a note (the saved-tensor-hooks tutorial makes such a ``b`` on purpose), with the
     line rewritten; so for a copy (``.to(float64)``). A named leaf scaled on another
-    line is nothing of the kind."""
+    line is nothing of the kind, nor is what a decomposition makes of an unnamed leaf
+    (``S`` of ``torch.linalg.svd(torch.randn(3, 5, requires_grad=True))``)."""
     snippet = tmp_path / "scaled.py"
     snippet.write_text(
         "import torch\ntorch.manual_seed(0)\n"
@@ -977,7 +978,8 @@ def test_a_weight_made_after_requires_grad_is_told_it_is_no_leaf(tmp_path: Path)
         "    def __init__(self):\n"
         "        self.W = torch.ones(4, requires_grad=True) * 0.5\n"
         "layer = Layer()\n"
-        "loss = ((x2 @ Wxh * layer.W).double() @ w64).sum()\n"
+        "U, S, Vh = torch.linalg.svd(torch.randn(3, 5, requires_grad=True))\n"
+        "loss = ((x2 @ Wxh * layer.W).double() @ w64).sum() + S.sum()\n"
         "loss.backward()\n"
     )
     ns = plain_run(snippet)
