@@ -191,11 +191,25 @@ def test_a_condition_on_a_number_holds_whatever_its_type(tmp_path: Path) -> None
     assert "linalg_vector_norm: linalg_vector_norm(x) = sqrt(sum(x ** 2, (1,)))" in text
 
 
-def test_a_rule_that_does_not_apply_says_why() -> None:
+def test_a_summed_loss_is_told_with_its_own_rule() -> None:
     text = " ".join(plain(SNIPPETS / "mse_sum.py").split())
+    assert "mse_loss: loss = sum((p - [0., 0.]) ** 2)" in text
+    assert "p.grad = 2 * (p - [0., 0.]) * loss.grad = [2., 4.]" in text
+
+
+def test_a_rule_that_does_not_apply_says_why(tmp_path: Path) -> None:
+    text = told(
+        tmp_path,
+        "weighted.py",
+        "import torch\n"
+        "x = torch.tensor([[1.0, 2.0], [0.5, 0.0]], requires_grad=True)\n"
+        "w = torch.tensor([1.0, 3.0])\n"
+        "loss = torch.nn.functional.nll_loss(x, torch.tensor([1, 0]), weight=w)\n"
+        "loss.backward()\n",
+    )
     assert (
-        "mse_loss: its rule assumes reduction='mean', this one has reduction='sum'; "
-        "p.grad got [2., 4.]"
+        "nll_loss: its rule assumes weight=None, this one has weight=tensor; "
+        "x.grad got [[0., -0.75], [-0.25, 0.]]"
     ) in text
 
 

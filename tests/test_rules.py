@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from gradviz.explain.evaluate import evaluate
-from gradviz.explain.rules import RULES
+from gradviz.explain.rules import REDUCED, RULES, Rule
 
 Case = Callable[[], tuple[torch.Tensor, list[torch.Tensor | None]]]
 
@@ -569,12 +569,93 @@ MORE_CASES = {
 @pytest.mark.parametrize("name", [*sorted(CASES), *sorted(MORE_CASES)])
 def test_rule_matches_torch(name: str) -> None:
     torch.manual_seed(sum(map(ord, name)))
-    out, inputs = {**CASES, **MORE_CASES}[name]()
+    case = {**CASES, **MORE_CASES}[name]
     name = name.split(" ")[0]
+    check_rule(name, RULES[name], case)
+
+
+def _reduced_cases(reduction: str) -> dict[str, Case]:
+    t, r = torch.tensor, reduction
+
+    def zeros() -> torch.Tensor:
+        return torch.zeros(2, 3, dtype=torch.float64)
+
+    def bce() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        p, y = P(2, 3, unit=True), P(2, 3, unit=True)
+        return F.binary_cross_entropy(p, y, reduction=r), [p, y]
+
+    def soft_margin() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        x = P(2, 3)
+        y = torch.tensor([[1.0, -1.0, 1.0], [-1.0, -1.0, 1.0]], dtype=torch.float64)
+        return F.soft_margin_loss(x, y, reduction=r), [x]
+
+    cases: dict[str, Case] = {
+        "MseLossBackward0": binary(lambda a, b: F.mse_loss(a, b, reduction=r), (2, 3), (2, 3)),
+        "SmoothL1LossBackward0": with_target(
+            lambda x: F.smooth_l1_loss(x, zeros(), beta=0.7, reduction=r), lambda: P(2, 3)
+        ),
+        "HuberLossBackward0": with_target(
+            lambda x: F.huber_loss(x, zeros(), delta=0.6, reduction=r), lambda: P(2, 3)
+        ),
+        "BinaryCrossEntropyBackward0": bce,
+        "SoftMarginLossBackward0": soft_margin,
+        "BinaryCrossEntropyWithLogitsBackward0": binary(
+            lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=r),
+            (2, 3),
+            (2, 3),
+            unit=True,
+        ),
+    }
+    if reduction == "sum":  # one loss per target has no elementwise form
+        cases |= {
+            "NllLossBackward0": with_target(
+                lambda x: F.nll_loss(x, t([0, 2]), reduction=r), lambda: P(2, 3)
+            ),
+            "NllLoss2DBackward0": with_target(
+                lambda x: F.nll_loss(x, t([[[0, 2], [1, 1]], [[2, 2], [0, 1]]]), reduction=r),
+                lambda: P(2, 3, 2, 2),
+            ),
+            "MseLossBackwardBackward0": on(
+                lambda go, x, y: torch.ops.aten.mse_loss_backward(go, x, y, 2),
+                number,
+                R(3, 4),
+                R(3, 4),
+            ),
+        }
+    return cases
+
+
+_REDUCTIONS = {"0": "none", "2": "sum"}
+REDUCED_CASES = {
+    (node, number): case
+    for number, reduction in _REDUCTIONS.items()
+    for node, case in _reduced_cases(reduction).items()
+}
+
+
+def test_every_reduced_rule_has_a_case() -> None:
+    assert set(REDUCED) == set(REDUCED_CASES)
+
+
+@pytest.mark.parametrize(
+    ("name", "reduction"), sorted(REDUCED_CASES), ids=lambda v: _REDUCTIONS.get(v, v)
+)
+def test_a_loss_summed_or_kept_per_element_has_its_rule(name: str, reduction: str) -> None:
+    """``F.binary_cross_entropy(..., reduction='sum')`` (PyTorch's VAE example) and
+    ``nn.MSELoss(reduction='sum')`` ("Learning PyTorch with Examples") are explained
+    with their own formulas, not the mean's."""
+    torch.manual_seed(sum(map(ord, name)) + int(reduction))
+    rule = REDUCED[name, reduction]
+    assert "numel" not in " ".join(rule.chain) and "total_weight" not in " ".join(rule.chain)
+    check_rule(name, rule, REDUCED_CASES[name, reduction])
+
+
+def check_rule(name: str, rule: Rule, case: Case) -> None:
+    """The rule's formulas, evaluated on the case's tensors, give torch's gradients."""
+    out, inputs = case()
     outs = out if isinstance(out, tuple) else (out,)  # split, unbind: several
     node = outs[0].grad_fn
     assert type(node).__name__ == name
-    rule = RULES[name]
     assert (rule.outputs is not None) == (len(outs) > 1)
     symbols = saved_symbols(node)
     for attr, expected in rule.when.items():
@@ -698,3 +779,4 @@ def test_every_forward_is_an_expression_the_snippets_names_go_into(name: str) ->
     forward = RULES[name].forward
     assert forward.startswith("result = ")
     ast.parse(forward.removeprefix("result = "), mode="eval")
+

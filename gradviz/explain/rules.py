@@ -18,9 +18,9 @@ compare them with the gradients torch computes. Nothing here imports torch.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-__all__ = ["IN_WORDS", "RULES", "Rule"]
+__all__ = ["IN_WORDS", "RULES", "Rule", "rule_for"]
 
 
 @dataclass(frozen=True)
@@ -1416,6 +1416,56 @@ RULES: dict[str, Rule] = {
         "the others, weighted by each distance's gradient over the distance",
     ),
 }
+
+
+_AVERAGED_BY = (" / numel(self)", " / total_weight")
+"""The divisions that make a loss's 'mean': over its elements, or over the kept targets."""
+
+
+def _reduced(rule: Rule, reduction: str) -> Rule | None:
+    """A loss's rule for ``reduction='sum'`` (2) or ``'none'`` (0), made from its 'mean' one.
+
+    PyTorch's VAE example sums its binary cross-entropy, and "Learning PyTorch
+    with Examples" its MSE: the same formulas, without the division that
+    averaged. 'none' keeps one loss per element, so only the elementwise losses
+    (those that divide by ``numel(self)``) have that form.
+    """
+    if rule.when.get("reduction") != "1":
+        return None
+    texts = (rule.forward, *rule.chain, *(f for f in rule.local if f))
+    divisor = next((d for d in _AVERAGED_BY if any(d in t for t in texts)), None)
+    if divisor is None:
+        return None
+    if reduction == "0" and (divisor != " / numel(self)" or "mean(" not in rule.forward):
+        return None
+
+    def summed(formula: str) -> str:
+        return formula.replace(divisor, "")
+
+    return replace(
+        rule,
+        forward=summed(rule.forward).replace("mean(", "sum(" if reduction == "2" else "("),
+        chain=tuple(map(summed, rule.chain)),
+        local=tuple(summed(f) if f else f for f in rule.local),
+        when={**rule.when, "reduction": reduction},
+    )
+
+
+REDUCED: dict[tuple[str, str], Rule] = {
+    (node, reduction): found
+    for node, rule in RULES.items()
+    for reduction in ("0", "2")
+    if (found := _reduced(rule, reduction)) is not None
+}
+"""Losses called with ``reduction='none'`` or ``'sum'``, by node and torch's number for it."""
+
+
+def rule_for(node: str, reduction: str | None = None) -> Rule | None:
+    """The rule for an autograd node, for the reduction its loss saved when it has one."""
+    rule = RULES.get(node)
+    if rule is None or reduction is None or reduction == rule.when.get("reduction", reduction):
+        return rule
+    return REDUCED.get((node, reduction), rule)
 
 
 IN_WORDS: dict[str, str] = {

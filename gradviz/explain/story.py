@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
-from gradviz.explain.rules import IN_WORDS, RULES, Rule
+from gradviz.explain.rules import IN_WORDS, Rule, rule_for
 from gradviz.explain.scalars import NAMED_NUMBERS, evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
@@ -332,7 +332,8 @@ class _Teller:
         op = self.g.node(edge.dst)
         out_id = self.output_of.get(op.id)
         out = self.label(out_id) if out_id is not None else "out"
-        rule = RULES.get(op.autograd or "")
+        reduction = next((s.value for s in op.saved if s.name == "reduction"), None)
+        rule = rule_for(op.autograd or "", reduction)
         if rule is not None and rule.outputs is not None:
             out = ", ".join(self._outputs(op, edge))
         child = self.label(edge.src)
