@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -780,3 +782,16 @@ def test_every_forward_is_an_expression_the_snippets_names_go_into(name: str) ->
     assert forward.startswith("result = ")
     ast.parse(forward.removeprefix("result = "), mode="eval")
 
+
+def test_a_formula_passing_python_numbers_to_torch_evaluates_in_a_fresh_process() -> None:
+    """torch's argument parser imports through the calling frame's builtins the first
+    time an op gets a Python number: the formulas' namespace must allow that import."""
+    code = (
+        "import torch\n"
+        "from gradviz.explain.evaluate import evaluate\n"
+        "x = torch.tensor([0.25, -1.5, 3.0])\n"
+        "print(evaluate('clamp(x, -delta, delta)', {'x': x, 'delta': 1.0}).tolist())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[0.25,", "-1.0,", "1.0]"]

@@ -8,6 +8,7 @@ torch computes; what is shown to the user is therefore what was checked.
 from __future__ import annotations
 
 import ast
+import builtins
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -765,4 +766,10 @@ NAMESPACE: dict[str, Any] = {
 def evaluate(formula: str, symbols: Mapping[str, Any]) -> Any:
     """Compute ``formula`` with ``symbols`` bound (tensors, saved attributes, ``i``)."""
     code = compile(ast.parse(formula, mode="eval"), "<rule>", "eval")
-    return eval(code, {"__builtins__": {}, **NAMESPACE}, dict(symbols))
+    return eval(code, {"__builtins__": _BUILTINS, **NAMESPACE}, dict(symbols))
+
+
+_BUILTINS = {"__import__": builtins.__import__}
+"""No builtins for the formulas, but ``__import__``: torch's argument parser imports
+``torch`` through the calling frame's builtins when an op gets a Python number
+(``clamp(x, -delta, delta)``), and without it raises KeyError."""
