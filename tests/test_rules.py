@@ -564,6 +564,9 @@ MORE_CASES = {
     ),
     "PreluKernelBackward0 (one slope)": layer(F.prelu, (2, 3, 4), (1,)),
     "EmbeddingBagBackward0 (sum, 2-D)": bag_sum_case,
+    "NllLossBackward0 (ignore_index)": with_target(
+        lambda x: F.nll_loss(x, torch.tensor([0, -100, 2])), lambda: P(3, 3)
+    ),
 }
 """A rule checked on a second kind of call, named ``node (what)``."""
 
@@ -608,15 +611,18 @@ def _reduced_cases(reduction: str) -> dict[str, Case]:
             unit=True,
         ),
     }
-    if reduction == "sum":  # one loss per target has no elementwise form
+    # with a target left out (ignore_index), whose row gets nothing
+    cases |= {
+        "NllLossBackward0": with_target(
+            lambda x: F.nll_loss(x, t([0, 2, -100]), reduction=r), lambda: P(3, 3)
+        ),
+        "NllLoss2DBackward0": with_target(
+            lambda x: F.nll_loss(x, t([[[0, 2], [1, -100]], [[2, 2], [0, 1]]]), reduction=r),
+            lambda: P(2, 3, 2, 2),
+        ),
+    }
+    if reduction == "sum":
         cases |= {
-            "NllLossBackward0": with_target(
-                lambda x: F.nll_loss(x, t([0, 2]), reduction=r), lambda: P(2, 3)
-            ),
-            "NllLoss2DBackward0": with_target(
-                lambda x: F.nll_loss(x, t([[[0, 2], [1, 1]], [[2, 2], [0, 1]]]), reduction=r),
-                lambda: P(2, 3, 2, 2),
-            ),
             "MseLossBackwardBackward0": on(
                 lambda go, x, y: torch.ops.aten.mse_loss_backward(go, x, y, 2),
                 number,

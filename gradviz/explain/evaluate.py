@@ -154,8 +154,13 @@ def index_back(
     return out.index_put(tuple(indices), grad, accumulate=True)
 
 
-def one_hot(target: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """1 at each row's target class of ``like`` (the log-probabilities), else 0."""
+def one_hot(
+    target: torch.Tensor, like: torch.Tensor, ignore_index: int | None = None
+) -> torch.Tensor:
+    """1 at each row's target class of ``like`` (the log-probabilities), else 0; a row of
+    zeros for a target equal to ``ignore_index`` (padding that ``nll_loss`` skips)."""
+    if ignore_index is not None:
+        return picked(target, like, ignore_index)
     if like.dim() == 1:
         return F.one_hot(target, like.shape[0]).to(like.dtype)
     hot = F.one_hot(target, like.shape[1]).to(like.dtype)
@@ -760,6 +765,7 @@ NAMESPACE: dict[str, Any] = {
     "conj": torch.conj,
     "view_as_complex": torch.view_as_complex,
     "diagonal": torch.diagonal,
+    "unsqueeze": torch.unsqueeze,
 }
 
 

@@ -1079,7 +1079,7 @@ RULES: dict[str, Rule] = {
         "nll_loss2d",
         "result = -mean(self[n, target[n, h, w], h, w])",
         ("self",),
-        ("-one_hot(target, self) * grad / total_weight",),
+        ("-one_hot(target, self, ignore_index=ignore_index) * grad / total_weight",),
         when={"reduction": "1", "weight": "None"},
         note="cross_entropy over every pixel (segmentation): each pixel's true class "
         "gets -1 / the number of pixels",
@@ -1088,7 +1088,7 @@ RULES: dict[str, Rule] = {
         "nll_loss",
         "result = -mean(self[i, target[i]])",
         ("self",),
-        ("-one_hot(target, self) * grad / total_weight",),
+        ("-one_hot(target, self, ignore_index=ignore_index) * grad / total_weight",),
         when={"reduction": "1", "weight": "None"},
         note="with log_softmax before it, this is cross_entropy",
     ),
@@ -1458,6 +1458,16 @@ REDUCED: dict[tuple[str, str], Rule] = {
     if (found := _reduced(rule, reduction)) is not None
 }
 """Losses called with ``reduction='none'`` or ``'sum'``, by node and torch's number for it."""
+for _node, _forward in (
+    ("NllLossBackward0", "result = -self[i, target[i]]"),
+    ("NllLoss2DBackward0", "result = -self[n, target[n, h, w], h, w]"),
+):  # one loss per target (a focal loss weighs them): each row's gradient is its own
+    REDUCED[_node, "0"] = replace(
+        RULES[_node],
+        forward=_forward,
+        chain=("-one_hot(target, self, ignore_index=ignore_index) * unsqueeze(grad, 1)",),
+        when={**RULES[_node].when, "reduction": "0"},
+    )
 
 
 def rule_for(node: str, reduction: str | None = None) -> Rule | None:
