@@ -476,6 +476,9 @@ def more_leaf_pairs() -> dict[str, Case]:
         "MseLossBackwardBackward0": on(
             lambda go, x, y: torch.ops.aten.mse_loss_backward(go, x, y, 1), number, R(3, 4), R(3, 4)
         ),
+        "SelectBackwardBackward0": layer(
+            lambda go: torch.ops.aten.select_backward(go, [3, 4, 2], 1, 2), (3, 2)
+        ),
         "LogSoftmaxBackwardDataBackward0": on(
             lambda go, out: torch.ops.aten._log_softmax_backward_data(go, out, 1, torch.float64),
             R(3, 4),
@@ -778,13 +781,14 @@ def test_scalar_formulas_mean_what_the_tensor_ones_mean(name: str, value: float)
         assert got is not None and got == pytest.approx(want, rel=1e-9), local
 
 
-@pytest.mark.parametrize("name", sorted(RULES))
+@pytest.mark.parametrize("name", [*sorted(RULES), *(f"{n} {r}" for n, r in sorted(REDUCED))])
 def test_every_forward_is_an_expression_the_snippets_names_go_into(name: str) -> None:
     """explain puts the snippet's names into a rule's forward formula by parsing it: one
     that does not parse would be shown with torch's symbols (``self``, ``A``)."""
     import ast
 
-    forward = RULES[name].forward
+    node, _, reduction = name.partition(" ")
+    forward = (REDUCED[node, reduction] if reduction else RULES[node]).forward
     assert forward.startswith("result = ")
     ast.parse(forward.removeprefix("result = "), mode="eval")
 

@@ -933,6 +933,14 @@ RULES: dict[str, Rule] = {
         ("place(grad, self, dim, index)",),
         note="zeros everywhere but where the element was taken",
     ),
+    "SelectBackwardBackward0": Rule(
+        "select_backward",
+        "result = place(grad_output, zeros(input_sizes), dim, index)",
+        ("grad_output",),
+        ("grad.select(dim, index)",),
+        note="select's gradient, differentiated again (a Hessian, a gradient penalty): "
+        "it put grad_output in one place among zeros, so it takes back what is there",
+    ),
     "SliceBackward0": Rule(
         "slice",
         "result = slice(self, dim, start, end, step)",
