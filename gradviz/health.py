@@ -60,8 +60,8 @@ class ParamHealth:
     value_norm: float | None
     grad_norm: float | None
     status: str
-    """ok, vanishing, exploding, nan, no grad, frozen, no effect, flat, copied, not asked,
-    not tracked, swapped, zero seed, input"""
+    """ok, vanishing, exploding, nan, no grad, frozen, no effect, flat, copied, not called,
+    not asked, not tracked, swapped, zero seed, input"""
 
     @property
     def ratio(self) -> float | None:
@@ -863,7 +863,7 @@ def _copied_prototypes(params: Sequence[Param]) -> dict[str, list[str]]:
     by its parameters: none was used, and the same names below it, with the
     same shapes, appear under two or more deeper prefixes that were
     (``transformer_encoder.layers.0.``, ``.1.``, ...). A spare module with one
-    look-alike elsewhere stays a problem.
+    look-alike elsewhere is no prototype (see ``_set_aside`` for one nothing steps).
     """
     unused: dict[str, list[Param]] = {}
     for p in params:
@@ -911,6 +911,57 @@ def _not_asked_note(names: Sequence[str]) -> list[Finding]:
             "Expected",
         )
     ]
+
+
+def _set_aside(params: Sequence[Param]) -> set[str]:
+    """Modules the snippet holds, never called, and no optimizer steps: a copy set aside.
+
+    ``best_model = copy.deepcopy(model)`` keeps the best epoch's weights; none of
+    them takes part in any computation, and none should get a gradient. Told by
+    the variable: no parameter under it was used, in the graph, under
+    ``no_grad`` or through ``functional_call``, and no optimizer holds one. A
+    layer the forward pass forgot (``model.fc3``) lies under a module that was
+    called, and a model whose parameters an optimizer was given but that nothing
+    called stays a problem.
+    """
+    groups: dict[str, list[Param]] = {}
+    for p in params:
+        head, dot, _ = p.name.partition(".")
+        if dot:
+            groups.setdefault(head, []).append(p)
+    return {
+        head
+        for head, group in groups.items()
+        if not any(
+            p.node is not None
+            or p.used_line is not None
+            or p.detached_line is not None
+            or p.no_grad_line is not None
+            or p.swapped_line is not None
+            or p.optimized
+            for p in group
+        )
+    }
+
+
+def _set_aside_notes(heads: Collection[str], health: Sequence[ParamHealth]) -> list[Finding]:
+    notes = []
+    for head in sorted(heads):
+        count = sum(1 for h in health if h.name.startswith(head + ".") and h.status == "not called")
+        if not count:
+            continue
+        notes.append(
+            Finding(
+                "not_called",
+                head,
+                f"{head} was never called and no optimizer steps it: its {count} "
+                f"parameter{'s' if count > 1 else ''} took no part in any computation. "
+                "Expected for a copy set aside (copy.deepcopy(model) for the best epoch); "
+                f"if it should learn, call it in the forward pass and give the optimizer "
+                f"{head}.parameters()",
+            )
+        )
+    return notes
 
 
 def _not_tracked_note(graph: Graph, quiet: Sequence[Param]) -> list[Finding]:
@@ -1235,6 +1286,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
             Finding("no_backward", report.loss, "no backward pass ran: there are no gradients")
         )
     prototypes = _copied_prototypes(graph.params)
+    set_aside = _set_aside(graph.params)
     stale = {n.id for n in graph.nodes if n.grad_stale}
     for p in graph.params:
         judged = doctor.judged_by.get(p.node, scale) if p.node is not None else scale
@@ -1244,10 +1296,14 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         if p.name in prototypes and health.status == "no grad":
             health = replace(health, status="copied")
             finding = None
+        elif p.name.partition(".")[0] in set_aside and health.status == "no grad":
+            health = replace(health, status="not called")  # one note (_set_aside_notes)
+            finding = None
         report.params.append(health)
         if finding is not None and graph.passes:
             (report.notes if finding.kind == "no_effect" else report.findings).append(finding)
     report.notes.extend(_prototype_notes(prototypes))
+    report.notes.extend(_set_aside_notes(set_aside, report.params))
     report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
     tracked = {h.name for h in report.params if h.status == "not tracked"}
     report.notes.extend(_not_tracked_note(graph, [p for p in graph.params if p.name in tracked]))

@@ -226,6 +226,7 @@ class Param:
     ``differentiated_line`` (leaves of no module only) the first line whose
     ``torch.autograd.grad`` took the gradient with respect to it: a point the snippet
     differentiates at (a PINN's ``x``, a gradient penalty's mix), not a weight it trains.
+    ``optimized``: an optimizer the snippet holds steps it.
     ``value`` is what the forward pass saw when it is in the graph.
     """
 
@@ -239,6 +240,7 @@ class Param:
     no_grad_line: int | None = None
     swapped_line: int | None = None
     differentiated_line: int | None = None
+    optimized: bool = False
 
 
 @dataclass(frozen=True)
@@ -684,6 +686,7 @@ def _param_to_dict(p: Param) -> dict[str, Any]:
             "no_grad_line": p.no_grad_line,
             "swapped_line": p.swapped_line,
             "differentiated_line": p.differentiated_line,
+            "optimized": p.optimized,
         }
     ) | {"requires_grad": p.requires_grad}
 
@@ -702,6 +705,7 @@ def _param_from_dict(d: Mapping[str, Any]) -> Param:
         no_grad_line=_opt_int(d.get("no_grad_line")),
         swapped_line=_opt_int(d.get("swapped_line")),
         differentiated_line=_opt_int(d.get("differentiated_line")),
+        optimized=bool(d.get("optimized", False)),
     )
 
 

@@ -489,6 +489,7 @@ def test_unused_parameters_are_told_apart(tmp_path: Path) -> None:
         "extra = side(x)  # computed, but never part of the loss\n"
         "loss = used(x).sum()\n"
         "loss.backward()\n"
+        "opt = torch.optim.SGD([*used.parameters(), *spare.parameters()], lr=0.1)\n"
     )
     r = diagnose(graph_of(snippet))
     messages = {f.subject: f.message for f in r.findings}
@@ -648,6 +649,7 @@ def test_a_spare_module_with_one_look_alike_is_still_a_problem(tmp_path: Path) -
         "import torch\nfrom torch import nn\n"
         "model = nn.Sequential(nn.Linear(3, 3), nn.Tanh())\n"
         "spare = nn.Linear(3, 3)\n"
+        "opt = torch.optim.SGD([*model.parameters(), *spare.parameters()], lr=0.1)\n"
         "loss = model(torch.ones(2, 3)).sum()\n"
         "loss.backward()\n"
     )
@@ -804,6 +806,7 @@ def test_a_target_network_used_only_under_no_grad_is_not_a_missing_gradient(
         "    best = target(nxt).max(1).values\n"
         "loss = nn.functional.smooth_l1_loss(policy(state).max(1).values, 0.9 * best)\n"
         "loss.backward()\n"
+        "opt = torch.optim.AdamW([*policy.parameters(), *spare.parameters()])\n"
     )
     g = graph_of(snippet)
     assert {p.name: p.no_grad_line for p in g.params if p.name.startswith("target")} == {
@@ -814,7 +817,7 @@ def test_a_target_network_used_only_under_no_grad_is_not_a_missing_gradient(
     r = diagnose(g)
     status = {p.name: p.status for p in r.params}
     assert status["target.weight"] == status["target.bias"] == "not tracked"
-    assert status["spare.weight"] == "no grad"  # never called at all: still a problem
+    assert status["spare.weight"] == "no grad"  # never called, and stepped: a problem
     assert [n.kind for n in r.notes] == ["not_tracked"]
     assert "only used under torch.no_grad() (dqn.py:9)" in r.notes[0].message
     assert {f.subject for f in r.findings} == {"spare.weight", "spare.bias"}
@@ -1047,3 +1050,73 @@ def test_a_converged_offset_is_flat_not_vanishing(tmp_path: Path) -> None:
     assert note.line == 6
     assert "is added to each of its 2,001 elements" in note.message
     assert "The loss is flat along a here" in note.message
+
+
+def test_a_copy_set_aside_is_no_missing_gradient(tmp_path: Path) -> None:
+    """``best_model = copy.deepcopy(model)`` keeps the best epoch: nothing calls it and no
+    optimizer steps it, so its parameters get no gradient by design. The same model
+    given to an optimizer and never called is a problem (see
+    test_a_spare_module_with_one_look_alike_is_still_a_problem)."""
+    snippet = tmp_path / "best.py"
+    snippet.write_text(
+        "import copy\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "x, y = torch.randn(32, 4), torch.randn(32, 1)\n"
+        "best, best_model = float('inf'), None\n"
+        "def train():\n"
+        "    global best, best_model\n"
+        "    for epoch in range(3):\n"
+        "        loss = nn.functional.mse_loss(model(x), y)\n"
+        "        opt.zero_grad(); loss.backward(); opt.step()\n"
+        "        if loss.item() < best:\n"
+        "            best, best_model = loss.item(), copy.deepcopy(model)\n"
+        "train()\n"
+    )
+    g = graph_of(snippet)
+    optimized = {p.name for p in g.params if p.optimized}
+    assert optimized == {"model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"}
+    assert Graph.from_json(g.to_json()).params == g.params
+    r = diagnose(g)
+    assert r.healthy
+    status = {p.name: p.status for p in r.params}
+    assert {name for name, s in status.items() if s == "not called"} == {
+        "best_model.0.weight",
+        "best_model.0.bias",
+        "best_model.2.weight",
+        "best_model.2.bias",
+    }
+    (note,) = [n for n in r.notes if n.kind == "not_called"]
+    assert note.subject == "best_model"
+    assert "best_model was never called and no optimizer steps it: its 4 parameters" in (
+        note.message
+    )
+
+
+def test_an_optimizer_held_in_main_tells_what_is_trained(tmp_path: Path) -> None:
+    """The optimizer is a local of ``main()`` (or a scheduler's): a head it steps that
+    nothing called is still a problem; a copy it does not step is set aside."""
+    snippet = tmp_path / "main.py"
+    snippet.write_text(
+        "import copy\nimport torch\nfrom torch import nn\n"
+        "def main():\n"
+        "    model, head = nn.Linear(3, 1), nn.Linear(3, 1)\n"
+        "    opt = torch.optim.SGD([*model.parameters(), *head.parameters()], lr=0.1)\n"
+        "    sched = torch.optim.lr_scheduler.StepLR(opt, 1)\n"
+        "    best = copy.deepcopy(model)\n"
+        "    loss = model(torch.ones(2, 3)).sum()\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+        "    sched.step()\n"
+        "main()\n"
+    )
+    g = graph_of(snippet)
+    assert {p.name for p in g.params if p.optimized} == {
+        "model.weight",
+        "model.bias",
+        "head.weight",
+        "head.bias",
+    }
+    status = {p.name: p.status for p in diagnose(g).params}
+    assert status["head.weight"] == status["head.bias"] == "no grad"
+    assert status["best.weight"] == status["best.bias"] == "not called"

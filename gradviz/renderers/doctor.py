@@ -27,6 +27,7 @@ _STATUS_STYLE = {
     "flat": "dim",
     "zero factor": "dim",
     "copied": "dim",
+    "not called": "dim",
     "not asked": "dim",
     "not tracked": "dim",
     "swapped": "dim",

@@ -27,6 +27,7 @@ from gradviz.torchcapture.naming import (
     loop_names,
     module_names,
     named_tensors,
+    optimized,
     scope_labels,
 )
 from gradviz.torchcapture.recorder import Recorder
@@ -87,6 +88,7 @@ def capture_snippet(
             named = named_tensors(run.namespace, loop_names(source))
             modules = module_names(run.namespace)
             aliases = function_aliases(run.namespace)
+            stepped = optimized(run.namespace)
             for local in recorder.local_names():  # after the snippet's globals: the
                 named += [  # names a reader of the file sees come first
                     replace(entry, local=True)
@@ -96,10 +98,11 @@ def capture_snippet(
                     modules.setdefault(key, name)
                 for alias, function in function_aliases(local).items():
                     aliases.setdefault(alias, function)
+                stepped |= optimized(local)
             labels, unnamed = scope_labels(recorder.called_modules(), modules)
             named += unnamed
             builder = GraphBuilder(
-                snippet.filename, named, modules, labels, run.unfinished, aliases
+                snippet.filename, named, modules, labels, run.unfinished, aliases, stepped
             )
             try:
                 with paused():  # the snippet is done: only gradviz allocates now
@@ -164,13 +167,15 @@ def capture_call(
         state.restore()
     named = named_tensors(_with_output(names, returned))
     modules = module_names(names)
+    stepped = optimized(names)
     for local in recorder.local_names():  # inside fn: its model, its loss
         named += [replace(entry, local=True) for entry in named_tensors(local)]
         for key, name in module_names(local).items():
             modules.setdefault(key, name)
+        stepped |= optimized(local)
     labels, unnamed = scope_labels(recorder.called_modules(), modules)
     named += unnamed
-    builder = GraphBuilder(recorder.filename, named, modules, labels)
+    builder = GraphBuilder(recorder.filename, named, modules, labels, optimized=stepped)
     try:
         passes = recorder.live_passes()
         if passes:
@@ -204,7 +209,7 @@ def graph_of_tensor(tensor: torch.Tensor, names: Mapping[str, object]) -> Graph:
             hint="compute it from a tensor created with requires_grad=True",
         )
     named = named_tensors(_with_output(names, tensor))
-    builder = GraphBuilder("<draw>", named)
+    builder = GraphBuilder("<draw>", named, optimized=optimized(names))
     node, nr = edge
     if not is_leaf_node(node):  # its own value is at hand, even though nothing was watched
         rec = node_record(node)

@@ -115,8 +115,11 @@ class GraphBuilder:
         scope_labels: Mapping[int, str] | None = None,
         unfinished: Collection[int] = (),
         aliases: Mapping[str, str] | None = None,
+        optimized: Collection[int] = (),
     ) -> None:
         self.filename = filename
+        self._optimized = frozenset(optimized)
+        """The ids of the tensors an optimizer the snippet holds steps."""
         self._aliases = dict(aliases or {})
         """Other names the snippet calls its functions by (``net`` for ``linreg``)."""
         self._scope_labels = dict(scope_labels or {})
@@ -376,6 +379,7 @@ class GraphBuilder:
                     detached_line=uses.detached.get(id(tensor)),
                     no_grad_line=uses.no_grad.get(tensor),
                     swapped_line=swapped.get(name),
+                    optimized=id(tensor) in self._optimized,
                 )
             )
         for node_id, var in leaf_vars.items():
@@ -391,6 +395,7 @@ class GraphBuilder:
                     node=node_id,
                     used_line=uses.used.get(var),
                     differentiated_line=uses.differentiated.get(var),
+                    optimized=id(var) in self._optimized,
                 )
             )
         return tuple(params)

@@ -409,7 +409,7 @@ def _own_returns(function: ast.AST) -> Iterator[ast.Return]:
 def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
     """What of a function's locals can name graph tensors: tensors, modules, the snippet's
     own objects and functions, small containers of these, and the attributes of ``self``
-    that are any of them.
+    that are any of them; and optimizers, which tell ``doctor`` what is trained.
 
     Kept from the frames that called ``backward()`` when the snippet works inside
     functions (``def main(): ...``), where its globals name nothing.
@@ -427,9 +427,34 @@ def worth_naming(namespace: Mapping[str, object]) -> dict[str, object]:
     return kept
 
 
+def optimized(namespace: Mapping[str, object]) -> set[int]:
+    """The ids of the tensors that an optimizer the snippet holds steps.
+
+    Held by a variable, in a small list or dict, or by an object of the snippet's
+    own (``trainer.opt``, a scheduler's optimizer). ``doctor`` tells a copy kept
+    aside (``best = copy.deepcopy(model)``) from a model an optimizer was given
+    but nothing called.
+    """
+    found: set[int] = set()
+    for name, obj in namespace.items():
+        held = [obj]
+        if isinstance(obj, list | tuple | dict) or _holds_names(obj):
+            held += [child for _, child in _held_children(name, obj)]
+        for candidate in held:
+            if isinstance(candidate, torch.optim.lr_scheduler.LRScheduler):
+                candidate = candidate.optimizer
+            if not isinstance(candidate, torch.optim.Optimizer):
+                continue
+            try:
+                found.update(id(p) for group in candidate.param_groups for p in group["params"])
+            except Exception:  # an optimizer of the snippet's own making, half built
+                continue
+    return found
+
+
 def _may_name(name: str, obj: object) -> bool:
     return (
-        isinstance(obj, torch.Tensor | torch.nn.Module)
+        isinstance(obj, torch.Tensor | torch.nn.Module | torch.optim.Optimizer)
         or _holds_names(obj)
         or any(True for _ in _container_items(name, obj))
         or bool(_container_objects(name, obj))
