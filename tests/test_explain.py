@@ -202,14 +202,34 @@ def test_a_rule_that_does_not_apply_says_why(tmp_path: Path) -> None:
         tmp_path,
         "weighted.py",
         "import torch\n"
-        "x = torch.tensor([[1.0, 2.0], [0.5, 0.0]], requires_grad=True)\n"
-        "w = torch.tensor([1.0, 3.0])\n"
-        "loss = torch.nn.functional.nll_loss(x, torch.tensor([1, 0]), weight=w)\n"
+        "x = torch.tensor([1.0, -2.0], requires_grad=True)\n"
+        "w, pw = torch.tensor([1.0, 3.0]), torch.tensor([2.0, 2.0])\n"
+        "bce = torch.nn.functional.binary_cross_entropy_with_logits\n"
+        "loss = bce(x, torch.tensor([1.0, 0.0]), weight=w, pos_weight=pw)\n"
         "loss.backward()\n",
     )
     assert (
-        "nll_loss: its rule assumes weight=None, this one has weight=tensor; "
-        "x.grad got [[0., -0.75], [-0.25, 0.]]"
+        "binary_cross_entropy_with_logits: its rule assumes weight=None, this one has "
+        "weight=tensor; x.grad got [-0.2689, 0.1788]"
+    ) in text
+
+
+def test_a_weighted_loss_is_told_with_its_own_rule(tmp_path: Path) -> None:
+    """pos_weight for imbalanced labels: each positive target counts that many times."""
+    text = told(
+        tmp_path,
+        "weighted.py",
+        "import torch\n"
+        "x = torch.tensor([1.0, -2.0], requires_grad=True)\n"
+        "pw = torch.tensor([3.0, 3.0])\n"
+        "bce = torch.nn.functional.binary_cross_entropy_with_logits\n"
+        "loss = bce(x, torch.tensor([1.0, 0.0]), pos_weight=pw)\n"
+        "loss.backward()\n",
+    )
+    assert "loss = mean(bce(sigmoid(x), [1., 0.], pw))" in text
+    assert (
+        "x.grad = loss.grad * ((pw * [1., 0.] + 1 - [1., 0.]) * sigmoid(x) - pw * [1., 0.]) "
+        "/ numel(x) = [-0.4034, 0.0596]"
     ) in text
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from gradviz.explain.evaluate import evaluate
-from gradviz.explain.rules import REDUCED, RULES, Rule
+from gradviz.explain.rules import RULES, VARIANTS, Rule, rule_for, variant_label
 
 Case = Callable[[], tuple[torch.Tensor, list[torch.Tensor | None]]]
 
@@ -583,6 +583,7 @@ def test_rule_matches_torch(name: str) -> None:
 
 
 def _reduced_cases(reduction: str) -> dict[str, Case]:
+    """A case for each loss called with ``reduction`` ('none', 'sum')."""
     t, r = torch.tensor, reduction
 
     def zeros() -> torch.Tensor:
@@ -613,9 +614,7 @@ def _reduced_cases(reduction: str) -> dict[str, Case]:
             (2, 3),
             unit=True,
         ),
-    }
-    # with a target left out (ignore_index), whose row gets nothing
-    cases |= {
+        # with a target left out (ignore_index), whose row gets nothing
         "NllLossBackward0": with_target(
             lambda x: F.nll_loss(x, t([0, 2, -100]), reduction=r), lambda: P(3, 3)
         ),
@@ -625,40 +624,102 @@ def _reduced_cases(reduction: str) -> dict[str, Case]:
         ),
     }
     if reduction == "sum":
-        cases |= {
-            "MseLossBackwardBackward0": on(
-                lambda go, x, y: torch.ops.aten.mse_loss_backward(go, x, y, 2),
-                number,
-                R(3, 4),
-                R(3, 4),
-            ),
-        }
+        cases["MseLossBackwardBackward0"] = on(
+            lambda go, x, y: torch.ops.aten.mse_loss_backward(go, x, y, 2),
+            number,
+            R(3, 4),
+            R(3, 4),
+        )
     return cases
 
 
-_REDUCTIONS = {"0": "none", "2": "sum"}
-REDUCED_CASES = {
-    (node, number): case
-    for number, reduction in _REDUCTIONS.items()
-    for node, case in _reduced_cases(reduction).items()
+def _weighted_cases(reduction: str) -> dict[str, Case]:
+    """A case for each loss called with class weights, and ``reduction``."""
+    r = reduction
+
+    def w(*values: float) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float64)
+
+    def bce() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        p, y = P(2, 3, unit=True), P(2, 3, unit=True)
+        return F.binary_cross_entropy(p, y, weight=w(0.5, 2.0, 1.5), reduction=r), [p, y]
+
+    return {
+        "NllLossBackward0 weight": with_target(
+            lambda x: F.nll_loss(
+                x, torch.tensor([0, 2, -100, 2]), weight=w(0.5, 2.0, 1.5), reduction=r
+            ),
+            lambda: P(4, 3),
+        ),
+        "BinaryCrossEntropyBackward0 weight": bce,
+        "BinaryCrossEntropyWithLogitsBackward0 weight": binary(
+            lambda a, b: F.binary_cross_entropy_with_logits(
+                a, b, weight=w(0.5, 2.0, 1.5), reduction=r
+            ),
+            (2, 3),
+            (2, 3),
+            unit=True,
+        ),
+        "BinaryCrossEntropyWithLogitsBackward0 pos_weight": binary(
+            lambda a, b: F.binary_cross_entropy_with_logits(
+                a, b, pos_weight=w(3.0, 0.5, 1.0), reduction=r
+            ),
+            (2, 3),
+            (2, 3),
+            unit=True,
+        ),
+    }
+
+
+def _variant_cases() -> dict[tuple[str, str], Case]:
+    found: dict[tuple[str, str], Case] = {}
+    for reduction in ("none", "sum"):
+        for node, case in _reduced_cases(reduction).items():
+            found[node, reduction] = case
+    for reduction in ("none", "mean", "sum"):
+        for key, case in _weighted_cases(reduction).items():
+            node, weight = key.split(" ")
+            found[node, weight if reduction == "mean" else f"{weight}, {reduction}"] = case
+    return found
+
+
+VARIANT_CASES = _variant_cases()
+VARIANT_RULES = {
+    (node, variant_label(node, form)): form for node, forms in VARIANTS.items() for form in forms
 }
 
 
-def test_every_reduced_rule_has_a_case() -> None:
-    assert set(REDUCED) == set(REDUCED_CASES)
+def test_every_variant_of_a_rule_has_a_case() -> None:
+    assert set(VARIANT_RULES) == set(VARIANT_CASES)
 
 
-@pytest.mark.parametrize(
-    ("name", "reduction"), sorted(REDUCED_CASES), ids=lambda v: _REDUCTIONS.get(v, v)
-)
-def test_a_loss_summed_or_kept_per_element_has_its_rule(name: str, reduction: str) -> None:
-    """``F.binary_cross_entropy(..., reduction='sum')`` (PyTorch's VAE example) and
-    ``nn.MSELoss(reduction='sum')`` ("Learning PyTorch with Examples") are explained
-    with their own formulas, not the mean's."""
-    torch.manual_seed(sum(map(ord, name)) + int(reduction))
-    rule = REDUCED[name, reduction]
-    assert "numel" not in " ".join(rule.chain) and "total_weight" not in " ".join(rule.chain)
-    check_rule(name, rule, REDUCED_CASES[name, reduction])
+@pytest.mark.parametrize(("name", "variant"), sorted(VARIANT_CASES))
+def test_a_loss_summed_kept_per_element_or_weighted_has_its_rule(name: str, variant: str) -> None:
+    """``F.binary_cross_entropy(..., reduction='sum')`` (PyTorch's VAE example),
+    ``nn.MSELoss(reduction='sum')`` ("Learning PyTorch with Examples"), class weights
+    for imbalanced data: each is explained with its own formulas, not the mean's."""
+    torch.manual_seed(sum(map(ord, name + variant)))
+    rule = VARIANT_RULES[name, variant]
+    if variant in ("none", "sum"):  # nothing averages
+        assert "numel" not in " ".join(rule.chain) and "total_weight" not in " ".join(rule.chain)
+    check_rule(name, rule, VARIANT_CASES[name, variant])
+
+
+def test_explain_picks_the_form_the_saved_attributes_call_for() -> None:
+    assert (
+        rule_for("MseLossBackward0", {"reduction": "2"}) is VARIANT_RULES["MseLossBackward0", "sum"]
+    )
+    weighted = {"reduction": "0", "weight": "tensor", "pos_weight": "None"}
+    assert (
+        rule_for("BinaryCrossEntropyWithLogitsBackward0", weighted)
+        is VARIANT_RULES["BinaryCrossEntropyWithLogitsBackward0", "weight, none"]
+    )
+    # both weights at once: no form of its own, the plain rule says what it assumes
+    both = {"reduction": "1", "weight": "tensor", "pos_weight": "tensor"}
+    assert (
+        rule_for("BinaryCrossEntropyWithLogitsBackward0", both)
+        is RULES["BinaryCrossEntropyWithLogitsBackward0"]
+    )
 
 
 def check_rule(name: str, rule: Rule, case: Case) -> None:
@@ -670,7 +731,8 @@ def check_rule(name: str, rule: Rule, case: Case) -> None:
     assert (rule.outputs is not None) == (len(outs) > 1)
     symbols = saved_symbols(node)
     for attr, expected in rule.when.items():
-        assert repr(symbols[attr]) == expected, f"case does not meet the rule's condition {attr}"
+        have = "tensor" if isinstance(symbols[attr], torch.Tensor) else repr(symbols[attr])
+        assert have == expected, f"case does not meet the rule's condition {attr}"
     symbols["result"] = outs[0].detach()
     if rule.variadic:
         symbols[rule.input_symbol(0)] = [t.detach() for t in inputs if t is not None]
@@ -781,14 +843,14 @@ def test_scalar_formulas_mean_what_the_tensor_ones_mean(name: str, value: float)
         assert got is not None and got == pytest.approx(want, rel=1e-9), local
 
 
-@pytest.mark.parametrize("name", [*sorted(RULES), *(f"{n} {r}" for n, r in sorted(REDUCED))])
+@pytest.mark.parametrize("name", [*sorted(RULES), *(f"{n} {v}" for n, v in sorted(VARIANT_RULES))])
 def test_every_forward_is_an_expression_the_snippets_names_go_into(name: str) -> None:
     """explain puts the snippet's names into a rule's forward formula by parsing it: one
     that does not parse would be shown with torch's symbols (``self``, ``A``)."""
     import ast
 
-    node, _, reduction = name.partition(" ")
-    forward = (REDUCED[node, reduction] if reduction else RULES[node]).forward
+    node, _, variant = name.partition(" ")
+    forward = (VARIANT_RULES[node, variant] if variant else RULES[node]).forward
     assert forward.startswith("result = ")
     ast.parse(forward.removeprefix("result = "), mode="eval")
 

@@ -679,6 +679,7 @@ NAMESPACE: dict[str, Any] = {
     "sin": torch.sin,
     "cos": torch.cos,
     "sigmoid": torch.sigmoid,
+    "logsigmoid": F.logsigmoid,
     "where": torch.where,
     "abs": torch.abs,
     "Phi": Phi,

@@ -17,10 +17,11 @@ compare them with the gradients torch computes. Nothing here imports torch.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-__all__ = ["IN_WORDS", "RULES", "Rule", "rule_for"]
+__all__ = ["IN_WORDS", "RULES", "VARIANTS", "Rule", "rule_for", "same_value", "variant_label"]
 
 
 @dataclass(frozen=True)
@@ -1459,31 +1460,141 @@ def _reduced(rule: Rule, reduction: str) -> Rule | None:
     )
 
 
-REDUCED: dict[tuple[str, str], Rule] = {
-    (node, reduction): found
-    for node, rule in RULES.items()
-    for reduction in ("0", "2")
-    if (found := _reduced(rule, reduction)) is not None
+_WEIGHTED: dict[str, tuple[Rule, ...]] = {
+    "NllLossBackward0": (
+        Rule(
+            "nll_loss",
+            "result = -sum(weight[target[i]] * self[i, target[i]]) / total_weight",
+            ("self",),
+            ("-one_hot(target, self, ignore_index=ignore_index) * weight * grad / total_weight",),
+            when={"reduction": "1", "weight": "tensor"},
+            note="class weights: each row counts as its target's weight, and the mean "
+            "divides by their total",
+        ),
+    ),
+    "BinaryCrossEntropyBackward0": (
+        Rule(
+            "binary_cross_entropy",
+            "result = -mean(weight * (target * log(self) + (1 - target) * log(1 - self)))",
+            ("self", "target"),
+            (
+                "grad * weight * (self - target) / (self * (1 - self)) / numel(self)",
+                "grad * weight * (log(1 - self) - log(self)) / numel(self)",
+            ),
+            when={"reduction": "1", "weight": "tensor"},
+        ),
+    ),
+    "BinaryCrossEntropyWithLogitsBackward0": (
+        Rule(
+            "binary_cross_entropy_with_logits",
+            "result = mean(weight * bce(sigmoid(self), target))",
+            ("self", "target"),
+            (
+                "grad * weight * (sigmoid(self) - target) / numel(self)",
+                "-grad * weight * self / numel(self)",
+            ),
+            when={"reduction": "1", "weight": "tensor", "pos_weight": "None"},
+        ),
+        Rule(
+            "binary_cross_entropy_with_logits",
+            "result = mean(bce(sigmoid(self), target, pos_weight))",
+            ("self", "target"),
+            (
+                "grad * ((pos_weight * target + 1 - target) * sigmoid(self) - pos_weight * target)"
+                " / numel(self)",
+                "grad * ((1 - pos_weight) * logsigmoid(self) - self) / numel(self)",
+            ),
+            when={"reduction": "1", "weight": "None", "pos_weight": "tensor"},
+            note="pos_weight counts each positive target that many times: a rare class "
+            "pulls harder",
+        ),
+    ),
 }
-"""Losses called with ``reduction='none'`` or ``'sum'``, by node and torch's number for it."""
-for _node, _forward in (
-    ("NllLossBackward0", "result = -self[i, target[i]]"),
-    ("NllLoss2DBackward0", "result = -self[n, target[n, h, w], h, w]"),
-):  # one loss per target (a focal loss weighs them): each row's gradient is its own
-    REDUCED[_node, "0"] = replace(
-        RULES[_node],
-        forward=_forward,
-        chain=("-one_hot(target, self, ignore_index=ignore_index) * unsqueeze(grad, 1)",),
-        when={**RULES[_node].when, "reduction": "0"},
+"""Losses called with class weights (``weight=``, ``pos_weight=``), for imbalanced data."""
+
+
+_PER_TARGET = {
+    "NllLossBackward0": "-self[i, target[i]]",
+    "NllLoss2DBackward0": "-self[n, target[n, h, w], h, w]",
+}
+"""nll_loss with reduction='none': one loss per target (a focal loss weighs them)."""
+
+
+def _per_target(node: str, rule: Rule) -> Rule | None:
+    forward = _PER_TARGET.get(node)
+    if forward is None or rule.when.get("reduction") != "1":
+        return None
+    if rule.when.get("weight", "None") != "None":
+        forward = f"-weight[target[i]] * {forward.removeprefix('-')}"
+    return replace(
+        rule,
+        forward=f"result = {forward}",
+        chain=tuple(
+            c.replace(" * grad / total_weight", " * unsqueeze(grad, 1)") for c in rule.chain
+        ),
+        when={**rule.when, "reduction": "0"},
+        note=None,
     )
 
 
-def rule_for(node: str, reduction: str | None = None) -> Rule | None:
-    """The rule for an autograd node, for the reduction its loss saved when it has one."""
+def _forms(node: str, rule: Rule) -> tuple[Rule, ...]:
+    """The other forms of a node's rule: weighted, and each summed or kept per element."""
+    forms: list[Rule] = []
+    for base in (rule, *_WEIGHTED.get(node, ())):
+        if base is not rule:
+            forms.append(base)
+        for reduction in ("0", "2"):
+            made = _per_target(node, base) if reduction == "0" and node in _PER_TARGET else None
+            made = made or _reduced(base, reduction)
+            if made is not None:
+                forms.append(made)
+    return tuple(forms)
+
+
+VARIANTS: dict[str, tuple[Rule, ...]] = {
+    node: forms for node, rule in RULES.items() if (forms := _forms(node, rule))
+}
+"""Other forms of a node's rule, each for the saved attributes its ``when`` names."""
+
+_REDUCTIONS = {"0": "none", "1": "mean", "2": "sum"}
+
+
+def variant_label(node: str, form: Rule) -> str:
+    """What sets a form apart from the node's plain rule: ``sum``, ``weight, none``."""
+    plain = RULES[node].when
+    differ = sorted(
+        (attr for attr, value in form.when.items() if plain.get(attr) != value),
+        key=lambda attr: attr == "reduction",  # weight, sum
+    )
+    return ", ".join(
+        _REDUCTIONS[form.when[attr]] if attr == "reduction" else attr for attr in differ
+    )
+
+
+def same_value(have: str, expected: str) -> bool:
+    """Whether a saved attribute holds the value a rule assumes: ``2.0`` is ``2`` (``F.normalize``
+    saves its ``p`` as a float, ``torch.norm`` an int)."""
+    if have == expected:
+        return True
+    try:
+        return bool(ast.literal_eval(have) == ast.literal_eval(expected))
+    except (ValueError, SyntaxError, TypeError):
+        return False
+
+
+def rule_for(node: str, saved: Mapping[str, str]) -> Rule | None:
+    """The form of a node's rule whose conditions its saved attributes meet (``saved``:
+    each attribute's text, ``tensor`` for a tensor); else the plain rule, whose unmet
+    condition explain then tells."""
     rule = RULES.get(node)
-    if rule is None or reduction is None or reduction == rule.when.get("reduction", reduction):
-        return rule
-    return REDUCED.get((node, reduction), rule)
+    if rule is None:
+        return None
+    for form in (rule, *VARIANTS.get(node, ())):
+        if all(
+            attr not in saved or same_value(saved[attr], want) for attr, want in form.when.items()
+        ):
+            return form
+    return rule
 
 
 IN_WORDS: dict[str, str] = {

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
-from gradviz.explain.rules import IN_WORDS, Rule, rule_for
+from gradviz.explain.rules import IN_WORDS, Rule, rule_for, same_value
 from gradviz.explain.scalars import NAMED_NUMBERS, evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
@@ -332,8 +332,10 @@ class _Teller:
         op = self.g.node(edge.dst)
         out_id = self.output_of.get(op.id)
         out = self.label(out_id) if out_id is not None else "out"
-        reduction = next((s.value for s in op.saved if s.name == "reduction"), None)
-        rule = rule_for(op.autograd or "", reduction)
+        saved = {  # a freed one is unknown: it meets any condition
+            s.name: s.value if s.value is not None else "tensor" for s in op.saved if not s.freed
+        }
+        rule = rule_for(op.autograd or "", saved)
         if rule is not None and rule.outputs is not None:
             out = ", ".join(self._outputs(op, edge))
         child = self.label(edge.src)
@@ -439,7 +441,7 @@ class _Teller:
         for attr, expected in rule.when.items():
             s = saved.get(attr)
             have = s.value if s is not None and s.value is not None else ("tensor" if s else None)
-            if have is not None and not _same(have, expected):
+            if have is not None and not same_value(have, expected):
                 want, got = _readable(attr, expected), _readable(attr, have)
                 return f"its rule assumes {attr}={want}, this one has {attr}={got}"
         return None
@@ -853,14 +855,3 @@ def _no_rule(op: Node) -> str:
     if name.endswith("Backward") and name != "Backward":
         return "a custom autograd.Function, whose backward() is its own code"
     return f"gradviz has no rule for {name}"
-
-
-def _same(have: str, expected: str) -> bool:
-    """Whether a saved attribute holds the value a rule assumes: ``2.0`` is ``2`` (``F.normalize``
-    saves its ``p`` as a float, ``torch.norm`` an int)."""
-    if have == expected:
-        return True
-    try:
-        return bool(ast.literal_eval(have) == ast.literal_eval(expected))
-    except (ValueError, SyntaxError, TypeError):
-        return False
