@@ -660,6 +660,14 @@ def _weighted_cases(reduction: str) -> dict[str, Case]:
             (2, 3),
             unit=True,
         ),
+        "BinaryCrossEntropyWithLogitsBackward0 weight, pos_weight": binary(
+            lambda a, b: F.binary_cross_entropy_with_logits(
+                a, b, weight=w(0.5, 2.0, 1.5), pos_weight=w(3.0, 0.5, 1.0), reduction=r
+            ),
+            (2, 3),
+            (2, 3),
+            unit=True,
+        ),
         "BinaryCrossEntropyWithLogitsBackward0 pos_weight": binary(
             lambda a, b: F.binary_cross_entropy_with_logits(
                 a, b, pos_weight=w(3.0, 0.5, 1.0), reduction=r
@@ -678,7 +686,7 @@ def _variant_cases() -> dict[tuple[str, str], Case]:
             found[node, reduction] = case
     for reduction in ("none", "mean", "sum"):
         for key, case in _weighted_cases(reduction).items():
-            node, weight = key.split(" ")
+            node, _, weight = key.partition(" ")
             found[node, weight if reduction == "mean" else f"{weight}, {reduction}"] = case
     return found
 
@@ -714,12 +722,9 @@ def test_explain_picks_the_form_the_saved_attributes_call_for() -> None:
         rule_for("BinaryCrossEntropyWithLogitsBackward0", weighted)
         is VARIANT_RULES["BinaryCrossEntropyWithLogitsBackward0", "weight, none"]
     )
-    # both weights at once: no form of its own, the plain rule says what it assumes
-    both = {"reduction": "1", "weight": "tensor", "pos_weight": "tensor"}
-    assert (
-        rule_for("BinaryCrossEntropyWithLogitsBackward0", both)
-        is RULES["BinaryCrossEntropyWithLogitsBackward0"]
-    )
+    # per-pixel nll_loss with class weights has no form: the plain rule says what it assumes
+    weighted = {"reduction": "1", "weight": "tensor"}
+    assert rule_for("NllLoss2DBackward0", weighted) is RULES["NllLoss2DBackward0"]
 
 
 def check_rule(name: str, rule: Rule, case: Case) -> None:

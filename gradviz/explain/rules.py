@@ -1508,6 +1508,17 @@ _WEIGHTED: dict[str, tuple[Rule, ...]] = {
             note="pos_weight counts each positive target that many times: a rare class "
             "pulls harder",
         ),
+        Rule(
+            "binary_cross_entropy_with_logits",
+            "result = mean(weight * bce(sigmoid(self), target, pos_weight))",
+            ("self", "target"),
+            (
+                "grad * weight * ((pos_weight * target + 1 - target) * sigmoid(self) "
+                "- pos_weight * target) / numel(self)",
+                "grad * weight * ((1 - pos_weight) * logsigmoid(self) - self) / numel(self)",
+            ),
+            when={"reduction": "1", "weight": "tensor", "pos_weight": "tensor"},
+        ),
     ),
 }
 """Losses called with class weights (``weight=``, ``pos_weight=``), for imbalanced data."""
