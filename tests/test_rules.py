@@ -651,6 +651,15 @@ def _weighted_cases(reduction: str) -> dict[str, Case]:
             ),
             lambda: P(4, 3),
         ),
+        "NllLoss2DBackward0 weight": with_target(
+            lambda x: F.nll_loss(
+                x,
+                torch.tensor([[[0, 2], [1, -100]], [[2, 2], [0, 1]]]),
+                weight=w(0.5, 2.0, 1.5),
+                reduction=r,
+            ),
+            lambda: P(2, 3, 2, 2),
+        ),
         "BinaryCrossEntropyBackward0 weight": bce,
         "BinaryCrossEntropyWithLogitsBackward0 weight": binary(
             lambda a, b: F.binary_cross_entropy_with_logits(
@@ -722,9 +731,10 @@ def test_explain_picks_the_form_the_saved_attributes_call_for() -> None:
         rule_for("BinaryCrossEntropyWithLogitsBackward0", weighted)
         is VARIANT_RULES["BinaryCrossEntropyWithLogitsBackward0", "weight, none"]
     )
-    # per-pixel nll_loss with class weights has no form: the plain rule says what it assumes
-    weighted = {"reduction": "1", "weight": "tensor"}
-    assert rule_for("NllLoss2DBackward0", weighted) is RULES["NllLoss2DBackward0"]
+    # a condition no form meets (label smoothing's, here made up): the plain rule, which
+    # explain then says it does not apply
+    odd = {"reduction": "3", "weight": "None"}
+    assert rule_for("NllLossBackward0", odd) is RULES["NllLossBackward0"]
 
 
 def check_rule(name: str, rule: Rule, case: Case) -> None:

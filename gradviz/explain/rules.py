@@ -1472,6 +1472,21 @@ _WEIGHTED: dict[str, tuple[Rule, ...]] = {
             "divides by their total",
         ),
     ),
+    "NllLoss2DBackward0": (
+        Rule(
+            "nll_loss2d",
+            "result = -sum(weight[target[n, h, w]] * self[n, target[n, h, w], h, w]) "
+            "/ total_weight",
+            ("self",),
+            (
+                "-one_hot(target, self, ignore_index=ignore_index) * per_channel(weight, self)"
+                " * grad / total_weight",
+            ),
+            when={"reduction": "1", "weight": "tensor"},
+            note="class weights per pixel (segmentation of a rare class): each pixel counts "
+            "as its target's weight, and the mean divides by their total",
+        ),
+    ),
     "BinaryCrossEntropyBackward0": (
         Rule(
             "binary_cross_entropy",
@@ -1525,21 +1540,20 @@ _WEIGHTED: dict[str, tuple[Rule, ...]] = {
 
 
 _PER_TARGET = {
-    "NllLossBackward0": "-self[i, target[i]]",
-    "NllLoss2DBackward0": "-self[n, target[n, h, w], h, w]",
+    "NllLossBackward0": ("self[i, target[i]]", "target[i]"),
+    "NllLoss2DBackward0": ("self[n, target[n, h, w], h, w]", "target[n, h, w]"),
 }
 """nll_loss with reduction='none': one loss per target (a focal loss weighs them)."""
 
 
 def _per_target(node: str, rule: Rule) -> Rule | None:
-    forward = _PER_TARGET.get(node)
-    if forward is None or rule.when.get("reduction") != "1":
+    if node not in _PER_TARGET or rule.when.get("reduction") != "1":
         return None
-    if rule.when.get("weight", "None") != "None":
-        forward = f"-weight[target[i]] * {forward.removeprefix('-')}"
+    picked, target = _PER_TARGET[node]
+    weighted = rule.when.get("weight", "None") != "None"
     return replace(
         rule,
-        forward=f"result = {forward}",
+        forward=f"result = -weight[{target}] * {picked}" if weighted else f"result = -{picked}",
         chain=tuple(
             c.replace(" * grad / total_weight", " * unsqueeze(grad, 1)") for c in rule.chain
         ),
