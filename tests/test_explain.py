@@ -702,3 +702,18 @@ def test_the_story_ends_with_the_cause_the_numbers_show(tmp_path: Path) -> None:
     )
     assert "Gradient health" not in fixed
 
+
+def test_a_tensor_too_deep_to_print_is_no_summary_inside_a_formula(tmp_path: Path) -> None:
+    """A per-pixel target made on the loss's line has no name and three dimensions: the
+    formula names it by its symbol, not by a summary that reads as no operand."""
+    text = told(
+        tmp_path,
+        "pixels.py",
+        "import torch\n"
+        "logp = torch.zeros(1, 2, 1, 2, requires_grad=True)\n"
+        "loss = torch.nn.functional.nll_loss(logp, torch.tensor([[[0, 1]]]))\n"
+        "loss.backward()\n",
+    )
+    assert "nll_loss2d: loss = -mean(logp[n, target[n, h, w], h, w])" in text
+    assert "logp.grad = -one_hot(target, logp, ignore_index=-100) * loss.grad / 2." in text
+    assert "[mean" not in text and "(mean 0.5" not in text

@@ -270,7 +270,12 @@ class _Teller:
             return self.label(ref)
         if label is not None:
             return label
-        if tensor is not None and tensor.data is not None and tensor.numel <= MAX_ITEMS:
+        if (
+            tensor is not None
+            and tensor.data is not None
+            and tensor.numel <= MAX_ITEMS
+            and len(tensor.shape) <= 2  # deeper, its numbers read as a summary, no operand
+        ):
             return _values(tensor, otherwise)
         return otherwise
 
