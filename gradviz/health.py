@@ -131,6 +131,7 @@ class _Doctor:
         self.backward_reach = self._reached_by_backward()
         self.zero_seeded = self._only_zero_seeded()
         self.loss_scale = self._loss_scale()
+        self.summed = max((self._summed_from(o) for o in graph.outputs), default=1)
         self.judged_by = self._largest_loss_above()
 
     def _largest_loss_above(self) -> dict[int, float]:
@@ -180,6 +181,35 @@ class _Doctor:
         if out.value.shape != ():
             return 1.0
         return max(factor / seed, 1.0)
+
+    def _summed_from(self, out: int) -> int:
+        """How many elements the loss ``out`` adds up where a mean would average them.
+
+        PyTorch's VAE example sums its binary cross-entropy over a batch of 128
+        images of 784 pixels: every gradient is 100,352 times what the mean would
+        give, and a healthy one is in the thousands. Told by the ops the loss ends
+        with: a ``sum`` (or a loss with ``reduction='sum'``) multiplies by the
+        elements it adds per output; additions, constant factors and means keep
+        what their inputs have. The largest such count over the loss's terms.
+        """
+        most, todo = 1, [(out, 1, 0)]
+        while todo:
+            t, factor, depth = todo.pop()
+            most = max(most, factor)
+            op_id = self.producer.get(t)
+            if op_id is None or depth >= _SUM_STEPS:
+                continue
+            op, srcs = self.g.node(op_id), self.inputs.get(op_id, [])
+            reduction = next((x.value for x in op.saved if x.name == "reduction"), None)
+            if op.op == "sum" or reduction == "2":
+                inner, outer = self.g.node(srcs[0]).value if srcs else None, self.g.node(t).value
+                if inner is None or outer is None:
+                    continue
+                factor *= max(_numel(inner) // max(_numel(outer), 1), 1)  # a sum of sums too
+            elif op.op not in _KEEPS_SCALE or (op.op in ("mul", "div") and len(srcs) != 1):
+                continue  # a product of two graph tensors, or a loss averaged
+            todo.extend((src, factor, depth + 1) for src in srcs)
+        return most
 
     def _only_zero_seeded(self) -> set[int]:
         """Nodes that only passes started from a zero gradient reach.
@@ -269,9 +299,11 @@ class _Doctor:
                     else f"is {grad_norm:.3g}, under {self.vanish:g} × |loss| ({scale:.3g})"
                 )
                 finding = self._vanished(p, grad_norm, what, path=path)
-        elif grad_norm > self.explode * self.loss_scale:
+        elif grad_norm > self.explode * self.loss_scale * self.summed:
             status = "exploding"
             scaled = f" × {self.loss_scale:.3g}, the loss's scale" if self.loss_scale > 1 else ""
+            if self.summed > 1:
+                scaled += f" × {self.summed:,}, the elements the loss sums"
             finding = self._vanished(
                 p, grad_norm, f"is {grad_norm:.3g}, over {self.explode:g}{scaled}", kind="exploding"
             )
@@ -775,6 +807,11 @@ _PRODUCTS = frozenset({"mul", "mm", "bmm", "mv", "addmm", "baddbmm", "addmv", "d
 """Ops whose gradient for one factor is a product with the others."""
 _VIEWS = frozenset({"t", "permute", "transpose", "view", "reshape", "expand", "unsqueeze"})
 _VIEW_STEPS = 4
+
+
+_SUM_STEPS = 8
+_KEEPS_SCALE = frozenset({"add", "sub", "neg", "mul", "div", "mean"})
+"""Ops between a loss and its sums that keep their scale: ``BCE + KLD``, ``-0.5 * sum``."""
 
 
 def _numel(t: TensorData) -> int:

@@ -1120,3 +1120,25 @@ def test_an_optimizer_held_in_main_tells_what_is_trained(tmp_path: Path) -> None
     status = {p.name: p.status for p in diagnose(g).params}
     assert status["head.weight"] == status["head.bias"] == "no grad"
     assert status["best.weight"] == status["best.bias"] == "not called"
+
+
+def test_a_loss_summed_over_a_batch_is_no_exploding_gradient(tmp_path: Path) -> None:
+    """PyTorch's VAE example sums its BCE over 128 images of 784 pixels: every gradient
+    is 100,352 times the mean's, healthy ones in the thousands. Judged per element summed,
+    they are ok; the exploding RNN, whose loss sums 4 elements, is still found."""
+    snippet = tmp_path / "vae_like.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 784), nn.Sigmoid())\n"
+        "x = torch.rand(128, 784)\n"
+        "loss = nn.functional.binary_cross_entropy(model(x), x, reduction='sum') + 0.5 * x.sum()\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert max(p.grad.norm().item() for p in ns["model"].parameters()) > 1000
+    r = diagnose(graph_of(snippet))
+    assert [p.status for p in r.params] == ["ok"] * 4
+    assert r.healthy
+    rnn = report("exploding_rnn.py")
+    (found, _) = [f for f in rnn.findings if f.kind == "exploding"]
+    assert "over 1000 × 4, the elements the loss sums" in found.message
