@@ -21,7 +21,7 @@ import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-__all__ = ["IN_WORDS", "RULES", "VARIANTS", "Rule", "rule_for", "same_value", "variant_label"]
+__all__ = ["IN_WORDS", "RULES", "VARIANTS", "Rule", "rule_for", "unmet", "variant_label"]
 
 
 @dataclass(frozen=True)
@@ -1596,7 +1596,7 @@ def variant_label(node: str, form: Rule) -> str:
     )
 
 
-def same_value(have: str, expected: str) -> bool:
+def _same_value(have: str, expected: str) -> bool:
     """Whether a saved attribute holds the value a rule assumes: ``2.0`` is ``2`` (``F.normalize``
     saves its ``p`` as a float, ``torch.norm`` an int)."""
     if have == expected:
@@ -1607,19 +1607,24 @@ def same_value(have: str, expected: str) -> bool:
         return False
 
 
+def unmet(rule: Rule, saved: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first condition of ``rule`` that a node's saved attributes do not meet, as the
+    attribute and what it holds (``saved``: each attribute's text, ``tensor`` for a
+    tensor); an attribute not saved meets any."""
+    for attr, want in rule.when.items():
+        have = saved.get(attr)
+        if have is not None and not _same_value(have, want):
+            return attr, have
+    return None
+
+
 def rule_for(node: str, saved: Mapping[str, str]) -> Rule | None:
-    """The form of a node's rule whose conditions its saved attributes meet (``saved``:
-    each attribute's text, ``tensor`` for a tensor); else the plain rule, whose unmet
-    condition explain then tells."""
+    """The form of a node's rule whose conditions its saved attributes meet; else the
+    plain rule, whose unmet condition explain then tells."""
     rule = RULES.get(node)
     if rule is None:
         return None
-    for form in (rule, *VARIANTS.get(node, ())):
-        if all(
-            attr not in saved or same_value(saved[attr], want) for attr, want in form.when.items()
-        ):
-            return form
-    return rule
+    return next((f for f in (rule, *VARIANTS.get(node, ())) if unmet(f, saved) is None), rule)
 
 
 IN_WORDS: dict[str, str] = {

@@ -17,11 +17,12 @@ import io
 import re
 import tokenize
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
 from gradviz.explain.formula import render_formula, symbols_in
-from gradviz.explain.rules import IN_WORDS, Rule, rule_for, same_value
+from gradviz.explain.rules import IN_WORDS, Rule, rule_for, unmet
 from gradviz.explain.scalars import NAMED_NUMBERS, evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
@@ -346,9 +347,9 @@ class _Teller:
         child = self.label(edge.src)
         flowed = self.contribution(edge)
         flowed_text = _values(flowed, "not computed") if self.g.passes else "not computed"
-        unmet = self._unmet(rule, op) if rule else None
-        if rule is None or unmet:
-            why = unmet or IN_WORDS.get(op.autograd or "") or _no_rule(op)
+        unmet_by = self._unmet(rule, saved) if rule else None
+        if rule is None or unmet_by:
+            why = unmet_by or IN_WORDS.get(op.autograd or "") or _no_rule(op)
             return [
                 (
                     Span(f"{op.op}: ", "op"),
@@ -440,16 +441,14 @@ class _Teller:
         return found
 
     @staticmethod
-    def _unmet(rule: Rule, op: Node) -> str | None:
+    def _unmet(rule: Rule, saved: Mapping[str, str]) -> str | None:
         """Why the rule does not apply to this node (another reduction, class weights...)."""
-        saved = {s.name: s for s in op.saved}
-        for attr, expected in rule.when.items():
-            s = saved.get(attr)
-            have = s.value if s is not None and s.value is not None else ("tensor" if s else None)
-            if have is not None and not same_value(have, expected):
-                want, got = _readable(attr, expected), _readable(attr, have)
-                return f"its rule assumes {attr}={want}, this one has {attr}={got}"
-        return None
+        found = unmet(rule, saved)
+        if found is None:
+            return None
+        attr, have = found
+        want, got = _readable(attr, rule.when[attr]), _readable(attr, have)
+        return f"its rule assumes {attr}={want}, this one has {attr}={got}"
 
     def _symbols(
         self, rule: Rule, op: Node, out_id: int | None, edge: Edge
