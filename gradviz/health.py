@@ -334,53 +334,64 @@ class _Doctor:
     def _cancelled(
         self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
     ) -> Finding | None:
-        """A tiny gradient that is no vanishing gradient: a shift that a later op takes away.
+        """A tiny gradient that is no vanishing gradient: a shift or scale a later op takes away.
 
         A conv bias before BatchNorm, or a key bias before attention's softmax,
         adds the same amount to every value that the normalization (or softmax)
         then centres, so the loss does not depend on it and its gradient is
-        zero up to rounding. Told apart from a gradient that faded on the way
-        down: the gradient reaching the op that adds the parameter is healthy,
-        the parameter enters that op as a shift, and a shift-cancelling op lies
-        above it on the way to the loss.
+        zero up to rounding. A normalization's own weight, where only per-channel
+        ops lead to the next normalization, scales what that one divides by its
+        spread. Told apart from a gradient that faded on the way down: the
+        gradient reaching the op that takes the parameter is healthy, the
+        parameter enters that op as a shift (or a scale), and an op that cancels
+        it lies above on the way to the loss.
         """
         if p.node is None or len(path) < 3:
             return None
         above = path[-2]
         if above.grad_norm is None or not above.grad_norm >= self.vanish * scale:
             return None  # it had faded before it reached the parameter's op
-        adds = [
-            self.g.node(e.dst)
+        uses = [
+            (self.g.node(e.dst), e.slot)
             for c in self.consumers.get(p.node, [])
             for e in self.in_edges.get(c, [])
-            if e.src == p.node
-            and (self.g.node(e.dst).op, e.slot) in _SHIFT_SLOTS
-            and self.op_output.get(e.dst) is not None
+            if e.src == p.node and self.op_output.get(e.dst) is not None
         ]
-        if not adds or len(adds) != len(self.consumers.get(p.node, [])):
+        if not uses or len(uses) != len(self.consumers.get(p.node, [])):
+            return None
+        if all((op.op, slot) in _SHIFT_SLOTS for op, slot in uses):
+            what = "shift"
+        elif all((op.op, slot) in _SCALE_SLOTS for op, slot in uses):
+            what = "scale"
+        else:
             return None
         cancel = next(
             (
                 step
                 for step in reversed(path[:-2])
-                if (step.op and _cancels_shifts(step.op))
-                or (step.op_id is not None and self._centres(step.op_id))
+                if (step.op and _cancels_shifts(step.op) and (what == "shift" or _norm(step.op)))
+                or (what == "shift" and step.op_id is not None and self._centres(step.op_id))
             ),
             None,
         )
         if cancel is None:
             return None
-        where = f" at line {cancel.line}" if cancel.line else ""
+        inside = self.g.node(cancel.op_id).scope if cancel.op_id is not None else ()
+        where = f" in {inside[-1]}" if inside else ""
+        where += f" at line {cancel.line}" if cancel.line else ""
         if cancel.op == "sub":
             where += " (a tensor less its own mean)"
-        op = adds[0]
+        op = uses[0][0]
         at = f" in {op.scope[-1]}" if op.scope else ""
         at += f" at line {op.source.line}" if op.source else ""
+        redundant = (
+            "; such a bias can be left out (bias=False)" if not _norm(op.op or "") else ""
+        )
         message = (
             f"|{p.name}.grad| is {norm:.3g} while the gradient reaching {op.op}{at} is "
-            f"{above.grad_norm:.3g}: the {cancel.op}{where} takes away any constant shift, so "
-            f"{p.name} cannot change the loss. Expected, not a vanishing gradient; such a "
-            "bias can be left out (bias=False)"
+            f"{above.grad_norm:.3g}: the {cancel.op}{where} takes away any constant {what}, "
+            f"so {p.name} cannot change the loss. Expected, not a vanishing gradient"
+            f"{redundant}"
         )
         return Finding("no_effect", p.name, message, op.source.line if op.source else None, path)
 
@@ -793,9 +804,22 @@ _SHIFT_SLOTS = frozenset(
         ("add", 1),
         ("sub", 0),
         ("sub", 1),
+        ("native_batch_norm", 2),  # (input, weight, bias): its beta
+        ("native_group_norm", 2),
+        ("native_layer_norm", 2),
     }
 )
 """Ops and input slots where a parameter is added to the op's result."""
+
+
+_SCALE_SLOTS = frozenset(
+    {("native_batch_norm", 1), ("native_group_norm", 1), ("native_layer_norm", 1)}
+)
+"""Ops and input slots where a parameter scales the op's result: a normalization's gamma.
+
+A later normalization takes such a scale away where nothing in between breaks it
+(MobileNetV2's BatchNorm, ReLU6 and depthwise convolution, then BatchNorm again, at
+initialization's zero beta): the loss does not depend on it."""
 
 
 _CENTRING_STEPS = 6
@@ -888,7 +912,12 @@ def _proportional(grad: TensorData, value: TensorData | None) -> bool:
 
 def _cancels_shifts(op: str) -> bool:
     """Normalizations and softmax: a constant added along what they normalize vanishes."""
-    return "softmax" in op or op.endswith("_norm") or "scaled_dot_product" in op
+    return "softmax" in op or _norm(op) or "scaled_dot_product" in op
+
+
+def _norm(op: str) -> bool:
+    """Normalizations: they take away a constant shift and a constant scale alike."""
+    return op.endswith("_norm")
 
 
 def _copied_prototypes(params: Sequence[Param]) -> dict[str, list[str]]:

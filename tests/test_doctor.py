@@ -606,6 +606,44 @@ def test_a_bias_a_normalization_cancels_is_a_note_not_a_problem(
     assert "Expected, not a vanishing gradient" in note.message
 
 
+_LINEAR_BOTTLENECK = (
+    "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+    "def block(cin, cout, hid):\n"
+    "    return nn.Sequential(\n"
+    "        nn.Conv2d(cin, hid, 1, bias=False), nn.BatchNorm2d(hid), nn.ReLU6(),\n"
+    "        nn.Conv2d(hid, hid, 3, padding=1, groups=hid, bias=False), nn.BatchNorm2d(hid),\n"
+    "        nn.ReLU6(), nn.Conv2d(hid, cout, 1, bias=False), nn.BatchNorm2d(cout))\n"
+    "net = nn.Sequential(block(8, 16, 32), block(16, 24, 64), nn.AdaptiveAvgPool2d(1),\n"
+    "                    nn.Flatten(), nn.Linear(24, 10))\n"
+    "loss = nn.functional.cross_entropy(net(torch.randn(4, 8, 16, 16)), torch.arange(1, 5))\n"
+    "loss.backward()\n"
+)
+
+
+def test_a_normalizations_shift_or_scale_the_next_one_cancels_is_a_note(tmp_path: Path) -> None:
+    """MobileNetV2's blocks at initialization: a projection BatchNorm's beta reaches the
+    next block's BatchNorm through a 1x1 convolution only, and an expansion BatchNorm's
+    gamma (beta zero) through ReLU6 and a depthwise convolution, per channel: the next
+    normalization takes both away, and torch gives them gradients of rounding error."""
+    snippet = tmp_path / "mobilenet.py"
+    snippet.write_text(_LINEAR_BOTTLENECK)
+    net = plain_run(snippet)["net"]
+    assert net[0][7].bias.grad.norm().item() < 1e-6
+    assert net[1][1].weight.grad.norm().item() < 1e-5
+    r = diagnose(graph_of(snippet))
+    assert r.healthy, [f.message for f in r.findings]
+    status = {p.name: p.status for p in r.params}
+    assert status["net.0.7.bias"] == status["net.1.1.weight"] == "no effect"
+    notes = {n.subject: " ".join(n.message.split()) for n in r.notes}
+    assert "the native_batch_norm in net.1.1 at line 11 takes away any constant shift" in (
+        notes["net.0.7.bias"]
+    )
+    assert "the native_batch_norm in net.1.4 at line 11 takes away any constant scale" in (
+        notes["net.1.1.weight"]
+    )
+    assert "bias=False" not in notes["net.0.7.bias"]  # a BatchNorm has no such argument
+
+
 def test_cli_reports_cancelled_biases_and_exits_zero(runner: CliRunner, in_tmp: Path) -> None:
     (in_tmp / "cnn.py").write_text(_CONV_BN)
     result = runner.invoke(cli, ["doctor", "cnn.py", "-o", "r.json"])
