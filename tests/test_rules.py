@@ -221,6 +221,14 @@ def leaf_pairs() -> dict[str, Case]:
         "SoftplusBackward0": unary(lambda x: F.softplus(x, beta=2.0, threshold=1.0)),
         "EluBackward0": unary(lambda x: F.elu(x, alpha=0.7)),
         "HardtanhBackward0": unary(lambda x: F.hardtanh(x, -0.5, 0.8)),
+        "FakeQuantizePerTensorAffineCachemaskBackward0": unary(
+            lambda x: torch.fake_quantize_per_tensor_affine(x, 0.25, 1, -4, 3)
+        ),
+        "FakeQuantizePerChannelAffineCachemaskBackward0": unary(
+            lambda x: torch.fake_quantize_per_channel_affine(
+                x, torch.tensor([0.25, 0.5]), torch.tensor([0, 1], dtype=torch.int32), 0, -4, 3
+            )
+        ),
         "MishBackward0": unary(F.mish),
         "MaximumBackward0": binary(torch.maximum, (2, 3), (3,)),
         "LeakyReluBackward1": unary(lambda x: F.leaky_relu_(x * 1, 0.2)),

@@ -375,6 +375,27 @@ RULES: dict[str, Rule] = {
         note="noise holds each element's slope: 1 where the input was positive, a random "
         "one between lower and upper elsewhere",
     ),
+    "FakeQuantizePerTensorAffineCachemaskBackward0": Rule(
+        "fake_quantize_per_tensor_affine",
+        "result = (clamp(round(self / scale) + zero_point, quant_min, quant_max) - zero_point) "
+        "* scale",
+        ("self",),
+        ("grad * mask",),
+        ("mask",),
+        note="straight through: the rounding passes the gradient on unchanged; mask is "
+        "False where the value was clamped to the quantized range, which gets none",
+    ),
+    "FakeQuantizePerChannelAffineCachemaskBackward0": Rule(
+        "fake_quantize_per_channel_affine",
+        "result = (clamp(round(self / scale) + zero_point, quant_min, quant_max) - zero_point) "
+        "* scale",
+        ("self",),
+        ("grad * mask",),
+        ("mask",),
+        note="a scale and zero_point per channel along axis; straight through: the rounding "
+        "passes the gradient on unchanged; mask is False where the value was clamped to the "
+        "quantized range, which gets none",
+    ),
     "PowBackward2": Rule(
         "pow",
         "result = self ** exponent",
