@@ -40,6 +40,29 @@ def hint_for(traceback_text: str) -> str | None:
         or _missing_package(traceback_text)
         or _grad_was_none(traceback_text)
         or _autograd_rule(traceback_text)
+        or _no_cuda(traceback_text)
+    )
+
+
+_NO_CUDA = (
+    "Torch not compiled with CUDA enabled",  # a CPU build: .cuda(), device="cuda"
+    "Found no NVIDIA driver on your system",  # a CUDA build on a machine without a GPU
+    "but torch.cuda.is_available() is False",  # torch.load of a checkpoint saved on a GPU
+)
+
+
+def _no_cuda(traceback_text: str) -> str | None:
+    """A snippet written for a GPU (Colab's, a course's) run where torch has none."""
+    lines = traceback_text.rstrip().splitlines()
+    error = lines[-1] if lines else ""
+    if not any(text in error for text in _NO_CUDA):
+        return None
+    load = "torch.load" in error or "deserialize" in error
+    return "this torch has no CUDA device, and the snippet asks for one: " + (
+        "load the checkpoint onto the CPU, `torch.load(path, map_location='cpu')`"
+        if load
+        else "choose the device as tutorials do, `device = 'cuda' if "
+        "torch.cuda.is_available() else 'cpu'`, and write `.to(device)` for `.cuda()`"
     )
 
 

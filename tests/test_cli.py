@@ -169,6 +169,33 @@ def test_a_package_the_snippet_imports_but_gradvizs_python_lacks_gets_a_hint(
     assert hint is not None and hint.endswith("-m pip install scikit-learn")
 
 
+def test_a_snippet_written_for_a_gpu_gets_a_hint_where_there_is_none(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Colab notebooks call ``.cuda()``; on a laptop torch's error names no way out."""
+    import torch
+
+    from gradviz.hints import hint_for
+
+    if torch.cuda.is_available():
+        pytest.skip("the snippet's GPU is there")
+
+    (in_tmp / "colab.py").write_text("import torch\nx = torch.ones(2, requires_grad=True).cuda()\n")
+    code, _, err = run(runner, "run", "colab.py", "-o", "g.svg")
+    assert code == 1 and not (in_tmp / "g.svg").exists()
+    assert err.rstrip().endswith(
+        "hint: this torch has no CUDA device, and the snippet asks for one: choose the device "
+        "as tutorials do, `device = 'cuda' if torch.cuda.is_available() else 'cpu'`, and "
+        "write `.to(device)` for `.cuda()`"
+    )
+    load = hint_for(
+        "RuntimeError: Attempting to deserialize object on a CUDA device but "
+        "torch.cuda.is_available() is False. If you are running on a CPU-only machine, ...\n"
+    )
+    assert load is not None and load.endswith("`torch.load(path, map_location='cpu')`")
+    assert hint_for("RuntimeError: CUDA out of memory.\n") is None
+
+
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_a_grad_that_was_none_gets_a_hint_on_leaves(runner: CliRunner, in_tmp: Path) -> None:
     """``w = torch.randn(3, requires_grad=True) * 0.1`` then ``w -= lr * w.grad``: a
