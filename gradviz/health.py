@@ -384,9 +384,7 @@ class _Doctor:
         op = uses[0][0]
         at = f" in {op.scope[-1]}" if op.scope else ""
         at += f" at line {op.source.line}" if op.source else ""
-        redundant = (
-            "; such a bias can be left out (bias=False)" if not _norm(op.op or "") else ""
-        )
+        redundant = "; such a bias can be left out (bias=False)" if not _norm(op.op or "") else ""
         message = (
             f"|{p.name}.grad| is {norm:.3g} while the gradient reaching {op.op}{at} is "
             f"{above.grad_norm:.3g}: the {cancel.op}{where} takes away any constant {what}, "
@@ -479,11 +477,13 @@ class _Doctor:
     def _zero_factor(
         self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
     ) -> Finding | None:
-        """A gradient of exactly zero because the parameter is multiplied by another that
-        is all zeros: LoRA starts its ``B`` at zero, so ``A`` gets no gradient until ``B``
-        has moved. Told apart from a gradient that faded: a healthy gradient reaches the
-        product, and it is exactly zero from there down. A factor of zeros that will
-        not move (data, an activation) is left a problem."""
+        """A gradient of exactly zero because the parameter is multiplied by zeros that
+        parameters made: LoRA starts its ``B`` at zero, ResNet's ``zero_init_residual``
+        its last BatchNorm's gamma, ControlNet a convolution, DiT the linear layer behind
+        each block's gate; what lies below gets no gradient until they have moved.
+        Told apart from a gradient that faded: a healthy gradient reaches the product,
+        and it is exactly zero from there down. A factor of zeros that will not move
+        (data, an activation) is left a problem."""
         if norm != 0:
             return None
         floor = self.vanish * scale
@@ -492,28 +492,81 @@ class _Doctor:
                 return None  # it had faded above
             if below.grad_norm != 0:
                 continue
-            if step.op not in _PRODUCTS or step.op_id is None:
+            factors = _FACTOR_SLOTS.get(step.op or "")
+            if factors is None or step.op_id is None:
                 return None
+            edges = self.in_edges.get(step.op_id, [])
+            if not any(e.src == below.tensor and e.slot in factors[0] for e in edges):
+                return None  # it enters the op as a shift: a product did not zero it
             zeros = [
                 e.src
-                for e in self.in_edges.get(step.op_id, [])
-                if e.src != below.tensor and _all_zero(self.g.node(e.src).value)
+                for e in edges
+                if e.src != below.tensor
+                and e.slot in factors[1]
+                and _all_zero(self.g.node(e.src).value)
             ]
-            if not zeros:
-                return None
+            made_by = self._zero_params(zeros[0]) if zeros else []
+            if not made_by:
+                return None  # data or an activation of zeros: that is a problem
             factor = self._source(zeros[0])
-            if factor.kind != "leaf":  # data or an activation of zeros: that is a problem
-                return None
             name = self.label(factor)
+            labels = [self.label(n) for n in made_by]
+            made = " and ".join(labels) if len(labels) == 2 else _listed(labels)
+            because = "" if factor.kind == "leaf" else f" because {made} {_are(made_by)}"
             where = f" at line {step.line}" if step.line else ""
             message = (
                 f"|{p.name}.grad| is exactly zero: the {step.op}{where} multiplies it by "
-                f"{name}, which is all zeros, so no gradient passes back. Expected while "
-                f"{name} is zero (LoRA starts its B at zero: A gets a gradient once B has "
-                "moved), not a vanishing gradient"
+                f"{name}, which is all zeros{because}, so no gradient passes back. Expected "
+                f"while {made} {_are(made_by)} zero, as initialized on purpose (LoRA's B, "
+                "ResNet's zero_init_residual, ControlNet's zero convolution, DiT's "
+                "adaLN-Zero): what lies below gets a gradient once it has moved; not a "
+                "vanishing gradient"
             )
             return Finding("no_effect", p.name, message, step.line, path)
         return None
+
+    def _zero_params(self, tensor: int, depth: int = 0) -> list[Node]:
+        """The parameters of zeros that make ``tensor`` all zeros, if they alone do: a
+        parameter itself, a view or piece of one (``chunk`` of a zero ``Linear``'s
+        output), a product with one, a sum of such. Empty when the zeros come from
+        anything else (data, a dead activation), or the chain is too long to follow."""
+        node = self.g.node(tensor)
+        if not _all_zero(node.value) or depth > _ZERO_STEPS:
+            return []
+        if node.kind == "leaf":
+            return [node] if node.param or node.names else []
+        op = self.producer.get(tensor)
+        if op is None:
+            return []
+        name = self.g.node(op).op or ""
+        edges = self.in_edges.get(op, [])
+        if name in _VIEWS or name in _PIECES:
+            return self._zero_params(edges[0].src, depth + 1) if len(edges) == 1 else []
+        if name in _FACTOR_SLOTS:  # one zero factor zeroes the product; a shift must be zero too
+            products: list[int] = []
+            shifts: list[int] = []
+            stops, by = _FACTOR_SLOTS[name]
+            for e in edges:
+                if e.slot in by:
+                    products.append(e.src)
+                elif e.slot not in stops:  # a bias, a norm's beta: what a zero factor leaves
+                    shifts.append(e.src)
+            made = next((m for t in products if (m := self._zero_params(t, depth + 1))), [])
+            for t in shifts:
+                more = self._zero_params(t, depth + 1)
+                if not more:
+                    return []
+                made += more
+            return made
+        if name in ("add", "sub", "cat", "stack"):
+            made = []
+            for e in edges:
+                more = self._zero_params(e.src, depth + 1)
+                if not more:
+                    return []
+                made += more
+            return made
+        return []
 
     def _source(self, tensor: int) -> Node:
         """The tensor a chain of views starts from (``layer.lora_B`` for its transpose)."""
@@ -827,8 +880,20 @@ _SCALINGS = frozenset({"mul", "div", "expand", "view", "unsqueeze", "reshape", "
 """Ops that, with one graph input, only scale or reshape it (a mean written as 1/n * sum)."""
 
 
-_PRODUCTS = frozenset({"mul", "mm", "bmm", "mv", "addmm", "baddbmm", "addmv", "dot", "matmul"})
-"""Ops whose gradient for one factor is a product with the others."""
+_BOTH = frozenset({0, 1})
+_FACTOR_SLOTS: dict[str, tuple[frozenset[int], frozenset[int]]] = {
+    **{op: (_BOTH, _BOTH) for op in ("mul", "mm", "bmm", "mv", "dot", "matmul", "convolution")},
+    **{op: (frozenset({1, 2}), frozenset({1, 2})) for op in ("addmm", "baddbmm", "addmv")},
+    **{
+        op: (frozenset({0}), frozenset({1}))
+        for op in ("native_batch_norm", "native_group_norm", "native_layer_norm")
+    },
+}
+"""Products: the input slots a zero factor stops the gradient of, and the slots such
+a factor comes in by (a normalization's gamma multiplies what its input becomes; a
+bias is no factor)."""
+_PIECES = frozenset({"split", "split_with_sizes", "unbind", "select", "slice", "clone"})
+_ZERO_STEPS = 8
 _VIEWS = frozenset({"t", "permute", "transpose", "view", "reshape", "expand", "unsqueeze"})
 _VIEW_STEPS = 4
 
@@ -956,6 +1021,10 @@ def _copied_prototypes(params: Sequence[Param]) -> dict[str, list[str]]:
             for p in group:
                 found[p.name] = sorted(copies)
     return found
+
+
+def _are(things: Sequence[object]) -> str:
+    return "is" if len(things) == 1 else "are"
 
 
 def _listed(names: Sequence[str], most: int = 3) -> str:

@@ -635,11 +635,13 @@ def test_a_normalizations_shift_or_scale_the_next_one_cancels_is_a_note(tmp_path
     status = {p.name: p.status for p in r.params}
     assert status["net.0.7.bias"] == status["net.1.1.weight"] == "no effect"
     notes = {n.subject: " ".join(n.message.split()) for n in r.notes}
-    assert "the native_batch_norm in net.1.1 at line 11 takes away any constant shift" in (
-        notes["net.0.7.bias"]
+    assert (
+        "the native_batch_norm in net.1.1 at line 11 takes away any constant shift"
+        in (notes["net.0.7.bias"])
     )
-    assert "the native_batch_norm in net.1.4 at line 11 takes away any constant scale" in (
-        notes["net.1.1.weight"]
+    assert (
+        "the native_batch_norm in net.1.4 at line 11 takes away any constant scale"
+        in (notes["net.1.1.weight"])
     )
     assert "bias=False" not in notes["net.0.7.bias"]  # a BatchNorm has no such argument
 
@@ -885,6 +887,87 @@ def test_a_parameter_multiplied_by_a_zero_parameter_is_a_zero_factor(tmp_path: P
     assert not any(f.subject == "A" for f in r.findings)
     assert status["w"] == "vanishing"  # data of zeros: it never gets a gradient
     assert [f.kind for f in r.findings if f.subject == "w"] == ["vanishing"]
+
+
+_ZERO_INITS = {
+    "controlnet": (
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "control = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.SiLU())\n"
+        "zero = nn.Conv2d(4, 4, 1)\nnn.init.zeros_(zero.weight)\nnn.init.zeros_(zero.bias)\n"
+        "base, head = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 3, 1)\n"
+        "x, hint = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)\n"
+        "loss = head(base(x) + zero(control(hint))).pow(2).mean()\n"
+        "loss.backward()\n",
+        ["control.0.weight", "control.0.bias"],
+        "the convolution at line 10 multiplies it by zero.weight, which is all zeros, so",
+    ),
+    "zero_init_residual": (
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "conv, bn = nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4)\n"
+        "nn.init.zeros_(bn.weight)\n"
+        "x = torch.randn(2, 4, 8, 8)\n"
+        "loss = torch.relu(x + bn(conv(x))).pow(2).mean()\n"
+        "loss.backward()\n",
+        ["conv.weight"],
+        "the native_batch_norm at line 7 multiplies it by bn.weight, which is all zeros, so",
+    ),
+    "adaln_zero": (
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "mlp, modulation = nn.Linear(8, 8), nn.Linear(4, 16)\n"
+        "nn.init.zeros_(modulation.weight)\nnn.init.zeros_(modulation.bias)\n"
+        "x, c = torch.randn(3, 8), torch.randn(3, 4)\n"
+        "shift, gate = modulation(c).chunk(2, dim=1)\n"
+        "out = x + gate * mlp(x + shift)\n"
+        "loss = out.pow(2).mean()\n"
+        "loss.backward()\n",
+        ["mlp.weight", "mlp.bias"],
+        "the mul at line 9 multiplies it by gate, which is all zeros because "
+        "modulation.weight and modulation.bias are, so",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ZERO_INITS))
+def test_zeros_a_model_starts_with_on_purpose_are_zero_factors(tmp_path: Path, case: str) -> None:
+    """ControlNet's zero convolution, ResNet's zero_init_residual and DiT's adaLN-Zero
+    give what lies below them exactly zero on the first step, by design: told in a note,
+    naming the parameters whose zeros did it (for a gate, those of the layer making it)."""
+    source, starved, says = _ZERO_INITS[case]
+    snippet = tmp_path / f"{case}.py"
+    snippet.write_text(source)
+    ns = plain_run(snippet)
+    for name in starved:
+        root, _, path = name.partition(".")
+        assert ns[root].get_parameter(path).grad.abs().sum() == 0  # torch agrees: exactly 0
+    r = diagnose(graph_of(snippet))
+    assert r.healthy, [f.message for f in r.findings]
+    status = {h.name: h.status for h in r.params}
+    assert {n for n, st in status.items() if st != "ok"} == set(starved)
+    assert all(status[n] == "zero factor" for n in starved)
+    (note, *_) = [n for n in r.notes if n.subject == starved[0]]
+    assert says in " ".join(note.message.split())
+
+
+def test_a_zero_from_a_dead_activation_is_no_zero_factor_though_a_bias_starts_at_zero(
+    tmp_path: Path,
+) -> None:
+    """A gate of zeros that a ReLU made is no initialization that will move: the
+    weight below it stays a problem, though the layer before the ReLU has a zero bias."""
+    snippet = tmp_path / "dead.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "gate_layer, mlp = nn.Linear(4, 8), nn.Linear(8, 8)\n"
+        "nn.init.zeros_(gate_layer.bias)\n"
+        "with torch.no_grad():\n    gate_layer.weight.copy_(-gate_layer.weight.abs())\n"
+        "x, c = torch.randn(3, 8), torch.rand(3, 4)\n"
+        "loss = (x + torch.relu(gate_layer(c)) * mlp(x)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    assert plain_run(snippet)["mlp"].weight.grad.abs().sum() == 0
+    r = diagnose(graph_of(snippet))
+    status = {h.name: h.status for h in r.params}
+    assert status["mlp.weight"] == "vanishing"
+    assert "mlp.weight" in {f.subject for f in r.findings}
 
 
 @pytest.mark.parametrize("activation", ["ReLU", "Tanh"])
