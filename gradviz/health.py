@@ -289,7 +289,9 @@ class _Doctor:
                 or self._normalized_away(p, grad_norm, scale, path)
             ):
                 status = "no effect"
-            elif finding := self._summed_away(p, grad_norm, scale, path):
+            elif finding := (
+                self._summed_away(p, grad_norm, scale, path) or self._margins_met(p, path)
+            ):
                 status = "flat"
             else:
                 status = "vanishing"
@@ -472,6 +474,34 @@ class _Doctor:
                 "has converged; not a vanishing gradient"
             )
             return Finding("no_effect", p.name, message, upper.line, path)
+        return None
+
+    def _margins_met(self, p: Param, path: tuple[PathStep, ...]) -> Finding | None:
+        """A gradient of exactly zero because a hinge loss is met everywhere.
+
+        A hinge or triplet loss is a mean (or sum) of ``clamp(margin - d, min=0)``:
+        once every element meets its margin the clamp gives zero for all of them, the
+        loss is 0 and flat around this point, and nothing flows back: the batch has
+        nothing left to teach. Told apart from a dead ReLU inside a network: only
+        reductions, sums and constant factors lie between the clamp and the loss.
+        """
+        for i, (step, below) in enumerate(itertools.pairwise(path)):
+            if below.grad_norm != 0:
+                continue
+            if step.op not in _HINGES or step.op_id is None or step.tensor is None:
+                return None
+            if any(s.op not in _HINGE_TAIL for s in path[:i]):
+                return None  # the clamp feeds more than a sum: a dead unit, not a loss met
+            if not _all_zero(self.g.node(step.tensor).value):
+                return None
+            where = f" at line {step.line}" if step.line else ""
+            message = (
+                f"|{p.name}.grad| is exactly zero: the loss sums or averages the {step.op}"
+                f"{where}, which holds every element at zero (each margin is met), so the "
+                "loss is flat here and this batch has nothing to teach. Expected for a "
+                "hinge or triplet loss once it is met, not a vanishing gradient"
+            )
+            return Finding("no_effect", p.name, message, step.line, path)
         return None
 
     def _zero_factor(
@@ -892,6 +922,12 @@ _FACTOR_SLOTS: dict[str, tuple[frozenset[int], frozenset[int]]] = {
 """Products: the input slots a zero factor stops the gradient of, and the slots such
 a factor comes in by (a normalization's gamma multiplies what its input becomes; a
 bias is no factor)."""
+_HINGES = frozenset(
+    {"clamp", "clamp_min", "relu", "threshold", "maximum", "multi_margin_loss"}
+    | {"multilabel_margin_loss", "margin_ranking_loss", "hinge_embedding_loss"}
+)
+"""Ops a hinge loss ends in: zero wherever the margin is met."""
+_HINGE_TAIL = frozenset({"mean", "sum", "add", "sub", "mul", "div", "neg"})
 _PIECES = frozenset({"split", "split_with_sizes", "unbind", "select", "slice", "clone"})
 _ZERO_STEPS = 8
 _VIEWS = frozenset({"t", "permute", "transpose", "view", "reshape", "expand", "unsqueeze"})

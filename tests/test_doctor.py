@@ -970,6 +970,43 @@ def test_a_zero_from_a_dead_activation_is_no_zero_factor_though_a_bias_starts_at
     assert "mlp.weight" in {f.subject for f in r.findings}
 
 
+@pytest.mark.parametrize(
+    ("loss", "op"),
+    [
+        ("torch.clamp(1 - y * (X @ w + b), min=0).mean()", "clamp"),
+        (
+            "F.triplet_margin_loss(X * w[0], X * w[1] + 0.01, X * w[1] - 10 + b, margin=0.1)",
+            "clamp_min",
+        ),
+        ("torch.relu(0.5 - y * (X @ w + b)).sum() * 2", "relu"),
+    ],
+)
+def test_a_hinge_loss_met_everywhere_is_flat_not_vanishing(
+    tmp_path: Path, loss: str, op: str
+) -> None:
+    """An SVM's hinge, a triplet loss: once every margin is met the loss is 0 and its
+    gradient exactly zero, by definition; a note says so, not a problem."""
+    snippet = tmp_path / "svm.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\ntorch.manual_seed(0)\n"
+        "X = torch.cat([torch.randn(4, 2) + 5, torch.randn(4, 2) - 5])\n"
+        "y = torch.cat([torch.ones(4), -torch.ones(4)])\n"
+        "w = torch.tensor([1.0, 1.0], requires_grad=True)\n"
+        "b = torch.zeros(1, requires_grad=True)\n"
+        f"loss = {loss}\n"
+        "loss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert ns["loss"].item() == 0 and ns["w"].grad.abs().sum() == 0
+    r = diagnose(graph_of(snippet))
+    assert r.healthy, [f.message for f in r.findings]
+    assert {h.name: h.status for h in r.params} == {"b": "flat", "w": "flat"}
+    note = " ".join(next(n for n in r.notes if n.subject == "w").message.split())
+    assert (
+        f"the loss sums or averages the {op} at line 8, which holds every element at zero" in note
+    )
+
+
 @pytest.mark.parametrize("activation", ["ReLU", "Tanh"])
 def test_a_pinn_with_relu_is_told_its_second_derivative_is_zero(
     tmp_path: Path, activation: str
