@@ -16,7 +16,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import SAMPLES
-from helpers import capture, close, graph_of, plain_run, values
+from helpers import capture, close, graph_of, graph_walk, plain_run, torch_walk, values
 
 from gradviz.cli import cli
 from gradviz.model import Graph
@@ -376,20 +376,85 @@ def test_tensor_subclass_and_parameter(tmp_path: Path) -> None:
     assert values(g.by_name("t").grad) == [1.0, 1.0]
 
 
-def test_module_backward_hooks_show_their_nodes(tmp_path: Path) -> None:
+_GRAD_CAM = (
+    "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+    "model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 6, 3),\n"
+    "                      nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(6, 3))\n"
+    "seen = {}\n"
+    "model[2].register_forward_hook(lambda m, i, o: seen.update(act=o.detach()))\n"
+    "model[2].register_full_backward_hook(lambda m, gi, go: seen.update(grad=go[0].detach()))\n"
+    "scores = model(torch.randn(1, 3, 6, 6))\n"
+    "scores[0, scores.argmax()].backward()\n"
+)
+
+
+def test_module_backward_hooks_are_drawn_as_the_tensors_they_pass_on(tmp_path: Path) -> None:
+    """Grad-CAM's hook on a layer makes torch add an identity op before and after it,
+    with a copy of each tensor (``relu(BackwardHookFunction#1)``): drawn without them,
+    the graph is torch's less those ops, and the layer's output has the gradient the
+    hook saw."""
+    path = write(tmp_path, "gradcam.py", _GRAD_CAM)
+    ns = plain_run(path)
+    names, edges = torch_walk([ns["scores"][0, ns["scores"].argmax()]])
+    hooks = names.pop("BackwardHookFunctionBackward")
+    assert hooks == 2  # the layer's input and its output
+    g = graph_of(path)
+    ours, our_edges = graph_walk(g)
+    assert ours == names and our_edges == edges - hooks  # one input each
+    (conv,) = [n for n in g.ops() if n.scope and n.scope[-1] == "model.2"]
+    (out,) = [e.dst for e in g.edges if e.src == conv.id]
+    assert close(values(g.node(out).grad), ns["seen"]["grad"].tolist())
+    assert g.node(out).grad_hook is None  # the hook only read it
+    assert close(values(g.by_name("model.0.bias").grad), ns["model"][0].bias.grad.tolist())
+
+
+def test_a_module_hook_that_changes_a_gradient_is_told_like_a_tensor_hook(tmp_path: Path) -> None:
+    """Guided backpropagation clamps what each ReLU sends back: the tensor the ReLU
+    read shows the clamped gradient, marked hooked, and explain tells both."""
     path = write(
         tmp_path,
-        "hooks.py",
-        "import torch\n"
-        "seen = []\n"
-        "lin = torch.nn.Linear(2, 1)\n"
-        "lin.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].sum().item()))\n"
-        "loss = lin(torch.ones(1, 2, requires_grad=True)).sum()\n"
-        "loss.backward()\n",
+        "guided.py",
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))\n"
+        "model[1].register_full_backward_hook(lambda m, gi, go: (gi[0].clamp(min=0),))\n"
+        "x = torch.randn(1, 4, requires_grad=True)\n"
+        "model(x)[0, 1].backward()\n",
     )
+    ns = plain_run(path)
     g = graph_of(path)
-    assert "BackwardHookFunctionBackward" in {n.autograd for n in g.ops()}
-    assert values(g.by_name("lin.bias").grad) == [1.0]
+    assert "BackwardHookFunctionBackward" not in {n.autograd for n in g.ops()}
+    (relu,) = [n for n in g.ops() if n.op == "relu"]
+    (read,) = [e.src for e in g.edges if e.dst == relu.id]
+    hooked = g.node(read)
+    assert hooked.grad_hook == 0 and min(hooked.grad.data or [-1]) >= 0
+    assert close(values(g.by_name("x").grad), ns["x"].grad.tolist())
+    (relu_out,) = [e.dst for e in g.edges if e.src == relu.id]
+    assert min(g.node(relu_out).grad.data or [0]) < 0  # what arrived, before the clamp
+    told = CliRunner().invoke(cli, ["explain", str(path)])
+    assert told.exit_code == 0, told.output
+    text = " ".join(told.stdout.split())
+    assert "gradient hook turned" in text and "BackwardHookFunction" not in text
+
+
+@pytest.mark.filterwarnings("ignore:Full backward hook is firing")
+def test_a_tensor_hook_on_a_hooked_modules_output_keeps_its_line(tmp_path: Path) -> None:
+    """The output the snippet hooks (``h.register_hook``) is the copy torch's module hook
+    made: drawn as the tensor it copies, it keeps the line of the snippet's hook."""
+    path = write(
+        tmp_path,
+        "both.py",
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "lin = nn.Linear(3, 2)\nlin.register_full_backward_hook(lambda m, gi, go: None)\n"
+        "h = lin(torch.randn(4, 3))\nh.register_hook(lambda g: g * 10)\n"
+        "loss = h.pow(2).sum()\nloss.backward()\n",
+    )
+    ns = plain_run(path)
+    g = graph_of(path)
+    h = g.by_name("h")
+    assert h.grad_hook == 7
+    assert "BackwardHookFunctionBackward" not in {n.autograd for n in g.ops()}
+    assert close(values(h.grad), (2 * 10 * ns["h"].detach()).tolist())
+    assert close(values(g.by_name("lin.bias").grad), ns["lin"].bias.grad.tolist())
 
 
 def test_torch_compile_region_is_one_opaque_node(tmp_path: Path) -> None:

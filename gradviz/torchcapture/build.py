@@ -34,6 +34,7 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
+from gradviz.torchcapture.modulehooks import without_module_hooks
 from gradviz.torchcapture.naming import (
     Callee,
     CallSite,
@@ -331,7 +332,7 @@ class GraphBuilder:
             )
             for p in passes
         )
-        return Graph(
+        graph = Graph(
             nodes=tuple(resolved),
             edges=tuple(edges),
             outputs=tuple(dict.fromkeys(outputs)),
@@ -344,6 +345,7 @@ class GraphBuilder:
                 if name in called
             ),
         )
+        return without_module_hooks(graph)
 
     def _params_of(
         self,
