@@ -1720,6 +1720,39 @@ def test_a_value_returned_by_a_call_is_named_by_the_call(tmp_path: Path) -> None
     assert sum(name.startswith("l2_penalty(") for name in names) == 1
 
 
+def test_a_module_a_loop_left_behind_does_not_name_its_parameters(tmp_path: Path) -> None:
+    """Tutorials initialize weights in ``for m in model.modules():``, which leaves ``m``
+    at the last module: its parameters keep their own names, not ``model.2.weight, m.weight``.
+    A module reached only through a loop's variable is still named by it."""
+    snippet = tmp_path / "init.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))\n"
+        "for m in model.modules():\n"
+        "    if isinstance(m, nn.Linear):\n"
+        "        nn.init.xavier_uniform_(m.weight)\n"
+        "for head in [nn.Linear(1, 1)]:\n"
+        "    pass\n"
+        "class Scale:\n"
+        "    def __init__(self):\n"
+        "        self.w = torch.ones(1, requires_grad=True)\n"
+        "    def __call__(self, x):\n"
+        "        return x * self.w\n"
+        "scales = [Scale(), Scale()]\n"
+        "x = head(model(torch.randn(2, 3)))\n"
+        "for scale in scales:\n"
+        "    x = scale(x)\n"
+        "loss = x.sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    leaves = {n.names for n in g.nodes if n.kind == "leaf"}
+    assert ("model.2.weight",) in leaves and ("model.2.bias",) in leaves
+    assert ("head.weight",) in leaves  # no better name: the loop's is kept
+    assert ("scales[1].w",) in leaves  # makemore's `for layer in layers:`, not `scale.w`
+    assert not any(n.startswith(("m.", "scale.")) for names in leaves for n in names)
+
+
 def test_tensors_held_by_the_snippet_s_own_objects_are_named_by_their_path(
     tmp_path: Path,
 ) -> None:

@@ -69,12 +69,24 @@ def named_tensors(
             else:
                 direct.append(NamedTensor(var, obj, param))
         elif isinstance(obj, torch.nn.Module):
-            params.extend(NamedTensor(f"{var}.{path}", p, True) for path, p in _parameters(obj))
-            params.extend(NamedTensor(f"{var}.{path}", t, False) for path, t in _plain_tensors(obj))
-            params.extend(NamedTensor(f"{var}.{path}", b, False) for path, b in _buffers(obj))
+            # ``for m in model.modules(): init(m.weight)`` leaves m at the last module,
+            # whose parameters have better names: a loop's module names them as items
+            looped = var in loop_names
+            into = items if looped else params
+            into.extend(
+                NamedTensor(f"{var}.{path}", p, True, item=looped) for path, p in _parameters(obj)
+            )
+            into.extend(
+                NamedTensor(f"{var}.{path}", t, False, item=looped)
+                for path, t in _plain_tensors(obj)
+            )
+            into.extend(
+                NamedTensor(f"{var}.{path}", b, False, item=looped) for path, b in _buffers(obj)
+            )
         elif _holds_names(obj):
-            params.extend(
-                NamedTensor(path, t, isinstance(t, torch.nn.Parameter))
+            looped = var in loop_names  # ``for layer in layers:`` left at the last one
+            (items if looped else params).extend(
+                NamedTensor(path, t, isinstance(t, torch.nn.Parameter), item=looped)
                 for path, t in _held_tensors(var, obj)
             )
         else:
