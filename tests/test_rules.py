@@ -221,6 +221,19 @@ def leaf_pairs() -> dict[str, Case]:
         "SoftplusBackward0": unary(lambda x: F.softplus(x, beta=2.0, threshold=1.0)),
         "EluBackward0": unary(lambda x: F.elu(x, alpha=0.7)),
         "HardtanhBackward0": unary(lambda x: F.hardtanh(x, -0.5, 0.8)),
+        "ErfcBackward0": unary(torch.erfc),
+        "Deg2RadBackward0": unary(torch.deg2rad),
+        "SpecialEntrBackward0": unary(torch.special.entr, positive=True),
+        "FminBackward0": binary(torch.fmin, (2, 3), (3,)),
+        "CopysignBackward0": with_target(
+            lambda x: torch.copysign(x, torch.tensor([1.0, -1.0, -0.0])), lambda: P(2, 3)
+        ),
+        "Rot90Backward0": unary(lambda x: torch.rot90(x, 3, (0, 1))),
+        "IndexFillBackward0": unary(lambda x: x.index_fill(1, torch.tensor([0, 2]), -1.0)),
+        "IndexCopyBackward0": binary(
+            lambda x, y: x.index_copy(0, torch.tensor([1, 0]), y), (3, 3), (2, 3)
+        ),
+        "ComplexBackward0": binary(torch.complex, (2, 3), (2, 3)),
         "FakeQuantizePerTensorAffineCachemaskBackward0": unary(
             lambda x: torch.fake_quantize_per_tensor_affine(x, 0.25, 1, -4, 3)
         ),

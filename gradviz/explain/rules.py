@@ -208,6 +208,9 @@ RULES: dict[str, Rule] = {
     ),
     "TanBackward0": _unary("tan", "result = tan(self)", "(1 + result ** 2)"),
     "ErfBackward0": _unary("erf", "result = erf(self)", "2 / sqrt(pi) * exp(-(self ** 2))"),
+    "ErfcBackward0": _unary("erfc", "result = 1 - erf(self)", "-2 / sqrt(pi) * exp(-(self ** 2))"),
+    "Deg2RadBackward0": _unary("deg2rad", "result = self * pi / 180", "pi / 180"),
+    "SpecialEntrBackward0": _unary("entr", "result = -self * log(self)", "-(log(self) + 1)"),
     "AtanBackward0": _unary(
         "atan", "result = atan(self)", "1 / (1 + self ** 2)", "grad / (1 + self ** 2)"
     ),
@@ -445,6 +448,24 @@ RULES: dict[str, Rule] = {
         ),
         ("(self < other) + 0.5 * (self == other)", "(other < self) + 0.5 * (self == other)"),
         note="the smaller one gets the gradient; a tie splits it",
+    ),
+    "FminBackward0": Rule(
+        "fmin",
+        "result = fmin(self, other)",
+        ("self", "other"),
+        (
+            "sum_to(grad * ((self <= other) | isnan(other)), self)",
+            "sum_to(grad * ~((self <= other) | isnan(other)), other)",
+        ),
+        note="the smaller one gets the gradient (self on a tie); a NaN is passed over",
+    ),
+    "CopysignBackward0": Rule(
+        "copysign",
+        "result = abs(self) * sign(other)",
+        ("self",),
+        ("grad * where(self == 0, 0.0, result / self)",),
+        ("where(self == 0, 0.0, result / self)",),
+        note="other only lends its sign, which has no gradient",
     ),
     "FmaxBackward0": Rule(
         "fmax",
@@ -911,6 +932,33 @@ RULES: dict[str, Rule] = {
     ),
     "CloneBackward0": Rule("clone", "result = self.clone()", ("self",), ("grad",), ("1",)),
     "AliasBackward0": Rule("alias", "result = self", ("self",), ("grad",), ("1",)),
+    "Rot90Backward0": Rule(
+        "rot90",
+        "result = self.rot90(k, dims)",
+        ("self",),
+        ("grad.rot90(-k, dims)",),
+        note="the gradient is turned back the other way",
+    ),
+    "IndexFillBackward0": Rule(
+        "index_fill",
+        "result = self.index_fill(dim, index, value)",
+        ("self",),
+        ("grad.index_fill(dim, index, 0)",),
+        note="what was filled gets no gradient",
+    ),
+    "IndexCopyBackward0": Rule(
+        "index_copy",
+        "result = self.index_copy(dim, index, source)",
+        ("self", "source"),
+        ("grad.index_fill(dim, index, 0)", "grad.index_select(dim, index)"),
+        note="the rows source overwrote get nothing in self; source gets their gradients",
+    ),
+    "ComplexBackward0": Rule(
+        "complex",
+        "result = real + 1j * imag",
+        ("real", "imag"),
+        ("grad.real", "grad.imag"),
+    ),
     "FlipBackward0": Rule("flip", "result = self.flip(dims)", ("self",), ("grad.flip(dims)",)),
     "TrilBackward0": Rule(
         "tril",
