@@ -161,7 +161,7 @@ def test_an_in_place_write_into_a_slice_is_told_in_words() -> None:
     )
 
 
-def test_fused_attention_and_group_norm_are_told_in_words(tmp_path: Path) -> None:
+def test_fused_attention_is_told_in_words_and_group_norm_by_its_rule(tmp_path: Path) -> None:
     text = told(
         tmp_path,
         "fused.py",
@@ -173,7 +173,8 @@ def test_fused_attention_and_group_norm_are_told_in_words(tmp_path: Path) -> Non
         width=400,
     )
     assert "attention fused into one node, softmax(q @ k.T * scale) @ v" in text
-    assert "group norm: each group of channels is normalized by its own mean and std" in text
+    assert "native_group_norm: g = GroupNorm.weight * xhat_g(o, " in text
+    assert "xhat_g the input normalized within its group of channels" in text
     assert "no rule" not in text
 
 

@@ -298,6 +298,9 @@ def leaf_pairs() -> dict[str, Case]:
             (3,),
             (3,),
         ),
+        "NativeGroupNormBackward0": layer(
+            lambda x, w, b: F.group_norm(x, 2, w, b), (2, 4, 3, 2), (4,), (4,)
+        ),
         "NativeLayerNormBackward0": layer(
             lambda x, w, b: F.layer_norm(x, (3,), w, b), (2, 4, 3), (3,), (3,)
         ),
@@ -718,7 +721,36 @@ def _variant_cases() -> dict[tuple[str, str], Case]:
         for key, case in _weighted_cases(reduction).items():
             node, _, weight = key.partition(" ")
             found[node, weight if reduction == "mean" else f"{weight}, {reduction}"] = case
+    found.update(_affine_less_cases())
     return found
+
+
+def _affine_less_cases() -> dict[tuple[str, str], Case]:
+    """Normalizations without a learned scale or shift (nn.InstanceNorm2d's default, DiT's
+    LayerNorm, nanoGPT's LayerNorm without bias)."""
+
+    def norm(fn: Callable[..., torch.Tensor], shape: tuple[int, ...], *extra: int) -> Case:
+        def case() -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+            x = P(*shape)
+            more = [P(n) for n in extra]
+            return fn(x, *more), [x, *more, *([None] * (2 - len(more)))]
+
+        return case
+
+    return {
+        ("NativeBatchNormBackward0", "weight=None"): norm(
+            lambda x: F.batch_norm(x, None, None, training=True), (4, 3, 2, 2)
+        ),
+        ("NativeLayerNormBackward0", "weight=None, bias=None"): norm(
+            lambda x: F.layer_norm(x, (3,)), (2, 4, 3)
+        ),
+        ("NativeLayerNormBackward0", "bias=None"): norm(
+            lambda x, w: F.layer_norm(x, (3,), w), (2, 4, 3), 3
+        ),
+        ("NativeGroupNormBackward0", "weight=None"): norm(
+            lambda x: F.group_norm(x, 2), (2, 4, 3, 2)
+        ),
+    }
 
 
 VARIANT_CASES = _variant_cases()
@@ -735,7 +767,8 @@ def test_every_variant_of_a_rule_has_a_case() -> None:
 def test_a_loss_summed_kept_per_element_or_weighted_has_its_rule(name: str, variant: str) -> None:
     """``F.binary_cross_entropy(..., reduction='sum')`` (PyTorch's VAE example),
     ``nn.MSELoss(reduction='sum')`` ("Learning PyTorch with Examples"), class weights
-    for imbalanced data: each is explained with its own formulas, not the mean's."""
+    for imbalanced data, a normalization without its scale or shift: each is explained
+    with its own formulas, not the plain rule's."""
     torch.manual_seed(sum(map(ord, name + variant)))
     rule = VARIANT_RULES[name, variant]
     if variant in ("none", "sum"):  # nothing averages

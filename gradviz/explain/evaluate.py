@@ -258,6 +258,24 @@ def xhat(x: torch.Tensor, mean: torch.Tensor, invstd: torch.Tensor) -> torch.Ten
     return (x - _channel_view(mean, x)) * _channel_view(invstd, x)
 
 
+def per_group(v: torch.Tensor, like: torch.Tensor, group: int) -> torch.Tensor:
+    """A value per sample and group, (N, group), spread over the channels and positions
+    of each group of ``like`` (N, C, ...): group norm's mean and 1/std."""
+    blocks = like.reshape(like.shape[0], group, -1)
+    return v.reshape(like.shape[0], group, 1).expand_as(blocks).reshape(like.shape)
+
+
+def mean_g(x: torch.Tensor, group: int) -> torch.Tensor:
+    """The mean over each sample's group of channels (and their positions), spread back."""
+    blocks = x.reshape(x.shape[0], group, -1)
+    return blocks.mean(-1, keepdim=True).expand_as(blocks).reshape(x.shape)
+
+
+def xhat_g(x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, group: int) -> torch.Tensor:
+    """The group-normalized input: (x - mean) / std, per sample and group."""
+    return (x - per_group(mean, x, group)) * per_group(rstd, x, group)
+
+
 def _last_dims(x: torch.Tensor, normalized_shape: Sequence[int]) -> list[int]:
     return list(range(x.dim() - len(normalized_shape), x.dim()))
 
@@ -705,6 +723,9 @@ NAMESPACE: dict[str, Any] = {
     "mean_c": mean_c,
     "sum_c": sum_c,
     "xhat": xhat,
+    "per_group": per_group,
+    "mean_g": mean_g,
+    "xhat_g": xhat_g,
     "mean_n": mean_n,
     "sum_lead": sum_lead,
     "embedding_back": embedding_back,

@@ -1258,8 +1258,25 @@ RULES: dict[str, Rule] = {
             "sum_c(grad * xhat(input, result1, result2))",
             "sum_c(grad)",
         ),
-        when={"training": "True"},
+        when={"training": "True", "weight": "tensor"},
         note="result1, result2: the batch mean and 1/std; xhat the normalized input",
+    ),
+    "NativeGroupNormBackward0": Rule(
+        "group_norm",
+        "result = weight * xhat_g(input, result1, result2, group) + bias",
+        ("input", "weight", "bias"),
+        (
+            "per_group(result2, input, group) * (grad * per_channel(weight, input) - "
+            "mean_g(grad * per_channel(weight, input), group) - "
+            "xhat_g(input, result1, result2, group) * "
+            "mean_g(grad * per_channel(weight, input) * xhat_g(input, result1, result2, group), "
+            "group))",
+            "sum_c(grad * xhat_g(input, result1, result2, group))",
+            "sum_c(grad)",
+        ),
+        when={"weight": "tensor"},
+        note="result1, result2: each sample's and group's mean and 1/std; xhat_g the input "
+        "normalized within its group of channels",
     ),
     "NativeLayerNormBackward0": Rule(
         "layer_norm",
@@ -1272,6 +1289,7 @@ RULES: dict[str, Rule] = {
             "sum_lead(grad * (input - result1) * result2, normalized_shape)",
             "sum_lead(grad, normalized_shape)",
         ),
+        when={"weight": "tensor", "bias": "tensor"},
         note="result1, result2: each row's mean and 1/std",
     ),
     "NativeDropoutBackward0": Rule(
@@ -1631,10 +1649,73 @@ def _per_target(node: str, rule: Rule) -> Rule | None:
     )
 
 
+_AFFINE_LESS: dict[str, tuple[Rule, ...]] = {
+    "NativeBatchNormBackward0": (
+        Rule(
+            "batch_norm",
+            "result = xhat(input, result1, result2)",
+            ("input",),
+            (
+                "per_channel(result2, input) * (grad - mean_c(grad) - "
+                "xhat(input, result1, result2) * mean_c(grad * xhat(input, result1, result2)))",
+            ),
+            when={"training": "True", "weight": "None"},
+            note="no weight nor bias (affine=False, nn.InstanceNorm2d's default): the "
+            "normalized input itself; result1, result2: the mean and 1/std",
+        ),
+    ),
+    "NativeLayerNormBackward0": (
+        Rule(
+            "layer_norm",
+            "result = (input - result1) * result2",
+            ("input",),
+            (
+                "result2 * (grad - mean_n(grad, normalized_shape) - (input - result1) * "
+                "result2 * mean_n(grad * (input - result1) * result2, normalized_shape))",
+            ),
+            when={"weight": "None", "bias": "None"},
+            note="no weight nor bias (elementwise_affine=False, as DiT's blocks): the "
+            "normalized input itself; result1, result2: each row's mean and 1/std",
+        ),
+        Rule(
+            "layer_norm",
+            "result = weight * (input - result1) * result2",
+            ("input", "weight"),
+            (
+                "result2 * (grad * weight - mean_n(grad * weight, normalized_shape) - "
+                "(input - result1) * result2 * "
+                "mean_n(grad * weight * (input - result1) * result2, normalized_shape))",
+                "sum_lead(grad * (input - result1) * result2, normalized_shape)",
+            ),
+            when={"weight": "tensor", "bias": "None"},
+            note="a weight and no bias (bias=False, as nanoGPT's): result1, result2: each "
+            "row's mean and 1/std",
+        ),
+    ),
+    "NativeGroupNormBackward0": (
+        Rule(
+            "group_norm",
+            "result = xhat_g(input, result1, result2, group)",
+            ("input",),
+            (
+                "per_group(result2, input, group) * (grad - mean_g(grad, group) - "
+                "xhat_g(input, result1, result2, group) * "
+                "mean_g(grad * xhat_g(input, result1, result2, group), group))",
+            ),
+            when={"weight": "None"},
+            note="no weight nor bias (affine=False): the input normalized within each "
+            "sample's group of channels; result1, result2: its mean and 1/std",
+        ),
+    ),
+}
+"""Normalizations without their learned scale or shift: forms of their rules in which
+neither shows (it read ``None * (x - result1) * result2 + None``)."""
+
+
 def _forms(node: str, rule: Rule) -> tuple[Rule, ...]:
     """The other forms of a node's rule: weighted, and each summed or kept per element."""
     forms: list[Rule] = []
-    for base in (rule, *_WEIGHTED.get(node, ())):
+    for base in (rule, *_WEIGHTED.get(node, ()), *_AFFINE_LESS.get(node, ())):
         if base is not rule:
             forms.append(base)
         for reduction in ("0", "2"):
@@ -1654,14 +1735,20 @@ _REDUCTIONS = {"0": "none", "1": "mean", "2": "sum"}
 
 
 def variant_label(node: str, form: Rule) -> str:
-    """What sets a form apart from the node's plain rule: ``sum``, ``weight, none``."""
+    """What sets a form apart from the node's plain rule: ``sum``, ``weight, none``,
+    ``bias=None``."""
     plain = RULES[node].when
     differ = sorted(
         (attr for attr, value in form.when.items() if plain.get(attr) != value),
         key=lambda attr: attr == "reduction",  # weight, sum
     )
     return ", ".join(
-        _REDUCTIONS[form.when[attr]] if attr == "reduction" else attr for attr in differ
+        _REDUCTIONS[form.when[attr]]
+        if attr == "reduction"
+        else f"{attr}=None"
+        if form.when[attr] == "None"
+        else attr
+        for attr in differ
     )
 
 
@@ -1752,8 +1839,6 @@ IN_WORDS: dict[str, str] = {
     "element that was its max",
     "MultiMarginLossBackward0": "the multi-class hinge loss; each class within the margin "
     "of the true one pushes its score down and the true class's up",
-    "NativeGroupNormBackward0": "group norm: each group of channels is normalized by its own "
-    "mean and std, then scaled and shifted per channel",
     **dict.fromkeys(
         (
             "ScaledDotProductFlashAttentionForCpuBackward0",
