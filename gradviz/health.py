@@ -1470,6 +1470,8 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
         elif p.name.partition(".")[0] in set_aside and health.status == "no grad":
             health = replace(health, status="not called")  # one note (_set_aside_notes)
             finding = None
+        if health in report.params:
+            continue  # torch.func's wrappers of one tensor, a leaf per transform: one row
         report.params.append(health)
         if finding is not None and graph.passes:
             (report.notes if finding.kind == "no_effect" else report.findings).append(finding)

@@ -698,6 +698,24 @@ def test_a_spare_module_with_one_look_alike_is_still_a_problem(tmp_path: Path) -
     assert not r.notes
 
 
+def test_one_tensor_that_torch_func_wrapped_again_and_again_is_one_row(tmp_path: Path) -> None:
+    """``jacrev``, ``hessian`` and ``vjp`` each wrap ``x`` in a tensor of their own, a leaf
+    of its own in the graph: the table lists ``x`` once per different finding, not once
+    per wrapper."""
+    snippet = tmp_path / "transforms.py"
+    snippet.write_text(
+        "import torch\nfrom torch.func import hessian, jacrev, vjp\ntorch.manual_seed(0)\n"
+        "def f(x):\n    return (x.sin() * x).sum()\n"
+        "x = torch.randn(3)\n"
+        "out, back = vjp(f, x)\nback(torch.tensor(1.0))\n"
+        "h = hessian(f)(x)\nj = jacrev(jacrev(f))(x)\n"
+    )
+    r = diagnose(graph_of(snippet))
+    rows = [(h.name, h.status, h.value_norm, h.grad_norm) for h in r.params]
+    assert len(rows) == len(set(rows))
+    assert {h.name for h in r.params} == {"x"}
+
+
 def test_leaves_only_autograd_grad_reached_are_not_asked_not_missing(tmp_path: Path) -> None:
     """autograd.grad(y, x) gives x its gradient and nothing to the weights it went through."""
     snippet = tmp_path / "penalty.py"
