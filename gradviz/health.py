@@ -266,6 +266,8 @@ class _Doctor:
             status = "not tracked"  # only under no_grad: a target network (_not_tracked_note)
         elif grad_norm is None and p.swapped_line is not None and p.used_line is None:
             status = "swapped"  # torch.func.functional_call used others (_swapped_note)
+        elif grad_norm is None and (finding := self._only_differentiated(p)):
+            status = "no effect"
         elif grad_norm is None:
             status = "no grad"
             finding = self._no_grad(p)
@@ -317,6 +319,34 @@ class _Doctor:
         ``inputs=`` gives them only to those inputs)."""
         reach = self.backward_reach
         return reach is None or p.node is None or p.node in reach
+
+    def _only_differentiated(self, p: Param) -> Finding | None:
+        """No gradient because the loss uses the module's output only through its derivative.
+
+        A SIREN fitted to gradients, a PINN whose loss is a residual of derivatives:
+        ``torch.autograd.grad(out, x, create_graph=True)`` keeps the last layer's weight
+        in the graph (the derivative goes through it) but not its bias, which only
+        shifts ``out`` and shifts no derivative. Told by that: the snippet took a
+        gradient with respect to a point, and the module's other parameters reach the
+        loss while this one, which the module did use, does not.
+        """
+        module, _, own = p.name.rpartition(".")
+        if not module or own != "bias" or p.used_line is None or p.detached_line is not None:
+            return None
+        if not any(q.differentiated_line is not None for q in self.g.params):
+            return None  # nothing was differentiated with respect to a point: no such loss
+        siblings = [q for q in self.g.params if q.name.rpartition(".")[0] == module and q is not p]
+        if not siblings or not all(q.node is not None for q in siblings):
+            return None
+        message = (
+            f"{p.name} got no gradient: the loss reaches {module} (used at "
+            f"{self.g.meta.snippet}:{p.used_line}) only through the derivative of what it "
+            f"computed, as a loss built on torch.autograd.grad(..., create_graph=True) does "
+            f"(a PINN's residual, a SIREN fitted to gradients), and {p.name} only shifts "
+            "that output, which shifts no derivative. Expected for such a loss; one that "
+            "also compares the output itself (a boundary condition) gives it a gradient"
+        )
+        return Finding("no_effect", p.name, message, p.used_line)
 
     def _no_grad(self, p: Param) -> Finding:
         if p.detached_line is not None:

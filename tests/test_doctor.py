@@ -1050,6 +1050,12 @@ def test_a_pinn_with_relu_is_told_its_second_derivative_is_zero(
     if activation == "Tanh":  # u_xx does not depend on the output bias: still no grad
         assert ns["net"][0].weight.grad.norm() > 0 and ns["net"][2].weight.grad.norm() > 0
         assert flat == [] and status["net.0.weight"] == status["net.2.weight"] == "ok"
+        assert ns["net"][2].bias.grad is None and status["net.2.bias"] == "no effect"
+        assert r.healthy, [f.message for f in r.findings]  # expected: told in a note
+        (note,) = [n for n in r.notes if n.subject == "net.2.bias"]
+        assert "reaches net.2 (used at pinn.py:6) only through the derivative" in " ".join(
+            note.message.split()
+        )
         return
     assert ns["net"][0].weight.grad.count_nonzero() == 0 and ns["net"][2].weight.grad is None
     assert (status["net.0.weight"], status["net.2.weight"]) == ("vanishing", "no grad")
