@@ -41,7 +41,66 @@ def hint_for(traceback_text: str) -> str | None:
         or _grad_was_none(traceback_text)
         or _autograd_rule(traceback_text)
         or _no_cuda(traceback_text)
+        or _shapes(traceback_text)
     )
+
+
+_FIRST_MODEL: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"mat1 and mat2 shapes cannot be multiplied \(\d+x(\d+) and (\d+)x\d+\)"),
+        "a matrix product needs the first matrix's columns ({0}) to match the second's rows "
+        "({1}). For nn.Linear(in_features, out_features) the second is the weight: the layer "
+        "expects {1} features and was given {0}. Make in_features match, or flatten what "
+        "comes in (`x.flatten(1)` after a convolution)",
+    ),
+    (
+        re.compile(r"Expected more than 1 value per channel when training"),
+        "BatchNorm in training mode normalizes over the batch, and one sample has no "
+        "spread: use a batch of two or more, or call `model.eval()` to run a single one",
+    ),
+    (
+        re.compile(r"mat1 and mat2 must have the same dtype, but got Double and Float"),
+        "the input is float64 (NumPy's default) and the layer float32: convert the input "
+        "with `.float()`, or make it with `torch.tensor(a, dtype=torch.float32)`",
+    ),
+    (
+        re.compile(r"mat1 and mat2 must have the same dtype, but got (Long|Int) and Float"),
+        "the input holds integers and the layer floats: convert it with `.float()` (indices "
+        "of words or classes go through nn.Embedding instead)",
+    ),
+    (
+        re.compile(r"Target (-?\d+) is out of bounds"),
+        "cross_entropy's (and nll_loss's) targets are class indices from 0 to C - 1, C being "
+        "the scores per sample (the last layer's out_features): {0} is outside them. Labels "
+        "that start at 1 need 1 taken off; a label that marks padding needs "
+        "ignore_index={0}",
+    ),
+    (
+        re.compile(r"Expected floating point type for target with class probabilities, got"),
+        "cross_entropy takes class indices (integers, one per sample) or probabilities "
+        "(floats, one row per sample): a one-hot target of integers is neither; pass "
+        "`target.argmax(1)`, or `target.float()`",
+    ),
+    (
+        re.compile(r"expected target dtype to be Long or Byte, but got Float"),
+        "class indices must be integers: pass `target.long()`",
+    ),
+    (
+        re.compile(r"Found dtype Long but expected Float"),
+        "this loss compares floats: make the target float, `y.float()`",
+    ),
+)
+"""Shape and type errors a first model meets, whose words name no layer and no fix."""
+
+
+def _shapes(traceback_text: str) -> str | None:
+    """The hint for a shape or type error of a first model, with its numbers."""
+    lines = traceback_text.rstrip().splitlines()
+    error = lines[-1] if lines else ""
+    for pattern, hint in _FIRST_MODEL:
+        if (found := pattern.search(error)) is not None:
+            return hint.format(*found.groups())
+    return None
 
 
 _NO_CUDA = (

@@ -169,6 +169,30 @@ def test_a_package_the_snippet_imports_but_gradvizs_python_lacks_gets_a_hint(
     assert hint is not None and hint.endswith("-m pip install scikit-learn")
 
 
+def test_a_first_models_shape_errors_get_a_hint(runner: CliRunner, in_tmp: Path) -> None:
+    """torch's matrix-product error names no layer; the hint says which number is whose."""
+    (in_tmp / "mlp.py").write_text(
+        "import torch\nfrom torch import nn\nmodel = nn.Linear(2, 1)\nmodel(torch.ones(3, 784))\n"
+    )
+    code, _, err = run(runner, "run", "mlp.py", "-o", "g.svg")
+    assert code == 1 and "mat1 and mat2 shapes cannot be multiplied (3x784 and 2x1)" in err
+    assert "the layer expects 2 features and was given 784" in " ".join(err.split())
+    (in_tmp / "bn.py").write_text(
+        "import torch\nfrom torch import nn\nnn.BatchNorm1d(4)(torch.randn(1, 4))\n"
+    )
+    code, _, err = run(runner, "run", "bn.py", "-o", "g.svg")
+    assert code == 1 and "call `model.eval()` to run a single one" in " ".join(err.split())
+    from gradviz.hints import hint_for
+
+    numpy = hint_for(
+        "RuntimeError: mat1 and mat2 must have the same dtype, but got Double and Float"
+    )
+    assert numpy is not None and "float64 (NumPy's default)" in numpy
+    labels = hint_for("IndexError: Target 10 is out of bounds.\n")
+    assert labels is not None and "10 is outside them" in labels
+    assert hint_for("RuntimeError: mat1 and mat2 must have the same dtype, but got Half") is None
+
+
 def test_a_snippet_written_for_a_gpu_gets_a_hint_where_there_is_none(
     runner: CliRunner, in_tmp: Path
 ) -> None:
