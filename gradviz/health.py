@@ -1475,7 +1475,11 @@ def _culprit(path: tuple[PathStep, ...], shrink: bool) -> str | None:
 def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> Report:
     """Judge every parameter's gradient, and find where non-finite values first appeared."""
     doctor = _Doctor(graph, vanish, explode)
-    out = graph.node(graph.outputs[0]) if graph.outputs else None
+    # the loss the snippet called backward() on, before what autograd.grad differentiated
+    # (a Jacobian's rows, by torch.autograd.functional), which heads the table otherwise
+    heads = [r for p in graph.passes if p.kind == "backward" for r in p.roots]
+    head = heads[0] if heads else graph.outputs[0] if graph.outputs else None
+    out = graph.node(head) if head is not None else None
     loss_norm = norm_of(out.value) if out is not None else None
     scale = loss_norm if loss_norm and math.isfinite(loss_norm) else 1.0
     report = Report(

@@ -716,6 +716,22 @@ def test_one_tensor_that_torch_func_wrapped_again_and_again_is_one_row(tmp_path:
     assert {h.name for h in r.params} == {"x"}
 
 
+def test_the_loss_backward_ran_on_heads_the_report_not_a_jacobians_row(tmp_path: Path) -> None:
+    """Newton's method by torch.autograd.functional: its jacobian and hessian run
+    autograd.grad passes first; the report is headed by what backward() ran on."""
+    snippet = tmp_path / "newton.py"
+    snippet.write_text(
+        "import torch\nfrom torch.autograd.functional import hessian, jacobian\n"
+        "def f(x):\n    return (x[0] - 1) ** 4 + (x[1] + 2) ** 2 + x[0] * x[1]\n"
+        "x = torch.tensor([0.5, 0.5])\n"
+        "x = x - torch.linalg.solve(hessian(f, x), jacobian(f, x))\n"
+        "x.requires_grad_(True)\nval = f(x)\nval.backward()\n"
+    )
+    ns = plain_run(snippet)
+    r = diagnose(graph_of(snippet))
+    assert r.loss == "val" and r.loss_value == pytest.approx(abs(ns["val"].item()), rel=1e-5)
+
+
 def test_leaves_only_autograd_grad_reached_are_not_asked_not_missing(tmp_path: Path) -> None:
     """autograd.grad(y, x) gives x its gradient and nothing to the weights it went through."""
     snippet = tmp_path / "penalty.py"
