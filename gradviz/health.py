@@ -86,7 +86,7 @@ class PathStep:
 class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
-    flat_derivative, dead_relu, stale_grad; notes: no_effect, copied, not_asked,
+    flat_derivative, dead_relu, stale_grad, squashed_twice; notes: no_effect, copied, not_asked,
     not_tracked, not_a_leaf"""
     subject: str
     message: str
@@ -1283,6 +1283,60 @@ def _dead_relu(doctor: _Doctor, starved: Sequence[str]) -> list[Finding]:
     ]
 
 
+_SQUASHED_TWICE = {
+    ("log_softmax", "softmax"): (
+        "cross_entropy",
+        "softmax",
+        "cross_entropy applies log_softmax itself",
+        "Pass the logits, the scores before softmax (drop the nn.Softmax at the end of "
+        "the model, or apply it only to read probabilities)",
+    ),
+    ("binary_cross_entropy_with_logits", "sigmoid"): (
+        "BCEWithLogitsLoss",
+        "sigmoid",
+        "BCEWithLogitsLoss applies sigmoid itself",
+        "Pass the logits (drop the nn.Sigmoid at the end of the model), or keep the "
+        "sigmoid and use nn.BCELoss",
+    ),
+}
+"""A loss that takes logits, given probabilities: (its op, the op before it) -> the words."""
+
+
+def _squashed_twice(doctor: _Doctor) -> list[Finding]:
+    """A loss that takes logits given probabilities: ``nn.Softmax`` at the end of a model
+    trained with ``nn.CrossEntropyLoss``, ``nn.Sigmoid`` with ``nn.BCEWithLogitsLoss``.
+
+    It trains, badly: each score is squashed twice, the loss cannot go below a floor
+    and its gradients shrink as the model grows confident. A beginner's bug that no
+    error reports; found by the op the loss starts from, through views.
+    """
+    g = doctor.g
+    found: list[Finding] = []
+    for op in g.ops():
+        for e in doctor.in_edges.get(op.id, []):
+            if e.slot != 0:
+                continue
+            before = doctor.producer.get(doctor._source(e.src).id)
+            words = _SQUASHED_TWICE.get((op.op or "", g.node(before).op or "")) if before else None
+            if words is None or before is None:
+                continue
+            loss, squash, because, fix = words
+            made = g.node(before)
+            at = f" at line {made.source.line}" if made.source else ""
+            inside = f" in {made.scope[-1]}" if made.scope else ""
+            found.append(
+                Finding(
+                    "squashed_twice",
+                    squash,
+                    f"{loss}{f' at line {op.source.line}' if op.source else ''} is given the "
+                    f"output of {squash}{inside}{at}, but {because}: each score is squashed "
+                    "twice, and the gradients shrink as the model grows confident. " + fix,
+                    op.source.line if op.source else None,
+                )
+            )
+    return found
+
+
 def _stale_grads(graph: Graph) -> list[Finding]:
     """Leaves whose ``.grad`` kept adding up while their value changed: a loop that steps
     (``w -= lr * w.grad``, ``opt.step()``) and never resets the gradient, so each step
@@ -1534,4 +1588,5 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     ]
     report.findings[:0] = _flat_derivative(graph, starved) + _dead_relu(doctor, starved)
     report.findings[:0] = _stale_grads(graph)  # the cause of what it inflates
+    report.findings.extend(_squashed_twice(doctor))
     return report

@@ -732,6 +732,56 @@ def test_the_loss_backward_ran_on_heads_the_report_not_a_jacobians_row(tmp_path:
     assert r.loss == "val" and r.loss_value == pytest.approx(abs(ns["val"].item()), rel=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("head", "loss", "says"),
+    [
+        ("nn.Linear(8, 3), nn.Softmax(dim=1)", "nn.CrossEntropyLoss()(model(x), y)", "softmax"),
+        (
+            "nn.Linear(8, 3), nn.Softmax(dim=1)",
+            "F.cross_entropy(model(x).view(4, 3), y)",
+            "softmax",
+        ),
+        (
+            "nn.Linear(8, 1), nn.Sigmoid()",
+            "nn.BCEWithLogitsLoss()(model(x), y[:, None].float() % 2)",
+            "sigmoid",
+        ),
+    ],
+)
+def test_a_loss_of_logits_given_probabilities_is_a_problem(
+    tmp_path: Path, head: str, loss: str, says: str
+) -> None:
+    """A beginner's bug no error reports: nn.Softmax before nn.CrossEntropyLoss."""
+    snippet = tmp_path / "squashed.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
+        "torch.manual_seed(0)\n"
+        f"model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), {head})\n"
+        "x, y = torch.randn(4, 5), torch.tensor([0, 1, 2, 1])\n"
+        f"loss = {loss}\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    (found,) = [f for f in r.findings if f.kind == "squashed_twice"]
+    assert found.subject == says and found.line == 7
+    assert f"is given the output of {says} in model.3 at line 7" in " ".join(found.message.split())
+
+
+def test_logits_and_distillation_s_softmax_are_no_loss_squashed_twice(tmp_path: Path) -> None:
+    """cross_entropy on logits, and KL between a student's log_softmax and a teacher's
+    softmax (knowledge distillation), are what they should be."""
+    snippet = tmp_path / "fine.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\ntorch.manual_seed(0)\n"
+        "student = torch.randn(4, 3, requires_grad=True)\nteacher = torch.randn(4, 3)\n"
+        "loss = F.cross_entropy(student, torch.tensor([0, 1, 2, 1])) + F.kl_div(\n"
+        "    F.log_softmax(student / 2, 1), F.softmax(teacher / 2, 1), reduction='batchmean')\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    assert not [f for f in r.findings if f.kind == "squashed_twice"]
+
+
 def test_leaves_only_autograd_grad_reached_are_not_asked_not_missing(tmp_path: Path) -> None:
     """autograd.grad(y, x) gives x its gradient and nothing to the weights it went through."""
     snippet = tmp_path / "penalty.py"

@@ -192,6 +192,18 @@ def test_a_condition_on_a_number_holds_whatever_its_type(tmp_path: Path) -> None
     assert "linalg_vector_norm: linalg_vector_norm(x) = sqrt(sum(x ** 2, (1,)))" in text
 
 
+def test_a_loss_given_probabilities_is_told_at_the_end(tmp_path: Path) -> None:
+    text = told(
+        tmp_path,
+        "squashed.py",
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 3), nn.Softmax(dim=1))\n"
+        "loss = nn.CrossEntropyLoss()(model(torch.randn(2, 4)), torch.tensor([0, 2]))\n"
+        "loss.backward()\n",
+    )
+    assert "Gradient health: squashed twice cross_entropy at line 5 is given the output" in text
+
+
 def test_a_summed_loss_is_told_with_its_own_rule() -> None:
     text = " ".join(plain(SNIPPETS / "mse_sum.py").split())
     assert "mse_loss: loss = sum((p - [0., 0.]) ** 2)" in text
