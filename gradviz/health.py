@@ -86,8 +86,9 @@ class PathStep:
 class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
-    flat_derivative, dead_relu, stale_grad, squashed_twice; notes: no_effect, copied, not_asked,
-    not_tracked, not_a_leaf"""
+    flat_derivative, dead_relu, stale_grad, squashed_twice, not_log_probabilities,
+    broadcast_loss; notes:
+    no_effect, copied, not_asked, not_tracked, not_a_leaf"""
     subject: str
     message: str
     line: int | None = None
@@ -1298,6 +1299,12 @@ _SQUASHED_TWICE = {
         "Pass the logits (drop the nn.Sigmoid at the end of the model), or keep the "
         "sigmoid and use nn.BCELoss",
     ),
+    ("nll_loss", "softmax"): (
+        "nll_loss",
+        "softmax",
+        "nll_loss takes log-probabilities",
+        "Use log_softmax (nn.LogSoftmax) before nn.NLLLoss, or nn.CrossEntropyLoss on the logits",
+    ),
 }
 """A loss that takes logits, given probabilities: (its op, the op before it) -> the words."""
 
@@ -1326,14 +1333,65 @@ def _squashed_twice(doctor: _Doctor) -> list[Finding]:
             inside = f" in {made.scope[-1]}" if made.scope else ""
             found.append(
                 Finding(
-                    "squashed_twice",
+                    "not_log_probabilities" if op.op == "nll_loss" else "squashed_twice",
                     squash,
                     f"{loss}{f' at line {op.source.line}' if op.source else ''} is given the "
-                    f"output of {squash}{inside}{at}, but {because}: each score is squashed "
-                    "twice, and the gradients shrink as the model grows confident. " + fix,
+                    f"output of {squash}{inside}{at}, but {because}: "
+                    + (
+                        "it then maximizes each target's probability rather than its log, "
+                        "and learns slowly once it is wrong. "
+                        if op.op == "nll_loss"
+                        else "each score is squashed twice, and the gradients shrink as the "
+                        "model grows confident. "
+                    )
+                    + fix,
                     op.source.line if op.source else None,
                 )
             )
+    return found
+
+
+_ELEMENTWISE_LOSSES = frozenset(
+    {"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy"}
+)
+
+
+def _broadcast_losses(doctor: _Doctor) -> list[Finding]:
+    """A loss whose prediction was broadcast against a target of another shape.
+
+    ``nn.MSELoss()(model(x), y)`` with a prediction of N×1 and a target of N: both
+    become N×N, every prediction compared with every target, and the model learns
+    the targets' mean. Torch warns once, in words that name no fix; the loss is
+    found by the expand that ``F.mse_loss`` puts before it.
+    """
+    g = doctor.g
+    found: list[Finding] = []
+    for op in g.ops():
+        if op.op not in _ELEMENTWISE_LOSSES:
+            continue
+        pred = next((e.src for e in doctor.in_edges.get(op.id, []) if e.slot == 0), None)
+        expand = doctor.producer.get(pred) if pred is not None else None
+        if pred is None or expand is None or g.node(expand).op != "expand":
+            continue
+        before = doctor.inputs.get(expand, [])
+        wide = g.node(pred).value
+        narrow = g.node(before[0]).value if len(before) == 1 else None
+        if wide is None or narrow is None or not 1 < _numel(narrow) < _numel(wide):
+            continue  # one number fitted to many (a mean) is broadcast on purpose
+        shape = "×".join(map(str, narrow.shape)) or "scalar"
+        both = "×".join(map(str, wide.shape))
+        at = f" at line {op.source.line}" if op.source else ""
+        found.append(
+            Finding(
+                "broadcast_loss",
+                op.op or "loss",
+                f"{op.op}{at} compares a {shape} prediction with a target of another shape: "
+                f"both were broadcast to {both}, every prediction against every target, and "
+                "the model learns the targets' mean. Make the shapes match: "
+                "`pred.squeeze(1)`, or the target as a column, `y.view(-1, 1)`",
+                op.source.line if op.source else None,
+            )
+        )
     return found
 
 
@@ -1588,5 +1646,5 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     ]
     report.findings[:0] = _flat_derivative(graph, starved) + _dead_relu(doctor, starved)
     report.findings[:0] = _stale_grads(graph)  # the cause of what it inflates
-    report.findings.extend(_squashed_twice(doctor))
+    report.findings.extend(_squashed_twice(doctor) + _broadcast_losses(doctor))
     return report

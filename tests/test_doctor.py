@@ -746,6 +746,7 @@ def test_the_loss_backward_ran_on_heads_the_report_not_a_jacobians_row(tmp_path:
             "nn.BCEWithLogitsLoss()(model(x), y[:, None].float() % 2)",
             "sigmoid",
         ),
+        ("nn.Linear(8, 3), nn.Softmax(dim=1)", "nn.NLLLoss()(model(x), y)", "softmax"),
     ],
 )
 def test_a_loss_of_logits_given_probabilities_is_a_problem(
@@ -762,9 +763,29 @@ def test_a_loss_of_logits_given_probabilities_is_a_problem(
         "loss.backward()\n"
     )
     r = diagnose(graph_of(snippet))
-    (found,) = [f for f in r.findings if f.kind == "squashed_twice"]
+    (found,) = [f for f in r.findings if f.kind in ("squashed_twice", "not_log_probabilities")]
+    assert found.kind == ("not_log_probabilities" if "NLL" in loss else "squashed_twice")
     assert found.subject == says and found.line == 7
     assert f"is given the output of {says} in model.3 at line 7" in " ".join(found.message.split())
+
+
+def test_a_prediction_broadcast_against_its_target_is_a_problem(tmp_path: Path) -> None:
+    """A regression tutorial's classic: a prediction of N×1 against a target of N."""
+    snippet = tmp_path / "regression.py"
+    snippet.write_text(
+        "import warnings\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "warnings.simplefilter('ignore')\n"
+        "model = nn.Linear(3, 1)\nx, y = torch.randn(8, 3), torch.randn(8)\n"
+        "mean = torch.zeros(1, requires_grad=True)\n"
+        "loss = nn.MSELoss()(model(x), y) + nn.functional.mse_loss(mean, y)\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    (found,) = [f for f in r.findings if f.kind == "broadcast_loss"]  # not the fitted mean
+    assert found.line == 9
+    message = " ".join(found.message.split())
+    assert "compares a 8×1 prediction with a target of another shape" in message
+    assert "both were broadcast to 8×8" in message
 
 
 def test_logits_and_distillation_s_softmax_are_no_loss_squashed_twice(tmp_path: Path) -> None:

@@ -799,7 +799,10 @@ def _known(c: Constant) -> bool:
     return c.label is not None or c.ref is not None or c.tensor is not None
 
 
-_CAUSES = frozenset({"stale_grad", "masked_nan", "flat_derivative", "dead_relu", "squashed_twice"})
+_CAUSES = frozenset(
+    {"stale_grad", "masked_nan", "flat_derivative", "dead_relu", "squashed_twice"}
+    | {"not_log_probabilities", "broadcast_loss"}
+)
 """The doctor's findings that name a cause a reader of the tree would not see at once."""
 
 
