@@ -86,6 +86,11 @@ _FIRST_MODEL: tuple[tuple[re.Pattern[str], str], ...] = (
         "class indices must be integers: pass `target.long()`",
     ),
     (
+        re.compile(r"all elements of input should be between 0 and 1"),
+        "BCELoss takes probabilities, and was given scores outside [0, 1] (logits): put a "
+        "sigmoid before it, or, better, use nn.BCEWithLogitsLoss on the logits",
+    ),
+    (
         re.compile(r"Found dtype Long but expected Float"),
         "this loss compares floats: make the target float, `y.float()`",
     ),

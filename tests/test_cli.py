@@ -191,6 +191,8 @@ def test_a_first_models_shape_errors_get_a_hint(runner: CliRunner, in_tmp: Path)
     labels = hint_for("IndexError: Target 10 is out of bounds.\n")
     assert labels is not None and "10 is outside them" in labels
     assert hint_for("RuntimeError: mat1 and mat2 must have the same dtype, but got Half") is None
+    logits = hint_for("RuntimeError: all elements of input should be between 0 and 1\n")
+    assert logits is not None and "use nn.BCEWithLogitsLoss on the logits" in logits
 
 
 def test_a_snippet_written_for_a_gpu_gets_a_hint_where_there_is_none(
