@@ -88,7 +88,7 @@ class Finding:
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
     flat_derivative, dead_relu, stale_grad, squashed_twice, not_log_probabilities,
     broadcast_loss; notes:
-    no_effect, copied, not_asked, not_tracked, not_a_leaf"""
+    no_effect, copied, not_asked, not_tracked, not_a_leaf, learned_target"""
     subject: str
     message: str
     line: int | None = None
@@ -1395,6 +1395,40 @@ def _broadcast_losses(doctor: _Doctor) -> list[Finding]:
     return found
 
 
+_REGRESSION_LOSSES = frozenset({"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
+
+
+def _learned_targets(doctor: _Doctor) -> list[Finding]:
+    """A regression loss whose target carries gradients: DQN's ``r + gamma *
+    q(s').max(1).values`` computed without ``torch.no_grad()`` or ``.detach()``.
+
+    Backward then moves the target toward the prediction as much as the
+    prediction toward the target. Sometimes meant (two learned sides that should
+    agree), so a note, not a problem: it says where, and how to hold it still.
+    """
+    g = doctor.g
+    found: list[Finding] = []
+    for op in g.ops():
+        if op.op not in _REGRESSION_LOSSES:
+            continue
+        target = next((e.src for e in doctor.in_edges.get(op.id, []) if e.slot == 1), None)
+        if target is None:
+            continue
+        at = f" at line {op.source.line}" if op.source else ""
+        found.append(
+            Finding(
+                "learned_target",
+                doctor.label(g.node(target)),
+                f"{op.op}{at} compares against {doctor.label(g.node(target))}, which "
+                "carries gradients: backward moves it toward the prediction as much as the "
+                "prediction toward it. A target meant to hold still (a DQN's r + gamma * "
+                "max Q) is computed under torch.no_grad() or .detach()ed",
+                op.source.line if op.source else None,
+            )
+        )
+    return found
+
+
 def _stale_grads(graph: Graph) -> list[Finding]:
     """Leaves whose ``.grad`` kept adding up while their value changed: a loop that steps
     (``w -= lr * w.grad``, ``opt.step()``) and never resets the gradient, so each step
@@ -1629,6 +1663,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_zero_seed_note([h.name for h in report.params if h.status == "zero seed"]))
     swapped = {h.name for h in report.params if h.status == "swapped"}
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
+    report.notes.extend(_learned_targets(doctor))
     if graph.passes:  # a note: a snippet that needed the .grad raised, or printed None
         report.notes.extend(_not_leaves(doctor))
     forward, backward = doctor.first_bad_forward(), doctor.first_bad_backward()

@@ -788,6 +788,32 @@ def test_a_prediction_broadcast_against_its_target_is_a_problem(tmp_path: Path) 
     assert "both were broadcast to 8×8" in message
 
 
+@pytest.mark.parametrize("held", [False, True])
+def test_a_dqn_target_that_carries_gradients_gets_a_note(tmp_path: Path, held: bool) -> None:
+    """A DQN's target computed without torch.no_grad(): backward pulls the target toward
+    the prediction too. A note, where it is; under no_grad, nothing."""
+    target = "r + 0.99 * q(s2).max(1).values"
+    snippet = tmp_path / "dqn.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "q = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))\n"
+        "s, s2, r = torch.randn(6, 4), torch.randn(6, 4), torch.randn(6)\n"
+        "q_sa = q(s).gather(1, torch.zeros(6, 1, dtype=torch.long)).squeeze(1)\n"
+        + (f"with torch.no_grad():\n    target = {target}\n" if held else f"target = {target}\n")
+        + "loss = nn.functional.smooth_l1_loss(q_sa, target)\nloss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    notes = [n for n in r.notes if n.kind == "learned_target"]
+    if held:
+        assert notes == []
+        return
+    (note,) = notes
+    assert note.line == 8 and note.subject == "target" and r.healthy
+    assert "smooth_l1_loss at line 8 compares against target, which carries gradients" in (
+        " ".join(note.message.split())
+    )
+
+
 def test_logits_and_distillation_s_softmax_are_no_loss_squashed_twice(tmp_path: Path) -> None:
     """cross_entropy on logits, and KL between a student's log_softmax and a teacher's
     softmax (knowledge distillation), are what they should be."""
