@@ -293,7 +293,7 @@ class _Doctor:
             ):
                 status = "no effect"
             elif finding := (
-                self._summed_away(p, grad_norm, scale, path) or self._margins_met(p, path)
+                self._summed_away(p, grad_norm, scale, path) or self._at_minimum(p, path)
             ):
                 status = "flat"
             else:
@@ -507,33 +507,60 @@ class _Doctor:
             return Finding("no_effect", p.name, message, upper.line, path)
         return None
 
-    def _margins_met(self, p: Param, path: tuple[PathStep, ...]) -> Finding | None:
-        """A gradient of exactly zero because a hinge loss is met everywhere.
+    def _at_minimum(self, p: Param, path: tuple[PathStep, ...]) -> Finding | None:
+        """A gradient of exactly zero because the loss sits at its minimum.
 
         A hinge or triplet loss is a mean (or sum) of ``clamp(margin - d, min=0)``:
         once every element meets its margin the clamp gives zero for all of them, the
         loss is 0 and flat around this point, and nothing flows back: the batch has
-        nothing left to teach. Told apart from a dead ReLU inside a network: only
-        reductions, sums and constant factors lie between the clamp and the loss.
+        nothing left to teach. A square of a difference that is zero (a model compared
+        with an exact copy of itself) is flat there too. Told apart from a dead ReLU
+        inside a network: only reductions, sums and constant factors lie between the
+        op and the loss.
         """
         for i, (step, below) in enumerate(itertools.pairwise(path)):
             if below.grad_norm != 0:
                 continue
-            if step.op not in _HINGES or step.op_id is None or step.tensor is None:
+            if step.op_id is None or step.tensor is None or below.tensor is None:
                 return None
             if any(s.op not in _HINGE_TAIL for s in path[:i]):
-                return None  # the clamp feeds more than a sum: a dead unit, not a loss met
-            if not _all_zero(self.g.node(step.tensor).value):
-                return None
+                return None  # it feeds more than a sum: a dead unit, not a loss met
             where = f" at line {step.line}" if step.line else ""
-            message = (
-                f"|{p.name}.grad| is exactly zero: the loss sums or averages the {step.op}"
-                f"{where}, which holds every element at zero (each margin is met), so the "
-                "loss is flat here and this batch has nothing to teach. Expected for a "
-                "hinge or triplet loss once it is met, not a vanishing gradient"
-            )
+            if step.op in _HINGES and _all_zero(self.g.node(step.tensor).value):
+                met = (
+                    f"the loss sums or averages the {step.op}{where}, which holds every "
+                    "element at zero (each margin is met), so the loss is flat here and "
+                    "this batch has nothing to teach. Expected for a hinge or triplet loss "
+                    "once it is met"
+                )
+            elif self._equal_compared(step, below):
+                met = (
+                    f"the loss sums or averages the {step.op}{where} of a difference that "
+                    "is zero here (what it compares is equal), so the loss is at its "
+                    "minimum, flat, and nothing flows back. Expected where a model is "
+                    "compared with an exact copy of itself"
+                )
+            else:
+                return None
+            message = f"|{p.name}.grad| is exactly zero: {met}, not a vanishing gradient"
             return Finding("no_effect", p.name, message, step.line, path)
         return None
+
+    def _equal_compared(self, step: PathStep, below: PathStep) -> bool:
+        """Whether ``step`` squares (or takes the distance of) a difference that is zero:
+        ``(a - b) ** 2`` with ``a - b`` all zeros, an ``mse_loss`` of 0."""
+        if step.op == "pow" and below.tensor is not None:
+            made = self.producer.get(below.tensor)
+            return (
+                made is not None
+                and self.g.node(made).op == "sub"
+                and _all_zero(self.g.node(below.tensor).value)
+            )
+        return (
+            step.op in _DISTANCES
+            and step.tensor is not None
+            and _all_zero(self.g.node(step.tensor).value)
+        )
 
     def _zero_factor(
         self, p: Param, norm: float, scale: float, path: tuple[PathStep, ...]
@@ -959,6 +986,8 @@ _HINGES = frozenset(
 )
 """Ops a hinge loss ends in: zero wherever the margin is met."""
 _HINGE_TAIL = frozenset({"mean", "sum", "add", "sub", "mul", "div", "neg"})
+_DISTANCES = frozenset({"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
+"""Losses of 0 where prediction and target are equal, whose derivative is zero there."""
 _PIECES = frozenset({"split", "split_with_sizes", "unbind", "select", "slice", "clone"})
 _ZERO_STEPS = 8
 _VIEWS = frozenset({"t", "permute", "transpose", "view", "reshape", "expand", "unsqueeze"})

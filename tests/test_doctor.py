@@ -1138,6 +1138,29 @@ def test_a_hinge_loss_met_everywhere_is_flat_not_vanishing(
     )
 
 
+@pytest.mark.parametrize(
+    "compare", ["(model(x) - twin(x)).pow(2).sum()", "nn.functional.mse_loss(model(x), twin(x))"]
+)
+def test_a_model_compared_with_its_exact_copy_is_flat_not_vanishing(
+    tmp_path: Path, compare: str
+) -> None:
+    """A loss comparing a model with a deep copy of itself is 0 at the start, and its
+    gradient exactly zero: the loss is at its minimum, not a vanishing gradient."""
+    snippet = tmp_path / "twins.py"
+    snippet.write_text(
+        "import copy\nimport torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Linear(3, 2)\ntwin = copy.deepcopy(model)\nx = torch.randn(4, 3)\n"
+        f"loss = {compare}\nloss.backward()\n"
+    )
+    ns = plain_run(snippet)
+    assert ns["loss"].item() == 0 and ns["twin"].weight.grad.abs().sum() == 0
+    r = diagnose(graph_of(snippet))
+    assert r.healthy, [f.message for f in r.findings]
+    assert {h.status for h in r.params} == {"flat"}
+    note = " ".join(next(n for n in r.notes if n.subject == "twin.weight").message.split())
+    assert "what it compares is equal" in note and "exact copy of itself" in note
+
+
 @pytest.mark.parametrize("activation", ["ReLU", "Tanh"])
 def test_a_pinn_with_relu_is_told_its_second_derivative_is_zero(
     tmp_path: Path, activation: str
