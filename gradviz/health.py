@@ -557,7 +557,7 @@ class _Doctor:
                 and _all_zero(self.g.node(below.tensor).value)
             )
         return (
-            step.op in _DISTANCES
+            step.op in _REGRESSION_LOSSES
             and step.tensor is not None
             and _all_zero(self.g.node(step.tensor).value)
         )
@@ -655,6 +655,10 @@ class _Doctor:
                 made += more
             return made
         return []
+
+    def input_at(self, op: int, slot: int) -> int | None:
+        """The graph tensor that comes into ``op`` at ``slot`` (None: not one of the graph's)."""
+        return next((e.src for e in self.in_edges.get(op, []) if e.slot == slot), None)
 
     def _source(self, tensor: int) -> Node:
         """The tensor a chain of views starts from (``layer.lora_B`` for its transpose)."""
@@ -986,7 +990,7 @@ _HINGES = frozenset(
 )
 """Ops a hinge loss ends in: zero wherever the margin is met."""
 _HINGE_TAIL = frozenset({"mean", "sum", "add", "sub", "mul", "div", "neg"})
-_DISTANCES = frozenset({"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
+_REGRESSION_LOSSES = frozenset({"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
 """Losses of 0 where prediction and target are equal, whose derivative is zero there."""
 _PIECES = frozenset({"split", "split_with_sizes", "unbind", "select", "slice", "clone"})
 _ZERO_STEPS = 8
@@ -1313,34 +1317,41 @@ def _dead_relu(doctor: _Doctor, starved: Sequence[str]) -> list[Finding]:
     ]
 
 
-_SQUASHED_TWICE = {
+_SQUEEZED = "each score is squashed twice, and the gradients shrink as the model grows confident"
+_SQUASHED_TWICE: dict[tuple[str, str], tuple[str, str, str, str, str]] = {
     ("log_softmax", "softmax"): (
+        "squashed_twice",
         "cross_entropy",
-        "softmax",
         "cross_entropy applies log_softmax itself",
+        _SQUEEZED,
         "Pass the logits, the scores before softmax (drop the nn.Softmax at the end of "
         "the model, or apply it only to read probabilities)",
     ),
     ("binary_cross_entropy_with_logits", "sigmoid"): (
+        "squashed_twice",
         "BCEWithLogitsLoss",
-        "sigmoid",
         "BCEWithLogitsLoss applies sigmoid itself",
+        _SQUEEZED,
         "Pass the logits (drop the nn.Sigmoid at the end of the model), or keep the "
         "sigmoid and use nn.BCELoss",
     ),
     ("nll_loss", "softmax"): (
+        "not_log_probabilities",
         "nll_loss",
-        "softmax",
         "nll_loss takes log-probabilities",
+        "it then maximizes each target's probability rather than its log, and learns "
+        "slowly once it is wrong",
         "Use log_softmax (nn.LogSoftmax) before nn.NLLLoss, or nn.CrossEntropyLoss on the logits",
     ),
 }
-"""A loss that takes logits, given probabilities: (its op, the op before it) -> the words."""
+"""A loss given what it should not be, (its op, the op before it): the finding's kind,
+the loss, why, what follows, and the fix."""
 
 
 def _squashed_twice(doctor: _Doctor) -> list[Finding]:
     """A loss that takes logits given probabilities: ``nn.Softmax`` at the end of a model
-    trained with ``nn.CrossEntropyLoss``, ``nn.Sigmoid`` with ``nn.BCEWithLogitsLoss``.
+    trained with ``nn.CrossEntropyLoss``, ``nn.Sigmoid`` with ``nn.BCEWithLogitsLoss``
+    (or ``nn.NLLLoss`` given probabilities, not their log).
 
     It trains, badly: each score is squashed twice, the loss cannot go below a floor
     and its gradients shrink as the model grows confident. A beginner's bug that no
@@ -1349,34 +1360,27 @@ def _squashed_twice(doctor: _Doctor) -> list[Finding]:
     g = doctor.g
     found: list[Finding] = []
     for op in g.ops():
-        for e in doctor.in_edges.get(op.id, []):
-            if e.slot != 0:
-                continue
-            before = doctor.producer.get(doctor._source(e.src).id)
-            words = _SQUASHED_TWICE.get((op.op or "", g.node(before).op or "")) if before else None
-            if words is None or before is None:
-                continue
-            loss, squash, because, fix = words
-            made = g.node(before)
-            at = f" at line {made.source.line}" if made.source else ""
-            inside = f" in {made.scope[-1]}" if made.scope else ""
-            found.append(
-                Finding(
-                    "not_log_probabilities" if op.op == "nll_loss" else "squashed_twice",
-                    squash,
-                    f"{loss}{f' at line {op.source.line}' if op.source else ''} is given the "
-                    f"output of {squash}{inside}{at}, but {because}: "
-                    + (
-                        "it then maximizes each target's probability rather than its log, "
-                        "and learns slowly once it is wrong. "
-                        if op.op == "nll_loss"
-                        else "each score is squashed twice, and the gradients shrink as the "
-                        "model grows confident. "
-                    )
-                    + fix,
-                    op.source.line if op.source else None,
-                )
+        scores = doctor.input_at(op.id, 0)
+        before = doctor.producer.get(doctor._source(scores).id) if scores is not None else None
+        if before is None:
+            continue
+        made = g.node(before)
+        words = _SQUASHED_TWICE.get((op.op or "", made.op or ""))
+        if words is None:
+            continue
+        kind, loss, because, follows, fix = words
+        at = f" at line {made.source.line}" if made.source else ""
+        inside = f" in {made.scope[-1]}" if made.scope else ""
+        line = op.source.line if op.source else None
+        found.append(
+            Finding(
+                kind,
+                made.op or "",
+                f"{loss}{f' at line {line}' if line else ''} is given the output of "
+                f"{made.op}{inside}{at}, but {because}: {follows}. {fix}",
+                line,
             )
+        )
     return found
 
 
@@ -1398,7 +1402,7 @@ def _broadcast_losses(doctor: _Doctor) -> list[Finding]:
     for op in g.ops():
         if op.op not in _ELEMENTWISE_LOSSES:
             continue
-        pred = next((e.src for e in doctor.in_edges.get(op.id, []) if e.slot == 0), None)
+        pred = doctor.input_at(op.id, 0)
         expand = doctor.producer.get(pred) if pred is not None else None
         if pred is None or expand is None or g.node(expand).op != "expand":
             continue
@@ -1424,9 +1428,6 @@ def _broadcast_losses(doctor: _Doctor) -> list[Finding]:
     return found
 
 
-_REGRESSION_LOSSES = frozenset({"mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss"})
-
-
 def _learned_targets(doctor: _Doctor) -> list[Finding]:
     """A regression loss whose target carries gradients: DQN's ``r + gamma *
     q(s').max(1).values`` computed without ``torch.no_grad()`` or ``.detach()``.
@@ -1440,7 +1441,7 @@ def _learned_targets(doctor: _Doctor) -> list[Finding]:
     for op in g.ops():
         if op.op not in _REGRESSION_LOSSES:
             continue
-        target = next((e.src for e in doctor.in_edges.get(op.id, []) if e.slot == 1), None)
+        target = doctor.input_at(op.id, 1)
         if target is None:
             continue
         at = f" at line {op.source.line}" if op.source else ""
