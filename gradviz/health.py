@@ -87,7 +87,7 @@ class Finding:
     kind: str
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
     flat_derivative, dead_relu, stale_grad, squashed_twice, not_log_probabilities,
-    broadcast_loss; notes:
+    broadcast_loss, kept_graphs; notes:
     no_effect, copied, not_asked, not_tracked, not_a_leaf, learned_target"""
     subject: str
     message: str
@@ -1459,6 +1459,23 @@ def _learned_targets(doctor: _Doctor) -> list[Finding]:
     return found
 
 
+def _kept_graphs(graph: Graph) -> list[Finding]:
+    """A running total of loss tensors (``total_loss += loss``): each step's graph stays
+    alive in it, the memory grows with the loop (PyTorch's FAQ's first item)."""
+    return [
+        Finding(
+            "kept_graphs",
+            name,
+            f"{name} adds up tensors in a loop ({name} += ... at line {line}), graphs and all: "
+            "it keeps every step's graph alive, and the memory grows with each step. Add "
+            f"each step's number instead, with .item(): `{name} += loss.item()`, as "
+            "PyTorch's FAQ advises",
+            line,
+        )
+        for name, line in graph.meta.kept_graphs
+    ]
+
+
 def _stale_grads(graph: Graph) -> list[Finding]:
     """Leaves whose ``.grad`` kept adding up while their value changed: a loop that steps
     (``w -= lr * w.grad``, ``opt.step()``) and never resets the gradient, so each step
@@ -1712,4 +1729,5 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.findings[:0] = _flat_derivative(graph, starved) + _dead_relu(doctor, starved)
     report.findings[:0] = _stale_grads(graph)  # the cause of what it inflates
     report.findings.extend(_squashed_twice(doctor) + _broadcast_losses(doctor))
+    report.findings.extend(_kept_graphs(graph))
     return report

@@ -261,6 +261,9 @@ class Meta:
     gradviz: str = ""
     passes_total: int = 0
     partial: bool = False
+    kept_graphs: tuple[tuple[str, int], ...] = ()
+    """Variables a loop adds loss tensors to (``total_loss += loss``), each with the line:
+    what they hold keeps every step's graph alive (PyTorch's FAQ: use ``loss.item()``)."""
 
 
 @dataclass(frozen=True)
@@ -400,6 +403,7 @@ class Graph:
                     "gradviz": self.meta.gradviz,
                     "passes_total": self.meta.passes_total,
                     "partial": self.meta.partial,
+                    "kept_graphs": [{"name": n, "line": ln} for n, ln in self.meta.kept_graphs],
                 }
             ),
             "outputs": list(self.outputs),
@@ -463,6 +467,9 @@ class Graph:
                     gradviz=str(meta.get("gradviz", "")),
                     passes_total=int(meta.get("passes_total", 0)),
                     partial=bool(meta.get("partial", False)),
+                    kept_graphs=tuple(
+                        (str(k["name"]), int(k["line"])) for k in meta.get("kept_graphs", [])
+                    ),
                 ),
             )
         except (KeyError, TypeError, ValueError) as exc:

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
@@ -811,6 +812,67 @@ def test_a_dqn_target_that_carries_gradients_gets_a_note(tmp_path: Path, held: b
     assert note.line == 8 and note.subject == "target" and r.healthy
     assert "smooth_l1_loss at line 8 compares against target, which carries gradients" in (
         " ".join(note.message.split())
+    )
+
+
+_RUNNING_TOTALS = {
+    "leak": ("total_loss += loss", True),
+    "numbers": ("total_loss += loss.item()", False),
+    "one_backward": (None, False),
+    "part_of_the_loss": ("", False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_RUNNING_TOTALS))
+def test_a_running_total_of_loss_tensors_is_a_problem(
+    tmp_path: Path, runner: CliRunner, case: str
+) -> None:
+    """PyTorch's FAQ's first item: ``total_loss += loss`` keeps every step's graph. A
+    total of numbers is fine, and so is a sum that backward then runs on (an RNN's
+    loss over its steps)."""
+    adds, leaks = _RUNNING_TOTALS[case]
+    body = (
+        "for step in range(3):\n"  # WaveNet's skip connections, summed at the top level
+        "    skips = 0\n"
+        "    for scale in (1.0, 2.0):\n"
+        "        skips += model(x) * scale\n"
+        "    loss = nn.functional.mse_loss(skips, y)\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+        if adds == ""
+        else "total_loss = 0\n"
+        "for step in range(3):\n"
+        "    opt.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+        f"    {adds}\n"
+        if adds
+        else "total_loss = 0\nfor step in range(3):\n"
+        "    total_loss += nn.functional.mse_loss(model(x[step:]), y[step:])\n"
+        "total_loss.backward()\n"
+    )
+    snippet = tmp_path / "loop.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Linear(2, 1)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "x, y = torch.randn(8, 2), torch.randn(8, 1)\n" + body
+    )
+    g = graph_of(snippet)
+    assert Graph.from_dict(g.to_dict()).meta == g.meta  # kept in the JSON
+    schema = Path(__file__).parent.parent / "gradviz" / "schema" / "graph.schema.json"
+    jsonschema.validate(g.to_dict(), json.loads(schema.read_text()))
+    r = diagnose(g)
+    found = [f for f in r.findings if f.kind == "kept_graphs"]
+    if not leaks:
+        assert found == [] and g.meta.kept_graphs == ()
+        return
+    assert g.meta.kept_graphs == (("total_loss", 13),)
+    (f,) = found
+    assert f.subject == "total_loss" and f.line == 13
+    assert "keeps every step's graph alive" in f.message
+    result = runner.invoke(cli, ["doctor", str(snippet)])
+    assert result.exit_code == 10 and "kept graphs: total_loss adds up tensors" in " ".join(
+        result.stdout.split()
     )
 
 

@@ -801,7 +801,7 @@ def _known(c: Constant) -> bool:
 
 _CAUSES = frozenset(
     {"stale_grad", "masked_nan", "flat_derivative", "dead_relu", "squashed_twice"}
-    | {"not_log_probabilities", "broadcast_loss"}
+    | {"not_log_probabilities", "broadcast_loss", "kept_graphs"}
 )
 """The doctor's findings that name a cause a reader of the tree would not see at once."""
 

@@ -29,10 +29,13 @@ from gradviz.torchcapture.naming import (
     named_tensors,
     optimized,
     scope_labels,
+    summed_in_loops,
 )
 from gradviz.torchcapture.recorder import Recorder
 from gradviz.torchcapture.records import (
+    KEY,
     AutogradNode,
+    NodeRecord,
     PassRecord,
     forget_snippet_names,
     gradient_edge,
@@ -269,8 +272,40 @@ def _build(
         gradviz=__version__,
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
+        kept_graphs=_kept_graphs(named, snippet, len(recorder.passes)),
     )
     return builder.build(roots, passes, meta, recorder.param_uses())
+
+
+def _kept_graphs(
+    named: Sequence[NamedTensor], snippet: Snippet, passes: int
+) -> tuple[tuple[str, int], ...]:
+    """The snippet's variables that a loop adds loss tensors to, graphs and all.
+
+    ``total_loss += loss`` after each step keeps every step's graph alive, and the
+    memory grows with the loop: PyTorch's FAQ's first item. A sum a pass then ran
+    backward on (an RNN's loss over its steps) is what it should be; a running
+    total of numbers (``loss.item()``) has no graph.
+    """
+    if passes < 2:
+        return ()  # no loop of steps: nothing piles up
+    summed = summed_in_loops("".join(linecache.getlines(snippet.filename)))
+    kept = {
+        entry.name: summed[entry.name]
+        for entry in named
+        if entry.name in summed and _never_backward(entry.tensor.grad_fn)
+    }
+    return tuple(sorted(kept.items(), key=lambda k: k[1]))
+
+
+def _never_backward(node: AutogradNode | None) -> bool:
+    """Whether ``node`` is an op that no backward pass went through: not a sum that
+    backward ran on (an RNN's loss over its steps), nor a part of a loss (WaveNet's
+    ``skips += s``), but a total kept beside the passes."""
+    if node is None or is_leaf_node(node):
+        return False
+    rec = node.metadata.get(KEY)
+    return isinstance(rec, NodeRecord) and not rec.hooked
 
 
 @dataclass(frozen=True)

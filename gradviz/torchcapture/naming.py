@@ -27,6 +27,7 @@ __all__ = [
     "named_tensors",
     "return_lines",
     "scope_labels",
+    "summed_in_loops",
     "worth_local",
 ]
 
@@ -265,6 +266,27 @@ def loop_names(source: str, in_functions: bool = False) -> frozenset[str]:
             found.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
         stack.extend(ast.iter_child_nodes(node))
     return frozenset(found)
+
+
+def summed_in_loops(source: str) -> dict[str, int]:
+    """The names a loop adds to (``total_loss += loss`` in a ``for`` or ``while``), and the
+    line of the first such addition: a tensor held by one keeps every step's graph."""
+    tree = _syntax_tree(source)
+    if tree is None:
+        return {}
+    found: dict[str, int] = {}
+    for loop in ast.walk(tree):
+        if not isinstance(loop, ast.For | ast.AsyncFor | ast.While):
+            continue
+        for node in ast.walk(loop):
+            if (
+                isinstance(node, ast.AugAssign)
+                and isinstance(node.op, ast.Add)
+                and isinstance(node.target, ast.Name)
+            ):
+                line = found.get(node.target.id)
+                found[node.target.id] = node.lineno if line is None else min(line, node.lineno)
+    return found
 
 
 @functools.lru_cache(maxsize=8)
