@@ -86,6 +86,31 @@ _FIRST_MODEL: tuple[tuple[re.Pattern[str], str], ...] = (
         "class indices must be integers: pass `target.long()`",
     ),
     (
+        re.compile(r"Expected input batch_size \((\d+)\) to match target batch_size \((\d+)\)"),
+        "the model gave {0} rows of scores for {1} targets: a reshape such as "
+        "`x.view(-1, 320)` folded part of each sample into the batch (an image of another "
+        "size than the layer was written for). Flatten per sample, `x.flatten(1)`, and make "
+        "the next layer's in_features match",
+    ),
+    (
+        re.compile(r"expected input\[[^\]]*\] to have (\d+) channels, but got (\d+) channels"),
+        "the convolution expects {0} channels in dim 1 of (N, C, H, W) and got {1}: an image "
+        "with its channels last needs `x.permute(0, 3, 1, 2)`, and a grayscale image into "
+        "a layer made for colour needs in_channels=1 (or `x.repeat(1, 3, 1, 1)`)",
+    ),
+    (
+        re.compile(r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d"),
+        "conv2d takes images as (N, C, H, W), or one as (C, H, W): give a flat vector its "
+        "image shape (`x.view(-1, 1, 28, 28)`), and one image its batch dimension "
+        "(`x.unsqueeze(0)`)",
+    ),
+    (
+        re.compile(r"optimizer got an empty parameter list"),
+        "the optimizer was given no parameters: `model.parameters()` is a generator, "
+        "empty once something has gone through it (a list() of it, another optimizer); "
+        "call `model.parameters()` again, or keep `list(model.parameters())`",
+    ),
+    (
         re.compile(r"all elements of input should be between 0 and 1"),
         "BCELoss takes probabilities, and was given scores outside [0, 1] (logits): put a "
         "sigmoid before it, or, better, use nn.BCEWithLogitsLoss on the logits",

@@ -193,6 +193,21 @@ def test_a_first_models_shape_errors_get_a_hint(runner: CliRunner, in_tmp: Path)
     assert hint_for("RuntimeError: mat1 and mat2 must have the same dtype, but got Half") is None
     logits = hint_for("RuntimeError: all elements of input should be between 0 and 1\n")
     assert logits is not None and "use nn.BCEWithLogitsLoss on the logits" in logits
+    rows = hint_for("ValueError: Expected input batch_size (64) to match target batch_size (32).")
+    assert rows is not None and rows.startswith("the model gave 64 rows of scores for 32 targets")
+    channels = hint_for(
+        "RuntimeError: Given groups=1, weight of size [8, 3, 3, 3], expected input[1, 8, 8, 3] "
+        "to have 3 channels, but got 8 channels instead"
+    )
+    assert channels is not None and "expects 3 channels in dim 1 of (N, C, H, W) and got 8" in (
+        channels
+    )
+    flat = hint_for(
+        "RuntimeError: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input"
+    )
+    assert flat is not None and "`x.unsqueeze(0)`" in flat
+    empty = hint_for("ValueError: optimizer got an empty parameter list")
+    assert empty is not None and "`model.parameters()` is a generator" in empty
 
 
 def test_a_snippet_written_for_a_gpu_gets_a_hint_where_there_is_none(
