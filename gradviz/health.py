@@ -88,7 +88,7 @@ class Finding:
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
     flat_derivative, dead_relu, stale_grad, squashed_twice, not_log_probabilities,
     broadcast_loss, kept_graphs; notes:
-    no_effect, copied, not_asked, not_tracked, not_a_leaf, learned_target"""
+    no_effect, copied, not_asked, not_tracked, not_a_leaf, learned_target, eval_mode"""
     subject: str
     message: str
     line: int | None = None
@@ -1476,6 +1476,41 @@ def _kept_graphs(graph: Graph) -> list[Finding]:
     ]
 
 
+def _eval_mode_norms(doctor: _Doctor) -> list[Finding]:
+    """BatchNorm in eval mode on the way to a loss whose pass trains its parameters: the
+    loop left ``model.eval()`` on (a validation step, then no ``model.train()``).
+
+    It normalizes with running statistics that no longer update, and dropout is off.
+    Freezing BatchNorm while fine-tuning does the same on purpose, so it is one note.
+    """
+    g = doctor.g
+    optimized = {p.node for p in g.params if p.optimized and p.node is not None}
+    frozen = [
+        op
+        for op in g.ops()
+        if op.op == "native_batch_norm"
+        and any(s.name == "training" and s.value == "False" for s in op.saved)
+        and doctor.input_at(op.id, 1) in optimized
+    ]
+    if not frozen:
+        return []
+    first = frozen[0]
+    where = _listed([op.scope[-1] for op in frozen if op.scope])
+    at = f" at line {first.source.line}" if first.source else ""
+    return [
+        Finding(
+            "eval_mode",
+            first.scope[-1] if first.scope else "batch_norm",
+            f"batch norm{f' in {where}' if where else ''}{at} ran in eval mode while an "
+            "optimizer trains its weight: it normalizes with running statistics that no "
+            "longer update, and any dropout is off. If a validation step left model.eval() "
+            "on, call model.train() before training again; a batch norm frozen on purpose "
+            "while fine-tuning is fine",
+            first.source.line if first.source else None,
+        )
+    ]
+
+
 def _stale_grads(graph: Graph) -> list[Finding]:
     """Leaves whose ``.grad`` kept adding up while their value changed: a loop that steps
     (``w -= lr * w.grad``, ``opt.step()``) and never resets the gradient, so each step
@@ -1711,6 +1746,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     swapped = {h.name for h in report.params if h.status == "swapped"}
     report.notes.extend(_swapped_note(graph, [p for p in graph.params if p.name in swapped]))
     report.notes.extend(_learned_targets(doctor))
+    report.notes.extend(_eval_mode_norms(doctor))
     if graph.passes:  # a note: a snippet that needed the .grad raised, or printed None
         report.notes.extend(_not_leaves(doctor))
     forward, backward = doctor.first_bad_forward(), doctor.first_bad_backward()

@@ -876,6 +876,35 @@ def test_a_running_total_of_loss_tensors_is_a_problem(
     )
 
 
+@pytest.mark.parametrize(
+    ("mode", "noted"), [("model.eval()", True), ("model.train()", False), ("frozen", False)]
+)
+def test_batch_norm_left_in_eval_mode_while_training_gets_a_note(
+    tmp_path: Path, mode: str, noted: bool
+) -> None:
+    """A validation step left model.eval() on: the next steps train a BatchNorm that no
+    longer updates its statistics. Frozen on purpose (its weights not trained), nothing."""
+    trained = "model[2].parameters()" if mode == "frozen" else "model.parameters()"
+    snippet = tmp_path / "loop.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))\n"
+        f"opt = torch.optim.SGD({trained}, lr=0.1)\n"
+        "x, y = torch.randn(16, 4), torch.randn(16, 1)\n"
+        f"{'model.eval()' if mode == 'frozen' else mode}\n"
+        "for step in range(2):\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    opt.zero_grad()\n    loss.backward()\n    opt.step()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    notes = [n for n in r.notes if n.kind == "eval_mode"]
+    assert r.healthy and len(notes) == noted
+    if noted:
+        assert "batch norm in model.1 at line 9 ran in eval mode" in " ".join(
+            notes[0].message.split()
+        )
+
+
 def test_logits_and_distillation_s_softmax_are_no_loss_squashed_twice(tmp_path: Path) -> None:
     """cross_entropy on logits, and KL between a student's log_softmax and a teacher's
     softmax (knowledge distillation), are what they should be."""
