@@ -312,6 +312,15 @@ class _Doctor:
             finding = self._vanished(
                 p, grad_norm, f"is {grad_norm:.3g}, over {self.explode:g}{scaled}", kind="exploding"
             )
+            if self.g.meta.clipped:  # what backward made; the step gets it clipped
+                clips = self.g.meta.clipped
+                at = f"line{'s' if len(clips) > 1 else ''} {', '.join(map(str, clips))}"
+                finding = replace(
+                    finding,
+                    message=f"{finding.message} (as backward made it: the snippet clips "
+                    f"gradients before its steps, at {at}, which bounds each step but not "
+                    "what backward computes)",
+                )
         health = ParamHealth(p.name, p.value.shape, value_norm, grad_norm, status)
         return health, finding
 

@@ -264,6 +264,9 @@ class Meta:
     kept_graphs: tuple[tuple[str, int], ...] = ()
     """Variables a loop adds loss tensors to (``total_loss += loss``), each with the line:
     what they hold keeps every step's graph alive (PyTorch's FAQ: use ``loss.item()``)."""
+    clipped: tuple[int, ...] = ()
+    """The snippet lines that clip gradients (``clip_grad_norm_``): a step uses less than
+    the gradients backward made, which the graph shows."""
 
 
 @dataclass(frozen=True)
@@ -404,6 +407,7 @@ class Graph:
                     "passes_total": self.meta.passes_total,
                     "partial": self.meta.partial,
                     "kept_graphs": [{"name": n, "line": ln} for n, ln in self.meta.kept_graphs],
+                    "clipped": list(self.meta.clipped),
                 }
             ),
             "outputs": list(self.outputs),
@@ -470,6 +474,7 @@ class Graph:
                     kept_graphs=tuple(
                         (str(k["name"]), int(k["line"])) for k in meta.get("kept_graphs", [])
                     ),
+                    clipped=tuple(int(line) for line in meta.get("clipped", [])),
                 ),
             )
         except (KeyError, TypeError, ValueError) as exc:

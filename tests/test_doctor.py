@@ -94,6 +94,26 @@ def test_a_scaled_loss_is_no_exploding_gradient(tmp_path: Path, scaling: str) ->
     assert not any(f.kind == "exploding" for f in r.findings)
 
 
+def test_an_exploding_gradient_the_snippet_clips_says_so(tmp_path: Path) -> None:
+    """Clipping bounds the step, not what backward computed: the gradient is still
+    reported, and the report says the snippet clips it, and where."""
+    snippet = tmp_path / "clipped.py"
+    snippet.write_text(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "model = nn.Linear(10, 1)\nx, y = torch.randn(32, 10) * 1000, torch.randn(32, 1)\n"
+        "loss = nn.functional.mse_loss(model(x), y)\nloss.backward()\n"
+        "nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)\n"
+    )
+    g = graph_of(snippet)
+    assert g.meta.clipped == (8,) and Graph.from_dict(g.to_dict()).meta == g.meta
+    schema = Path(__file__).parent.parent / "gradviz" / "schema" / "graph.schema.json"
+    jsonschema.validate(g.to_dict(), json.loads(schema.read_text()))
+    (found, *_) = [f for f in diagnose(g).findings if f.kind == "exploding"]
+    assert "the snippet clips gradients before its steps, at line 8" in " ".join(
+        found.message.split()
+    )
+
+
 def test_an_exploded_gradient_under_a_scaled_loss_is_still_found(tmp_path: Path) -> None:
     snippet = tmp_path / "scaled.py"
     snippet.write_text(

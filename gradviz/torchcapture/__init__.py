@@ -23,6 +23,7 @@ from gradviz.model import Graph, Meta
 from gradviz.torchcapture.build import GraphBuilder
 from gradviz.torchcapture.naming import (
     NamedTensor,
+    clipping_lines,
     function_aliases,
     loop_names,
     module_names,
@@ -273,6 +274,7 @@ def _build(
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
         kept_graphs=_kept_graphs(named, snippet, len(recorder.passes)),
+        clipped=clipping_lines("".join(linecache.getlines(snippet.filename))),
     )
     return builder.build(roots, passes, meta, recorder.param_uses())
 

@@ -20,6 +20,7 @@ __all__ = [
     "NamedTensor",
     "call_sites",
     "callees",
+    "clipping_lines",
     "function_aliases",
     "function_lines",
     "loop_names",
@@ -287,6 +288,29 @@ def summed_in_loops(source: str) -> dict[str, int]:
                 line = found.get(node.target.id)
                 found[node.target.id] = node.lineno if line is None else min(line, node.lineno)
     return found
+
+
+_CLIPS = frozenset(
+    {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_"}
+)
+
+
+def clipping_lines(source: str) -> tuple[int, ...]:
+    """The lines that clip gradients (``nn.utils.clip_grad_norm_(model.parameters(), 1.0)``):
+    the gradients backward made are larger than the ones a step then uses."""
+    tree = _syntax_tree(source)
+    if tree is None:
+        return ()
+    lines = {
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Attribute) and node.func.attr in _CLIPS)
+            or (isinstance(node.func, ast.Name) and node.func.id in _CLIPS)
+        )
+    }
+    return tuple(sorted(lines))
 
 
 @functools.lru_cache(maxsize=8)
