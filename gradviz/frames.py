@@ -18,7 +18,7 @@ from gradviz.output import write_atomic
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.dot import DotRenderer
 from gradviz.renderers.image import run_dot
-from gradviz.transforms import renumber, split_shared_leaves
+from gradviz.transforms import renumber, split_shared_leaves, without_module_hooks
 
 __all__ = ["MAX_FRAMES", "frame_graphs", "op_steps", "write_frames"]
 
@@ -95,6 +95,7 @@ def write_frames(graph: Graph, folder: Path, options: RenderOptions) -> tuple[in
 
     Returns how many frames were written, and how many forward steps there were.
     """
+    graph = without_module_hooks(graph)
     steps = op_steps(graph)
     frames = frame_graphs(graph, options.max_nodes, steps)
     items = []

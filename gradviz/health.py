@@ -1711,6 +1711,9 @@ def _culprit(path: tuple[PathStep, ...], shrink: bool) -> str | None:
 
 def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> Report:
     """Judge every parameter's gradient, and find where non-finite values first appeared."""
+    from gradviz.transforms import without_module_hooks  # transforms reads health's norms
+
+    graph = without_module_hooks(graph)
     doctor = _Doctor(graph, vanish, explode)
     # the loss the snippet called backward() on, before what autograd.grad differentiated
     # (a Jacobian's rows, by torch.autograd.functional), which heads the table otherwise

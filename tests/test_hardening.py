@@ -20,6 +20,7 @@ from helpers import capture, close, graph_of, graph_walk, plain_run, torch_walk,
 
 from gradviz.cli import cli
 from gradviz.model import Graph
+from gradviz.transforms import without_module_hooks
 
 
 def run(runner: CliRunner, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -388,17 +389,20 @@ _GRAD_CAM = (
 )
 
 
-def test_module_backward_hooks_are_drawn_as_the_tensors_they_pass_on(tmp_path: Path) -> None:
+def test_module_backward_hooks_are_drawn_as_the_tensors_they_pass_on(
+    tmp_path: Path, runner: CliRunner
+) -> None:
     """Grad-CAM's hook on a layer makes torch add an identity op before and after it,
-    with a copy of each tensor (``relu(BackwardHookFunction#1)``): drawn without them,
-    the graph is torch's less those ops, and the layer's output has the gradient the
-    hook saw."""
+    with a copy of each tensor (``relu(BackwardHookFunction#1)``). The JSON keeps
+    torch's graph as it is; drawn and told without them, it is torch's less those ops,
+    and the layer's output has the gradient the hook saw."""
     path = write(tmp_path, "gradcam.py", _GRAD_CAM)
     ns = plain_run(path)
     names, edges = torch_walk([ns["scores"][0, ns["scores"].argmax()]])
+    assert graph_walk(graph_of(path)) == (names, edges)  # the capture: exactly torch's
     hooks = names.pop("BackwardHookFunctionBackward")
     assert hooks == 2  # the layer's input and its output
-    g = graph_of(path)
+    g = without_module_hooks(graph_of(path))
     ours, our_edges = graph_walk(g)
     assert ours == names and our_edges == edges - hooks  # one input each
     (conv,) = [n for n in g.ops() if n.scope and n.scope[-1] == "model.2"]
@@ -406,6 +410,8 @@ def test_module_backward_hooks_are_drawn_as_the_tensors_they_pass_on(tmp_path: P
     assert close(values(g.node(out).grad), ns["seen"]["grad"].tolist())
     assert g.node(out).grad_hook is None  # the hook only read it
     assert close(values(g.by_name("model.0.bias").grad), ns["model"][0].bias.grad.tolist())
+    assert runner.invoke(cli, ["run", str(path), "-o", str(tmp_path / "g.dot")]).exit_code == 0
+    assert "BackwardHookFunction" not in (tmp_path / "g.dot").read_text()
 
 
 def test_a_module_hook_that_changes_a_gradient_is_told_like_a_tensor_hook(tmp_path: Path) -> None:
@@ -421,7 +427,7 @@ def test_a_module_hook_that_changes_a_gradient_is_told_like_a_tensor_hook(tmp_pa
         "model(x)[0, 1].backward()\n",
     )
     ns = plain_run(path)
-    g = graph_of(path)
+    g = without_module_hooks(graph_of(path))
     assert "BackwardHookFunctionBackward" not in {n.autograd for n in g.ops()}
     (relu,) = [n for n in g.ops() if n.op == "relu"]
     (read,) = [e.src for e in g.edges if e.dst == relu.id]
@@ -449,7 +455,7 @@ def test_a_tensor_hook_on_a_hooked_modules_output_keeps_its_line(tmp_path: Path)
         "loss = h.pow(2).sum()\nloss.backward()\n",
     )
     ns = plain_run(path)
-    g = graph_of(path)
+    g = without_module_hooks(graph_of(path))
     h = g.by_name("h")
     assert h.grad_hook == 7
     assert "BackwardHookFunctionBackward" not in {n.autograd for n in g.ops()}

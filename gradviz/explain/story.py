@@ -26,7 +26,7 @@ from gradviz.explain.rules import IN_WORDS, Rule, rule_for, unmet
 from gradviz.explain.scalars import NAMED_NUMBERS, evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
-from gradviz.transforms import forward_order
+from gradviz.transforms import forward_order, without_module_hooks
 
 __all__ = ["Line", "Span", "Step", "Story", "tell"]
 
@@ -840,6 +840,7 @@ def tell(graph: Graph, depth: int | None = None) -> Story:
     """The story of ``graph``: one tree per output, ``depth`` levels at most."""
     if depth is not None:
         depth = min(depth, DEPTH_LIMIT)
+    graph = without_module_hooks(graph)  # torch's plumbing for module hooks, not the math
     teller = _Teller(graph, depth)
     if depth is None and sum(1 for _ in graph.tensors()) > TOLD_BY_DEFAULT:
         depth = teller.depth = teller.levels_within(TOLD_BY_DEFAULT)

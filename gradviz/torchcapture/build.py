@@ -34,7 +34,6 @@ from gradviz.model import (
     TensorData,
 )
 from gradviz.torchcapture.derive import derive_values
-from gradviz.torchcapture.modulehooks import without_module_hooks
 from gradviz.torchcapture.naming import (
     Callee,
     CallSite,
@@ -332,7 +331,7 @@ class GraphBuilder:
             )
             for p in passes
         )
-        graph = Graph(
+        return Graph(
             nodes=tuple(resolved),
             edges=tuple(edges),
             outputs=tuple(dict.fromkeys(outputs)),
@@ -345,7 +344,6 @@ class GraphBuilder:
                 if name in called
             ),
         )
-        return without_module_hooks(graph)
 
     def _params_of(
         self,
