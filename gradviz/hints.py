@@ -123,10 +123,15 @@ _FIRST_MODEL: tuple[tuple[re.Pattern[str], str], ...] = (
 """Shape and type errors a first model meets, whose words name no layer and no fix."""
 
 
+def _error_line(traceback_text: str) -> str:
+    """The traceback's last line: the exception and its message."""
+    lines = traceback_text.rstrip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def _shapes(traceback_text: str) -> str | None:
     """The hint for a shape or type error of a first model, with its numbers."""
-    lines = traceback_text.rstrip().splitlines()
-    error = lines[-1] if lines else ""
+    error = _error_line(traceback_text)
     for pattern, hint in _FIRST_MODEL:
         if (found := pattern.search(error)) is not None:
             return hint.format(*found.groups())
@@ -142,8 +147,7 @@ _NO_CUDA = (
 
 def _no_cuda(traceback_text: str) -> str | None:
     """A snippet written for a GPU (Colab's, a course's) run where torch has none."""
-    lines = traceback_text.rstrip().splitlines()
-    error = lines[-1] if lines else ""
+    error = _error_line(traceback_text)
     if not any(text in error for text in _NO_CUDA):
         return None
     load = "torch.load" in error or "deserialize" in error
@@ -197,8 +201,7 @@ _RULES = (
 
 def _autograd_rule(traceback_text: str) -> str | None:
     """Autograd's own error, in the words of the rule it enforces, with the fix."""
-    lines = traceback_text.rstrip().splitlines()
-    error = lines[-1] if lines else ""
+    error = _error_line(traceback_text)
     if not error.startswith("RuntimeError"):
         return None
     return next((hint for text, hint in _RULES if text in error), None)
