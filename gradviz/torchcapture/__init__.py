@@ -110,7 +110,7 @@ def capture_snippet(
             )
             try:
                 with paused():  # the snippet is done: only gradviz allocates now
-                    outcome = _build(builder, recorder, named, targets, snippet, run)
+                    outcome = _build(builder, recorder, named, targets, snippet, run, source)
             finally:
                 # A long chain that Python has walked can overflow the C stack when it
                 # is freed all at once (torch 2.13). So the user's tensors go first,
@@ -256,6 +256,7 @@ def _build(
     targets: Sequence[str],
     snippet: Snippet,
     run: SnippetResult,
+    source: str,
 ) -> Graph | NoGraphError:
     """Pick the roots and build; every node reference it takes dies with its frame."""
     passes = recorder.live_passes()
@@ -273,14 +274,14 @@ def _build(
         gradviz=__version__,
         passes_total=len(recorder.passes),
         partial=run.failed and not isinstance(run.error, SystemExit),
-        kept_graphs=_kept_graphs(named, snippet, len(recorder.passes)),
-        clipped=clipping_lines("".join(linecache.getlines(snippet.filename))),
+        kept_graphs=_kept_graphs(named, source, len(recorder.passes)),
+        clipped=clipping_lines(source),
     )
     return builder.build(roots, passes, meta, recorder.param_uses())
 
 
 def _kept_graphs(
-    named: Sequence[NamedTensor], snippet: Snippet, passes: int
+    named: Sequence[NamedTensor], source: str, passes: int
 ) -> tuple[tuple[str, int], ...]:
     """The snippet's variables that a loop adds loss tensors to, graphs and all.
 
@@ -291,7 +292,7 @@ def _kept_graphs(
     """
     if passes < 2:
         return ()  # no loop of steps: nothing piles up
-    summed = summed_in_loops("".join(linecache.getlines(snippet.filename)))
+    summed = summed_in_loops(source)
     kept = {
         entry.name: summed[entry.name]
         for entry in named
