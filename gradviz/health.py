@@ -649,21 +649,21 @@ class _Doctor:
                 elif e.slot not in stops:  # a bias, a norm's beta: what a zero factor leaves
                     shifts.append(e.src)
             made = next((m for t in products if (m := self._zero_params(t, depth + 1))), [])
-            for t in shifts:
-                more = self._zero_params(t, depth + 1)
-                if not more:
-                    return []
-                made += more
-            return made
+            rest = self._each_zero_params(shifts, depth + 1)
+            return made + rest if rest is not None else []
         if name in ("add", "sub", "cat", "stack"):
-            made = []
-            for e in edges:
-                more = self._zero_params(e.src, depth + 1)
-                if not more:
-                    return []
-                made += more
-            return made
+            return self._each_zero_params([e.src for e in edges], depth + 1) or []
         return []
+
+    def _each_zero_params(self, tensors: Sequence[int], depth: int) -> list[Node] | None:
+        """The parameters of zeros behind each of ``tensors``; None unless each has some."""
+        made: list[Node] = []
+        for t in tensors:
+            more = self._zero_params(t, depth)
+            if not more:
+                return None
+            made += more
+        return made
 
     def input_at(self, op: int, slot: int) -> int | None:
         """The graph tensor that comes into ``op`` at ``slot`` (None: not one of the graph's)."""
