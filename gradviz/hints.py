@@ -42,6 +42,7 @@ def hint_for(traceback_text: str) -> str | None:
         or _autograd_rule(traceback_text)
         or _no_cuda(traceback_text)
         or _shapes(traceback_text)
+        or _anomaly(traceback_text)
     )
 
 
@@ -233,6 +234,30 @@ def _grad_was_none(traceback_text: str) -> str | None:
     return (
         "a .grad this line reads was None: backward() has not reached that tensor yet, or it "
         f"is not a leaf ({_AN_OPS_RESULT}); `gradviz doctor --partial` names such a tensor"
+    )
+
+
+_ANOMALY = re.compile(r"Function '(\w+?)Backward\w*' returned nan values in its (\d+)")
+
+
+def _anomaly(traceback_text: str) -> str | None:
+    """``detect_anomaly`` stopped backward at the first function that returned nan.
+
+    Its words name a backward function, not why. Nan in backward is nearly always
+    0 × inf, and the infinite factor often comes from an op after the one named
+    (sqrt of a zero distance sends inf to the ``pow`` that squared it), so the hint
+    names the pattern and leaves the op to doctor, which has the values.
+    """
+    found = _ANOMALY.search(_error_line(traceback_text))
+    if found is None:
+        return None
+    op = re.sub(r"(?<!^)(?=[A-Z])", "_", found.group(1)).lower()
+    return (
+        f"anomaly detection stopped at {op}'s backward, the first to return nan (its line is "
+        "under 'Traceback of forward call' above). Nan in backward is nearly always 0 × inf: "
+        "a derivative that is infinite at 0 (sqrt, log, a division, x ** p with p < 1) met a "
+        "zero, in that op or one after it. `gradviz doctor --partial` names the op that made "
+        "the first non-finite gradient, and the usual fix"
     )
 
 

@@ -237,6 +237,37 @@ def test_a_snippet_written_for_a_gpu_gets_a_hint_where_there_is_none(
     assert hint_for("RuntimeError: CUDA out of memory.\n") is None
 
 
+@pytest.mark.filterwarnings("ignore:Error detected in")
+def test_a_nan_that_anomaly_detection_stops_at_gets_a_hint_on_the_op(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """A distance of a point to itself: sqrt sends inf, and torch names the ``pow`` below
+    it, the first function whose result is nan (2 × 0 × inf), with neither line nor why."""
+    from gradviz.hints import hint_for
+
+    (in_tmp / "dist.py").write_text(
+        "import torch\n"
+        "torch.autograd.set_detect_anomaly(True)\n"
+        "x = torch.tensor([[0.0, 1.0], [0.0, 1.0]], requires_grad=True)\n"
+        "d = ((x[0] - x[1]) ** 2).sum().sqrt()\n"
+        "d.backward()\n"
+    )
+    code, _, err = run(runner, "run", "dist.py", "-o", "g.svg")
+    assert code == 1 and not (in_tmp / "g.svg").exists()
+    assert "Function 'PowBackward0' returned nan values" in err
+    assert err.rstrip().endswith(
+        "hint: anomaly detection stopped at pow's backward, the first to return nan (its line "
+        "is under 'Traceback of forward call' above). Nan in backward is nearly always 0 × "
+        "inf: a derivative that is infinite at 0 (sqrt, log, a division, x ** p with p < 1) "
+        "met a zero, in that op or one after it. `gradviz doctor --partial` names the op that "
+        "made the first non-finite gradient, and the usual fix"
+    )
+    other = hint_for(
+        "RuntimeError: Function 'LinalgVectorNormBackward0' returned nan values in its 0th output."
+    )
+    assert other is not None and other.startswith("anomaly detection stopped at linalg_vector_norm")
+
+
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_a_grad_that_was_none_gets_a_hint_on_leaves(runner: CliRunner, in_tmp: Path) -> None:
     """``w = torch.randn(3, requires_grad=True) * 0.1`` then ``w -= lr * w.grad``: a
