@@ -88,7 +88,7 @@ class Finding:
     """vanishing, exploding, no_grad, nan_forward, nan_backward, masked_nan,
     flat_derivative, dead_relu, stale_grad, squashed_twice, not_log_probabilities,
     broadcast_loss, kept_graphs; notes:
-    no_effect, copied, not_asked, not_tracked, not_a_leaf, learned_target, eval_mode"""
+    no_effect, copied, not_asked, stopped, not_tracked, not_a_leaf, learned_target, eval_mode"""
     subject: str
     message: str
     line: int | None = None
@@ -269,6 +269,8 @@ class _Doctor:
             status = "swapped"  # torch.func.functional_call used others (_swapped_note)
         elif grad_norm is None and (finding := self._only_differentiated(p)):
             status = "no effect"
+        elif grad_norm is None and self._stopped_before(p):
+            status = "stopped"  # told in one note (_stopped_note)
         elif grad_norm is None:
             status = "no grad"
             finding = self._no_grad(p)
@@ -357,6 +359,12 @@ class _Doctor:
             "also compares the output itself (a boundary condition) gives it a gradient"
         )
         return Finding("no_effect", p.name, message, p.used_line)
+
+    def _stopped_before(self, p: Param) -> bool:
+        """The snippet's error (``--partial``) ended the run before backward reached a leaf
+        its graph does reach: a nan caught by anomaly detection, an in-place error. The
+        leaf lacks a gradient because of that error, which is told, not for a cut."""
+        return self.g.meta.partial and p.node is not None and bool(self.path_to(p.node))
 
     def _no_grad(self, p: Param) -> Finding:
         if p.detached_line is not None:
@@ -1142,6 +1150,19 @@ def _listed(names: Sequence[str], most: int = 3) -> str:
     return ", ".join(names[:most]) + (f" and {rest} more" if rest > 0 else "")
 
 
+def _stopped_note(names: Sequence[str]) -> list[Finding]:
+    if not names:
+        return []
+    return [
+        Finding(
+            "stopped",
+            names[0],
+            f"{_listed(names)} got no gradient: the snippet's error ended the run before "
+            f"backward reached {'it' if len(names) == 1 else 'them'}",
+        )
+    ]
+
+
 def _not_asked_note(names: Sequence[str]) -> list[Finding]:
     if not names:
         return []
@@ -1752,6 +1773,7 @@ def diagnose(graph: Graph, vanish: float = VANISH, explode: float = EXPLODE) -> 
     report.notes.extend(_prototype_notes(prototypes))
     report.notes.extend(_set_aside_notes(set_aside, report.params))
     report.notes.extend(_not_asked_note([h.name for h in report.params if h.status == "not asked"]))
+    report.notes.extend(_stopped_note([h.name for h in report.params if h.status == "stopped"]))
     tracked = {h.name for h in report.params if h.status == "not tracked"}
     report.notes.extend(_not_tracked_note(graph, [p for p in graph.params if p.name in tracked]))
     report.notes.extend(_zero_seed_note([h.name for h in report.params if h.status == "zero seed"]))

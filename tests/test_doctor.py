@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from conftest import SAMPLES
-from helpers import graph_of, parse_dot, plain_run
+from helpers import capture, graph_of, parse_dot, plain_run
 
 from gradviz.cli import cli
 from gradviz.health import diagnose
@@ -1571,3 +1571,33 @@ def test_a_loss_summed_over_a_batch_is_no_exploding_gradient(tmp_path: Path) -> 
     rnn = report("exploding_rnn.py")
     (found, _) = [f for f in rnn.findings if f.kind == "exploding"]
     assert "over 1000 × 4, the elements the loss sums" in found.message
+
+
+@pytest.mark.filterwarnings("ignore:Error detected in")
+def test_a_leaf_backward_never_reached_because_the_snippet_raised_is_stopped(
+    tmp_path: Path,
+) -> None:
+    """Anomaly detection stops backward at the first nan: the leaves below get no gradient.
+
+    That is the error's doing, told once as a note; no cut in the graph, so no ``no grad``
+    problem beside the nan that caused it, which names sqrt, the op that made the inf.
+    """
+    snippet = tmp_path / "dist.py"
+    snippet.write_text(
+        "import torch\ntorch.autograd.set_detect_anomaly(True)\n"
+        "x = torch.tensor([[0.0, 1.0], [0.0, 1.0]], requires_grad=True)\n"
+        "d = ((x[0] - x[1]) ** 2).sum().sqrt()\n"
+        "d.backward()\n"
+    )
+    result = capture(snippet)
+    assert result.graph is not None and result.graph.meta.partial
+    r = diagnose(result.graph)
+    assert {p.name: p.status for p in r.params} == {"x": "stopped"}
+    assert [(n.kind, n.message) for n in r.notes] == [
+        (
+            "stopped",
+            "x got no gradient: the snippet's error ended the run before backward reached it",
+        )
+    ]
+    assert [(f.kind, f.line) for f in r.findings] == [("nan_backward", 4)]
+    assert "sqrt sent a non-finite gradient" in r.findings[0].message

@@ -29,6 +29,7 @@ _STATUS_STYLE = {
     "copied": "dim",
     "not called": "dim",
     "not asked": "dim",
+    "stopped": "dim",
     "not tracked": "dim",
     "swapped": "dim",
     "zero seed": "dim",
