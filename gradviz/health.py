@@ -509,7 +509,7 @@ class _Doctor:
                 return None  # not the parameter itself, nor a view of it (a bias reshaped)
             slots = {e.slot for e in self.in_edges.get(upper.op_id, []) if e.src == lower.tensor}
             if not any((upper.op, slot) in _SHIFT_SLOTS for slot in slots):
-                return None
+                return self._contracted_away(p, norm, floor, upper, lower, slots)
             above, below = self.g.node(upper.tensor).value, self.g.node(lower.tensor).value
             if above is None or below is None or _numel(below) >= _numel(above):
                 return None  # not broadcast: nothing was summed
@@ -523,6 +523,61 @@ class _Doctor:
             )
             return Finding("no_effect", p.name, message, upper.line, path)
         return None
+
+    def _contracted_away(
+        self,
+        p: Param,
+        norm: float,
+        floor: float,
+        upper: PathStep,
+        lower: PathStep,
+        slots: set[int],
+    ) -> Finding | None:
+        """A tiny gradient that sums a healthy gradient's products with the data, which cancel.
+
+        A weight's gradient through ``X @ w`` is ``Xᵀ g``: by Cauchy–Schwarz at most
+        ``|X| |g|``. Far under that bound, with ``g`` healthy, the products cancel:
+        ``g`` is orthogonal to the data's columns, which is what a fitted linear or
+        generalized linear model's optimum is (a Poisson regression that has
+        converged). A weight behind fading gradients, or multiplied by tiny data,
+        has no such margin, and stays vanishing.
+        """
+        assert upper.op_id is not None and upper.tensor is not None and lower.tensor is not None
+        factors = [i for i, name in enumerate(_CONTRACTIONS.get(upper.op or "", ())) if name]
+        slot = next((s for s in sorted(slots) if s in factors), None)
+        if slot is None:
+            return None
+        other = factors[1] if slot == factors[0] else factors[0]
+        if upper.op == "mul":  # elementwise: a sum only where the parameter was broadcast
+            above, below = self.g.node(upper.tensor).value, self.g.node(lower.tensor).value
+            if above is None or below is None or _numel(below) >= _numel(above):
+                return None
+        data = norm_of(self._operand(upper.op_id, other))
+        if data is None or upper.grad_norm is None or not math.isfinite(data):
+            return None
+        bound = data * upper.grad_norm
+        if bound < floor or norm > _CANCELLED * bound:
+            return None
+        where = f" at line {upper.line}" if upper.line else ""
+        message = (
+            f"|{p.name}.grad| is {norm:.3g} while the gradient reaching the {upper.op}{where} "
+            f"is {upper.grad_norm:.3g} and what {p.name} multiplies there has norm {data:.3g}: "
+            f"{p.name}'s gradient sums their products, and they cancel out. The loss is flat "
+            f"along {p.name} here, as at a fitted optimum (a regression that has converged); "
+            "not a vanishing gradient"
+        )
+        return Finding("no_effect", p.name, message, upper.line)
+
+    def _operand(self, op_id: int, slot: int) -> TensorData | None:
+        """An op's input at ``slot``: a graph tensor's value, or the data it saved (the ``X``
+        of ``X @ w``, which needs no gradient and has no node)."""
+        src = next((e.src for e in self.in_edges.get(op_id, []) if e.slot == slot), None)
+        if src is not None:
+            return self.g.node(src).value
+        op = self.g.node(op_id)
+        names = _CONTRACTIONS.get(op.op or "", ())
+        name = names[slot] if slot < len(names) else None
+        return next((s.tensor for s in op.saved if s.name == name and not s.freed), None)
 
     def _at_minimum(self, p: Param, path: tuple[PathStep, ...]) -> Finding | None:
         """A gradient of exactly zero because the loss sits at its minimum.
@@ -1001,6 +1056,20 @@ _FACTOR_SLOTS: dict[str, tuple[frozenset[int], frozenset[int]]] = {
 """Products: the input slots a zero factor stops the gradient of, and the slots such
 a factor comes in by (a normalization's gamma multiplies what its input becomes; a
 bias is no factor)."""
+_CONTRACTIONS: dict[str, tuple[str | None, ...]] = {
+    "mm": ("self", "mat2"),
+    "mv": ("self", "vec"),
+    "bmm": ("self", "mat2"),
+    "dot": ("self", "tensor"),
+    "mul": ("self", "other"),
+    "addmm": (None, "mat1", "mat2"),
+    "addmv": (None, "mat", "vec"),
+    "baddbmm": (None, "batch1", "batch2"),
+}
+"""Products whose gradient to one factor sums its products with the other (``Xᵀ g``):
+by input slot, the name each factor is saved under for backward (None: a bias)."""
+_CANCELLED = 1e-3
+"""A gradient under this share of its Cauchy–Schwarz bound, ``|X| |g|``, cancelled."""
 _HINGES = frozenset(
     {"clamp", "clamp_min", "relu", "threshold", "maximum", "multi_margin_loss"}
     | {"multilabel_margin_loss", "margin_ranking_loss", "hinge_embedding_loss"}

@@ -1601,3 +1601,42 @@ def test_a_leaf_backward_never_reached_because_the_snippet_raised_is_stopped(
     ]
     assert [(f.kind, f.line) for f in r.findings] == [("nan_backward", 4)]
     assert "sqrt sent a non-finite gradient" in r.findings[0].message
+
+
+def test_a_fitted_linear_models_weight_is_flat_not_vanishing(tmp_path: Path) -> None:
+    """At least squares' solution ``Xᵀ g`` cancels: g is orthogonal to the data's columns.
+
+    A weight multiplied by data of norm 1e-7 has a tiny gradient for want of data,
+    not because it converged, and stays a problem.
+    """
+    fitted = tmp_path / "fitted.py"
+    fitted.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "X = torch.randn(200, 3, dtype=torch.float64)\n"
+        "y = X @ torch.tensor([0.5, -0.2, 0.3], dtype=torch.float64) + torch.randn(200)\n"
+        "w = torch.linalg.lstsq(X, y.unsqueeze(1)).solution.squeeze(1).requires_grad_()\n"
+        "loss = ((X @ w - y) ** 2).mean()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(fitted)
+    w = plain_run(fitted)["w"]
+    r = diagnose(g)
+    [health] = r.params
+    assert health.status == "flat" and health.grad_norm == pytest.approx(float(w.grad.norm()))
+    assert r.healthy and not r.findings
+    [note] = r.notes
+    assert note.kind == "no_effect" and note.line == 6
+    assert note.message.startswith(f"|w.grad| is {health.grad_norm:.3g} while the gradient ")
+    assert "reaching the mv at line 6" in note.message and "they cancel out" in note.message
+
+    starved = tmp_path / "starved.py"
+    starved.write_text(
+        "import torch\ntorch.manual_seed(0)\n"
+        "X = torch.randn(200, 3) * 1e-7\n"
+        "w = torch.ones(3, requires_grad=True)\n"
+        "loss = (X @ w - torch.ones(200)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(starved))
+    assert [p.status for p in r.params] == ["vanishing"]
+    assert [f.kind for f in r.findings] == ["vanishing"]
