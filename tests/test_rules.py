@@ -478,6 +478,7 @@ def more_leaf_pairs() -> dict[str, Case]:
         ),
         "DistBackward0": binary(torch.dist, (2, 3), (3,)),
         "CdistBackward0": binary(torch.cdist, (2, 4, 3), (2, 5, 3)),
+        "EuclideanDistBackward0": binary(torch._euclidean_dist, (30, 3), (4, 3)),  # cdist > 25
         "PdistBackward0": layer(torch.nn.functional.pdist, (4, 3)),
         "VarMeanBackward0": layer(lambda x: torch.var_mean(x, 1, correction=0), (3, 4)),
         "StdMeanBackward0": layer(lambda x: torch.std_mean(x, (0, 2), keepdim=True), (2, 3, 4)),

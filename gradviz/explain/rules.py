@@ -1511,6 +1511,15 @@ RULES: dict[str, Rule] = {
         note="result[i, j] = |x1[i] - x2[j]|: each point moves along its differences to "
         "the others, weighted by each distance's gradient over the distance",
     ),
+    "EuclideanDistBackward0": Rule(  # cdist's p = 2 for more than 25 points: by a product
+        "euclidean_dist",
+        "result = cdist(x1, x2)",
+        ("x1", "x2"),
+        ("pairwise_back(grad, x1, x2, result)", "pairwise_back(grad.mT, x2, x1, result.mT)"),
+        note="result[i, j] = |x1[i] - x2[j]|, computed as sqrt(|x1[i]|² + |x2[j]|² - 2 x1[i] · "
+        "x2[j]): each point moves along its differences to the others, weighted by each "
+        "distance's gradient over the distance",
+    ),
 }
 
 
