@@ -776,6 +776,48 @@ def test_a_line_names_its_tensor_though_the_variable_was_assigned_again(tmp_path
     assert [n.names for n in g.nodes if "h" in n.names] == []
 
 
+def test_each_module_called_once_names_the_locals_of_its_forward(tmp_path: Path) -> None:
+    """Karpathy's ``Head`` in a ``MultiHeadAttention``: each head's forward runs once, so its
+    ``k`` is named in each, with that head's numbers. A module called twice (one head on
+    two inputs) makes two ``k`` in one scope, which no name tells apart: they keep labels."""
+    snippet = tmp_path / "heads.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "class Head(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.key = nn.Linear(4, 3, bias=False)\n"
+        "        self.query = nn.Linear(4, 3, bias=False)\n"
+        "    def forward(self, x):\n"
+        "        k = self.key(x)\n"
+        "        q = self.query(x)\n"
+        "        wei = (q @ k.transpose(-2, -1)).softmax(-1)\n"
+        "        return wei @ x\n"
+        "heads = nn.ModuleList([Head(), Head()])\n"
+        "x = torch.randn(2, 5, 4)\n"
+        "out = torch.cat([h(x) for h in heads], dim=-1)\n"
+        "shared = Head()\n"
+        "twice = shared(x) + shared(x * 2)\n"
+        "(out.sum() + twice.sum()).backward()\n"
+    )
+    g = graph_of(snippet)
+    plain = plain_run(snippet)
+    x = plain["x"]
+    for i, head in enumerate(plain["heads"]):
+        k, q = head.key(x), head.query(x)
+        expected = {
+            ("k", f"heads.{i}.key", 10): k,
+            ("q", f"heads.{i}.query", 11): q,
+            ("wei", f"heads.{i}", 12): (q @ k.transpose(-2, -1)).softmax(-1),
+        }
+        for (name, scope, line), t in expected.items():
+            (n,) = [m for m in g.tensors() if name in m.names and m.scope[-1] == scope]
+            assert n.names == (name,) and n.source is not None and n.source.line == line
+            assert close(values(n.value), t.tolist())
+    twice = [n for n in g.tensors() if n.kind == "tensor" and n.scope[:1] == ("shared",)]
+    assert twice and not [n.names for n in twice if n.names]
+
+
 def test_a_module_s_plain_tensor_attribute_names_the_constant_an_op_takes(
     tmp_path: Path,
 ) -> None:

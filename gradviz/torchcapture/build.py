@@ -732,8 +732,9 @@ def _name_from_assignments(
 
     A tensor with no name in the snippet's globals, made by the last op of a line
     ``loss = ...`` (no op on the same line uses it), is called ``loss``, as long as
-    no other tensor of the graph has or would get that name (a loop body
-    ``y = y * 2`` makes many ``y``: they keep their derived labels) and the
+    no other tensor of the graph has or would get that name in the same module (a
+    loop body ``y = y * 2`` makes many ``y``: they keep their derived labels; the
+    forward of each of several heads, each called once, names each head's ``k``) and the
     snippet's own variables do not give it to another tensor (``J = jacobian(f,
     x)`` names the matrix returned, not the last op run on that line), nor on a
     line the snippet ended in (``loss = model(x)`` that raised, ``(g,) =
@@ -757,7 +758,7 @@ def _name_from_assignments(
     callers_of = callers_of or {}
     caller_of = {i: callers[0] for i, callers in callers_of.items()}
     output_nr = output_nr or {}
-    candidates: dict[tuple[int, str], list[int]] = {}
+    candidates: dict[tuple[int, str, tuple[str, ...]], list[int]] = {}
     returned: dict[int, list[int]] = {}  # a calling line -> what the call returned to it
     apart: dict[int, list[int]] = {}  # a line a, b = f(x), g(y) -> the values it made
     returns: Collection[int] | None = None
@@ -798,12 +799,13 @@ def _name_from_assignments(
         names, _ = assigned
         nr = output_nr.get(n.id, 0)
         if nr < len(names):  # q, k, v = x.split(...): output nr
-            candidates.setdefault((line, names[nr]), []).append(n.id)
+            candidates.setdefault((line, names[nr], n.scope), []).append(n.id)
     for caller, ids in returned.items():  # H = relu(X @ W1 + b1): what relu returned
         code = code_of(caller)
         assigned = _assigned(code) if code is not None else None
         if assigned is not None and assigned[1] and len(assigned[0]) == 1:
-            candidates.setdefault((caller, assigned[0][0]), []).extend(ids)
+            for i in ids:
+                candidates.setdefault((caller, assigned[0][0], nodes[i].scope), []).append(i)
         elif code is not None and _assigned_apart(code) is not None:
             apart.setdefault(caller, []).extend(ids)
     for line, ids in apart.items():  # mu, logvar = self.mu(h), self.logvar(h): in order
@@ -812,12 +814,12 @@ def _name_from_assignments(
         if parts is not None and len(ids) == len(parts):  # once each: not in a loop
             ordered = sorted(ids, key=lambda i: nodes[i].step or 0)
             for name, i in zip(parts, ordered, strict=True):
-                candidates.setdefault((line, name), []).append(i)
+                candidates.setdefault((line, name, nodes[i].scope), []).append(i)
     taken = {name for n in nodes for name in n.names}  # a global y wins over a y of line 3
     reserved = reserved or {}
     function_body: Collection[int] | None = None
     named = list(nodes)
-    for (line, name), ids in candidates.items():
+    for (line, name, _), ids in candidates.items():
         if len(ids) != 1 or name in taken:
             continue
         if name in reserved:
