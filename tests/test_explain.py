@@ -150,6 +150,38 @@ def test_ops_without_a_rule_say_so_and_show_what_flowed(tmp_path: Path) -> None:
     )
 
 
+def test_tensors_sharing_a_name_are_numbered_in_the_order_they_were_made(tmp_path: Path) -> None:
+    """``x = self.fc1(x)``, ``x = F.relu(x)``, ``x = self.fc2(x)``: every tutorial's forward.
+    ``relu: x = max(x, 0)`` would say nothing; the constant input ``x`` keeps its name."""
+    text = told(
+        tmp_path,
+        "net.py",
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+        "torch.manual_seed(0)\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc1 = nn.Linear(3, 4)\n"
+        "        self.fc2 = nn.Linear(4, 1)\n"
+        "    def forward(self, x):\n"
+        "        x = self.fc1(x)\n"
+        "        x = F.relu(x)\n"
+        "        x = self.fc2(x)\n"
+        "        return x\n"
+        "net = Net()\n"
+        "loss = net(torch.ones(2, 3)).pow(2).mean()\n"
+        "loss.backward()\n",
+    )
+    assert "── x#3 x = self.fc2(x) net.py:13 addmm in net.fc2: Linear" in text
+    assert "── x#2 x = F.relu(x) net.py:12 relu in net: Net" in text
+    assert "── x#1 x = self.fc1(x) net.py:11 addmm in net.fc1: Linear" in text
+    assert "relu: x#2 = max(x#1, 0)" in text and "∂x#2/∂x#1 = x#2 > 0" in text
+    assert "x#1.grad = x#2.grad * (x#2 > 0) = [[0., 0., -0.04351, 0.]," in text
+    assert "addmm: x#3 = net.fc2.bias + x#2 @ t(net.fc2.weight)" in text
+    assert "addmm: x#1 = net.fc1.bias + x @ t(net.fc1.weight)" in text
+    assert "mean: loss = sum(pow(x#3))" in text and "x#4" not in text
+
+
 def test_an_in_place_write_into_a_slice_is_told_in_words() -> None:
     """CopySlices saves nothing a formula could use: it is told in words, with what
     flowed (the first element was written over: it gets nothing)."""

@@ -17,7 +17,7 @@ import io
 import re
 import tokenize
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
@@ -96,6 +96,25 @@ def _two_rows(t: TensorData) -> list[str]:
     return [lines[0], "…", lines[-1]]
 
 
+def _name_ordinals(
+    graph: Graph, ops: Sequence[Node], outputs_of: Mapping[int, Mapping[int, int]]
+) -> dict[int, int]:
+    """Number the tensors that share their first name, leaves first, then in the order
+    their ops ran: ``relu: x#2 = max(x#1, 0)``, where ``x = max(x, 0)`` says nothing."""
+    order = [n.id for n in graph.nodes if n.kind == "leaf"]
+    for op in ops:
+        order.extend(outputs_of.get(op.id, {}).values())
+    named = [graph.node(i) for i in order if graph.node(i).names]
+    counts = Counter(n.names[0] for n in named)
+    seen: Counter[str] = Counter()
+    numbers: dict[int, int] = {}
+    for n in named:
+        if counts[n.names[0]] > 1 and n.id not in numbers:
+            seen[n.names[0]] += 1
+            numbers[n.id] = seen[n.names[0]]
+    return numbers
+
+
 class _Teller:
     def __init__(self, graph: Graph, depth: int | None) -> None:
         self.g = graph
@@ -126,9 +145,13 @@ class _Teller:
         """Each op's number among the ops of its kind, in the order the forward pass made
         them: ``addmm#2`` is the second ``addmm``, whatever the graph's ids."""
         made: Counter[str] = Counter()
-        for op in forward_order(graph):
+        ops = forward_order(graph)
+        for op in ops:
             made[op.op or "op"] += 1
             self.ordinal[op.id] = made[op.op or "op"]
+        self.name_ordinal = _name_ordinals(graph, ops, self.outputs_of)
+        """Tensors sharing a name (``x = self.fc1(x)`` then ``x = F.relu(x)`` in a
+        forward): each one's number among them, in the order they were made."""
 
     # -- names ------------------------------------------------------------------
 
@@ -178,7 +201,8 @@ class _Teller:
         """The label and how deep its expression nests (0 for a name or ``mul#12``)."""
         node = self.g.node(node_id)
         if node.names:
-            return node.names[0], 0
+            number = self.name_ordinal.get(node_id)
+            return (node.names[0] if number is None else f"{node.names[0]}#{number}"), 0
         op = self.producer.get(node_id)
         if op is None:
             return f"t{node_id}", 0
