@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -523,3 +526,92 @@ def test_modules_no_name_reaches_are_named_by_class(tmp_path: Path) -> None:
     grad = leaves["Linear#3.bias"].grad  # d(sum over a batch of 2)/d(bias)
     assert grad is not None and grad.data == (2.0,)
     assert leaves["model.0.weight"].scope == ("model", "model.0")
+
+
+RESIDUAL = (
+    "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+    "class Block(nn.Module):\n"
+    "    def __init__(self, d):\n"
+    "        super().__init__()\n"
+    "        self.norm = nn.LayerNorm(d)\n"
+    "        self.ff = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))\n"
+    "    def forward(self, x):\n"
+    "        return x + self.ff(self.norm(x))\n"
+    "model = nn.Sequential(*[Block(4) for _ in range(4)])\n"
+    "loss = model(torch.randn(3, 4)).pow(2).mean()\n"
+    "loss.backward()\n"
+)
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.mark.dot
+def test_a_residual_stack_of_module_clusters_runs_down_the_page(tmp_path: Path) -> None:
+    """A block's output is drawn between the blocks, in the module around both: drawn in
+    the block that made it, it shared a rank with the next block's first weights, and
+    ``dot`` set each block beside the last, across the page."""
+    from gradviz.renderers import format_for, make_renderer
+
+    snippet = tmp_path / "residual.py"
+    snippet.write_text(RESIDUAL)
+    g = graph_of(snippet)
+    options = RenderOptions(modules=True)
+    text = DotRenderer(options=options).render(g)
+    clusters = re.findall(r"subgraph (cluster_m\d+) \{\n\s*label=\"([^\"]+)\"", text)
+    assert [label for _, label in clusters if label.endswith(": Block")] == [
+        f"model.{i}: Block" for i in (3, 2, 1, 0)
+    ]
+    made_by = {e.dst: g.node(e.src) for e in g.edges if g.node(e.src).kind == "op"}
+    handed_on = [n for n in g.tensors() if n.id in made_by and made_by[n.id].op == "add"]
+    assert len(handed_on) == 4 and all(n.scope[-1].startswith("model.") for n in handed_on)
+    inside = _clusters_of(text)
+    for n in handed_on:  # drawn between the blocks, in the Sequential, though made in one
+        last = n.scope[1] == "model.3"  # the model's output: outside it, where pow uses it
+        assert inside[f"n{n.id}"] == ([] if last else ["model: Sequential"])
+    first_weight = g.by_name("model.0.norm.weight")
+    assert inside[f"n{first_weight.id}"][-1] == "model.0.norm: LayerNorm"
+
+    svg = make_renderer(format_for("svg", None), options).render(g)
+    assert isinstance(svg, str)
+    root = ET.fromstring(svg)
+    boxes = {}
+    for group in root.iter(f"{SVG}g"):
+        title = group.find(f"{SVG}title")
+        label = next((t.text for t in group.iter(f"{SVG}text") if t.text), "")
+        if group.get("class") == "cluster" and label.endswith(": Block") and title is not None:
+            shape = group.find(f"{SVG}path")
+            shape = group.find(f"{SVG}polygon") if shape is None else shape
+            assert shape is not None
+            xs, ys = _outline(shape)
+            boxes[label] = (min(xs), max(xs), min(ys), max(ys))
+    order = [boxes[f"model.{i}: Block"] for i in range(4)]
+    for above, below in itertools.pairwise(order):
+        assert above[3] <= below[2]  # one under another, down the page
+        assert below[0] < above[1] and above[0] < below[1]  # and overlapping across it
+
+
+def _clusters_of(dot: str) -> dict[str, list[str]]:
+    """Each node of DOT text, with the labels of the clusters it is drawn in, outermost first."""
+    stack: list[str] = []
+    found: dict[str, list[str]] = {}
+    for line in dot.splitlines():
+        line = line.strip()
+        if line.startswith("subgraph cluster"):
+            stack.append("")
+        elif line.startswith("label=") and stack and not stack[-1]:
+            stack[-1] = line.split('"')[1]
+        elif line == "}" and stack:
+            stack.pop()
+        elif (found_node := re.match(r"(n\d+) \[", line)) is not None:
+            found[found_node.group(1)] = list(stack)
+    return found
+
+
+def _outline(shape: ET.Element) -> tuple[list[float], list[float]]:
+    """The x and y coordinates of a cluster's outline, a polygon or a rounded path."""
+    numbers = [
+        float(v)
+        for v in re.findall(r"-?\d+(?:\.\d+)?", shape.get("points") or shape.get("d") or "")
+    ]
+    return numbers[0::2], numbers[1::2]

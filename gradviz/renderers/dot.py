@@ -9,6 +9,7 @@ small and tested against hostile names.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from gradviz.display import format_shape, tensor_lines
@@ -247,9 +248,13 @@ class DotRenderer:
         """Nodes inside nested clusters: module calls (``--modules``) and folded blocks."""
         t = self.theme
         tree: dict[str, Any] = {"nodes": [], "children": {}}
+        users: dict[int, list[tuple[str, ...]]] = {}
+        for e in graph.edges:
+            if graph.node(e.dst).kind == "op":
+                users.setdefault(e.src, []).append(graph.node(e.dst).scope)
         for node in graph.nodes:
             at = tree
-            for name in node.scope:
+            for name in _drawn_scope(node, users.get(node.id, [])):
                 if not self.options.modules and not name.startswith("×"):
                     continue  # without --modules, only folded blocks are boxed
                 at = at["children"].setdefault(name, {"nodes": [], "children": {}})
@@ -449,3 +454,26 @@ class DotRenderer:
         if forward:
             return f"  n{edge.src} -> n{edge.dst}{style};"
         return f"  n{edge.dst} -> n{edge.src}{style};"
+
+
+def _drawn_scope(node: Node, users: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """The clusters a node is drawn in: a tensor a module call hands on is drawn outside it,
+    in the module both it and its users are in.
+
+    A block's output drawn inside the block (where the op that made it ran)
+    shares its rank with the next block's first weights, so ``dot`` sets the
+    next block beside it, not below: a residual stack of blocks drifts across
+    the page. Between the blocks, the stack runs down. A tensor only some
+    module's own ops use stays inside, and so does one of a folded block.
+    """
+    if node.kind != "tensor" or not users:
+        return node.scope
+    shared = len(node.scope)
+    for scope in users:
+        n = 0
+        while n < min(shared, len(scope)) and scope[n] == node.scope[n]:
+            n += 1
+        shared = n
+    if any(name.startswith("×") for name in node.scope[shared:]):
+        return node.scope
+    return node.scope[:shared]
