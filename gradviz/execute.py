@@ -26,7 +26,7 @@ from gradviz.errors import (
     SnippetNotPython,
     SnippetSyntaxError,
 )
-from gradviz.modeframes import is_gradviz, is_hand_over
+from gradviz.modeframes import is_gradviz, is_hand_over, module_calls_as_python
 
 __all__ = [
     "Snippet",
@@ -250,15 +250,20 @@ def format_snippet_traceback(error: BaseException, snippet: Snippet) -> str:
     if isinstance(error, SystemExit):
         return f"{error.code}\n" if error.code is not None else ""
     te = traceback.TracebackException.from_exception(error)
-    _trim(te, snippet.filename, set())
+    _trim(te, error, snippet.filename, set())
     return "".join(te.format())
 
 
-def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> None:
+def _trim(
+    te: traceback.TracebackException, error: BaseException, filename: str, seen: set[int]
+) -> None:
     if id(te) in seen:
         return
     seen.add(id(te))
+    called = [f for f, _ in traceback.walk_tb(error.__traceback__)]
     frames = list(te.stack)
+    if len(called) == len(frames):
+        frames = module_calls_as_python(frames, called)
     first = next((i for i, f in enumerate(frames) if f.filename == filename), None)
     if first is not None:
         frames = frames[first:]
@@ -267,6 +272,6 @@ def _trim(te: traceback.TracebackException, filename: str, seen: set[int]) -> No
         if is_hand_over(kept[i].filename, kept[i].name):
             del kept[i - 1 : i + 1]  # the function's has_torch_function branch, and torch's
     te.stack = traceback.StackSummary.from_list(kept)
-    for chained in (te.__cause__, te.__context__):
-        if chained is not None:
-            _trim(chained, filename, seen)
+    for chained, cause in ((te.__cause__, error.__cause__), (te.__context__, error.__context__)):
+        if chained is not None and cause is not None:
+            _trim(chained, cause, filename, seen)

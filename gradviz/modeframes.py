@@ -9,10 +9,17 @@ forward traces leave them out, so that they read as Python prints them.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import linecache
 import os
+import sys
+import traceback
+import types
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["in_overrides", "is_gradviz", "is_hand_over"]
+__all__ = ["in_overrides", "is_gradviz", "is_hand_over", "module_calls_as_python"]
 
 _PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 _OVERRIDES = os.path.join("torch", "overrides.py")
@@ -35,3 +42,83 @@ def is_hand_over(filename: str, function: str) -> bool:
     same function runs again further in, as Python would have run it.
     """
     return function == "handle_torch_function" and in_overrides(filename)
+
+
+_MODULE = os.path.join("torch", "nn", "modules", "module.py")
+_FAST_PATH = "return forward_call(*args, **kwargs)"
+
+
+def module_calls_as_python(
+    stack: list[traceback.FrameSummary], frames: Sequence[types.FrameType | None]
+) -> list[traceback.FrameSummary]:
+    """A module call's frames as Python shows them without gradviz's module hooks.
+
+    gradviz's global forward hooks send every ``nn.Module`` call down torch's slow
+    path: ``_call_impl`` runs ``inner()``, which calls ``forward``. Without any
+    hook, as under ``python snippet.py``, ``_call_impl`` calls ``forward`` itself,
+    on its fast path: one frame, not two. ``frames`` are the stack's frames, to
+    see that the module had no hook of its own, nor the snippet one for all.
+    """
+    fast = _fast_path_line()
+    if fast is None:
+        return stack
+    out: list[traceback.FrameSummary] = []
+    for i, summary in enumerate(stack):
+        if (
+            summary.name == "inner"
+            and summary.filename.endswith(_MODULE)
+            and out
+            and out[-1].name == "_call_impl"
+            and out[-1].filename == summary.filename
+            and (out[-1].line or "").strip() == "return inner()"
+            and i > 0
+            and _hookless(frames[i - 1])
+        ):
+            out[-1] = _fast_path_frame(summary.filename, fast)
+            continue
+        out.append(summary)
+    return out
+
+
+@functools.cache
+def _fast_path_line() -> int | None:
+    """The line of ``Module._call_impl`` that calls ``forward`` when no hook is set."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        lines, start = inspect.getsourcelines(torch.nn.Module._call_impl)
+    except (OSError, TypeError, AttributeError):
+        return None
+    return next((start + k for k, text in enumerate(lines) if text.strip() == _FAST_PATH), None)
+
+
+def _fast_path_frame(filename: str, line: int) -> traceback.FrameSummary:
+    """The fast path's frame, with the carets Python puts under ``forward_call(...)``."""
+    text = linecache.getline(filename, line)
+    start = text.find("forward_call")
+    return traceback.FrameSummary(
+        filename,
+        line,
+        "_call_impl",
+        end_lineno=line,
+        colno=start if start >= 0 else None,
+        end_colno=len(text.rstrip()) if start >= 0 else None,
+    )
+
+
+def _hookless(frame: types.FrameType | None) -> bool:
+    """Whether the module a ``_call_impl`` frame called had no hooks but gradviz's: none
+    of its own, and no global ones left once gradviz's are removed."""
+    module = frame.f_locals.get("self") if frame is not None else None
+    own = ("_backward_hooks", "_backward_pre_hooks", "_forward_hooks", "_forward_pre_hooks")
+    if module is None or any(getattr(module, name, None) for name in own):
+        return False
+    state = sys.modules.get("torch.nn.modules.module")
+    held = (
+        "_global_backward_pre_hooks",
+        "_global_backward_hooks",
+        "_global_forward_hooks",
+        "_global_forward_pre_hooks",
+    )
+    return state is not None and not any(getattr(state, name, None) for name in held)

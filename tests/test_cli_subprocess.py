@@ -193,6 +193,33 @@ def test_a_torch_error_has_the_traceback_python_prints(tmp_path: Path) -> None:
     assert ours[2] == plain[2]
 
 
+@pytest.mark.parametrize("hooked", [False, True], ids=["plain", "hooked"])
+def test_an_error_inside_a_modules_forward_has_the_traceback_python_prints(
+    tmp_path: Path, hooked: bool
+) -> None:
+    """gradviz's module hooks send each call through ``_call_impl``'s ``inner()``, a frame
+    python has only where a hook is set: the snippet's own (Grad-CAM's) keeps it."""
+    snippet = tmp_path / "shapes.py"
+    snippet.write_text(
+        "import torch\nmodel = torch.nn.Sequential(torch.nn.Linear(784, 10))\n"
+        + ("model[0].register_forward_hook(lambda m, i, o: None)\n" if hooked else "")
+        + "loss = model(torch.randn(3, 28, 28)).sum()\n"
+    )
+
+    def stderr(cmd: list[str]) -> tuple[int, list[str]]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
+
+    plain = stderr([sys.executable, str(snippet)])
+    ours = stderr([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    assert plain[0] == ours[0] == 1
+    assert ("result = forward_call(*args, **kwargs)" in "\n".join(plain[1])) == hooked
+    assert ours[1][:-1] == plain[1]  # then gradviz's hint on the shapes
+    assert ours[1][-1].startswith("  hint: a matrix product needs the first matrix's columns")
+
+
 def test_torch_warnings_name_the_snippets_lines_as_python_does(tmp_path: Path) -> None:
     """Through the mode, every torch warning said it came from gradviz's recorder."""
     snippet = tmp_path / "warns.py"
