@@ -120,6 +120,18 @@ _FIRST_MODEL: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"Found dtype Long but expected Float"),
         "this loss compares floats: make the target float, `y.float()`",
     ),
+    (
+        re.compile(r"argument #1 'indices' to have one of the following scalar types: Long, Int"),
+        "nn.Embedding looks rows up by index: its input must hold integers (token or class "
+        "ids), and this one holds floats: pass `idx.long()`; features that are numbers go "
+        "through nn.Linear instead",
+    ),
+    (
+        re.compile(r"tensors used as indices must be long, int, byte or bool tensors"),
+        "an index must hold integers (or booleans, as a mask), and this one holds floats: "
+        "labels kept in a float tensor need `.long()` to pick with "
+        "(`log_probs[torch.arange(n), y.long()]`)",
+    ),
 )
 """Shape and type errors a first model meets, whose words name no layer and no fix."""
 

@@ -206,6 +206,14 @@ def test_a_first_models_shape_errors_get_a_hint(runner: CliRunner, in_tmp: Path)
         "RuntimeError: Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input"
     )
     assert flat is not None and "`x.unsqueeze(0)`" in flat
+    ids = hint_for(
+        "RuntimeError: Expected tensor for argument #1 'indices' to have one of the following "
+        "scalar types: Long, Int; but got torch.FloatTensor instead (while checking arguments "
+        "for embedding)"
+    )
+    assert ids is not None and "pass `idx.long()`" in ids
+    index = hint_for("IndexError: tensors used as indices must be long, int, byte or bool tensors")
+    assert index is not None and "`log_probs[torch.arange(n), y.long()]`" in index
     empty = hint_for("ValueError: optimizer got an empty parameter list")
     assert empty is not None and "`model.parameters()` is a generator" in empty
 
