@@ -350,8 +350,9 @@ def fold_repeats(
     block_ids = {op.id for op in blocks[0]}
     block_ids |= {e.dst for op in blocks[0] for e in produced.get(op.id, [])}
     block_ids |= {v for v in target.values() if kinds[v] == "leaf"}
+    around = _shared_prefix([nodes_by_id[i].scope for i in block_ids])
     nodes = [
-        replace(n, scope=(*n.scope, mark)) if n.id in block_ids else n
+        replace(n, scope=(*around, mark, *n.scope[len(around) :])) if n.id in block_ids else n
         for n in graph.nodes
         if n.id not in target
     ]
@@ -430,6 +431,21 @@ def _one_part(
 
 def _line(node: Node) -> int | None:
     return node.source.line if node.source else None
+
+
+def _shared_prefix(scopes: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """The module calls (and marks) every scope starts with: where a folded block's mark
+    goes, so that with ``--modules`` its box holds the modules of the block, not a piece
+    of the block in each of them."""
+    if not scopes:
+        return ()
+    common = scopes[0]
+    for scope in scopes[1:]:
+        n = 0
+        while n < min(len(common), len(scope)) and common[n] == scope[n]:
+            n += 1
+        common = common[:n]
+    return common
 
 
 def _common_scope(ops: Sequence[Node]) -> str | None:

@@ -165,6 +165,15 @@ def test_a_stack_of_layers_is_folded_by_their_names(tmp_path: Path) -> None:
     assert note.startswith("folded 6 repeats of a 5-op block (blocks.0 to blocks.5) into one")
     marked = [n for n in folded.ops() if any(s.startswith("×6") for s in n.scope)]
     assert len(marked) == 5 and len(list(folded.ops())) < len(list(graph.ops())) // 3
+    # with --modules, the block's one box holds its modules, not a piece in each of them
+    mark = next(s for s in marked[0].scope if s.startswith("×6"))
+    assert {n.scope[:2] for n in marked} == {("blocks.0", mark)}
+    text = DotRenderer(options=RenderOptions(modules=True)).render(folded)
+    inside = _clusters_of(text)
+    assert text.count("(one block drawn for all its repeats") == 1
+    box = f"{mark}  (one block drawn for all its repeats, with the numbers of the first)"
+    assert {tuple(inside[f"n{n.id}"][:2]) for n in marked} == {("blocks.0: Block", box)}
+    assert {inside[f"n{n.id}"][2] for n in marked if n.op == "addmm"} == {"blocks.0.fc: Linear"}
 
 
 def test_a_recurrent_module_folds_by_time_step(tmp_path: Path) -> None:
