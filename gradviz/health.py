@@ -238,9 +238,15 @@ class _Doctor:
             r for p in self.g.passes if p.kind == "backward" and not p.inputs_only for r in p.roots
         )
 
+    @functools.cached_property
+    def _numbered(self) -> dict[int, str]:
+        from gradviz.transforms import numbered_names
+
+        return numbered_names(self.g)
+
     def label(self, node: Node) -> str:
         if node.names:
-            return node.names[0]
+            return self._numbered.get(node.id, node.names[0])
         op = self.producer.get(node.id)
         return f"{self.g.node(op).op} output" if op is not None else f"tensor {node.id}"
 

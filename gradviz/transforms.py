@@ -10,7 +10,7 @@ that takes minutes to lay out.
 from __future__ import annotations
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -225,6 +225,28 @@ def fit(
 FOLD_ABOVE = 150
 """Pictures of more nodes than this fold repeated blocks by default."""
 _MAX_PERIOD = 200
+
+
+def numbered_names(graph: Graph, ops: Sequence[Node] | None = None) -> dict[int, str]:
+    """Tensors that share their first name, numbered leaves first, then in the order their
+    ops ran (``ops``, forward order when not given): ``x#1``, ``x#2`` for a forward's
+    ``x = self.fc1(x)``, ``x = F.relu(x)``, where ``relu: x = max(x, 0)`` says nothing."""
+    made_by: dict[int, list[int]] = {}
+    for e in graph.edges:
+        if graph.node(e.src).kind == "op":
+            made_by.setdefault(e.src, []).append(e.dst)
+    order = [n.id for n in graph.nodes if n.kind == "leaf"]
+    for op in forward_order(graph) if ops is None else ops:
+        order.extend(made_by.get(op.id, []))
+    named = [graph.node(i) for i in dict.fromkeys(order) if graph.node(i).names]
+    counts = Counter(n.names[0] for n in named)
+    seen: Counter[str] = Counter()
+    numbers: dict[int, str] = {}
+    for n in named:
+        if counts[n.names[0]] > 1:
+            seen[n.names[0]] += 1
+            numbers[n.id] = f"{n.names[0]}#{seen[n.names[0]]}"
+    return numbers
 
 
 def forward_order(graph: Graph) -> list[Node]:

@@ -1640,3 +1640,32 @@ def test_a_fitted_linear_models_weight_is_flat_not_vanishing(tmp_path: Path) -> 
     r = diagnose(graph_of(starved))
     assert [p.status for p in r.params] == ["vanishing"]
     assert [f.kind for f in r.findings] == ["vanishing"]
+
+
+def test_a_path_through_tensors_sharing_a_name_numbers_them(tmp_path: Path) -> None:
+    """``x = torch.sigmoid(self.fc1(x))``, ``x = torch.sigmoid(self.fc2(x))``: the path down
+    from the loss says which ``x`` it passes, as explain's formulas do."""
+    snippet = tmp_path / "fading.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc1, self.fc2, self.fc3 = nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 1)\n"
+        "        for fc in (self.fc2, self.fc3):\n"
+        "            nn.init.constant_(fc.weight, 1e-4)\n"
+        "    def forward(self, x):\n"
+        "        x = torch.sigmoid(self.fc1(x))\n"
+        "        x = torch.sigmoid(self.fc2(x))\n"
+        "        x = self.fc3(x)\n"
+        "        return x\n"
+        "net = Net()\n"
+        "loss = net(torch.randn(8, 4)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    finding = next(f for f in r.findings if f.subject == "net.fc1.weight")
+    assert finding.kind == "vanishing"
+    labels = [s.label for s in finding.path]
+    assert labels[:3] == ["loss", "pow output", "x#3"] and "x#2" in labels and "x#1" in labels
+    assert labels.index("x#3") < labels.index("x#2") < labels.index("x#1")

@@ -17,7 +17,7 @@ import io
 import re
 import tokenize
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gradviz.display import format_number, format_shape, tensor_lines
@@ -26,7 +26,7 @@ from gradviz.explain.rules import IN_WORDS, Rule, rule_for, unmet
 from gradviz.explain.scalars import NAMED_NUMBERS, evaluate_scalar
 from gradviz.flow import Flow
 from gradviz.model import Constant, Edge, Graph, Node, Scalar, TensorData
-from gradviz.transforms import forward_order, without_module_hooks
+from gradviz.transforms import forward_order, numbered_names, without_module_hooks
 
 __all__ = ["Line", "Span", "Step", "Story", "tell"]
 
@@ -96,25 +96,6 @@ def _two_rows(t: TensorData) -> list[str]:
     return [lines[0], "…", lines[-1]]
 
 
-def _name_ordinals(
-    graph: Graph, ops: Sequence[Node], outputs_of: Mapping[int, Mapping[int, int]]
-) -> dict[int, int]:
-    """Number the tensors that share their first name, leaves first, then in the order
-    their ops ran: ``relu: x#2 = max(x#1, 0)``, where ``x = max(x, 0)`` says nothing."""
-    order = [n.id for n in graph.nodes if n.kind == "leaf"]
-    for op in ops:
-        order.extend(outputs_of.get(op.id, {}).values())
-    named = [graph.node(i) for i in order if graph.node(i).names]
-    counts = Counter(n.names[0] for n in named)
-    seen: Counter[str] = Counter()
-    numbers: dict[int, int] = {}
-    for n in named:
-        if counts[n.names[0]] > 1 and n.id not in numbers:
-            seen[n.names[0]] += 1
-            numbers[n.id] = seen[n.names[0]]
-    return numbers
-
-
 class _Teller:
     def __init__(self, graph: Graph, depth: int | None) -> None:
         self.g = graph
@@ -149,9 +130,9 @@ class _Teller:
         for op in ops:
             made[op.op or "op"] += 1
             self.ordinal[op.id] = made[op.op or "op"]
-        self.name_ordinal = _name_ordinals(graph, ops, self.outputs_of)
+        self.numbered = numbered_names(graph, ops)
         """Tensors sharing a name (``x = self.fc1(x)`` then ``x = F.relu(x)`` in a
-        forward): each one's number among them, in the order they were made."""
+        forward), each with its number among them: ``x#2``."""
 
     # -- names ------------------------------------------------------------------
 
@@ -201,8 +182,7 @@ class _Teller:
         """The label and how deep its expression nests (0 for a name or ``mul#12``)."""
         node = self.g.node(node_id)
         if node.names:
-            number = self.name_ordinal.get(node_id)
-            return (node.names[0] if number is None else f"{node.names[0]}#{number}"), 0
+            return self.numbered.get(node_id, node.names[0]), 0
         op = self.producer.get(node_id)
         if op is None:
             return f"t{node_id}", 0
