@@ -253,6 +253,8 @@ def leaf_pairs() -> dict[str, Case]:
         "VarBackward0": layer(lambda x: x.var(0, keepdim=True), (4, 3)),
         "StdBackward0": layer(lambda x: x.std(dim=(1, 2), correction=0), (2, 3, 4)),
         "CumsumBackward0": layer(lambda x: x.cumsum(1), (2, 4)),
+        "CummaxBackward0": layer(lambda x: torch.cummax(x, 1).values, (2, 5)),
+        "CumminBackward0": layer(lambda x: torch.cummin(x, 0).values, (5, 2)),
         "TopkBackward0": layer(lambda x: x.topk(2, dim=1).values, (3, 4)),
         "SortBackward0": layer(lambda x: x.sort(dim=0, descending=True).values, (3, 4)),
         "SafeSoftmaxBackward0": layer(lambda x: torch.ops.aten._safe_softmax(x, -1), (2, 4)),

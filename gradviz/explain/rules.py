@@ -804,6 +804,22 @@ RULES: dict[str, Rule] = {
         ("flip(cumsum(flip(grad, dim), dim), dim)",),
         note="each element is in every later running sum, so it gets all their gradients",
     ),
+    "CummaxBackward0": Rule(
+        "cummax",
+        "result = cummax(self, dim).values",
+        ("self",),
+        ("gather_back(grad, self, dim, indices)",),
+        note="each running max is an element of self, which gets the gradients of all the "
+        "places it was the max so far",
+    ),
+    "CumminBackward0": Rule(
+        "cummin",
+        "result = cummin(self, dim).values",
+        ("self",),
+        ("gather_back(grad, self, dim, indices)",),
+        note="each running min is an element of self, which gets the gradients of all the "
+        "places it was the min so far",
+    ),
     "TopkBackward0": Rule(
         "topk",
         "result = topk(self, k, dim).values",
