@@ -257,3 +257,57 @@ def test_any_name_gives_mermaid_that_parses_to_the_same_text(name: str, op: str)
     assert edges == [("n1", "n0")]
     assert " ".join(labels["n0"].split()).startswith(" ".join([*name.split(), "1"]))
     assert labels["n1"].split() == op.split()
+
+
+def svg_centres(svg: str) -> dict[str, tuple[float, float]]:
+    """Graphviz node id -> the centre of the box drawn for it (its outline's extent)."""
+    root = ET.fromstring(svg)
+    out = {}
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") != "node":
+            continue
+        title = g.find(f"{SVG}title")
+        assert title is not None and title.text
+        numbers = [
+            float(v)
+            for shape in g.iter()
+            if shape.tag in (f"{SVG}path", f"{SVG}polygon")
+            for v in re.findall(r"-?\d+(?:\.\d+)?", shape.get("d") or shape.get("points") or "")
+        ]
+        xs, ys = numbers[0::2], numbers[1::2]
+        out[title.text] = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2)
+    return out
+
+
+@pytest.mark.dot
+def test_the_data_runs_straight_down_with_the_weights_beside_it(tmp_path: Path) -> None:
+    """Each op sits at the middle of its inputs, and a layer's weight and bias come in beside
+    its input: with every edge alike, each layer sat to the side of the last and a small
+    CNN drifted across the page. The edges between activations weigh more."""
+    snippet = tmp_path / "cnn.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 16, 3), nn.ReLU(),\n"
+        "                      nn.Conv2d(16, 8, 3), nn.ReLU(), nn.Conv2d(8, 1, 3))\n"
+        "loss = model(torch.randn(2, 1, 12, 12)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    dot = DotRenderer().render(g)
+    spine = [n for n in g.ops() if n.op in ("convolution", "relu")]
+    for op in spine:  # the edges into each op from the data, not from its weights
+        for e in g.edges:
+            if e.dst == op.id:
+                weighted = re.search(rf"  n{e.src} -> n{op.id} \[weight=8\];", dot) is not None
+                assert weighted == (not g.node(e.src).param), (e, g.node(e.src).names)
+    svg = make_renderer(format_for("svg", None), RenderOptions()).render(g)
+    assert isinstance(svg, str)
+    centres = svg_centres(svg)
+    xs = [centres[f"n{op.id}"][0] for op in spine]
+    assert len(xs) == 7 and max(xs) - min(xs) < 2  # one column, top to bottom
+    ys = [centres[f"n{op.id}"][1] for op in sorted(spine, key=lambda n: n.step or 0)]
+    assert ys == sorted(ys)
+    fed = {e.dst for e in g.edges if e.dst in {op.id for op in spine} and not g.node(e.src).param}
+    beside = [e.src for e in g.edges if g.node(e.src).param and e.dst in fed]
+    assert len(beside) == 6  # the first layer's weights sit above it, its data a constant
+    assert all(centres[f"n{leaf}"][0] > max(xs) for leaf in beside)  # beside the column

@@ -89,8 +89,11 @@ class DotRenderer:
             out.extend(self._clusters(graph, lines))
         else:
             out.extend(f"  {line}" for line in lines.values())
+        weights = _made_of_weights(graph)
         for edge in graph.edges:
             style = self._edge_style(graph, edge) + self._edge_label(graph, edge)
+            if weights and edge.src not in weights and edge.dst not in weights:
+                style += f", weight={_SPINE_WEIGHT}"
             out.append(self._edge(edge, forward, f" [{style.strip(', ')}]" if style else ""))
         if o.saved:
             out.extend(self._saved(graph, forward))
@@ -454,6 +457,38 @@ class DotRenderer:
         if forward:
             return f"  n{edge.src} -> n{edge.dst}{style};"
         return f"  n{edge.dst} -> n{edge.src}{style};"
+
+
+_SPINE_WEIGHT = 8
+"""How much more ``dot`` straightens an edge between activations than one from a weight.
+
+Each op is set at the middle of its inputs, and a layer's weight and bias come
+in beside its input: with all edges alike, each layer sat to the side of the
+last, and a small CNN drifted across the page (twice as wide as it needed).
+Weighted, the data runs straight down and the weights hang to its side."""
+
+
+def _made_of_weights(graph: Graph) -> set[int]:
+    """Parameters, and what is computed from them alone (a Linear's ``t(weight)``), with
+    the ops that compute it: the side of the picture the data's spine leaves out."""
+    made: set[int] = {n.id for n in graph.nodes if n.param}
+    if not made:
+        return made
+    inputs: dict[int, list[int]] = {}
+    outputs: dict[int, list[int]] = {}
+    for e in graph.edges:
+        if graph.node(e.src).kind == "op":
+            outputs.setdefault(e.src, []).append(e.dst)
+        else:
+            inputs.setdefault(e.dst, []).append(e.src)
+    from gradviz.transforms import forward_order
+
+    for op in forward_order(graph):  # inputs come before the ops that use them
+        ins = inputs.get(op.id, [])
+        if ins and not op.constants and all(i in made for i in ins):  # no data comes in
+            made.add(op.id)
+            made.update(outputs.get(op.id, []))
+    return made
 
 
 def _drawn_scope(node: Node, users: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
