@@ -311,3 +311,33 @@ def test_the_data_runs_straight_down_with_the_weights_beside_it(tmp_path: Path) 
     beside = [e.src for e in g.edges if g.node(e.src).param and e.dst in fed]
     assert len(beside) == 6  # the first layer's weights sit above it, its data a constant
     assert all(centres[f"n{leaf}"][0] > max(xs) for leaf in beside)  # beside the column
+
+
+def test_a_from_scratch_nets_leaves_are_its_weights_and_a_graph_of_leaves_has_no_spine(
+    tmp_path: Path,
+) -> None:
+    """d2l's and cs231n's nets keep W1, b1 as leaves, not parameters; the lecture's
+    ``c = a * b`` computes from leaves alone, and draws as it always did."""
+    snippet = tmp_path / "scratch.py"
+    snippet.write_text(
+        "import torch\ntorch.manual_seed(0)\nX = torch.randn(4, 3)\n"
+        "W1 = torch.randn(3, 5, requires_grad=True)\nW2 = torch.randn(5, 1, requires_grad=True)\n"
+        "h = torch.relu(X @ W1)\nloss = (h @ W2).pow(2).mean() + 0.1 * W1.pow(2).sum()\n"
+        "loss.backward()\n"
+    )
+    g = graph_of(snippet)
+    dot = DotRenderer().render(g)
+    h, w1, w2 = g.by_name("h"), g.by_name("W1"), g.by_name("W2")
+    assert re.search(rf"  n{h.id} -> n\d+ \[weight=8\];", dot) is not None
+    for leaf in (w1, w2):
+        assert re.findall(rf"  n{leaf.id} -> n\d+(.*);", dot) and not re.findall(
+            rf"  n{leaf.id} -> n\d+ \[weight", dot
+        )
+    penalty = next(
+        n
+        for n in g.ops()
+        if n.op == "pow" and any(e.src == w1.id and e.dst == n.id for e in g.edges)
+    )
+    assert not re.findall(rf"  n{penalty.id} -> n\d+ \[weight", dot)  # made of W1 alone
+    lecture = DotRenderer().render(graph_of(SAMPLES / "autograd_basics.py"))
+    assert "weight=" not in lecture

@@ -469,9 +469,11 @@ Weighted, the data runs straight down and the weights hang to its side."""
 
 
 def _made_of_weights(graph: Graph) -> set[int]:
-    """Parameters, and what is computed from them alone (a Linear's ``t(weight)``), with
-    the ops that compute it: the side of the picture the data's spine leaves out."""
-    made: set[int] = {n.id for n in graph.nodes if n.param}
+    """Leaves (a module's parameters, a from-scratch net's ``W1``), what is computed from
+    them alone (a Linear's ``t(weight)``, a weight penalty) and the ops that compute it:
+    the side of the picture the data's spine leaves out. The data itself is a constant
+    of the first op; a graph made of leaves alone (``c = a * b``) has no spine."""
+    made: set[int] = {n.id for n in graph.nodes if n.kind == "leaf"}
     if not made:
         return made
     inputs: dict[int, list[int]] = {}
