@@ -19,7 +19,13 @@ import types
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["in_overrides", "is_gradviz", "is_hand_over", "module_calls_as_python"]
+__all__ = [
+    "in_overrides",
+    "is_gradviz",
+    "is_hand_over",
+    "module_calls_as_python",
+    "module_calls_as_python_text",
+]
 
 _PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 _OVERRIDES = os.path.join("torch", "overrides.py")
@@ -122,3 +128,28 @@ def _hookless(frame: types.FrameType | None) -> bool:
         "_global_forward_pre_hooks",
     )
     return state is not None and not any(getattr(state, name, None) for name in held)
+
+
+def module_calls_as_python_text(frames: list[list[str]]) -> list[list[str]]:
+    """``module_calls_as_python`` for a stack already printed (anomaly mode's forward
+    trace), each frame its lines; the caller knows that no module had a hook of its own."""
+    fast = _fast_path_line()
+    if fast is None:
+        return frames
+    out: list[list[str]] = []
+    for frame in frames:
+        where = frame[0].split('"')
+        if (
+            len(where) == 3
+            and where[1].endswith(_MODULE)
+            and where[2].endswith(" in inner")
+            and frame[1:2] == ["    result = forward_call(*args, **kwargs)"]
+            and out
+            and out[-1][0].startswith(f'  File "{where[1]}"')
+            and out[-1][0].endswith(" in _call_impl")
+            and out[-1][1:2] == ["    return inner()"]
+        ):
+            out[-1] = [f'  File "{where[1]}", line {fast}, in _call_impl', f"    {_FAST_PATH}"]
+            continue
+        out.append(frame)
+    return out

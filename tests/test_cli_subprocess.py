@@ -342,6 +342,38 @@ def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
     assert ours[1][-1].startswith("  hint: anomaly detection stopped at sqrt's backward")
 
 
+@pytest.mark.parametrize("hooked", [False, True], ids=["plain", "hooked"])
+def test_anomaly_modes_forward_trace_through_a_module_is_pythons(
+    tmp_path: Path, hooked: bool
+) -> None:
+    """The forward trace of an op a module ran passes ``_call_impl``: on its fast path, one
+    frame, as under python; with the snippet's own hook, ``inner()`` too, as under python."""
+    snippet = tmp_path / "anomaly.py"
+    snippet.write_text(
+        "import torch\ntorch.autograd.set_detect_anomaly(True)\n"
+        "class Root(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x.sqrt()\n"
+        "root = Root()\n"
+        + ("root.register_forward_hook(lambda m, i, o: None)\n" if hooked else "")
+        + "x = torch.tensor([0.0, 1.0], requires_grad=True)\n"
+        "(root(x) * 0).sum().backward()\n"
+    )
+
+    def run(cmd: list[str]) -> tuple[int, list[str]]:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        )
+        return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
+
+    plain = run([sys.executable, str(snippet)])
+    ours = run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    assert plain[0] == ours[0] == 1
+    trace = "\n".join(plain[1]).split("Traceback (most recent call last)")[0]
+    assert "Traceback of forward call" in trace and ("in inner" in trace) == hooked
+    assert ours[1][:-1] == plain[1]  # then gradviz's hint
+
+
 def test_the_forward_trace_drops_the_modes_frames() -> None:
     from gradviz.torchcapture.snippetwarnings import forward_trace_as_python
 

@@ -780,7 +780,10 @@ class Recorder(TorchFunctionMode):
         multiprocessing.process.BaseProcess.start = start  # type: ignore[method-assign,assignment]
         show = warnings.showwarning
         warnings.showwarning = shown_where_the_snippet_called(
-            show, self.filename, hidden=lambda text: _about_our_hooks(text, hooks)
+            show,
+            self.filename,
+            hidden=lambda text: _about_our_hooks(text, hooks),
+            hookless=lambda: _only_our_hooks(hooks, self._calls),
         )
         self._active = True
         try:
@@ -1429,6 +1432,25 @@ def _eager_under_dynamo(fn: _F) -> _F:
     except (ImportError, AttributeError, TypeError, RuntimeError):
         pass
     return fn
+
+
+def _only_our_hooks(ours: Sequence[Any], calls: Sequence[_Called]) -> bool:
+    """Whether gradviz's are the only module hooks: none of the snippet's for all modules,
+    nor one on a module it called (Grad-CAM's): torch then runs each call as it would
+    with no hook at all, on its fast path."""
+    from torch.nn.modules import module
+
+    held = (
+        module._global_forward_pre_hooks,
+        module._global_forward_hooks,
+        module._global_backward_pre_hooks,
+        module._global_backward_hooks,
+    )
+    if sum(len(h) for h in held) != len(ours):
+        return False
+    own = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+    called = (entry[0]() for entry in calls)
+    return not any(m is not None and any(getattr(m, a, None) for a in own) for m in called)
 
 
 def _about_our_hooks(text: str, ours: Sequence[Any]) -> bool:

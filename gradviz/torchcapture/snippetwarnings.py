@@ -17,13 +17,21 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from gradviz.modeframes import in_overrides, is_gradviz, is_hand_over
+from gradviz.modeframes import (
+    in_overrides,
+    is_gradviz,
+    is_hand_over,
+    module_calls_as_python_text,
+)
 
 __all__ = ["forward_trace_as_python", "shown_where_the_snippet_called"]
 
 
 def shown_where_the_snippet_called(
-    show: Callable[..., Any], snippet: str, hidden: Callable[[str], bool] = lambda text: False
+    show: Callable[..., Any],
+    snippet: str,
+    hidden: Callable[[str], bool] = lambda text: False,
+    hookless: Callable[[], bool] = lambda: False,
 ) -> Callable[..., Any]:
     """``warnings.showwarning`` that names the line Python would name, not the mode's.
 
@@ -37,7 +45,9 @@ def shown_where_the_snippet_called(
     right line, so that the snippet's filters and Python's once-per-line
     registry treat it as they would without gradviz: the same warning from two
     lines is shown twice, from one line in a loop once. A warning that only
-    gradviz's presence caused (``hidden`` says which) is not shown.
+    gradviz's presence caused (``hidden`` says which) is not shown. ``hookless`` says
+    that no module had a hook but gradviz's, so that a module call's frames in a
+    forward trace read as Python's fast path (see ``module_calls_as_python``).
     """
 
     reissuing = False  # the warning issued again, from the right line: shown as it is
@@ -61,7 +71,7 @@ def shown_where_the_snippet_called(
         if _FORWARD_TRACE in text:
             # a warning class that takes other arguments is shown as it is
             with contextlib.suppress(Exception):
-                message = category(forward_trace_as_python(text, snippet))
+                message = category(forward_trace_as_python(text, snippet, hookless()))
         if is_gradviz(filename) or in_overrides(filename):
             named = _frame_at(sys._getframe(1), filename, lineno)
             frame = _outside_the_mode(named)
@@ -92,10 +102,11 @@ def shown_where_the_snippet_called(
 _FORWARD_TRACE = "Traceback of forward call that caused the error:\n"
 
 
-def forward_trace_as_python(text: str, snippet: str) -> str:
+def forward_trace_as_python(text: str, snippet: str, hookless: bool = False) -> str:
     """Anomaly mode's forward traceback without gradviz's frames: from the snippet's first
     frame on, with the mode's own (its handler, ``handle_torch_function`` and the hand-over
-    to it) left out."""
+    to it) left out, and, where no module had a hook but gradviz's (``hookless``), each
+    module call on torch's fast path, as Python runs it."""
     head, _, trace = text.partition(_FORWARD_TRACE)
     lines = trace.split("\n")
     frames: list[list[str]] = []
@@ -115,6 +126,8 @@ def forward_trace_as_python(text: str, snippet: str) -> str:
                 kept.pop()  # the torch function's hand-over to it
         elif not is_gradviz(where):
             kept.append(frame)
+    if hookless:
+        kept = module_calls_as_python_text(kept)
     return head + _FORWARD_TRACE + "\n".join([*(ln for f in kept for ln in f), *lines[i:]])
 
 
