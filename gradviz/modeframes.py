@@ -23,6 +23,7 @@ __all__ = [
     "in_overrides",
     "is_gradviz",
     "is_hand_over",
+    "is_inner_call",
     "module_calls_as_python",
     "module_calls_as_python_text",
 ]
@@ -153,3 +154,8 @@ def module_calls_as_python_text(frames: list[list[str]]) -> list[list[str]]:
             continue
         out.append(frame)
     return out
+
+
+def is_inner_call(frame: types.FrameType) -> bool:
+    """A module call's ``inner()``: the frame torch's slow path adds, for hooks."""
+    return frame.f_code.co_name == "inner" and frame.f_code.co_filename.endswith(_MODULE)

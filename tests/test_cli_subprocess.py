@@ -257,6 +257,33 @@ def test_a_warning_from_a_backward_hook_names_the_line_python_names(tmp_path: Pa
     assert printed([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
 
 
+def test_a_warning_counted_out_through_module_calls_names_the_frame_python_names(
+    tmp_path: Path,
+) -> None:
+    """``nn.Softmax()`` without a dim warns with ``stacklevel=5``, counted out through
+    gradviz's mode and through the ``inner()`` its module hooks add to each module call:
+    it named ``Softmax.forward``, where python names ``Module._wrapped_call_impl``."""
+    snippet = tmp_path / "implicit.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn.functional as F\n"
+        "class Head(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return F.softmax(x)\n"
+        "x = torch.randn(2, 3, requires_grad=True)\n"
+        "Head()(x).sum().backward()\n"
+        "torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Softmax())(x).sum().backward()\n"
+    )
+
+    plain = printed([sys.executable, str(snippet)])
+    assert plain[1][0].startswith(f"{snippet}:5: UserWarning: Implicit dimension choice")
+    assert plain[1][2].endswith(
+        "UserWarning: Implicit dimension choice for softmax has been "
+        "deprecated. Change the call to include dim=X as an argument."
+    )
+    assert "module.py" in plain[1][2] and len(plain[1]) == 4
+    assert printed([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.json")]) == plain
+
+
 def test_a_compiled_module_trains_as_under_python(tmp_path: Path) -> None:
     """``torch.compile(model)`` traces gradviz's global module hooks: they changed its
     state inside the trace, and dynamo raised. They do nothing there now, and torch's

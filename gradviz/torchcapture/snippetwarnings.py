@@ -21,6 +21,7 @@ from gradviz.modeframes import (
     in_overrides,
     is_gradviz,
     is_hand_over,
+    is_inner_call,
     module_calls_as_python_text,
 )
 
@@ -72,11 +73,12 @@ def shown_where_the_snippet_called(
             # a warning class that takes other arguments is shown as it is
             with contextlib.suppress(Exception):
                 message = category(forward_trace_as_python(text, snippet, hookless()))
-        if is_gradviz(filename) or in_overrides(filename):
+        if is_gradviz(filename) or in_overrides(filename):  # it counted into the mode
             named = _frame_at(sys._getframe(1), filename, lineno)
-            frame = _outside_the_mode(named)
+            _, past = _past_wrappers(sys._getframe(1), filename, lineno, hookless(), True)
+            frame = past or _outside_the_mode(named)
         else:  # a stacklevel counted past gradviz's wrapper of backward lands one short
-            named, frame = _past_wrappers(sys._getframe(1), filename, lineno)
+            named, frame = _past_wrappers(sys._getframe(1), filename, lineno, hookless())
         if named is not None and frame is not None:
             _forget(named.f_globals, text, category, lineno)
             where = frame.f_globals
@@ -141,7 +143,11 @@ def _frame_at(frame: FrameType | None, filename: str, lineno: int) -> FrameType 
 
 
 def _past_wrappers(
-    start: FrameType | None, filename: str, lineno: int
+    start: FrameType | None,
+    filename: str,
+    lineno: int,
+    hookless: bool = False,
+    into_the_mode: bool = False,
 ) -> tuple[FrameType | None, FrameType | None]:
     """The frame a warning named, and the one Python would have named without gradviz.
 
@@ -150,7 +156,10 @@ def _past_wrappers(
     wrapper of it is one more frame to count, so the warning named torch's
     ``Tensor.backward`` instead of the snippet's line. As many frames further
     out as the mode added in between, not counting the mode's own, is the line
-    Python names. (None, None) when the mode added none in between.
+    Python names. (None, None) when the mode added none in between. Where no module
+    had a hook but gradviz's (``hookless``), each module call's ``inner()`` is such a
+    frame too: ``nn.Softmax()``'s warning about its implicit dim counts five frames out.
+    A warning that named a frame of the mode (``into_the_mode``) counted that one too.
     """
     chain: list[FrameType] = []
     frame = start
@@ -161,8 +170,8 @@ def _past_wrappers(
     named = next((i for i, f in enumerate(chain) if (f.f_code.co_filename, f.f_lineno) == at), None)
     if named is None:
         return None, None
-    added = _added_by_the_mode(chain)
-    more = sum(added[:named])
+    added = _added_by_the_mode(chain, hookless)
+    more = sum(added[: named + 1] if into_the_mode else added[:named])
     if not more:
         return None, None
     for i in range(named + 1, len(chain)):
@@ -173,11 +182,12 @@ def _past_wrappers(
     return None, None
 
 
-def _added_by_the_mode(chain: list[FrameType]) -> list[bool]:
+def _added_by_the_mode(chain: list[FrameType], hookless: bool = False) -> list[bool]:
     """For each frame of ``chain`` (innermost first), whether the mode put it there:
     gradviz's own, ``handle_torch_function`` and the torch function handing itself
-    over to it, just outside."""
-    added = [is_gradviz(f.f_code.co_filename) for f in chain]
+    over to it, just outside; with ``hookless``, a module call's ``inner()``, which
+    gradviz's module hooks send it through."""
+    added = [is_gradviz(f.f_code.co_filename) or (hookless and is_inner_call(f)) for f in chain]
     for i, f in enumerate(chain):
         if is_hand_over(f.f_code.co_filename, f.f_code.co_name):
             added[i] = True
