@@ -372,7 +372,7 @@ def fold_repeats(
     block_ids = {op.id for op in blocks[0]}
     block_ids |= {e.dst for op in blocks[0] for e in produced.get(op.id, [])}
     block_ids |= {v for v in target.values() if kinds[v] == "leaf"}
-    around = _shared_prefix([nodes_by_id[i].scope for i in block_ids])
+    around = shared_prefix([nodes_by_id[i].scope for i in block_ids])
     nodes = [
         replace(n, scope=(*around, mark, *n.scope[len(around) :])) if n.id in block_ids else n
         for n in graph.nodes
@@ -455,10 +455,10 @@ def _line(node: Node) -> int | None:
     return node.source.line if node.source else None
 
 
-def _shared_prefix(scopes: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+def shared_prefix(scopes: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
     """The module calls (and marks) every scope starts with: where a folded block's mark
     goes, so that with ``--modules`` its box holds the modules of the block, not a piece
-    of the block in each of them."""
+    of the block in each of them; and the cluster a tensor handed on is drawn in."""
     if not scopes:
         return ()
     common = scopes[0]
@@ -476,12 +476,7 @@ def _common_scope(ops: Sequence[Node]) -> str | None:
     scopes = [tuple(s for s in op.scope if not s.startswith("×")) for op in ops]
     if not scopes or not all(scopes):
         return None
-    common = scopes[0]
-    for scope in scopes[1:]:
-        n = 0
-        while n < min(len(common), len(scope)) and common[n] == scope[n]:
-            n += 1
-        common = common[:n]
+    common = shared_prefix(scopes)
     return common[-1] if common else None
 
 

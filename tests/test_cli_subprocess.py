@@ -22,6 +22,14 @@ def printed(cmd: list[str]) -> tuple[str, list[str]]:
     return proc.stdout, [ln for ln in proc.stderr.splitlines() if "gradviz: wrote" not in ln]
 
 
+def raised(cmd: list[str]) -> tuple[int, list[str]]:
+    """A failing command's exit code and stderr's lines, but for gradviz's own lines."""
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+    )
+    return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
+
+
 def test_console_script_renders_the_lecture_example(tmp_path: Path) -> None:
     proc = subprocess.run(
         [GRADVIZ, "run", str(SAMPLES / "autograd_basics.py"), "-o", str(tmp_path / "g.json")],
@@ -206,14 +214,8 @@ def test_an_error_inside_a_modules_forward_has_the_traceback_python_prints(
         + "loss = model(torch.randn(3, 28, 28)).sum()\n"
     )
 
-    def stderr(cmd: list[str]) -> tuple[int, list[str]]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
-        )
-        return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
-
-    plain = stderr([sys.executable, str(snippet)])
-    ours = stderr([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    plain = raised([sys.executable, str(snippet)])
+    ours = raised([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
     assert plain[0] == ours[0] == 1
     assert ("result = forward_call(*args, **kwargs)" in "\n".join(plain[1])) == hooked
     assert ours[1][:-1] == plain[1]  # then gradviz's hint on the shapes
@@ -355,14 +357,8 @@ def test_anomaly_modes_forward_traceback_is_pythons(tmp_path: Path) -> None:
         "(y * 0).sum().backward()\n"
     )
 
-    def run(cmd: list[str]) -> tuple[int, list[str]]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
-        )
-        return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
-
-    plain = run([sys.executable, str(snippet)])
-    ours = run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    plain = raised([sys.executable, str(snippet)])
+    ours = raised([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
     assert plain[0] == ours[0] == 1
     assert "Traceback of forward call that caused the error:" in "\n".join(plain[1])
     assert ours[1][:-1] == plain[1]  # then gradviz's hint, on a line of its own
@@ -387,14 +383,8 @@ def test_anomaly_modes_forward_trace_through_a_module_is_pythons(
         "(root(x) * 0).sum().backward()\n"
     )
 
-    def run(cmd: list[str]) -> tuple[int, list[str]]:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
-        )
-        return proc.returncode, [ln for ln in proc.stderr.splitlines() if "gradviz:" not in ln]
-
-    plain = run([sys.executable, str(snippet)])
-    ours = run([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
+    plain = raised([sys.executable, str(snippet)])
+    ours = raised([GRADVIZ, "run", str(snippet), "-o", str(tmp_path / "g.svg")])
     assert plain[0] == ours[0] == 1
     trace = "\n".join(plain[1]).split("Traceback (most recent call last)")[0]
     assert "Traceback of forward call" in trace and ("in inner" in trace) == hooked

@@ -19,6 +19,7 @@ from gradviz.model import Edge, Graph, Node, TensorData
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.magnitude import HEAT_MUTED, HEAT_TEXT, MISSING, NONFINITE, PALETTE, LogScale
 from gradviz.renderers.theme import LIGHT, THEMES, Palette, Theme
+from gradviz.transforms import forward_order, shared_prefix
 
 __all__ = ["DotRenderer", "dot_quote", "html_escape"]
 
@@ -483,8 +484,6 @@ def _made_of_weights(graph: Graph) -> set[int]:
             outputs.setdefault(e.src, []).append(e.dst)
         else:
             inputs.setdefault(e.dst, []).append(e.src)
-    from gradviz.transforms import forward_order
-
     for op in forward_order(graph):  # inputs come before the ops that use them
         ins = inputs.get(op.id, [])
         if ins and not op.constants and all(i in made for i in ins):  # no data comes in
@@ -505,12 +504,7 @@ def _drawn_scope(node: Node, users: Sequence[tuple[str, ...]]) -> tuple[str, ...
     """
     if node.kind != "tensor" or not users:
         return node.scope
-    shared = len(node.scope)
-    for scope in users:
-        n = 0
-        while n < min(shared, len(scope)) and scope[n] == node.scope[n]:
-            n += 1
-        shared = n
+    shared = len(shared_prefix([node.scope, *users]))
     if any(name.startswith("×") for name in node.scope[shared:]):
         return node.scope
     return node.scope[:shared]
