@@ -1791,17 +1791,37 @@ def _describe_bad(t: TensorData | None) -> str:
 
 
 def _culprit(path: tuple[PathStep, ...], shrink: bool) -> str | None:
-    """The op on the path whose gradient step shrank (or grew) the norm the most."""
-    best: tuple[float, str] | None = None
+    """The op on the path whose gradient steps shrank (or grew) the norm the most.
+
+    Ops of one kind are taken together: ten sigmoids that each take a fifth away
+    are what a deep sigmoid net's gradient vanishes through (the lecture's case),
+    though the loss's own mean, once, shrinks it more than any one of them.
+    """
+    steps: dict[str, list[tuple[float, int | None]]] = {}
     for upper, lower in itertools.pairwise(path):
         if not upper.grad_norm or lower.grad_norm is None or upper.op is None:
             continue
-        factor = lower.grad_norm / upper.grad_norm
+        steps.setdefault(upper.op, []).append((lower.grad_norm / upper.grad_norm, upper.line))
+    best: tuple[float, str] | None = None
+    for op, found in steps.items():
+        factor = math.prod(f for f, _ in found)
         key = factor if shrink else -factor
-        where = f" at line {upper.line}" if upper.line else ""
-        text = f"{upper.op}{where} (×{factor:.3g})"
-        if best is None or key < best[0]:
-            best = (key, text)
+        if best is not None and key >= best[0]:
+            continue
+        lines = sorted({line for _, line in found if line is not None})
+        where = (
+            f" at line {lines[0]}"
+            if len(lines) == 1
+            else f" at lines {', '.join(map(str, lines[:3]))}{', …' if len(lines) > 3 else ''}"
+            if lines
+            else ""
+        )
+        if len(found) == 1:
+            text = f"{op}{where} (×{factor:.3g})"
+        else:
+            each = factor ** (1 / len(found)) if factor > 0 else 0.0
+            text = f"{op}{where}, {len(found)} times (×{factor:.3g} together, ×{each:.3g} each)"
+        best = (key, text)
     return best[1] if best else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import jsonschema
@@ -41,7 +42,10 @@ def test_vanishing_gradients_are_found_with_the_op_that_shrank_them() -> None:
     assert [f.subject for f in vanishing][:2] == ["net.0.weight", "net.0.bias"]
     assert "net.24.weight" not in {f.subject for f in vanishing}
     first = vanishing[0]
-    assert first.culprit is not None and first.culprit.startswith("sigmoid at line 15 (×0.2")
+    assert first.culprit is not None  # the twelve sigmoids together, each under a quarter
+    assert re.fullmatch(
+        r"sigmoid at line 15, 12 times \(×\S+ together, ×0\.2\d+ each\)", first.culprit
+    )
     norms = [s.grad_norm for s in first.path]
     assert norms[0] == 1.0 and norms[-1] == pytest.approx(3.7e-11, rel=0.05)
     # each sigmoid passes at most 1/4 of the gradient: the path shows it shrinking
@@ -1669,3 +1673,41 @@ def test_a_path_through_tensors_sharing_a_name_numbers_them(tmp_path: Path) -> N
     labels = [s.label for s in finding.path]
     assert labels[:3] == ["loss", "pow output", "x#3"] and "x#2" in labels and "x#1" in labels
     assert labels.index("x#3") < labels.index("x#2") < labels.index("x#1")
+
+
+def test_the_ops_that_shrank_a_gradient_are_taken_together_by_kind(tmp_path: Path) -> None:
+    """Ten sigmoids in a loop each pass about a quarter: together they are why the first
+    layer's gradient vanished, though the loss's mean over 32 rows, once, passes less
+    than any one of them (×0.18) and was named as the culprit."""
+    snippet = tmp_path / "deep.py"
+    snippet.write_text(
+        "import torch\nimport torch.nn as nn\ntorch.manual_seed(0)\n"
+        "class DeepNet(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.layers = nn.ModuleList([nn.Linear(16, 16) for _ in range(10)])\n"
+        "        self.out = nn.Linear(16, 1)\n"
+        "    def forward(self, x):\n"
+        "        for layer in self.layers:\n"
+        "            x = torch.sigmoid(layer(x))\n"
+        "        return self.out(x)\n"
+        "net = DeepNet()\n"
+        "loss = net(torch.randn(32, 16)).pow(2).mean()\n"
+        "loss.backward()\n"
+    )
+    r = diagnose(graph_of(snippet))
+    first = next(f for f in r.findings if f.subject == "net.layers.0.weight")
+    steps = {
+        upper.op: lower.grad_norm / upper.grad_norm
+        for upper, lower in itertools.pairwise(first.path)
+        if upper.op in ("mean", "sigmoid") and upper.grad_norm and lower.grad_norm is not None
+    }
+    assert steps["mean"] < min(  # the mean shrinks more than any one sigmoid does
+        lower.grad_norm / upper.grad_norm
+        for upper, lower in itertools.pairwise(first.path)
+        if upper.op == "sigmoid" and upper.grad_norm and lower.grad_norm is not None
+    )
+    assert first.culprit is not None
+    assert first.culprit.startswith("sigmoid at line 11, 10 times (×")
+    together = float(first.culprit.split("(×")[1].split(" ")[0])
+    assert together < steps["mean"] and together < 0.25**5
