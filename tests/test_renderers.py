@@ -341,3 +341,35 @@ def test_a_from_scratch_nets_leaves_are_its_weights_and_a_graph_of_leaves_has_no
     assert not re.findall(rf"  n{penalty.id} -> n\d+ \[weight", dot)  # made of W1 alone
     lecture = DotRenderer().render(graph_of(SAMPLES / "autograd_basics.py"))
     assert "weight=" not in lecture
+
+
+def test_the_spine_is_found_in_a_graph_with_a_cycle() -> None:
+    """A write into a view can make torch's graph come back round on itself (explain meets
+    it as a cycle through shared memory): finding what is made of weights must end."""
+    from gradviz.renderers.dot import _made_of_weights
+
+    g = Graph(
+        nodes=(
+            Node(id=0, kind="output", names=("out",)),
+            Node(id=1, kind="op", op="mul", autograd="MulBackward0"),
+            Node(id=2, kind="tensor"),
+            Node(id=3, kind="op", op="add", autograd="AddBackward0"),
+            Node(id=4, kind="leaf", names=("w",), param=True),
+            Node(id=5, kind="op", op="copy_", autograd="CopySlices"),
+            Node(id=6, kind="tensor"),
+        ),
+        edges=(
+            Edge(src=1, dst=0),
+            Edge(src=2, dst=1, slot=0),
+            Edge(src=4, dst=1, slot=1),
+            Edge(src=3, dst=2),
+            Edge(src=2, dst=5),  # round again: 2 -> copy_ -> 6 -> add -> 2
+            Edge(src=5, dst=6),
+            Edge(src=6, dst=3),
+        ),
+        outputs=(0,),
+    )
+    made = _made_of_weights(g)
+    assert 4 in made and not {0, 1, 2, 3, 5, 6} & made
+    text = DotRenderer().render(g)
+    assert "  n4 -> n1;" in text and "  n2 -> n1 [weight=8];" in text

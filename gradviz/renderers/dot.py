@@ -19,7 +19,7 @@ from gradviz.model import Edge, Graph, Node, TensorData
 from gradviz.renderers.base import RenderOptions
 from gradviz.renderers.magnitude import HEAT_MUTED, HEAT_TEXT, MISSING, NONFINITE, PALETTE, LogScale
 from gradviz.renderers.theme import LIGHT, THEMES, Palette, Theme
-from gradviz.transforms import forward_order, shared_prefix
+from gradviz.transforms import shared_prefix
 
 __all__ = ["DotRenderer", "dot_quote", "html_escape"]
 
@@ -474,22 +474,47 @@ def _made_of_weights(graph: Graph) -> set[int]:
     them alone (a Linear's ``t(weight)``, a weight penalty) and the ops that compute it:
     the side of the picture the data's spine leaves out. The data itself is a constant
     of the first op; a graph made of leaves alone (``c = a * b``) has no spine."""
-    made: set[int] = {n.id for n in graph.nodes if n.kind == "leaf"}
-    if not made:
-        return made
+    leaves = {n.id for n in graph.nodes if n.kind == "leaf"}
+    if not leaves:
+        return leaves
     inputs: dict[int, list[int]] = {}
-    outputs: dict[int, list[int]] = {}
+    producer: dict[int, int] = {}
     for e in graph.edges:
         if graph.node(e.src).kind == "op":
-            outputs.setdefault(e.src, []).append(e.dst)
+            producer[e.dst] = e.src
         else:
             inputs.setdefault(e.dst, []).append(e.src)
-    for op in forward_order(graph):  # inputs come before the ops that use them
+    known: dict[int, bool] = {i: True for i in leaves}
+
+    def weights_only(op: Node) -> bool:  # no data comes in: no constant, no activation
         ins = inputs.get(op.id, [])
-        if ins and not op.constants and all(i in made for i in ins):  # no data comes in
-            made.add(op.id)
-            made.update(outputs.get(op.id, []))
-    return made
+        return bool(ins) and not op.constants and all(known[i] for i in ins)
+
+    for node in graph.nodes:  # ops in any order: each settled once its inputs are
+        stack, opened = [node.id], set()
+        while stack:
+            at = stack[-1]
+            if at in known:
+                stack.pop()
+                continue
+            n = graph.node(at)
+            if n.kind == "op":
+                ahead = [i for i in inputs.get(at, []) if i not in known]
+            elif at in producer and producer[at] not in known:
+                ahead = [producer[at]]
+            else:
+                ahead = []
+            if ahead and at not in opened:  # a cycle (an in-place write into a view) ends
+                opened.add(at)
+                stack.extend(ahead)
+                continue
+            stack.pop()
+            known.update((i, False) for i in ahead)  # only where it came back round
+            if n.kind == "op":
+                known[at] = weights_only(n)
+            else:
+                known[at] = at in producer and known[producer[at]]
+    return {i for i, made in known.items() if made}
 
 
 def _drawn_scope(node: Node, users: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
