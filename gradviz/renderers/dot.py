@@ -465,7 +465,7 @@ _SPINE_WEIGHT = 8
 
 Each op is set at the middle of its inputs, and a layer's weight and bias come
 in beside its input: with all edges alike, each layer sat to the side of the
-last, and a small CNN drifted across the page (twice as wide as it needed).
+last, and a small CNN drifted across the page (882 px over four layers).
 Weighted, the data runs straight down and the weights hang to its side."""
 
 
