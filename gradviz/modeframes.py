@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
+    "global_hook_count",
+    "has_own_hooks",
     "in_overrides",
     "is_gradviz",
     "is_hand_over",
@@ -118,17 +120,28 @@ def _hookless(frame: types.FrameType | None) -> bool:
     """Whether the module a ``_call_impl`` frame called had no hooks but gradviz's: none
     of its own, and no global ones left once gradviz's are removed."""
     module = frame.f_locals.get("self") if frame is not None else None
-    own = ("_backward_hooks", "_backward_pre_hooks", "_forward_hooks", "_forward_pre_hooks")
-    if module is None or any(getattr(module, name, None) for name in own):
-        return False
+    return module is not None and not has_own_hooks(module) and global_hook_count() == 0
+
+
+_OWN_HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+_GLOBAL_HOOKS = (
+    "_global_forward_pre_hooks",
+    "_global_forward_hooks",
+    "_global_backward_pre_hooks",
+    "_global_backward_hooks",
+)
+"""torch's hook dicts whose entries send a module call down its slow path, ``inner()``."""
+
+
+def has_own_hooks(module: object) -> bool:
+    """Whether a module has hooks of its own (Grad-CAM's ``register_forward_hook``)."""
+    return any(getattr(module, name, None) for name in _OWN_HOOKS)
+
+
+def global_hook_count() -> int:
+    """How many hooks are set for every module: gradviz's two while it records."""
     state = sys.modules.get("torch.nn.modules.module")
-    held = (
-        "_global_backward_pre_hooks",
-        "_global_backward_hooks",
-        "_global_forward_hooks",
-        "_global_forward_pre_hooks",
-    )
-    return state is not None and not any(getattr(state, name, None) for name in held)
+    return sum(len(getattr(state, name, None) or ()) for name in _GLOBAL_HOOKS)
 
 
 def module_calls_as_python_text(frames: list[list[str]]) -> list[list[str]]:

@@ -46,6 +46,7 @@ from torch.utils._python_dispatch import _pop_mode, _push_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from gradviz.execute import SnippetStopped
+from gradviz.modeframes import global_hook_count, has_own_hooks
 from gradviz.model import TensorData
 from gradviz.torchcapture.build import op_name
 from gradviz.torchcapture.inside import (
@@ -1438,19 +1439,11 @@ def _only_our_hooks(ours: Sequence[Any], calls: Sequence[_Called]) -> bool:
     """Whether gradviz's are the only module hooks: none of the snippet's for all modules,
     nor one on a module it called (Grad-CAM's): torch then runs each call as it would
     with no hook at all, on its fast path."""
-    from torch.nn.modules import module
-
-    held = (
-        module._global_forward_pre_hooks,
-        module._global_forward_hooks,
-        module._global_backward_pre_hooks,
-        module._global_backward_hooks,
-    )
-    if sum(len(h) for h in held) != len(ours):
+    if global_hook_count() != len(ours):
         return False
-    own = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
-    called = (entry[0]() for entry in calls)
-    return not any(m is not None and any(getattr(m, a, None) for a in own) for m in called)
+    return not any(
+        module is not None and has_own_hooks(module) for module in (c[0]() for c in calls)
+    )
 
 
 def _about_our_hooks(text: str, ours: Sequence[Any]) -> bool:
@@ -1460,13 +1453,7 @@ def _about_our_hooks(text: str, ours: Sequence[Any]) -> bool:
         return False
     from torch.nn.modules import module
 
-    hooks = (
-        module._global_forward_pre_hooks,
-        module._global_forward_hooks,
-        module._global_backward_pre_hooks,
-        module._global_backward_hooks,
-    )
-    return sum(len(h) for h in hooks) == len(ours) and all(
+    return global_hook_count() == len(ours) and all(
         handle.id in module._global_forward_pre_hooks or handle.id in module._global_forward_hooks
         for handle in ours
     )
