@@ -577,7 +577,7 @@ class _Doctor:
     def _operand(self, op_id: int, slot: int) -> TensorData | None:
         """An op's input at ``slot``: a graph tensor's value, or the data it saved (the ``X``
         of ``X @ w``, which needs no gradient and has no node)."""
-        src = next((e.src for e in self.in_edges.get(op_id, []) if e.slot == slot), None)
+        src = self.input_at(op_id, slot)
         if src is not None:
             return self.g.node(src).value
         op = self.g.node(op_id)
